@@ -1,0 +1,85 @@
+// A pool of storage and uniform buffers, bucketed by size, so a training step allocates nothing
+// after its first iteration. Buckets round up to powers of two above 64 KiB (wasting at most
+// half) and to 256-byte steps below, where small tensors are many and waste is cheap.
+
+export function bucketSize(bytes: number): number {
+  const b = Math.max(16, bytes);
+  if (b <= 65536) return Math.ceil(b / 256) * 256;
+  return 2 ** Math.ceil(Math.log2(b));
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  private freeUniform = new Map<number, GPUBuffer[]>();
+  private live = new Set<GPUBuffer>();
+  /** Bytes held by buffers in use, and in total (in use + pooled). */
+  inUseBytes = 0;
+  totalBytes = 0;
+
+  constructor(
+    private device: GPUDevice,
+    private maxBufferSize: number,
+  ) {}
+
+  acquire(bytes: number): GPUBuffer {
+    // Never round a big buffer past the device's limit.
+    const size = Math.min(bucketSize(bytes), Math.max(bytes, Math.floor(this.maxBufferSize / 4) * 4));
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (!buf) {
+      buf = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      this.totalBytes += size;
+    }
+    this.live.add(buf);
+    this.inUseBytes += size;
+    return buf;
+  }
+
+  release(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) return; // double release is a no-op, not a corruption
+    this.inUseBytes -= buf.size;
+    let list = this.free.get(buf.size);
+    if (!list) this.free.set(buf.size, (list = []));
+    list.push(buf);
+  }
+
+  acquireUniform(bytes: number): GPUBuffer {
+    const size = Math.ceil(Math.max(16, bytes) / 16) * 16;
+    const buf =
+      this.freeUniform.get(size)?.pop() ??
+      this.device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    return buf;
+  }
+
+  releaseUniform(buf: GPUBuffer): void {
+    let list = this.freeUniform.get(buf.size);
+    if (!list) this.freeUniform.set(buf.size, (list = []));
+    list.push(buf);
+  }
+
+  /** Return pooled (unused) buffers to the driver. */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) {
+      this.totalBytes -= b.size;
+      b.destroy();
+    }
+    this.free.clear();
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  destroyAll(): void {
+    this.trim();
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    for (const list of this.freeUniform.values()) for (const b of list) b.destroy();
+    this.freeUniform.clear();
+    this.inUseBytes = 0;
+    this.totalBytes = 0;
+  }
+}

@@ -1,0 +1,294 @@
+// Owns the WebGPU device: acquiring it (browser or Node/Dawn), its limits and features, the
+// pipeline cache, the buffer pool, command batching, readback, and turning device loss and
+// uncaptured errors into typed errors. Everything above this layer talks to `Gpu`, never to
+// raw WebGPU objects it did not get from here.
+
+import { BufferPool } from './buffers';
+import {
+  AdapterUnavailableError,
+  BufferLimitError,
+  DeviceLostError,
+  GpuOutOfMemoryError,
+  GpuValidationError,
+  WebGpuUnavailableError,
+} from './errors';
+import { PipelineCache, type KernelSource, type KernelConstants } from './pipelines';
+import { KernelTimer } from './timing';
+
+export interface GpuInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+  limits: Record<string, number>;
+  hasF16: boolean;
+  hasTimestamps: boolean;
+  hasSubgroups: boolean;
+}
+
+export interface AcquireOptions {
+  /** Where kernel WGSL comes from: Vite `?raw` imports in the app, the file system in Node. */
+  kernels: KernelSource;
+  /** A GPU object to use instead of navigator.gpu (Node passes Dawn's here). */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+}
+
+// Limits we ask for at the adapter's own maximum: the defaults (128 MiB bindings, 16 KiB
+// workgroup memory) would make us refuse models the hardware can hold.
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
+
+/** Get a device in the browser (navigator.gpu) or in Node (pass Dawn's GPU as `gpu`). */
+export async function acquireGpu(opts: AcquireOptions): Promise<Gpu> {
+  const gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
+  if (!gpu) throw new WebGpuUnavailableError(typeof navigator === 'undefined' ? 'no navigator' : 'navigator.gpu is undefined');
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new AdapterUnavailableError();
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof v === 'number') requiredLimits[name] = v;
+  }
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  return new Gpu(device, describeAdapter(adapter, device), opts.kernels);
+}
+
+function describeAdapter(adapter: GPUAdapter, device: GPUDevice): GpuInfo {
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const limits: Record<string, number> = {};
+  // GPUSupportedLimits has getters on its prototype, so Object.keys() sees nothing.
+  for (let p: object | null = device.limits; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      const v = (device.limits as unknown as Record<string, unknown>)[k];
+      if (typeof v === 'number' && !(k in limits)) limits[k] = v;
+    }
+  }
+  const features = [...device.features].map(String).sort();
+  return {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    features,
+    limits,
+    hasF16: device.features.has('shader-f16'),
+    hasTimestamps: device.features.has('timestamp-query'),
+    hasSubgroups: device.features.has('subgroups' as GPUFeatureName),
+  };
+}
+
+export interface Binding {
+  buffer: GPUBuffer;
+  offset?: number;
+  size?: number;
+}
+
+export interface DispatchSpec {
+  kernel: string;
+  constants?: KernelConstants;
+  /** Storage buffers, in @binding order starting at 0 (group 0). */
+  buffers: (GPUBuffer | Binding)[];
+  /** Uniform parameters, packed as 32-bit words (u32/i32/f32), bound after the storage buffers. */
+  uniforms?: ArrayBuffer;
+  workgroups: [number, number?, number?];
+  label?: string;
+}
+
+/** Uniform words: each entry is written as the given type in order. */
+export function packUniforms(words: Array<['u32' | 'i32' | 'f32', number]>): ArrayBuffer {
+  const n = Math.max(4, Math.ceil(words.length / 4) * 4); // uniform structs round to 16 bytes
+  const buf = new ArrayBuffer(n * 4);
+  const dv = new DataView(buf);
+  words.forEach(([t, v], i) => {
+    if (t === 'f32') dv.setFloat32(i * 4, v, true);
+    else if (t === 'i32') dv.setInt32(i * 4, v, true);
+    else dv.setUint32(i * 4, v, true);
+  });
+  return buf;
+}
+
+export class Gpu {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  readonly timer: KernelTimer | null;
+  private encoder: GPUCommandEncoder | null = null;
+  private pendingUniforms: GPUBuffer[] = [];
+  private lostError: DeviceLostError | null = null;
+  private firstError: Error | null = null;
+  /** Dispatches since creation; handy for tests of batching and for the self-test page. */
+  dispatches = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly info: GpuInfo,
+    kernels: KernelSource,
+  ) {
+    this.pipelines = new PipelineCache(device, kernels);
+    this.pool = new BufferPool(device, this.info.limits.maxBufferSize ?? 2 ** 28);
+    this.timer = this.info.hasTimestamps ? new KernelTimer(device) : null;
+    device.lost.then((e) => {
+      this.lostError = new DeviceLostError(e.reason ?? 'unknown', e.message ?? '');
+    });
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      const err = ev.error;
+      const e =
+        err instanceof GPUOutOfMemoryError || err?.constructor?.name === 'GPUOutOfMemoryError'
+          ? new GpuOutOfMemoryError(0, err.message)
+          : new GpuValidationError(err?.message ?? String(err));
+      if (!this.firstError) this.firstError = e;
+    };
+  }
+
+  get maxBindingBytes(): number {
+    return this.info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
+  }
+
+  /** Throws the typed error if the device was lost or a command failed; cheap, call at sync points. */
+  check(): void {
+    if (this.lostError) throw this.lostError;
+    if (this.firstError) {
+      const e = this.firstError;
+      this.firstError = null;
+      throw e;
+    }
+  }
+
+  get isLost(): boolean {
+    return this.lostError !== null;
+  }
+
+  /** A storage buffer of at least `bytes`, from the pool. Refuses sizes over the binding limit. */
+  alloc(bytes: number, what = 'A tensor'): GPUBuffer {
+    this.check();
+    if (bytes > this.maxBindingBytes) throw new BufferLimitError(bytes, this.maxBindingBytes, what);
+    return this.pool.acquire(bytes);
+  }
+
+  release(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.check();
+    this.device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private currentEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Record one compute dispatch. Commands are batched and submitted by flush() or a readback. */
+  dispatch(spec: DispatchSpec): void {
+    this.check();
+    const pipeline = this.pipelines.get(spec.kernel, spec.constants);
+    // A GPUBuffer has no `buffer` field; a Binding (a sub-range) does.
+    const entries: GPUBindGroupEntry[] = spec.buffers.map((b, i) =>
+      'buffer' in b
+        ? { binding: i, resource: { buffer: b.buffer, offset: b.offset, size: b.size } }
+        : { binding: i, resource: { buffer: b } },
+    );
+    if (spec.uniforms) {
+      // A fresh uniform buffer per dispatch: queue.writeBuffer lands before the whole batch runs,
+      // so reusing one buffer inside a batch would give every dispatch the last parameters.
+      const ub = this.pool.acquireUniform(spec.uniforms.byteLength);
+      this.device.queue.writeBuffer(ub, 0, spec.uniforms);
+      this.pendingUniforms.push(ub);
+      entries.push({ binding: spec.buffers.length, resource: { buffer: ub } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const enc = this.currentEncoder();
+    const pass = enc.beginComputePass(this.timer?.passDescriptor(spec.label ?? spec.kernel));
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = spec.workgroups;
+    const maxDim = this.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      pass.end();
+      throw new BufferLimitError(Math.max(x, y, z), maxDim, `Kernel ${spec.kernel} grid (${x}x${y}x${z} workgroups)`);
+    }
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    this.dispatches++;
+  }
+
+  /** Copy between buffers inside the current batch. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.check();
+    this.currentEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Zero a buffer range inside the current batch. */
+  clear(buf: GPUBuffer, offset = 0, bytes?: number): void {
+    this.check();
+    this.currentEncoder().clearBuffer(buf, offset, bytes);
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    this.check();
+    if (this.timer) this.timer.resolve(this.currentEncoder());
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+    }
+    for (const ub of this.pendingUniforms) this.pool.releaseUniform(ub);
+    this.pendingUniforms = [];
+  }
+
+  /** Read `bytes` from `buf` back to the CPU. Rejects with DeviceLostError rather than hanging. */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    this.copy(buf, offset, staging, 0, bytes);
+    this.flush();
+    // A lost device rejects pending maps in browsers; the race makes sure no runtime hangs on it.
+    const lost = this.device.lost.then((e) => {
+      throw new DeviceLostError(e.reason ?? 'unknown', e.message ?? '');
+    });
+    lost.catch(() => {});
+    try {
+      await Promise.race([staging.mapAsync(GPUMapMode.READ), lost]);
+      const out = staging.getMappedRange().slice(0);
+      staging.unmap();
+      this.check();
+      return out;
+    } catch (e) {
+      this.check();
+      throw e;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async readF32(buf: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {
+    return new Float32Array(await this.read(buf, count * 4, offset));
+  }
+
+  /** Wait for all submitted work (for timings), surfacing errors. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  destroy(): void {
+    this.pool.destroyAll();
+    this.timer?.destroy();
+    this.device.destroy();
+  }
+}
