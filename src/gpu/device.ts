@@ -269,6 +269,10 @@ export class Gpu {
       return out;
     } catch (e) {
       this.check();
+      // A map aborted by a device loss can reject before device.lost settles: wait for it briefly
+      // so the caller gets the typed error rather than a bare AbortError.
+      const info = await Promise.race([this.device.lost, new Promise<null>((r) => setTimeout(() => r(null), 250))]);
+      if (info) throw new DeviceLostError(info.reason ?? 'unknown', info.message ?? '');
       throw e;
     } finally {
       staging.destroy();

@@ -49,7 +49,7 @@ export class KernelTimer {
       await buf.mapAsync(GPUMapMode.READ);
       const t = new BigUint64Array(buf.getMappedRange());
       labels.forEach((label, i) => {
-        const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+        const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
         const e = (out[label] ??= { ms: 0, count: 0 });
         // Some drivers quantise or reorder timestamps; a negative span carries no information.
         e.ms += Math.max(0, ms);

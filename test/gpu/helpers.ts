@@ -50,7 +50,10 @@ export function maxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>):
   for (let i = 0; i < expected.length; i++) {
     const d = Math.abs(actual[i]! - expected[i]!);
     const r = d / Math.max(Math.abs(expected[i]!), 1e-6);
-    if (d > abs || Number.isNaN(d)) (abs = Number.isNaN(d) ? Infinity : d), (at = i);
+    if (d > abs || Number.isNaN(d)) {
+      abs = Number.isNaN(d) ? Infinity : d;
+      at = i;
+    }
     if (r > rel) rel = r;
   }
   return { abs, rel, at };
@@ -63,7 +66,10 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   let worst = -1, worstExcess = 0;
   for (let i = 0; i < expected.length; i++) {
     const excess = Math.abs(actual[i]! - expected[i]!) - (tol.atol + rtol * Math.abs(expected[i]!));
-    if (!(excess <= worstExcess)) (worstExcess = Number.isNaN(excess) ? Infinity : excess), (worst = i);
+    if (!(excess <= worstExcess)) {
+      worstExcess = Number.isNaN(excess) ? Infinity : excess;
+      worst = i;
+    }
   }
   const d = maxDiff(actual, expected);
   if (VERBOSE) console.log(`${label}: max abs ${d.abs.toExponential(2)} max rel ${d.rel.toExponential(2)}`);

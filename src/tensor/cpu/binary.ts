@@ -53,10 +53,8 @@ export function binaryBackwardCpu(op: BinaryOpCpu, a: CpuTensor, b: CpuTensor, g
   const ga = new Float32Array(n), gb = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const x = a.data[srcIndex(i, shape, a.shape)]!, y = b.data[srcIndex(i, shape, b.shape)]!, gi = g.data[i]!;
-    if (op === 'add') (ga[i] = gi), (gb[i] = gi);
-    else if (op === 'sub') (ga[i] = gi), (gb[i] = -gi);
-    else if (op === 'mul') (ga[i] = gi * y), (gb[i] = gi * x);
-    else (ga[i] = gi / y), (gb[i] = (-gi * x) / (y * y));
+    ga[i] = op === 'mul' ? gi * y : op === 'div' ? gi / y : gi;
+    gb[i] = op === 'add' ? gi : op === 'sub' ? -gi : op === 'mul' ? gi * x : (-gi * x) / (y * y);
   }
   return { da: sumToShapeCpu({ data: ga, shape }, a.shape), db: sumToShapeCpu({ data: gb, shape }, b.shape) };
 }
