@@ -114,6 +114,30 @@ describe('pipeline cache and buffer pool', () => {
   });
 });
 
+describe('timestamp-query timings', () => {
+  it('reports GPU time per kernel label when the adapter has timestamp-query', async () => {
+    const e = await getEngine();
+    if (!e.gpu.timer) {
+      expect(e.gpu.info.hasTimestamps).toBe(false);
+      return;
+    }
+    const x = e.tensor(new Float32Array(128 * 128).fill(0.5), [128, 128]);
+    await e.gpu.sync();
+    e.gpu.timer.enabled = true;
+    matmul(x, x);
+    matmul(x, x);
+    scale(x, 3);
+    await e.gpu.sync();
+    e.gpu.timer.enabled = false;
+    const t = await e.gpu.timer.collect();
+    expect(t.matmul_forward?.count).toBe(2);
+    expect(t.binary_forward?.count).toBe(1);
+    expect(t.matmul_forward!.ms).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(t.matmul_forward!.ms)).toBe(true);
+    expect(await e.gpu.timer.collect()).toEqual({}); // collected once
+  });
+});
+
 describe('failures become typed errors, never hangs', () => {
   it('an invalid dispatch surfaces as GpuValidationError at the next sync point', async () => {
     const gpu = await acquireGpu({ kernels: viteKernels });
