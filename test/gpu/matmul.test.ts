@@ -4,6 +4,7 @@ import { matmulBackwardCpu, matmulForwardCpu } from '../../src/tensor/cpu/matmul
 import { cpu } from '../../src/tensor/cpu/types';
 import { ShapeError } from '../../src/tensor/tensor';
 import { destroyEngine, expectClose, getEngine, randn } from './helpers';
+import { gradcheck } from './gradcheck';
 
 afterAll(destroyEngine);
 
@@ -63,6 +64,14 @@ describe('matmul', () => {
     e.backward(matmul(A, B), e.full([3, 2], 1));
     const twice = await A.grad!.read();
     expectClose(twice, once.map((x) => 2 * x), { atol: 1e-5 }, 'accumulated');
+  });
+
+  it('finite differences agree with autograd (batched, transposed B, broadcast)', async () => {
+    const e = await getEngine();
+    await gradcheck(e, ([a, b]) => matmul(a!, b!, { transB: true }), [
+      { data: randn(2 * 3 * 4, 7), shape: [2, 3, 4] },
+      { data: randn(5 * 4, 8), shape: [5, 4] },
+    ], { label: 'matmul' });
   });
 
   it('rejects mismatched inner dims with the shapes in the message', async () => {

@@ -1,0 +1,14 @@
+// The app's one zustand store, built from typed slices. Middleware, if any, goes here only.
+
+import { create } from 'zustand';
+import { createGpuSlice, type GpuSlice } from './gpuSlice';
+import { createSelfTestSlice, type SelfTestSlice } from './selftestSlice';
+
+export type AppState = GpuSlice & SelfTestSlice;
+
+export const useStore = create<AppState>()((...a) => ({
+  ...createGpuSlice(...a),
+  ...createSelfTestSlice(...a),
+}));
+
+export type { GpuStatus } from './gpuSlice';

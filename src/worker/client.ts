@@ -1,0 +1,122 @@
+// The page side of the engine worker: EngineClient implements EngineApi with promises, matching
+// responses to requests by id. If the worker dies (script error, crash, unreadable message) every
+// pending request is rejected with WorkerCrashedError, and so is every later one: never a hang.
+
+import { MedRankError } from '../gpu/errors';
+import type {
+  EngineApi,
+  EngineRequest,
+  EngineResponse,
+  GpuInfo,
+  ProgressCallback,
+  RequestKind,
+  ResultOf,
+  SelfTestResult,
+} from './protocol';
+
+/** An error thrown inside the worker, re-raised on the page with the worker-side class name. */
+export class EngineError extends MedRankError {
+  constructor(
+    readonly errorClass: string,
+    message: string,
+  ) {
+    super(message);
+    // Keep the original class name so callers can branch on it (e.g. 'WebGpuUnavailableError').
+    this.name = errorClass;
+  }
+}
+
+/** The worker stopped answering: it failed to load or crashed. */
+export class WorkerCrashedError extends MedRankError {
+  constructor(detail: string) {
+    super(
+      `The GPU engine worker stopped (${detail}). Reload the page to start a new one; ` +
+        'if it happens again, open the browser console for the cause and report it.',
+    );
+  }
+}
+
+interface Pending {
+  kind: RequestKind;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: ProgressCallback;
+}
+
+export class EngineClient implements EngineApi {
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private dead: WorkerCrashedError | null = null;
+
+  constructor(private readonly worker: Worker) {
+    worker.addEventListener('message', (ev: MessageEvent<EngineResponse>) => this.onMessage(ev.data));
+    worker.addEventListener('error', (ev: ErrorEvent) => {
+      ev.preventDefault();
+      this.die(ev.message || 'the worker script failed to load or threw');
+    });
+    worker.addEventListener('messageerror', () => this.die('a message from the worker could not be read'));
+  }
+
+  /** A client on a fresh engine worker bundled by Vite. */
+  static create(): EngineClient {
+    return new EngineClient(
+      new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'medrank-engine' }),
+    );
+  }
+
+  init(): Promise<GpuInfo> {
+    return this.request('init');
+  }
+
+  selftest(onProgress?: ProgressCallback): Promise<SelfTestResult[]> {
+    return this.request('selftest', onProgress);
+  }
+
+  dispose(): Promise<null> {
+    return this.request('dispose');
+  }
+
+  /** Stop the worker; pending requests reject. */
+  terminate(): void {
+    this.worker.terminate();
+    this.die('terminated by the page');
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private request<K extends RequestKind>(kind: K, onProgress?: ProgressCallback): Promise<ResultOf[K]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<ResultOf[K]>((resolve, reject) => {
+      this.pending.set(id, { kind, resolve: resolve as (v: unknown) => void, reject, onProgress });
+      this.worker.postMessage({ kind, id } satisfies EngineRequest);
+    });
+  }
+
+  private onMessage(msg: EngineResponse): void {
+    const p = this.pending.get(msg.id);
+    if (!p) return; // a reply to a request that already failed: nothing waits for it
+    switch (msg.kind) {
+      case 'progress':
+        p.onProgress?.({ done: msg.done, total: msg.total, message: msg.message, case: msg.case });
+        return;
+      case 'result':
+        this.pending.delete(msg.id);
+        p.resolve(msg.value);
+        return;
+      case 'error':
+        this.pending.delete(msg.id);
+        p.reject(new EngineError(msg.errorClass, msg.message));
+        return;
+    }
+  }
+
+  private die(detail: string): void {
+    this.dead ??= new WorkerCrashedError(detail);
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(this.dead);
+  }
+}
