@@ -49,8 +49,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let aBase = b * p.strideA;
   let bBase = b * p.strideB;
 
-  var acc: array<array<f32, 4>, 4>;
-  for (var i = 0u; i < R; i++) { for (var j = 0u; j < R; j++) { acc[i][j] = 0.0; } }
+  // Accumulators live in four vec4 registers: a dynamically indexed array would be spilled to
+  // memory by software rasterisers (SwiftShader) and by some GPU compilers.
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
 
   let nTiles = (p.K + TK - 1u) / TK;
   for (var t = 0u; t < nTiles; t++) {
@@ -74,29 +78,39 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       }
     }
     workgroupBarrier();
+    let am = lid.y * R;
+    let bn = lid.x * R;
     for (var k = 0u; k < TK; k++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < R; i++) { a[i] = As[k * TS + lid.y * R + i]; }
-      for (var j = 0u; j < R; j++) { bv[j] = Bs[k * TS + lid.x * R + j]; }
-      for (var i = 0u; i < R; i++) {
-        for (var j = 0u; j < R; j++) { acc[i][j] = fma(a[i], bv[j], acc[i][j]); }
-      }
+      let ai = k * TS + am;
+      let bi = k * TS + bn;
+      let a = vec4<f32>(As[ai], As[ai + 1u], As[ai + 2u], As[ai + 3u]);
+      let bv = vec4<f32>(Bs[bi], Bs[bi + 1u], Bs[bi + 2u], Bs[bi + 3u]);
+      acc0 = fma(vec4<f32>(a.x), bv, acc0);
+      acc1 = fma(vec4<f32>(a.y), bv, acc1);
+      acc2 = fma(vec4<f32>(a.z), bv, acc2);
+      acc3 = fma(vec4<f32>(a.w), bv, acc3);
     }
     workgroupBarrier();
   }
 
   let cBase = b * p.strideC;
-  for (var i = 0u; i < R; i++) {
-    let m = row0 + lid.y * R + i;
-    for (var j = 0u; j < R; j++) {
-      let n = col0 + lid.x * R + j;
-      if (m < p.M && n < p.N) {
-        let idx = cBase + m * p.N + n;
-        var v = p.alpha * acc[i][j];
-        if (ACCUMULATE) { v += C[idx]; }
-        C[idx] = v;
-      }
+  let m0 = row0 + lid.y * R;
+  let n0 = col0 + lid.x * R;
+  store(cBase, m0, n0, acc0);
+  store(cBase, m0 + 1u, n0, acc1);
+  store(cBase, m0 + 2u, n0, acc2);
+  store(cBase, m0 + 3u, n0, acc3);
+}
+
+fn store(cBase: u32, m: u32, n0: u32, v: vec4<f32>) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < R; j++) {
+    let n = n0 + j;
+    if (n < p.N) {
+      let idx = cBase + m * p.N + n;
+      var c = p.alpha * v[j];
+      if (ACCUMULATE) { c += C[idx]; }
+      C[idx] = c;
     }
   }
 }

@@ -1,0 +1,47 @@
+// Bench page entry: picks the bench module named by ?bench=NAME, runs it, and exposes the
+// result as a promise on window.__benchResult for bench/run.ts (Playwright) to await.
+// A new bench is one more entry in BENCHES and a module exporting run(): Promise<BenchResult>.
+
+export interface BenchRow {
+  op: string;
+  size: number;
+  impl: string;
+  gflops: number;
+  ms: number;
+  iterations: number;
+  maxAbsDiff: number;
+}
+
+/** What a page module returns; run.ts adds browser and date. */
+export interface PageResult {
+  bench: string;
+  adapter: { vendor: string; architecture: string; description: string };
+  crossOriginIsolated: boolean;
+  notes: string[];
+  rows: BenchRow[];
+}
+
+const BENCHES: Record<string, () => Promise<{ run(): Promise<PageResult> }>> = {
+  matmul: () => import('./matmul'),
+};
+
+declare global {
+  interface Window {
+    __benchResult?: Promise<PageResult>;
+  }
+}
+
+async function main(): Promise<PageResult> {
+  const name = new URLSearchParams(location.search).get('bench') ?? '';
+  const load = BENCHES[name];
+  if (!load) throw new Error(`unknown bench "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
+  const result = await (await load()).run();
+  document.getElementById('out')!.textContent = JSON.stringify(result, null, 2);
+  return result;
+}
+
+window.__benchResult = main();
+// Keep the rejection for the driver, but do not let it surface as an unhandled rejection.
+window.__benchResult.catch((e) => {
+  document.getElementById('out')!.textContent = String(e?.stack ?? e);
+});
