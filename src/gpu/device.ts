@@ -183,8 +183,14 @@ export class Gpu {
     this.pool.release(buf);
   }
 
+  /**
+   * Upload data. queue.writeBuffer lands before any command still in the unsubmitted encoder, so
+   * a pending batch is submitted first: otherwise a pooled buffer released by an earlier op (and
+   * still read by a recorded dispatch) would be overwritten before that dispatch ran.
+   */
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     this.check();
+    if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
