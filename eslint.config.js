@@ -26,7 +26,10 @@ const layerRules = LAYERS.map((layer) => ({
       'error',
       {
         patterns: ABOVE[layer].flatMap((up) => [
-          { group: [`**/${up}/*`, `**/${up}`, `../${up}`, `../../${up}`], message: `src/${layer} may not import src/${up}: imports go down the stack (see docs/architecture.md).` },
+          {
+            group: [`**/${up}/*`, `**/${up}`, `../${up}`, `../../${up}`],
+            message: `src/${layer} may not import src/${up}: imports go down the stack (see docs/architecture.md).`,
+          },
         ]),
       },
     ],

@@ -62,10 +62,11 @@ export class BufferPool {
 
   /** Return pooled (unused) buffers to the driver. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) {
-      this.totalBytes -= b.size;
-      b.destroy();
-    }
+    for (const list of this.free.values())
+      for (const b of list) {
+        this.totalBytes -= b.size;
+        b.destroy();
+      }
     this.free.clear();
   }
 

@@ -83,7 +83,10 @@ function describeAdapter(adapter: GPUAdapter, device: GPUDevice): GpuInfo {
     architecture: info.architecture ?? '',
     device: info.device ?? '',
     description: info.description ?? '',
-    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    isFallbackAdapter: Boolean(
+      (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    ),
     features,
     limits,
     hasF16: device.features.has('shader-f16'),
@@ -127,6 +130,8 @@ export class Gpu {
   readonly pool: BufferPool;
   readonly timer: KernelTimer | null;
   private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private passTimed = false;
   private pendingUniforms: GPUBuffer[] = [];
   private lostError: DeviceLostError | null = null;
   private firstError: Error | null = null;
@@ -195,8 +200,30 @@ export class Gpu {
   }
 
   private currentEncoder(): GPUCommandEncoder {
+    this.endPass();
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     return this.encoder;
+  }
+
+  /**
+   * Consecutive dispatches share one compute pass: WebGPU makes each dispatch's storage writes
+   * visible to the next within a pass, and one pass per dispatch costs ~2x in Chromium's
+   * SwiftShader on small kernels. Timed dispatches get a pass each (timestamps are per pass).
+   */
+  private computePass(label: string): GPUComputePassEncoder {
+    const timed = this.timer?.passDescriptor(label);
+    if (this.pass && !timed) return this.pass;
+    const enc = this.currentEncoder();
+    this.pass = enc.beginComputePass(timed);
+    this.passTimed = Boolean(timed);
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
   }
 
   /** Record one compute dispatch. Commands are batched and submitted by flush() or a readback. */
@@ -218,18 +245,15 @@ export class Gpu {
       entries.push({ binding: spec.buffers.length, resource: { buffer: ub } });
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const enc = this.currentEncoder();
-    const pass = enc.beginComputePass(this.timer?.passDescriptor(spec.label ?? spec.kernel));
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxDim = this.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-    if (x > maxDim || y > maxDim || z > maxDim) {
-      pass.end();
+    if (x > maxDim || y > maxDim || z > maxDim)
       throw new BufferLimitError(Math.max(x, y, z), maxDim, `Kernel ${spec.kernel} grid (${x}x${y}x${z} workgroups)`);
-    }
+    const pass = this.computePass(spec.label ?? spec.kernel);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
-    pass.end();
+    if (this.passTimed) this.endPass();
     this.dispatches++;
   }
 
@@ -248,7 +272,8 @@ export class Gpu {
   /** Submit everything recorded so far. */
   flush(): void {
     this.check();
-    if (this.timer) this.timer.resolve(this.currentEncoder());
+    this.endPass();
+    if (this.timer && this.encoder) this.timer.resolve(this.encoder);
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;

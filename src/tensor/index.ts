@@ -5,3 +5,12 @@ export { Engine, Tensor, ShapeError, type TapeNode, type DType } from './tensor'
 export { contiguous } from './ops/common';
 export { matmul, linear, type MatmulOptions } from './ops/matmul';
 export { add, sub, mul, div, scale, bias, broadcastShape } from './ops/binary';
+export { gelu, geluTanh, silu, relu, swiglu, type UnaryOp } from './ops/activations';
+export { layernorm, rmsnorm, l2normalize } from './ops/norms';
+export { rope, ropeTables } from './ops/rope';
+export { dropout } from './ops/dropout';
+export { sum, mean, max, sumAll, meanAll, type ReduceOp, type ReduceOptions } from './ops/reduce';
+export { softmax, logSoftmax, MASKED_LOG_PROB } from './ops/softmax';
+export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy';
+export { embedding, type EmbeddingOptions } from './ops/embedding';
+export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw';

@@ -132,7 +132,11 @@ export class Engine {
     return new Tensor(this, buf, [...shape], requiresGrad, dtype);
   }
 
-  tensor(data: ArrayLike<number>, shape: readonly number[], opts: { requiresGrad?: boolean; dtype?: DType; name?: string } = {}): Tensor {
+  tensor(
+    data: ArrayLike<number>,
+    shape: readonly number[],
+    opts: { requiresGrad?: boolean; dtype?: DType; name?: string } = {},
+  ): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw new ShapeError(`${data.length} values do not fill shape [${shape}] (${n} values)`);
     const dtype = opts.dtype ?? 'f32';
@@ -187,8 +191,10 @@ export class Engine {
    * .grad of every tensor that requires grad; the tape is cleared afterwards.
    */
   backward(loss: Tensor, gradOut?: Tensor): void {
-    if (!loss.requiresGrad) throw new MedRankError('backward() on a tensor that does not require grad: no parameter contributed to it');
-    if (!gradOut && loss.size !== 1) throw new ShapeError(`backward() without gradOut needs a single value, got shape [${loss.shape}]`);
+    if (!loss.requiresGrad)
+      throw new MedRankError('backward() on a tensor that does not require grad: no parameter contributed to it');
+    if (!gradOut && loss.size !== 1)
+      throw new ShapeError(`backward() without gradOut needs a single value, got shape [${loss.shape}]`);
     const seed = gradOut ?? this.full(loss.shape, 1);
     this.addGrad(loss, (out, acc) => {
       if (acc) throw new MedRankError('loss already has a gradient');

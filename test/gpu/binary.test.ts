@@ -12,8 +12,14 @@ const OPS = { add, sub, mul, div } as const;
 const shapes: Array<[number[], number[]]> = [
   [[300], [300]], // same shape: the SAME fast path
   [[4, 70], [70]], // bias-style row broadcast
-  [[4, 1, 5], [3, 1]], // both sides broadcast
-  [[2, 3, 4], [2, 1, 4]], // middle dim
+  [
+    [4, 1, 5],
+    [3, 1],
+  ], // both sides broadcast
+  [
+    [2, 3, 4],
+    [2, 1, 4],
+  ], // middle dim
   [[1], [6, 7]], // scalar-like left operand
 ];
 
@@ -22,9 +28,15 @@ describe('binary ops with broadcasting', () => {
     for (const [sa, sb] of shapes)
       it(`${op} [${sa}] with [${sb}]: forward and both gradients match the CPU twin`, async () => {
         const e = await getEngine();
-        const ad = randn(sa.reduce((x, y) => x * y), 10);
+        const ad = randn(
+          sa.reduce((x, y) => x * y),
+          10,
+        );
         // Keep divisors away from zero so div's gradient is well conditioned.
-        const bd = randn(sb.reduce((x, y) => x * y), 11).map((x) => (op === 'div' ? Math.sign(x || 1) * (0.5 + Math.abs(x)) : x));
+        const bd = randn(
+          sb.reduce((x, y) => x * y),
+          11,
+        ).map((x) => (op === 'div' ? Math.sign(x || 1) * (0.5 + Math.abs(x)) : x));
         const A = e.tensor(ad, sa, { requiresGrad: true });
         const B = e.tensor(bd, sb, { requiresGrad: true });
         const out = OPS[op](A, B);
@@ -43,7 +55,12 @@ describe('binary ops with broadcasting', () => {
     const xd = randn(10, 20);
     const x = e.tensor(xd, [10], { requiresGrad: true });
     e.backward(mul(x, x), e.full([10], 1));
-    expectClose(await x.grad!.read(), xd.map((v) => 2 * v), { atol: 1e-6 }, 'd(x*x)/dx');
+    expectClose(
+      await x.grad!.read(),
+      xd.map((v) => 2 * v),
+      { atol: 1e-6 },
+      'd(x*x)/dx',
+    );
   });
 
   it('finite differences agree for mul and div with broadcasting', async () => {
@@ -61,7 +78,12 @@ describe('binary ops with broadcasting', () => {
     const bvals = [1, 2, 3, 4];
     const b = e.tensor(bvals, [4], { requiresGrad: true });
     const y = bias(scale(x, -2.5), b);
-    expectClose(await y.read(), xd.map((v, i) => -2.5 * v + bvals[i % 4]!), { atol: 1e-6 }, 'scale+bias');
+    expectClose(
+      await y.read(),
+      xd.map((v, i) => -2.5 * v + bvals[i % 4]!),
+      { atol: 1e-6 },
+      'scale+bias',
+    );
     e.backward(y, e.full([3, 4], 1));
     expectClose(await x.grad!.read(), new Float32Array(12).fill(-2.5), { atol: 1e-6 }, 'dx');
     expectClose(await b.grad!.read(), [3, 3, 3, 3], { atol: 1e-6 }, 'dbias sums rows');

@@ -2,7 +2,14 @@
 // typed errors a user sees when something goes wrong.
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireGpu, packUniforms } from '../../src/gpu/device';
-import { BufferLimitError, DeviceLostError, GpuValidationError, KernelNotFoundError, WebGpuUnavailableError, AdapterUnavailableError } from '../../src/gpu/errors';
+import {
+  BufferLimitError,
+  DeviceLostError,
+  GpuValidationError,
+  KernelNotFoundError,
+  WebGpuUnavailableError,
+  AdapterUnavailableError,
+} from '../../src/gpu/errors';
 import { viteKernels } from '../../src/gpu/kernels-vite';
 import { Engine, ShapeError } from '../../src/tensor/tensor';
 import { add, mul, scale } from '../../src/tensor/ops/binary';
@@ -27,8 +34,11 @@ describe('device and limits', () => {
   });
 
   it('missing WebGPU and missing adapters give errors that say what to do', async () => {
-    await expect(acquireGpu({ kernels: viteKernels, gpu: undefined as unknown as GPU }).then(() => 'ok').catch((e) => e))
-      .resolves.not.toBeInstanceOf(WebGpuUnavailableError); // navigator.gpu exists here
+    await expect(
+      acquireGpu({ kernels: viteKernels, gpu: undefined as unknown as GPU })
+        .then(() => 'ok')
+        .catch((e) => e),
+    ).resolves.not.toBeInstanceOf(WebGpuUnavailableError); // navigator.gpu exists here
     const noGpu = { requestAdapter: async () => null } as unknown as GPU;
     await expect(acquireGpu({ kernels: viteKernels, gpu: noGpu })).rejects.toThrow(AdapterUnavailableError);
     await expect(acquireGpu({ kernels: viteKernels, gpu: noGpu })).rejects.toThrow(/--enable-unsafe-webgpu/);
@@ -144,7 +154,13 @@ describe('failures become typed errors, never hangs', () => {
     const e = new Engine(gpu);
     const a = e.tensor([1, 2], [2]);
     // A uniform block smaller than the kernel's Params struct is a validation error.
-    gpu.dispatch({ kernel: 'binary_forward', constants: { OP: 0 }, buffers: [a.buffer, a.buffer, a.buffer], uniforms: packUniforms([['u32', 2]]), workgroups: [1] });
+    gpu.dispatch({
+      kernel: 'binary_forward',
+      constants: { OP: 0 },
+      buffers: [a.buffer, a.buffer, a.buffer],
+      uniforms: packUniforms([['u32', 2]]),
+      workgroups: [1],
+    });
     let caught: unknown = null;
     try {
       await gpu.sync();
@@ -164,7 +180,10 @@ describe('failures become typed errors, never hangs', () => {
     const pending = a.read();
     gpu.device.destroy();
     // The in-flight read either finished before the loss or rejects with the typed error.
-    const outcome = await pending.then(() => 'resolved', (err: unknown) => err);
+    const outcome = await pending.then(
+      () => 'resolved',
+      (err: unknown) => err,
+    );
     if (outcome !== 'resolved') expect(outcome).toBeInstanceOf(DeviceLostError);
     await gpu.device.lost;
     await expect(a.read()).rejects.toThrow(DeviceLostError);

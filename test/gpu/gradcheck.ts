@@ -29,7 +29,8 @@ export async function gradcheck(
   const analytic = await Promise.all(wrt.map((i) => xs[i]!.grad!.read()));
 
   const loss = async (ds: Float32Array[]) =>
-    e.noGrad(() => f(make(ds, false)))
+    e
+      .noGrad(() => f(make(ds, false)))
       .read()
       .then((out) => out.reduce((s, v, k) => s + v * w[k]!, 0));
 
@@ -44,6 +45,11 @@ export async function gradcheck(
       datas[i]![k] = orig;
       numeric[k] = (lp - lm) / (2 * eps);
     }
-    expectClose(analytic[j]!, numeric, { atol: opts.atol ?? 2e-2, rtol: opts.rtol ?? 2e-2 }, `${opts.label ?? 'gradcheck'} d/dinput${i}`);
+    expectClose(
+      analytic[j]!,
+      numeric,
+      { atol: opts.atol ?? 2e-2, rtol: opts.rtol ?? 2e-2 },
+      `${opts.label ?? 'gradcheck'} d/dinput${i}`,
+    );
   }
 }

@@ -39,14 +39,17 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const u = Math.max(r(), 1e-12), v = r();
+    const u = Math.max(r(), 1e-12),
+      v = r();
     out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
   return out;
 }
 
 export function maxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): { abs: number; rel: number; at: number } {
-  let abs = 0, rel = 0, at = -1;
+  let abs = 0,
+    rel = 0,
+    at = -1;
   for (let i = 0; i < expected.length; i++) {
     const d = Math.abs(actual[i]! - expected[i]!);
     const r = d / Math.max(Math.abs(expected[i]!), 1e-6);
@@ -60,10 +63,16 @@ export function maxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>):
 }
 
 /** Element-wise |a - e| <= atol + rtol * |e|, with the worst element in the failure message. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { atol: number; rtol?: number }, label = ''): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: { atol: number; rtol?: number },
+  label = '',
+): void {
   expect(actual.length, `${label}: length`).toBe(expected.length);
   const rtol = tol.rtol ?? 0;
-  let worst = -1, worstExcess = 0;
+  let worst = -1,
+    worstExcess = 0;
   for (let i = 0; i < expected.length; i++) {
     const excess = Math.abs(actual[i]! - expected[i]!) - (tol.atol + rtol * Math.abs(expected[i]!));
     if (!(excess <= worstExcess)) {

@@ -26,14 +26,17 @@ describe('matmul', () => {
   for (const c of cases) {
     it(`[${c.a}]${c.transA ? 'T' : ''} @ [${c.b}]${c.transB ? 'T' : ''}${c.views ? ' (views)' : ''}: forward and backward match the CPU twin`, async () => {
       const e = await getEngine();
-      const an = c.a.reduce((x, y) => x * y), bn = c.b.reduce((x, y) => x * y);
-      const ad = randn(an, 1), bd = randn(bn, 2);
+      const an = c.a.reduce((x, y) => x * y),
+        bn = c.b.reduce((x, y) => x * y);
+      const ad = randn(an, 1),
+        bd = randn(bn, 2);
       const opts = { transA: c.transA, transB: c.transB, alpha: c.alpha };
       {
         let A, B, out;
         if (c.views) {
           // Store A^T and B^T, then view them back: matmul must read the views in place.
-          const aT = transpose2(ad, c.a), bT = transpose2(bd, c.b);
+          const aT = transpose2(ad, c.a),
+            bT = transpose2(bd, c.b);
           A = e.tensor(aT, [c.a[1]!, c.a[0]!], { requiresGrad: true });
           B = e.tensor(bT, [c.b[1]!, c.b[0]!], { requiresGrad: true });
           out = matmul(A.T, B.T, opts);
@@ -48,7 +51,8 @@ describe('matmul', () => {
         const g = randn(out.size, 3);
         e.backward(out, e.tensor(g, out.shape));
         const { da, db } = matmulBackwardCpu(cpu(ad, c.a), cpu(bd, c.b), cpu(g, ref.shape), opts);
-        const ga = await A.grad!.read(), gb = await B.grad!.read();
+        const ga = await A.grad!.read(),
+          gb = await B.grad!.read();
         expectClose(c.views ? transpose2(ga, [c.a[1]!, c.a[0]!]) : ga, da.data, { atol: 1e-4, rtol: 1e-4 }, 'dA');
         expectClose(c.views ? transpose2(gb, [c.b[1]!, c.b[0]!]) : gb, db.data, { atol: 1e-4, rtol: 1e-4 }, 'dB');
       }
@@ -63,15 +67,25 @@ describe('matmul', () => {
     const once = await A.grad!.read();
     e.backward(matmul(A, B), e.full([3, 2], 1));
     const twice = await A.grad!.read();
-    expectClose(twice, once.map((x) => 2 * x), { atol: 1e-5 }, 'accumulated');
+    expectClose(
+      twice,
+      once.map((x) => 2 * x),
+      { atol: 1e-5 },
+      'accumulated',
+    );
   });
 
   it('finite differences agree with autograd (batched, transposed B, broadcast)', async () => {
     const e = await getEngine();
-    await gradcheck(e, ([a, b]) => matmul(a!, b!, { transB: true }), [
-      { data: randn(2 * 3 * 4, 7), shape: [2, 3, 4] },
-      { data: randn(5 * 4, 8), shape: [5, 4] },
-    ], { label: 'matmul' });
+    await gradcheck(
+      e,
+      ([a, b]) => matmul(a!, b!, { transB: true }),
+      [
+        { data: randn(2 * 3 * 4, 7), shape: [2, 3, 4] },
+        { data: randn(5 * 4, 8), shape: [5, 4] },
+      ],
+      { label: 'matmul' },
+    );
   });
 
   it('rejects mismatched inner dims with the shapes in the message', async () => {

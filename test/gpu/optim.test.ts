@@ -18,7 +18,8 @@ describe('AdamW with global-norm clipping', () => {
       ];
       const opt = new AdamW(e, groups, { betas: [0.9, 0.99], eps: 1e-8, maxGradNorm });
       const cpuP = init.map((d) => Float32Array.from(d));
-      const m = sizes.map((n) => new Float32Array(n)), v = sizes.map((n) => new Float32Array(n));
+      const m = sizes.map((n) => new Float32Array(n)),
+        v = sizes.map((n) => new Float32Array(n));
       for (let t = 1; t <= 3; t++) {
         const grads = sizes.map((n, i) => randn(n, 100 * t + i, 0.05));
         opt.zeroGrad();
@@ -30,7 +31,11 @@ describe('AdamW with global-norm clipping', () => {
         const clip = maxGradNorm > 0 && norm > maxGradNorm ? maxGradNorm / (norm + 1e-6) : 1;
         groups.forEach((g, k) => {
           adamwStepCpu([cpuP[k]!], [grads[k]!.map((x) => x * clip)], [m[k]!], [v[k]!], t, {
-            lr: g.lr, betas: [0.9, 0.99], eps: 1e-8, weightDecay: g.weightDecay, maxGradNorm: 0,
+            lr: g.lr,
+            betas: [0.9, 0.99],
+            eps: 1e-8,
+            weightDecay: g.weightDecay,
+            maxGradNorm: 0,
           });
         });
       }

@@ -41,7 +41,8 @@ describe('CPU twins', () => {
   it('AdamW: the first step moves each weight by about lr against its gradient sign, plus decay', () => {
     const p = [Float32Array.from([1, -1, 0.5])];
     const g = [Float32Array.from([0.3, -2, 0])];
-    const m = [new Float32Array(3)], v = [new Float32Array(3)];
+    const m = [new Float32Array(3)],
+      v = [new Float32Array(3)];
     adamwStepCpu(p, g, m, v, 1, { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, maxGradNorm: 0 });
     expect(p[0]![0]).toBeCloseTo(1 * (1 - 0.001) - 0.1, 5);
     expect(p[0]![1]).toBeCloseTo(-1 * (1 - 0.001) + 0.1, 5);

@@ -16,7 +16,11 @@ describe('GPU layer helpers', () => {
   });
 
   it('packUniforms writes typed words little-endian and pads to 16 bytes', () => {
-    const buf = packUniforms([['u32', 7], ['i32', -1], ['f32', 0.5]]);
+    const buf = packUniforms([
+      ['u32', 7],
+      ['i32', -1],
+      ['f32', 0.5],
+    ]);
     expect(buf.byteLength).toBe(16);
     const dv = new DataView(buf);
     expect(dv.getUint32(0, true)).toBe(7);

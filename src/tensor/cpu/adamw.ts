@@ -26,9 +26,12 @@ export function adamwStepCpu(
   const norm = gradNormCpu(grads);
   const clip = o.maxGradNorm > 0 && norm > o.maxGradNorm ? o.maxGradNorm / (norm + 1e-6) : 1;
   const [b1, b2] = o.betas;
-  const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+  const bc1 = 1 - b1 ** t,
+    bc2 = 1 - b2 ** t;
   params.forEach((p, k) => {
-    const g = grads[k]!, mk = m[k]!, vk = v[k]!;
+    const g = grads[k]!,
+      mk = m[k]!,
+      vk = v[k]!;
     for (let i = 0; i < p.length; i++) {
       const gi = g[i]! * clip;
       mk[i] = b1 * mk[i]! + (1 - b1) * gi;

@@ -7,7 +7,8 @@ export type BinaryOpCpu = 'add' | 'sub' | 'mul' | 'div';
 function bshape(a: number[], b: number[]): number[] {
   const r = Math.max(a.length, b.length);
   return Array.from({ length: r }, (_, i) => {
-    const x = a[a.length - r + i] ?? 1, y = b[b.length - r + i] ?? 1;
+    const x = a[a.length - r + i] ?? 1,
+      y = b[b.length - r + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1) throw new Error(`shapes [${a}] and [${b}] do not broadcast`);
     return Math.max(x, y);
   });
@@ -15,7 +16,9 @@ function bshape(a: number[], b: number[]): number[] {
 
 /** Index into `shape` (right-aligned, broadcast) for the output multi-index of flat i. */
 function srcIndex(i: number, out: number[], shape: number[]): number {
-  let idx = 0, stride = 1, rem = i;
+  let idx = 0,
+    stride = 1,
+    rem = i;
   const coords = new Array<number>(out.length);
   for (let d = out.length - 1; d >= 0; d--) {
     coords[d] = rem % out[d]!;
@@ -34,7 +37,8 @@ export function binaryForwardCpu(op: BinaryOpCpu, a: CpuTensor, b: CpuTensor): C
   const n = numel(shape);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const x = a.data[srcIndex(i, shape, a.shape)]!, y = b.data[srcIndex(i, shape, b.shape)]!;
+    const x = a.data[srcIndex(i, shape, a.shape)]!,
+      y = b.data[srcIndex(i, shape, b.shape)]!;
     out[i] = op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
   }
   return { data: out, shape };
@@ -50,9 +54,12 @@ export function sumToShapeCpu(g: CpuTensor, target: number[]): CpuTensor {
 export function binaryBackwardCpu(op: BinaryOpCpu, a: CpuTensor, b: CpuTensor, g: CpuTensor): { da: CpuTensor; db: CpuTensor } {
   const shape = g.shape;
   const n = numel(shape);
-  const ga = new Float32Array(n), gb = new Float32Array(n);
+  const ga = new Float32Array(n),
+    gb = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const x = a.data[srcIndex(i, shape, a.shape)]!, y = b.data[srcIndex(i, shape, b.shape)]!, gi = g.data[i]!;
+    const x = a.data[srcIndex(i, shape, a.shape)]!,
+      y = b.data[srcIndex(i, shape, b.shape)]!,
+      gi = g.data[i]!;
     ga[i] = op === 'mul' ? gi * y : op === 'div' ? gi / y : gi;
     gb[i] = op === 'add' ? gi : op === 'sub' ? -gi : op === 'mul' ? gi * x : (-gi * x) / (y * y);
   }

@@ -9,7 +9,10 @@ export interface MatmulCpuOptions {
   alpha?: number;
 }
 
-function mat(t: CpuTensor, trans: boolean): { rows: number; cols: number; batch: number; get(b: number, i: number, j: number): number } {
+function mat(
+  t: CpuTensor,
+  trans: boolean,
+): { rows: number; cols: number; batch: number; get(b: number, i: number, j: number): number } {
   const [r, c] = t.shape.slice(-2) as [number, number];
   const batch = numel(t.shape.slice(0, -2));
   const rows = trans ? c : r;
@@ -30,7 +33,9 @@ export function matmulForwardCpu(a: CpuTensor, b: CpuTensor, opts: MatmulCpuOpti
   const B = mat(b, opts.transB ?? false);
   const alpha = opts.alpha ?? 1;
   const batch = Math.max(A.batch, B.batch);
-  const M = A.rows, K = A.cols, N = B.cols;
+  const M = A.rows,
+    K = A.cols,
+    N = B.cols;
   const out = new Float32Array(batch * M * N);
   for (let bt = 0; bt < batch; bt++)
     for (let i = 0; i < M; i++)
@@ -44,17 +49,28 @@ export function matmulForwardCpu(a: CpuTensor, b: CpuTensor, opts: MatmulCpuOpti
 }
 
 /** Gradients of sum(g * matmul(a, b)) with respect to a and b, in a's and b's own shapes. */
-export function matmulBackwardCpu(a: CpuTensor, b: CpuTensor, g: CpuTensor, opts: MatmulCpuOptions = {}): { da: CpuTensor; db: CpuTensor } {
-  const tA = opts.transA ?? false, tB = opts.transB ?? false, alpha = opts.alpha ?? 1;
-  const A = mat(a, tA), B = mat(b, tB);
+export function matmulBackwardCpu(
+  a: CpuTensor,
+  b: CpuTensor,
+  g: CpuTensor,
+  opts: MatmulCpuOptions = {},
+): { da: CpuTensor; db: CpuTensor } {
+  const tA = opts.transA ?? false,
+    tB = opts.transB ?? false,
+    alpha = opts.alpha ?? 1;
+  const A = mat(a, tA),
+    B = mat(b, tB);
   const batch = Math.max(A.batch, B.batch);
-  const M = A.rows, K = A.cols, N = B.cols;
+  const M = A.rows,
+    K = A.cols,
+    N = B.cols;
   const da = new Float32Array(a.data.length);
   const db = new Float32Array(b.data.length);
   const [ar, ac] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];
   for (let bt = 0; bt < batch; bt++) {
-    const ba = A.batch === 1 ? 0 : bt, bb = B.batch === 1 ? 0 : bt;
+    const ba = A.batch === 1 ? 0 : bt,
+      bb = B.batch === 1 ? 0 : bt;
     for (let i = 0; i < M; i++)
       for (let k = 0; k < K; k++) {
         let s = 0;

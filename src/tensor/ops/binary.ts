@@ -37,7 +37,8 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
   return strides;
 }
 
-const pad8 = (v: number[]): Array<['u32', number]> => Array.from({ length: MAX_RANK }, (_, i) => ['u32', v[i] ?? 1] as ['u32', number]);
+const pad8 = (v: number[]): Array<['u32', number]> =>
+  Array.from({ length: MAX_RANK }, (_, i) => ['u32', v[i] ?? 1] as ['u32', number]);
 
 /** out (+)= alpha * (a op b), with a, b broadcast to outShape. */
 export function binaryInto(
@@ -57,7 +58,10 @@ export function binaryInto(
     constants: { OP: OP_CODE[op], SAME: same, ACCUMULATE: accumulate },
     buffers: [a.buffer, b.buffer, out],
     uniforms: packUniforms([
-      ['u32', n], ['u32', outShape.length], ['f32', alpha], ['u32', 0],
+      ['u32', n],
+      ['u32', outShape.length],
+      ['f32', alpha],
+      ['u32', 0],
       ...pad8([...outShape]),
       ...pad8(broadcastStrides(a.shape, outShape)),
       ...pad8(broadcastStrides(b.shape, outShape)),
@@ -92,8 +96,13 @@ export function sumToShapeInto(
     constants: { ACCUMULATE: accumulate },
     buffers: [g, out],
     uniforms: packUniforms([
-      ['u32', n], ['u32', rank], ['u32', count], ['f32', alpha],
-      ...pad8(t), ...pad8(red), ...pad8(strides),
+      ['u32', n],
+      ['u32', rank],
+      ['u32', count],
+      ['f32', alpha],
+      ...pad8(t),
+      ...pad8(red),
+      ...pad8(strides),
     ]),
     workgroups: grid(n),
   });
@@ -146,7 +155,10 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
       return;
     }
     // mul: da = g * b, db = g * a. div: da = g / b, db = -g * out / b.
-    for (const [x, other] of [[a, b], [b, a]] as const) {
+    for (const [x, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       if (!x.requiresGrad) continue;
       const isB = x === b && a !== b;
       const direct = sameShape(x.shape, shape);

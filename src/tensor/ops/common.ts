@@ -47,12 +47,24 @@ export function contiguous(t: Tensor): Tensor {
 }
 
 /** dst[b, c, r] (+)= src[b, r, c] for src of shape [batch, rows, cols]. */
-export function transposeInto(e: Engine, src: GPUBuffer, dst: GPUBuffer, batch: number, rows: number, cols: number, accumulate: boolean): void {
+export function transposeInto(
+  e: Engine,
+  src: GPUBuffer,
+  dst: GPUBuffer,
+  batch: number,
+  rows: number,
+  cols: number,
+  accumulate: boolean,
+): void {
   e.gpu.dispatch({
     kernel: 'transpose_forward',
     constants: { ACCUMULATE: accumulate },
     buffers: [src, dst],
-    uniforms: packUniforms([['u32', rows], ['u32', cols], ['u32', batch]]),
+    uniforms: packUniforms([
+      ['u32', rows],
+      ['u32', cols],
+      ['u32', batch],
+    ]),
     workgroups: [Math.ceil(cols / 16), Math.ceil(rows / 16), batch],
   });
 }

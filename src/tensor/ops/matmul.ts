@@ -29,8 +29,14 @@ export function matmulInto(
     constants: { TRANS_A: flags.transA, TRANS_B: flags.transB, ACCUMULATE: flags.accumulate },
     buffers: [a, b, out],
     uniforms: packUniforms([
-      ['u32', M], ['u32', N], ['u32', K], ['u32', batch],
-      ['u32', dims.strideA], ['u32', dims.strideB], ['u32', M * N], ['f32', flags.alpha],
+      ['u32', M],
+      ['u32', N],
+      ['u32', K],
+      ['u32', batch],
+      ['u32', dims.strideA],
+      ['u32', dims.strideB],
+      ['u32', M * N],
+      ['f32', flags.alpha],
     ]),
     workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), batch],
   });
@@ -89,8 +95,24 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       const broadcastA = !fold && batchA === 1 && batch > 1;
       const gradA = (dst: GPUBuffer, acc: boolean) => {
         const d = { batch: bt, strideB: dims.strideB, strideA: M * N };
-        if (!tA) matmulInto(e, g.buffer, b.buffer, dst, { M: Mf, N: K, K: N, batch: bt, strideA: d.strideA, strideB: d.strideB }, { transA: false, transB: !tB, accumulate: acc, alpha });
-        else matmulInto(e, b.buffer, g.buffer, dst, { M: K, N: M, K: N, batch: bt, strideA: d.strideB, strideB: M * N }, { transA: tB, transB: true, accumulate: acc, alpha });
+        if (!tA)
+          matmulInto(
+            e,
+            g.buffer,
+            b.buffer,
+            dst,
+            { M: Mf, N: K, K: N, batch: bt, strideA: d.strideA, strideB: d.strideB },
+            { transA: false, transB: !tB, accumulate: acc, alpha },
+          );
+        else
+          matmulInto(
+            e,
+            b.buffer,
+            g.buffer,
+            dst,
+            { M: K, N: M, K: N, batch: bt, strideA: d.strideB, strideB: M * N },
+            { transA: tB, transB: true, accumulate: acc, alpha },
+          );
       };
       if (!broadcastA) e.addGrad(sA, gradA);
       else {
@@ -104,8 +126,24 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       const broadcastB = !fold && batchB === 1 && batch > 1;
       const gradB = (dst: GPUBuffer, acc: boolean) => {
         const sa = fold ? 0 : dims.strideA;
-        if (!tB) matmulInto(e, a.buffer, g.buffer, dst, { M: K, N, K: Mf, batch: bt, strideA: sa, strideB: Mf * N }, { transA: !tA, transB: false, accumulate: acc, alpha });
-        else matmulInto(e, g.buffer, a.buffer, dst, { M: N, N: K, K: Mf, batch: bt, strideA: Mf * N, strideB: sa }, { transA: true, transB: tA, accumulate: acc, alpha });
+        if (!tB)
+          matmulInto(
+            e,
+            a.buffer,
+            g.buffer,
+            dst,
+            { M: K, N, K: Mf, batch: bt, strideA: sa, strideB: Mf * N },
+            { transA: !tA, transB: false, accumulate: acc, alpha },
+          );
+        else
+          matmulInto(
+            e,
+            g.buffer,
+            a.buffer,
+            dst,
+            { M: N, N: K, K: Mf, batch: bt, strideA: Mf * N, strideB: sa },
+            { transA: true, transB: tA, accumulate: acc, alpha },
+          );
       };
       if (!broadcastB) e.addGrad(sB, gradB);
       else {
@@ -124,4 +162,3 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const y = matmul(x, weight, { transB: true });
   return bias ? addBias(y, bias) : y;
 }
-

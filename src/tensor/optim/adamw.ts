@@ -43,12 +43,15 @@ export class AdamW {
   ) {
     const wd = opts.weightDecay ?? 0.01;
     const lr = opts.lr ?? 1e-3;
-    const groups: ParamGroup[] = params.length > 0 && !('params' in params[0]!) ? [{ params: params as Tensor[], lr }] : (params as ParamGroup[]);
+    const groups: ParamGroup[] =
+      params.length > 0 && !('params' in params[0]!) ? [{ params: params as Tensor[], lr }] : (params as ParamGroup[]);
     this.groups = groups.map((g) => ({ params: g.params, lr: g.lr, weightDecay: g.weightDecay ?? wd }));
     for (const g of this.groups)
       for (const p of g.params) {
-        if (!p.requiresGrad) throw new MedRankError(`AdamW got a parameter that does not require grad: ${p.name || `[${p.shape}]`}`);
-        if (p.base) throw new MedRankError(`AdamW needs parameters that own their storage, not views: ${p.name || `[${p.shape}]`}`);
+        if (!p.requiresGrad)
+          throw new MedRankError(`AdamW got a parameter that does not require grad: ${p.name || `[${p.shape}]`}`);
+        if (p.base)
+          throw new MedRankError(`AdamW needs parameters that own their storage, not views: ${p.name || `[${p.shape}]`}`);
       }
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
@@ -76,7 +79,12 @@ export class AdamW {
         kernel: 'sumsq_forward',
         constants: { FINAL: false },
         buffers: [p.grad!.buffer, this.partials!],
-        uniforms: packUniforms([['u32', p.size], ['u32', offset], ['u32', CHUNK], ['u32', 0]]),
+        uniforms: packUniforms([
+          ['u32', p.size],
+          ['u32', offset],
+          ['u32', CHUNK],
+          ['u32', 0],
+        ]),
         workgroups: grid(counts[i]!, 1),
       });
       offset += counts[i]!;
@@ -85,7 +93,12 @@ export class AdamW {
       kernel: 'sumsq_forward',
       constants: { FINAL: true },
       buffers: [this.partials!, this.normBuf],
-      uniforms: packUniforms([['u32', total], ['u32', 0], ['u32', CHUNK], ['u32', 0]]),
+      uniforms: packUniforms([
+        ['u32', total],
+        ['u32', 0],
+        ['u32', CHUNK],
+        ['u32', 0],
+      ]),
       workgroups: [1],
     });
   }
@@ -115,8 +128,15 @@ export class AdamW {
           kernel: 'adamw_step',
           buffers: [p.buffer, p.grad.buffer, s.m, s.v, this.normBuf],
           uniforms: packUniforms([
-            ['u32', p.size], ['f32', group.lr], ['f32', b1], ['f32', b2], ['f32', this.eps], ['f32', group.weightDecay],
-            ['f32', 1 - b1 ** this.t], ['f32', 1 - b2 ** this.t], ['f32', this.maxGradNorm],
+            ['u32', p.size],
+            ['f32', group.lr],
+            ['f32', b1],
+            ['f32', b2],
+            ['f32', this.eps],
+            ['f32', group.weightDecay],
+            ['f32', 1 - b1 ** this.t],
+            ['f32', 1 - b2 ** this.t],
+            ['f32', this.maxGradNorm],
           ]),
           workgroups: grid(p.size),
         });

@@ -1,0 +1,37 @@
+// L2 normalisation over the last dim (ColBERT token vectors, torch.nn.functional.normalize):
+// y = x / max(||x||, eps). R = rows (every leading dim flattened), D = last dim.
+// One workgroup of 256 threads per row (row = wg.x + wg.y * nw.x), striding over D.
+
+struct Params { rows: u32, D: u32, eps: f32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> sh: array<f32, 256>;
+
+fn wgSum(v: f32, lid: u32) -> f32 {
+  sh[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { sh[lid] += sh[lid + s]; }
+    workgroupBarrier();
+  }
+  return sh[0];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * nw.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.D;
+  var q = 0.0;
+  for (var j = lid; j < p.D; j += WG) {
+    let v = x[base + j];
+    q += v * v;
+  }
+  let inv = 1.0 / max(sqrt(wgSum(q, lid)), p.eps);
+  for (var j = lid; j < p.D; j += WG) { out[base + j] = x[base + j] * inv; }
+}

@@ -1,0 +1,55 @@
+// LayerNorm backward, input gradient. R = rows, D = last dim; mean and rstd per row come from
+// layernorm_forward (stats[2r], stats[2r + 1]). With xhat = (x - mean) * rstd, dxhat = g * gamma:
+//   dx (+)= rstd * (dxhat - mean_j(dxhat) - xhat * mean_j(dxhat * xhat))
+// One workgroup of 256 threads per row, striding over D; both row sums in one reduction.
+// dgamma and dbeta come from norm_params_backward.wgsl.
+
+override ACCUMULATE: bool = false;
+
+struct Params { rows: u32, D: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> sh: array<vec2<f32>, 256>;
+
+fn wgSum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  sh[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { sh[lid] += sh[lid + s]; }
+    workgroupBarrier();
+  }
+  return sh[0];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * nw.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.D;
+  let mean = stats[2u * row];
+  let rstd = stats[2u * row + 1u];
+
+  var acc = vec2<f32>(0.0);
+  for (var j = lid; j < p.D; j += WG) {
+    let dxhat = g[base + j] * gamma[j];
+    let xhat = (x[base + j] - mean) * rstd;
+    acc += vec2<f32>(dxhat, dxhat * xhat);
+  }
+  let m = wgSum2(acc, lid) / f32(p.D);
+
+  for (var j = lid; j < p.D; j += WG) {
+    let dxhat = g[base + j] * gamma[j];
+    let xhat = (x[base + j] - mean) * rstd;
+    var r = rstd * (dxhat - m.x - xhat * m.y);
+    if (ACCUMULATE) { r += dx[base + j]; }
+    dx[base + j] = r;
+  }
+}

@@ -1,0 +1,48 @@
+// RMSNorm backward, input gradient. R = rows, D = last dim; rstd per row from rmsnorm_forward.
+// With xhat = x * rstd and dxhat = g * weight:
+//   dx (+)= rstd * (dxhat - xhat * mean_j(dxhat * xhat))
+// One workgroup of 256 threads per row, striding over D. dweight: norm_params_backward.wgsl.
+
+override ACCUMULATE: bool = false;
+
+struct Params { rows: u32, D: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> sh: array<f32, 256>;
+
+fn wgSum(v: f32, lid: u32) -> f32 {
+  sh[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { sh[lid] += sh[lid + s]; }
+    workgroupBarrier();
+  }
+  return sh[0];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * nw.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.D;
+  let rstd = stats[row];
+  var s = 0.0;
+  for (var j = lid; j < p.D; j += WG) {
+    s += g[base + j] * weight[j] * x[base + j] * rstd;
+  }
+  let m = wgSum(s, lid) / f32(p.D);
+  for (var j = lid; j < p.D; j += WG) {
+    let xhat = x[base + j] * rstd;
+    var r = rstd * (g[base + j] * weight[j] - xhat * m);
+    if (ACCUMULATE) { r += dx[base + j]; }
+    dx[base + j] = r;
+  }
+}
