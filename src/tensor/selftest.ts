@@ -7,9 +7,34 @@
 // optionally the CPU backward (which returns one gradient per input that requires grad).
 
 import { matmul } from './ops/matmul';
-import { add, mul } from './ops/binary';
+import { add, bias, mul, scale, sub } from './ops/binary';
+import { gelu, geluTanh, relu, silu, swiglu, type UnaryOp } from './ops/activations';
+import { max, mean, sum, type ReduceOp } from './ops/reduce';
+import { logSoftmax, softmax } from './ops/softmax';
+import { crossEntropy } from './ops/cross-entropy';
+import { embedding } from './ops/embedding';
+import { l2normalize, layernorm, rmsnorm } from './ops/norms';
+import { rope, ropeTables } from './ops/rope';
+import { dropout } from './ops/dropout';
+import { AdamW } from './optim/adamw';
 import { matmulBackwardCpu, matmulForwardCpu, type MatmulCpuOptions } from './cpu/matmul';
 import { binaryBackwardCpu, binaryForwardCpu } from './cpu/binary';
+import { swigluBackwardCpu, swigluForwardCpu, unaryBackwardCpu, unaryForwardCpu } from './cpu/activations';
+import { reduceBackwardCpu, reduceForwardCpu } from './cpu/reduce';
+import { logSoftmaxBackwardCpu, logSoftmaxForwardCpu, softmaxBackwardCpu, softmaxForwardCpu } from './cpu/softmax';
+import { crossEntropyBackwardCpu, crossEntropyForwardCpu, type CrossEntropyCpuOptions } from './cpu/cross-entropy';
+import { embeddingBackwardCpu, embeddingForwardCpu } from './cpu/embedding';
+import {
+  l2normalizeBackwardCpu,
+  l2normalizeForwardCpu,
+  layernormBackwardCpu,
+  layernormForwardCpu,
+  rmsnormBackwardCpu,
+  rmsnormForwardCpu,
+} from './cpu/norms';
+import { ropeBackwardCpu, ropeForwardCpu } from './cpu/rope';
+import { dropoutBackwardCpu, dropoutForwardCpu } from './cpu/dropout';
+import { adamwStepCpu, type AdamWCpuOptions } from './cpu/adamw';
 import type { CpuTensor } from './cpu/types';
 import type { Engine, Tensor } from './tensor';
 
@@ -24,7 +49,9 @@ export interface Tolerance {
 export interface SelfTestCase {
   name: string;
   inputs: SelfTestInput[];
+  /** Forward tolerance; also the gradients' unless gradTol is given. */
   tol: Tolerance;
+  gradTol?: Tolerance;
   gpu: (x: Tensor[], e: Engine) => Tensor;
   cpu: (x: CpuTensor[]) => CpuTensor;
   /** Gradients of sum(g * out) with respect to each input that requires grad, in input order. */
@@ -54,11 +81,13 @@ const mm = (name: string, a: number[], b: number[], opts: MatmulCpuOptions = {})
   },
 });
 
-const bin = (name: string, op: 'add' | 'mul', a: number[], b: number[]): SelfTestCase => ({
+const BINARY = { add, sub, mul };
+
+const bin = (name: string, op: keyof typeof BINARY, a: number[], b: number[]): SelfTestCase => ({
   name,
   inputs: [a, b],
   tol: { atol: 1e-5, rtol: 1e-5 },
-  gpu: ([x, y]) => (op === 'add' ? add : mul)(x!, y!),
+  gpu: ([x, y]) => BINARY[op](x!, y!),
   cpu: ([x, y]) => binaryForwardCpu(op, x!, y!),
   cpuBackward: ([x, y], g) => {
     const { da, db } = binaryBackwardCpu(op, x!, y!, g);
@@ -66,8 +95,55 @@ const bin = (name: string, op: 'add' | 'mul', a: number[], b: number[]): SelfTes
   },
 });
 
-// Shapes straddle the matmul's 64x64 tile so edge handling runs, yet stay small: SwiftShader
-// (no GPU) runs about 1 GFLOP/s.
+const REDUCE = { sum, mean, max };
+
+const red = (op: ReduceOp, shape: number[]): SelfTestCase => ({
+  name: `${op} [${shape}] (last dim)`,
+  inputs: [shape],
+  tol: { atol: 1e-4, rtol: 1e-4 },
+  gpu: ([x]) => REDUCE[op](x!),
+  cpu: ([x]) => reduceForwardCpu(op, x!).out,
+  cpuBackward: ([x], g) => [reduceBackwardCpu(op, x!, g)],
+});
+
+// Activation tolerances from test/gpu/activations.test.ts (the CPU twins are f64 with an f64 erf).
+const ACT_TOL: Tolerance = { atol: 2e-6, rtol: 2e-6 };
+const ACT_GRAD_TOL: Tolerance = { atol: 5e-6, rtol: 5e-6 };
+const UNARY: Record<UnaryOp, (x: Tensor) => Tensor> = { gelu, gelu_tanh: geluTanh, silu, relu };
+
+const unary = (op: UnaryOp, shape: number[]): SelfTestCase => ({
+  name: `${op} [${shape}]`,
+  inputs: [shape],
+  tol: ACT_TOL,
+  gradTol: ACT_GRAD_TOL,
+  gpu: ([x]) => UNARY[op](x!),
+  cpu: ([x]) => unaryForwardCpu(op, x!),
+  cpuBackward: ([x], g) => [unaryBackwardCpu(op, x!, g)],
+});
+
+const ce = (name: string, shape: number[], targets: number[], opts: CrossEntropyCpuOptions = {}): SelfTestCase => ({
+  name,
+  inputs: [{ shape, scale: 2 }],
+  tol: { atol: 1e-4, rtol: 1e-5 },
+  gradTol: { atol: 1e-6, rtol: 1e-4 },
+  gpu: ([x]) => crossEntropy(x!, targets, opts),
+  cpu: ([x]) => crossEntropyForwardCpu(x!, targets, opts),
+  cpuBackward: ([x], g) => [crossEntropyBackwardCpu(x!, targets, g, opts)],
+});
+
+// Host-side constants some cases share between the GPU call and the CPU twin.
+/** 0/1 key-padding mask over x [4, 3, 300]; batch 2 is fully masked. */
+const SOFTMAX_MASK: CpuTensor = { data: randomInput([4, 1, 300], 7, 2).fill(0, 600, 900), shape: [4, 1, 300] };
+/** 12 ids over a 10-row table: ids 3 and 1 repeat, rows 2, 4, 5, 6, 8 get no gradient. */
+const EMBEDDING_IDS = [3, 1, 3, 3, 0, 9, 1, 3, 7, 9, 3, 1];
+const ROPE = ropeTables(64, 16);
+const ROPE_COS: CpuTensor = { data: ROPE.cos, shape: [64, 8] };
+const ROPE_SIN: CpuTensor = { data: ROPE.sin, shape: [64, 8] };
+const ADAMW: AdamWCpuOptions = { lr: 1e-2, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.1, maxGradNorm: 0.5 };
+
+// Shapes straddle the matmul's 64x64 tile so edge handling runs, and row kernels see rows longer
+// than a 256-thread workgroup and row counts that are not multiples of 4, yet stay small: SwiftShader
+// (no GPU) runs about 1 GFLOP/s. Tolerances are those of the op's test in test/gpu/.
 export const SELFTEST_CASES: SelfTestCase[] = [
   mm('matmul [33,70] @ [70,65]', [33, 70], [70, 65]),
   mm('matmul [70,33]^T @ [70,65]^T', [70, 33], [65, 70], { transA: true, transB: true }),
@@ -77,6 +153,153 @@ export const SELFTEST_CASES: SelfTestCase[] = [
   bin('add [3,4,5] + [5] (broadcast)', 'add', [3, 4, 5], [5]),
   bin('mul [3,1,5] * [4,1] (broadcast both)', 'mul', [3, 1, 5], [4, 1]),
   bin('mul [2,3,4] * [2,1,4] (broadcast middle)', 'mul', [2, 3, 4], [2, 1, 4]),
+  bin('sub [3,300] - [3,1] (broadcast rows)', 'sub', [3, 300], [3, 1]),
+  {
+    name: 'scale [7,300] x -0.37',
+    inputs: [[7, 300]],
+    tol: { atol: 1e-6, rtol: 1e-5 },
+    gradTol: { atol: 1e-5, rtol: 1e-4 },
+    gpu: ([x]) => scale(x!, -0.37),
+    cpu: ([x]) => binaryForwardCpu('mul', x!, { data: Float32Array.of(-0.37), shape: [1] }),
+    cpuBackward: ([x], g) => [binaryBackwardCpu('mul', x!, { data: Float32Array.of(-0.37), shape: [1] }, g).da],
+  },
+  {
+    name: 'bias [13,300] + [300]',
+    inputs: [[13, 300], [300]],
+    tol: { atol: 1e-6, rtol: 1e-5 },
+    gradTol: { atol: 1e-5, rtol: 1e-4 },
+    gpu: ([x, b]) => bias(x!, b!),
+    cpu: ([x, b]) => binaryForwardCpu('add', x!, b!),
+    cpuBackward: ([x, b], g) => {
+      const { da, db } = binaryBackwardCpu('add', x!, b!, g);
+      return [da, db];
+    },
+  },
+  red('sum', [13, 300]),
+  red('mean', [2, 3, 17]),
+  red('max', [3, 1031]),
+  {
+    name: 'softmax [4,3,300], mask [4,1,300] (one batch fully masked)',
+    inputs: [[4, 3, 300]],
+    tol: { atol: 2e-6, rtol: 1e-4 },
+    gradTol: { atol: 1e-5, rtol: 1e-4 },
+    gpu: ([x], e) => softmax(x!, e.tensor(SOFTMAX_MASK.data, SOFTMAX_MASK.shape)),
+    cpu: ([x]) => softmaxForwardCpu(x!, SOFTMAX_MASK),
+    cpuBackward: ([x], g) => [softmaxBackwardCpu(softmaxForwardCpu(x!, SOFTMAX_MASK), g, SOFTMAX_MASK)],
+  },
+  {
+    name: 'logSoftmax [3,1031] x4',
+    inputs: [{ shape: [3, 1031], scale: 4 }],
+    tol: { atol: 2e-5, rtol: 1e-5 },
+    gradTol: { atol: 1e-5, rtol: 1e-4 },
+    gpu: ([x]) => logSoftmax(x!),
+    cpu: ([x]) => logSoftmaxForwardCpu(x!),
+    cpuBackward: ([x], g) => [logSoftmaxBackwardCpu(logSoftmaxForwardCpu(x!), g)],
+  },
+  ce('crossEntropy [13,300] mean, 3 rows ignored', [13, 300], [4, 299, -100, 0, 17, -100, 123, 0, 5, 250, -100, 9, 77]),
+  ce('crossEntropy [2,3,11] none, ignoreIndex 3', [2, 3, 11], [3, 0, 10, 3, 7, 2], { reduction: 'none', ignoreIndex: 3 }),
+  {
+    name: 'embedding [10,33] at ids [3,4] (repeated ids)',
+    inputs: [[10, 33]],
+    tol: { atol: 0 },
+    gradTol: { atol: 1e-5, rtol: 1e-5 },
+    gpu: ([w]) => embedding(w!, EMBEDDING_IDS, { shape: [3, 4] }),
+    cpu: ([w]) => embeddingForwardCpu(w!, EMBEDDING_IDS, [3, 4]),
+    cpuBackward: ([w], g) => [embeddingBackwardCpu(w!.shape, EMBEDDING_IDS, g)],
+  },
+  unary('gelu', [3, 300]),
+  unary('gelu_tanh', [7]),
+  unary('silu', [2, 5, 129]),
+  unary('relu', [5, 67]),
+  {
+    name: 'swiglu [2,3,257]',
+    inputs: [
+      [2, 3, 257],
+      [2, 3, 257],
+    ],
+    tol: ACT_TOL,
+    gradTol: ACT_GRAD_TOL,
+    gpu: ([a, b]) => swiglu(a!, b!),
+    cpu: ([a, b]) => swigluForwardCpu(a!, b!),
+    cpuBackward: ([a, b], g) => {
+      const { dgate, dup } = swigluBackwardCpu(a!, b!, g);
+      return [dgate, dup];
+    },
+  },
+  {
+    name: 'layernorm [5,300], eps 1e-5',
+    inputs: [{ shape: [5, 300], scale: 2 }, [300], [300]],
+    tol: { atol: 2e-5, rtol: 1e-5 },
+    gradTol: { atol: 1e-4, rtol: 1e-4 },
+    gpu: ([x, w, b]) => layernorm(x!, w!, b!, 1e-5),
+    cpu: ([x, w, b]) => layernormForwardCpu(x!, w!, b!, 1e-5).out,
+    cpuBackward: ([x, w], g) => {
+      const { dx, dgamma, dbeta } = layernormBackwardCpu(x!, w!, g, 1e-5);
+      return [dx, dgamma, dbeta];
+    },
+  },
+  {
+    name: 'rmsnorm [2,3,1000], eps 1e-6',
+    inputs: [[2, 3, 1000], [1000]],
+    tol: { atol: 2e-5, rtol: 1e-5 },
+    gradTol: { atol: 1e-4, rtol: 1e-4 },
+    gpu: ([x, w]) => rmsnorm(x!, w!, 1e-6),
+    cpu: ([x, w]) => rmsnormForwardCpu(x!, w!, 1e-6).out,
+    cpuBackward: ([x, w], g) => {
+      const { dx, dweight } = rmsnormBackwardCpu(x!, w!, g, 1e-6);
+      return [dx, dweight];
+    },
+  },
+  {
+    name: 'l2normalize [7,300]',
+    inputs: [[7, 300]],
+    tol: { atol: 1e-6, rtol: 1e-5 },
+    gradTol: { atol: 1e-5, rtol: 1e-4 },
+    gpu: ([x]) => l2normalize(x!),
+    cpu: ([x]) => l2normalizeForwardCpu(x!),
+    cpuBackward: ([x], g) => [l2normalizeBackwardCpu(x!, g)],
+  },
+  {
+    name: 'rope [2,5,3,16], positions [2,5] in [0,64)',
+    inputs: [[2, 5, 3, 16], { shape: [2, 5], int: 64 }],
+    tol: { atol: 1e-6, rtol: 1e-5 },
+    gpu: ([x, pos], e) => rope(x!, e.tensor(ROPE_COS.data, ROPE_COS.shape), e.tensor(ROPE_SIN.data, ROPE_SIN.shape), pos!),
+    cpu: ([x, pos]) => ropeForwardCpu(x!, ROPE_COS, ROPE_SIN, pos!.data),
+    cpuBackward: ([, pos], g) => [ropeBackwardCpu(g, ROPE_COS, ROPE_SIN, pos!.data)],
+  },
+  {
+    // atol 0: the kept/dropped mask and the scaled values must match the CPU twin bit for bit.
+    name: 'dropout [7,300] p 0.3 (bit-exact mask)',
+    inputs: [[7, 300]],
+    tol: { atol: 0 },
+    gpu: ([x]) => dropout(x!, 0.3, 1234),
+    cpu: ([x]) => dropoutForwardCpu(x!, 0.3, 1234),
+    cpuBackward: (_, g) => [dropoutBackwardCpu(g, 0.3, 1234)],
+  },
+  {
+    // Two steps, the first unclipped (norm ~0.35) and the second clipped (~1.7 to 0.5): a single
+    // Adam step is invariant to the gradient's scale, so it could not show the clipping.
+    name: 'AdamW 2 steps on [300], 2nd clipped to norm 0.5, wd 0.1',
+    inputs: [[300], { shape: [300], scale: 0.02 }, { shape: [300], scale: 0.1 }],
+    tol: { atol: 2e-6, rtol: 1e-5 },
+    gpu: ([p, g1, g2], e) => {
+      p!.requiresGrad = true; // the optimizer updates this leaf in place
+      const opt = new AdamW(e, [p!], ADAMW);
+      for (const g of [g1!, g2!]) {
+        p!.grad = g;
+        opt.step();
+      }
+      p!.grad = null;
+      opt.dispose();
+      return p!;
+    },
+    cpu: ([p, g1, g2]) => {
+      const out = Float32Array.from(p!.data);
+      const [m, v] = [new Float32Array(out.length), new Float32Array(out.length)];
+      [g1!, g2!].forEach((g, t) => adamwStepCpu([out], [g.data], [m], [v], t + 1, ADAMW));
+      return { data: out, shape: [...p!.shape] };
+    },
+  },
 ];
 
 export interface SelfTestProgress {
@@ -123,18 +346,18 @@ export async function runCase(e: Engine, c: SelfTestCase, seed: number): Promise
     owned = [out!, ...xs];
     let maxAbs = 0;
     let detail: string | undefined;
-    const check = (label: string, actual: Float32Array, want: CpuTensor, shape: readonly number[]): void => {
+    const check = (label: string, actual: Float32Array, want: CpuTensor, shape: readonly number[], tol: Tolerance): void => {
       if (!sameShape(shape, want.shape)) {
         detail ??= `${label}: shape [${shape}] but the CPU twin gives [${want.shape}]`;
         maxAbs = Infinity;
         return;
       }
-      const d = compare(actual, want.data, c.tol);
+      const d = compare(actual, want.data, tol);
       maxAbs = Math.max(maxAbs, d.maxAbs);
       if (d.worst >= 0)
-        detail ??= `${label}: element ${d.worst} is ${actual[d.worst]} but expected ${want.data[d.worst]} (atol ${c.tol.atol}, rtol ${c.tol.rtol ?? 0})`;
+        detail ??= `${label}: element ${d.worst} is ${actual[d.worst]} but expected ${want.data[d.worst]} (atol ${tol.atol}, rtol ${tol.rtol ?? 0})`;
     };
-    check('forward', await out!.read(), ref, out!.shape);
+    check('forward', await out!.read(), ref, out!.shape, c.tol);
     if (g && c.cpuBackward) {
       const grads = c.cpuBackward(cpuIn, { data: g, shape: ref.shape });
       let k = 0;
@@ -147,7 +370,7 @@ export async function runCase(e: Engine, c: SelfTestCase, seed: number): Promise
           maxAbs = Infinity;
           continue;
         }
-        check(`d input ${i}`, await x.grad.read(), want, x.shape);
+        check(`d input ${i}`, await x.grad.read(), want, x.shape, c.gradTol ?? c.tol);
       }
     }
     return { name: c.name, pass: detail === undefined, maxAbsDiff: maxAbs, ms: performance.now() - t0, detail };
