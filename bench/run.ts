@@ -5,45 +5,11 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from '@playwright/test';
-import { createServer, type ViteDevServer } from 'vite';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/gpu/chromium';
+import { log as err, ROOT as root, withChromiumPage } from '../scripts/lib/browser-session';
 import type { PageResult } from './page';
 
 const BENCHES = ['matmul']; // each has bench/NAME.ts registered in bench/page.ts
 const PAGE_TIMEOUT_MS = 15 * 60_000;
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const err = (msg: string) => process.stderr.write(`${msg}\n`);
-
-async function startServer(): Promise<{ server: ViteDevServer; url: string }> {
-  const server = await createServer({
-    root,
-    configFile: false, // independent of the app's config; the bench page needs no plugins
-    logLevel: 'warn',
-    clearScreen: false,
-    // Its own cache dir, so a dev server running beside us does not see its deps re-optimised.
-    cacheDir: path.join(root, 'node_modules/.vite-bench'),
-    // ORT finds its .wasm files via env.wasm.wasmPaths; pre-bundling would move its module.
-    optimizeDeps: { exclude: ['onnxruntime-web'] },
-    server: {
-      host: '127.0.0.1',
-      port: 0, // any free port: 5173 and vitest's ports may be taken
-      strictPort: true,
-      hmr: false,
-      watch: null,
-      headers: {
-        'Cross-Origin-Opener-Policy': 'same-origin',
-        'Cross-Origin-Embedder-Policy': 'require-corp',
-      },
-    },
-  });
-  await server.listen();
-  const addr = server.httpServer?.address();
-  if (!addr || typeof addr === 'string') throw new Error('Vite did not report a TCP address');
-  return { server, url: `http://127.0.0.1:${addr.port}` };
-}
 
 function table(r: PageResult & { browser: string }): string {
   const lines = [
@@ -67,17 +33,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
-  const { server, url } = await startServer();
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
-  try {
-    const page = await browser.newPage();
-    page.on('console', (m) => err(`[page ${m.type()}] ${m.text()}`));
-    page.on('pageerror', (e) => err(`[page error] ${e.message}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400) err(`[page http ${r.status()}] ${r.url()}`);
-    });
-    err(`bench ${name}: ${url}/bench/index.html?bench=${name}`);
-    await page.goto(`${url}/bench/index.html?bench=${name}`);
+  err(`bench ${name}: /bench/index.html?bench=${name}`);
+  await withChromiumPage(`/bench/index.html?bench=${name}`, async ({ page, browser }) => {
     await page.waitForFunction(() => window.__benchResult !== undefined, null, { timeout: 60_000 });
     const result = await Promise.race([
       page.evaluate(() => window.__benchResult!),
@@ -93,10 +50,7 @@ async function main(): Promise<void> {
     await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
     err(`wrote ${path.relative(root, file)}`);
     process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${table(out)}\n`);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 }
 
 main().catch((e) => {
