@@ -44,7 +44,11 @@ export interface Session {
 }
 
 /** Open `pagePath` (e.g. '/bench/index.html?bench=matmul') in headless Chromium, run fn, clean up. */
-export async function withChromiumPage<T>(pagePath: string, fn: (s: Session) => Promise<T>, opts: { quiet?: boolean } = {}): Promise<T> {
+export async function withChromiumPage<T>(
+  pagePath: string,
+  fn: (s: Session) => Promise<T>,
+  opts: { quiet?: boolean } = {},
+): Promise<T> {
   const { server, url } = await startServer();
   let browser: Browser | null = null;
   try {
