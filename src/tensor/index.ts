@@ -13,4 +13,6 @@ export { sum, mean, max, sumAll, meanAll, type ReduceOp, type ReduceOptions } fr
 export { softmax, logSoftmax, MASKED_LOG_PROB } from './ops/softmax';
 export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy';
 export { embedding, type EmbeddingOptions } from './ops/embedding';
+export { s2attn, s2attnGroup, type S2AttnOptions, type S2Shift } from './ops/s2attn';
+export { maxsim, topk, maxsimSearch, MAX_TOPK, type MaxsimCorpus, type MaxsimSearchResult } from './ops/maxsim';
 export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw';

@@ -13,9 +13,11 @@ import { max, mean, sum, type ReduceOp } from './ops/reduce';
 import { logSoftmax, softmax } from './ops/softmax';
 import { crossEntropy } from './ops/cross-entropy';
 import { embedding } from './ops/embedding';
+import { maxsim } from './ops/maxsim';
 import { l2normalize, layernorm, rmsnorm } from './ops/norms';
 import { rope, ropeTables } from './ops/rope';
 import { dropout } from './ops/dropout';
+import { s2attn } from './ops/s2attn';
 import { AdamW } from './optim/adamw';
 import { matmulBackwardCpu, matmulForwardCpu, type MatmulCpuOptions } from './cpu/matmul';
 import { binaryBackwardCpu, binaryForwardCpu } from './cpu/binary';
@@ -24,6 +26,7 @@ import { reduceBackwardCpu, reduceForwardCpu } from './cpu/reduce';
 import { logSoftmaxBackwardCpu, logSoftmaxForwardCpu, softmaxBackwardCpu, softmaxForwardCpu } from './cpu/softmax';
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu, type CrossEntropyCpuOptions } from './cpu/cross-entropy';
 import { embeddingBackwardCpu, embeddingForwardCpu } from './cpu/embedding';
+import { maxsimBackwardCpu, maxsimForwardCpu } from './cpu/maxsim';
 import {
   l2normalizeBackwardCpu,
   l2normalizeForwardCpu,
@@ -34,6 +37,7 @@ import {
 } from './cpu/norms';
 import { ropeBackwardCpu, ropeForwardCpu } from './cpu/rope';
 import { dropoutBackwardCpu, dropoutForwardCpu } from './cpu/dropout';
+import { s2attnBackwardCpu, s2attnForwardCpu, type S2AttnCpuOptions } from './cpu/s2attn';
 import { adamwStepCpu, type AdamWCpuOptions } from './cpu/adamw';
 import type { CpuTensor } from './cpu/types';
 import type { Engine, Tensor } from './tensor';
@@ -139,6 +143,42 @@ const EMBEDDING_IDS = [3, 1, 3, 3, 0, 9, 1, 3, 7, 9, 3, 1];
 const ROPE = ropeTables(64, 16);
 const ROPE_COS: CpuTensor = { data: ROPE.cos, shape: [64, 8] };
 const ROPE_SIN: CpuTensor = { data: ROPE.sin, shape: [64, 8] };
+/** MaxSim: ragged docs (a 1-token doc, docs past the 64-token tile) and masked query tokens. */
+const maxsimCase = (name: string, q: number[], lens: number[], masked: number[], scale: number): SelfTestCase => {
+  const offsets = lens.reduce((o, l) => [...o, o.at(-1)! + l], [0]);
+  const mask: CpuTensor = { data: new Float32Array(q[0]! * q[1]!).fill(1), shape: [q[0]!, q[1]!] };
+  for (const m of masked) mask.data[m] = 0;
+  return {
+    name,
+    inputs: [
+      { shape: q, scale },
+      { shape: [offsets.at(-1)!, q[2]!], scale },
+    ],
+    tol: { atol: 2e-5, rtol: 1e-5 },
+    gpu: ([x, d], e) => maxsim(x!, e.tensor(mask.data, mask.shape), d!, offsets),
+    cpu: ([x, d]) => maxsimForwardCpu(x!, mask, d!, offsets).scores,
+    cpuBackward: ([x, d], g) => {
+      const { dq, ddocs } = maxsimBackwardCpu(x!, mask, d!, offsets, g);
+      return [dq, ddocs];
+    },
+  };
+};
+/** S2-Attn: GPU options and the CPU twin's (same, with the key mask as a CpuTensor). */
+const s2Case = (name: string, q: number[], kv: number[], opts: S2AttnCpuOptions): SelfTestCase => ({
+  name,
+  inputs: [q, kv, kv],
+  tol: { atol: 5e-6, rtol: 1e-4 },
+  gradTol: { atol: 2e-5, rtol: 1e-3 },
+  gpu: ([a, b, c], e) =>
+    s2attn(a!, b!, c!, { ...opts, keyMask: opts.keyMask && e.tensor(opts.keyMask.data, opts.keyMask.shape) }),
+  cpu: ([a, b, c]) => s2attnForwardCpu(a!, b!, c!, opts),
+  cpuBackward: ([a, b, c], g) => {
+    const { dq, dk, dv } = s2attnBackwardCpu(a!, b!, c!, g, opts);
+    return [dq, dk, dv];
+  },
+});
+/** Key padding mask [2, 24]: batch 0 drops every third key, batch 1 is fully masked. */
+const S2_MASK: CpuTensor = { data: Float32Array.from({ length: 48 }, (_, i) => (i < 24 && i % 3 !== 2 ? 1 : 0)), shape: [2, 24] };
 const ADAMW: AdamWCpuOptions = { lr: 1e-2, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.1, maxGradNorm: 0.5 };
 
 // Shapes straddle the matmul's 64x64 tile so edge handling runs, and row kernels see rows longer
@@ -207,6 +247,8 @@ export const SELFTEST_CASES: SelfTestCase[] = [
     cpu: ([w]) => embeddingForwardCpu(w!, EMBEDDING_IDS, [3, 4]),
     cpuBackward: ([w], g) => [embeddingBackwardCpu(w!.shape, EMBEDDING_IDS, g)],
   },
+  maxsimCase('maxsim q [2,5,128] x docs of [1,70,3,65] tokens, 2 masked', [2, 5, 128], [1, 70, 3, 65], [4, 6], 0.3),
+  maxsimCase('maxsim q [2,37,24] x docs of [2,66,1,9] tokens, 3 masked', [2, 37, 24], [2, 66, 1, 9], [0, 36, 40], 0.45),
   unary('gelu', [3, 300]),
   unary('gelu_tanh', [7]),
   unary('silu', [2, 5, 129]),
@@ -267,6 +309,15 @@ export const SELFTEST_CASES: SelfTestCase[] = [
     cpu: ([x, pos]) => ropeForwardCpu(x!, ROPE_COS, ROPE_SIN, pos!.data),
     cpuBackward: ([, pos], g) => [ropeBackwardCpu(g, ROPE_COS, ROPE_SIN, pos!.data)],
   },
+  s2Case('s2attn q [1,4,40,16], kv [1,2,40,16]: ratio 1/4, roll shift, causal', [1, 4, 40, 16], [1, 2, 40, 16], {
+    ratio: 0.25,
+    shift: 'roll',
+  }),
+  s2Case('s2attn [2,2,24,8] bidirectional, key mask (batch 1 fully masked)', [2, 2, 24, 8], [2, 2, 24, 8], {
+    ratio: 1,
+    causal: false,
+    keyMask: S2_MASK,
+  }),
   {
     // atol 0: the kept/dropped mask and the scaled values must match the CPU twin bit for bit.
     name: 'dropout [7,300] p 0.3 (bit-exact mask)',
