@@ -7,45 +7,16 @@ import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { viteKernels } from '../src/gpu/kernels-vite';
 import { Engine } from '../src/tensor/tensor';
 import { matmulInto } from '../src/tensor/ops/matmul';
+import { adapterOf, measure, randomUniform, round, setupOrt, type Impl } from './common';
 import { oneNodeModel } from './onnx-model';
 import type { BenchRow, PageResult } from './page';
 
 const SIZES = [256, 512, 1024];
-const BUDGET_MS = 2000; // timed iterations stop once this much time has passed...
-const MAX_ITERS = 10; // ...or after this many; there is always at least one
 const CHECK_ENTRIES = 256; // output entries compared with a float64 dot product
 
 const log = (msg: string) => console.log(`[bench matmul] ${msg}`);
 
-/** One implementation at one size: prepare once, then run() computes C = A @ B. */
-interface Impl {
-  run(): Promise<void>;
-  /** The last output, read back to the CPU (only called once, after timing). */
-  result(): Promise<Float32Array>;
-  dispose(): Promise<void> | void;
-}
-
-/** One untimed warm-up (pipeline compilation, session init, JIT), then timed iterations. */
-async function measure(impl: Impl): Promise<{ ms: number; iterations: number }> {
-  await impl.run();
-  let iterations = 0;
-  const start = performance.now();
-  do {
-    await impl.run();
-    iterations++;
-  } while (iterations < MAX_ITERS && performance.now() - start < BUDGET_MS);
-  return { ms: (performance.now() - start) / iterations, iterations };
-}
-
-function randomMatrix(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n * n);
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0; // LCG: reproducible, fast, good enough here
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+const randomMatrix = (n: number, seed: number): Float32Array => randomUniform(n * n, seed);
 
 /** Entries to check, and their float64 reference values. */
 function reference(A: Float32Array, B: Float32Array, n: number): Array<{ idx: number; want: number }> {
@@ -134,11 +105,7 @@ function jsImpl(A: Float32Array, B: Float32Array, n: number): Impl {
 export async function run(): Promise<PageResult> {
   const gpu = await acquireGpu({ kernels: viteKernels });
   const engine = new Engine(gpu);
-  const threads = self.crossOriginIsolated ? 2 : 1;
-  // Vite serves the repo root, so ORT's .wasm files come straight from node_modules.
-  ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
-  ort.env.wasm.numThreads = threads;
-  ort.env.logLevel = 'error';
+  const threads = setupOrt();
   log(`adapter ${gpu.info.vendor}/${gpu.info.architecture}, crossOriginIsolated=${self.crossOriginIsolated}`);
 
   const rows: BenchRow[] = [];
@@ -155,7 +122,7 @@ export async function run(): Promise<PageResult> {
       for (const [name, make] of makers) {
         const impl = await make();
         try {
-          const { ms, iterations } = await measure(impl);
+          const { ms, iterations } = await measure(() => impl.run());
           const diff = maxAbsDiff(await impl.result(), ref);
           const gflops = (2 * n ** 3) / (ms / 1000) / 1e9;
           rows.push({
@@ -181,7 +148,7 @@ export async function run(): Promise<PageResult> {
 
   return {
     bench: 'matmul',
-    adapter: { vendor: gpu.info.vendor, architecture: gpu.info.architecture, description: gpu.info.description },
+    adapter: adapterOf(gpu),
     crossOriginIsolated: self.crossOriginIsolated,
     notes: [
       'medrank: matmul_forward kernel via matmulInto on preallocated GPU buffers; ms includes submit and gpu.sync(), no transfers.',
@@ -192,9 +159,4 @@ export async function run(): Promise<PageResult> {
     ],
     rows,
   };
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

@@ -1,6 +1,7 @@
-// Builds tiny ONNX models as bytes, so benches can run onnxruntime-web on one op without model
-// files. A minimal protobuf writer for the few ModelProto fields a one-node graph needs
-// (field numbers from onnx/onnx.proto).
+// Builds tiny ONNX models as bytes, so benches can run onnxruntime-web on a few ops without model
+// files. A minimal protobuf writer for the few ModelProto fields a small graph needs: nodes with
+// int/ints attributes, int64 constant initializers, float inputs and outputs (field numbers from
+// onnx/onnx.proto).
 
 const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
@@ -54,21 +55,58 @@ function floatValueInfo(name: string, shape: number[]): Msg {
   return new Msg().str(1, name).msg(2, new Msg().msg(1, tensorType)); // { name, type { tensor_type } }
 }
 
-export interface OneNodeSpec {
-  opType: string;
-  inputs: Array<{ name: string; shape: number[] }>;
-  outputs: Array<{ name: string; shape: number[] }>;
-  opset?: number;
+const INT64 = 7; // TensorProto.DataType.INT64
+const ATTR_INT = 2; // AttributeProto.AttributeType
+const ATTR_INTS = 7;
+
+/** AttributeProto: an int (number) or ints (number[]) attribute. Non-negative values only. */
+function attribute(name: string, value: number | number[]): Msg {
+  const a = new Msg().str(1, name); // name
+  if (typeof value === 'number') return a.int(3, value).int(20, ATTR_INT); // i, type
+  for (const v of value) a.int(8, v); // ints (unpacked)
+  return a.int(20, ATTR_INTS);
 }
 
-/** A ModelProto with a single node in the default domain, float inputs and outputs. */
-export function oneNodeModel(spec: OneNodeSpec): Uint8Array {
-  const node = new Msg();
-  for (const i of spec.inputs) node.str(1, i.name);
-  for (const o of spec.outputs) node.str(2, o.name);
-  node.str(3, spec.opType.toLowerCase()).str(4, spec.opType);
+/** TensorProto of int64 values (raw little-endian bytes), for constant initializers such as axes. */
+function int64Tensor(name: string, dims: number[], values: number[]): Msg {
+  const t = new Msg();
+  for (const d of dims) t.int(1, d); // dims
+  const raw = new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
+  return t.int(2, INT64).str(8, name).bytes(9, raw); // data_type, name, raw_data
+}
 
-  const graph = new Msg().msg(1, node).str(2, `${spec.opType.toLowerCase()}_graph`);
+export interface NodeSpec {
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+  /** int or ints attributes (e.g. ReduceMax's axes and keepdims before opset 18). */
+  attributes?: Record<string, number | number[]>;
+}
+
+export interface GraphSpec {
+  nodes: NodeSpec[];
+  /** Float graph inputs and outputs with static shapes. */
+  inputs: Array<{ name: string; shape: number[] }>;
+  outputs: Array<{ name: string; shape: number[] }>;
+  /** Constant int64 initializers (e.g. ReduceSum's axes input from opset 13 on). */
+  int64Initializers?: Array<{ name: string; dims: number[]; values: number[] }>;
+  opset?: number;
+  name?: string;
+}
+
+/** A ModelProto whose graph runs `nodes` in order, all in the default domain. */
+export function graphModel(spec: GraphSpec): Uint8Array {
+  const graph = new Msg();
+  for (const [k, n] of spec.nodes.entries()) {
+    const node = new Msg();
+    for (const i of n.inputs) node.str(1, i);
+    for (const o of n.outputs) node.str(2, o);
+    node.str(3, `${n.opType.toLowerCase()}_${k}`).str(4, n.opType);
+    for (const [name, v] of Object.entries(n.attributes ?? {})) node.msg(5, attribute(name, v));
+    graph.msg(1, node);
+  }
+  graph.str(2, spec.name ?? 'bench_graph');
+  for (const t of spec.int64Initializers ?? []) graph.msg(5, int64Tensor(t.name, t.dims, t.values));
   for (const i of spec.inputs) graph.msg(11, floatValueInfo(i.name, i.shape));
   for (const o of spec.outputs) graph.msg(12, floatValueInfo(o.name, o.shape));
 
@@ -78,4 +116,22 @@ export function oneNodeModel(spec: OneNodeSpec): Uint8Array {
     .msg(7, graph)
     .msg(8, new Msg().str(1, '').int(2, spec.opset ?? 17)) // opset_import { domain, version }
     .finish();
+}
+
+export interface OneNodeSpec {
+  opType: string;
+  inputs: Array<{ name: string; shape: number[] }>;
+  outputs: Array<{ name: string; shape: number[] }>;
+  opset?: number;
+}
+
+/** A ModelProto with a single node in the default domain, float inputs and outputs. */
+export function oneNodeModel(spec: OneNodeSpec): Uint8Array {
+  return graphModel({
+    nodes: [{ opType: spec.opType, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) }],
+    inputs: spec.inputs,
+    outputs: spec.outputs,
+    opset: spec.opset,
+    name: `${spec.opType.toLowerCase()}_graph`,
+  });
 }

@@ -2,14 +2,16 @@
 // result as a promise on window.__benchResult for bench/run.ts (Playwright) to await.
 // A new bench is one more entry in BENCHES and a module exporting run(): Promise<BenchResult>.
 
+/** One measurement. Each bench adds its own fields (size, gflops, N, docsPerSec, T, ...). */
 export interface BenchRow {
   op: string;
-  size: number;
   impl: string;
-  gflops: number;
-  ms: number;
-  iterations: number;
-  maxAbsDiff: number;
+  /** Mean time of one timed iteration; absent on a row that records an error. */
+  ms?: number;
+  iterations?: number;
+  /** Set instead of the timings when an implementation failed at this size. */
+  error?: string;
+  [field: string]: string | number | undefined;
 }
 
 /** What a page module returns; run.ts adds browser and date. */
@@ -23,6 +25,8 @@ export interface PageResult {
 
 const BENCHES: Record<string, () => Promise<{ run(): Promise<PageResult> }>> = {
   matmul: () => import('./matmul'),
+  maxsim: () => import('./maxsim'),
+  s2attn: () => import('./s2attn'),
 };
 
 declare global {

@@ -8,18 +8,27 @@ import path from 'node:path';
 import { log as err, ROOT as root, withChromiumPage } from '../scripts/lib/browser-session';
 import type { PageResult } from './page';
 
-const BENCHES = ['matmul']; // each has bench/NAME.ts registered in bench/page.ts
+const BENCHES = ['matmul', 'maxsim', 's2attn']; // each has bench/NAME.ts registered in bench/page.ts
 const PAGE_TIMEOUT_MS = 15 * 60_000;
 
+/** A plain-text table: one column per row field (in first-seen order), then the notes. */
 function table(r: PageResult & { browser: string }): string {
+  const cols = [...new Set(r.rows.flatMap((row) => Object.keys(row)))].filter((c) => c !== 'op' && c !== 'error');
+  const cell = (v: string | number | undefined, c: string): string => {
+    if (v === undefined) return '';
+    if (typeof v === 'string') return v;
+    if (c === 'maxAbsDiff') return v.toExponential(2);
+    return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 1 : 3);
+  };
+  const cells = r.rows.map((row) => cols.map((c) => cell(row[c], c)));
+  const widths = cols.map((c, k) => Math.max(c.length, ...cells.map((line) => line[k]!.length)));
+  const fmt = (line: string[]) =>
+    line.map((s, k) => (k === cols.indexOf('impl') ? s.padEnd(widths[k]!) : s.padStart(widths[k]!))).join('  ');
   const lines = [
     `${r.bench} on ${r.adapter.vendor}/${r.adapter.architecture}${r.adapter.description ? ` (${r.adapter.description})` : ''}, Chromium ${r.browser}`,
-    `${'size'.padStart(6)}  ${'impl'.padEnd(11)} ${'GFLOP/s'.padStart(9)} ${'ms'.padStart(10)} ${'iters'.padStart(5)}  maxAbsDiff`,
+    fmt(cols),
   ];
-  for (const row of r.rows)
-    lines.push(
-      `${String(row.size).padStart(6)}  ${row.impl.padEnd(11)} ${row.gflops.toFixed(3).padStart(9)} ${row.ms.toFixed(1).padStart(10)} ${String(row.iterations).padStart(5)}  ${row.maxAbsDiff.toExponential(2)}`,
-    );
+  r.rows.forEach((row, k) => lines.push(fmt(cells[k]!) + (row.error ? `  error: ${row.error}` : '')));
   for (const note of r.notes) lines.push(`note: ${note}`);
   return lines.join('\n');
 }

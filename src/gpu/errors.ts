@@ -57,7 +57,7 @@ export class GpuValidationError extends MedRankError {
 export class GpuOutOfMemoryError extends MedRankError {
   constructor(bytes: number, detail = '') {
     super(
-      `The GPU ran out of memory allocating ${formatBytes(bytes)}${detail ? ` (${detail})` : ''}. ` +
+      `The GPU ran out of memory${bytes > 0 ? ` allocating ${formatBytes(bytes)}` : ''}${detail ? ` (${detail})` : ''}. ` +
         'Use a smaller batch, shorter sequences or a smaller model, or close other GPU-heavy tabs.',
     );
   }
