@@ -5,9 +5,12 @@
 // can route g there (without a backward, argmax is a small unused placeholder).
 // One workgroup per row: a strided loop over the row (rows longer than 256), then a tree
 // reduction in workgroup memory. Workgroups form a 2D grid when R > 65535.
+// ROW_PER_THREAD (many short rows): one thread reduces a whole row instead, with no workgroup
+// memory or barriers; 256 rows per workgroup. Same results and tie rule.
 
 override OP: u32 = 0u;
 override WRITE_ARGMAX: bool = false;
+override ROW_PER_THREAD: bool = false;
 
 struct Params { R: u32, N: u32, scale: f32, _pad: u32 }
 
@@ -27,9 +30,32 @@ fn better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
   return vb > va || (vb == va && ib < ia);
 }
 
+fn reduceRow(row: u32) {
+  let base = row * p.N;
+  if (OP == 2u) {
+    var bv = NEG_INF;
+    var bi = 0xffffffffu;
+    for (var j = 0u; j < p.N; j++) {
+      let v = x[base + j];
+      if (bi == 0xffffffffu || better(bv, bi, v, j)) { bv = v; bi = j; }
+    }
+    out[row] = bv;
+    if (WRITE_ARGMAX) { argmax[row] = i32(bi); }
+  } else {
+    var acc = 0.0;
+    for (var j = 0u; j < p.N; j++) { acc += x[base + j]; }
+    out[row] = p.scale * acc;
+  }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
+  if (ROW_PER_THREAD) {
+    let r = (wg.x + wg.y * nw.x) * WG + tid;
+    if (r < p.R) { reduceRow(r); }
+    return;
+  }
   let row = wg.x + wg.y * nw.x;
   if (row >= p.R) { return; }  // uniform per workgroup
   let base = row * p.N;

@@ -119,6 +119,7 @@ export class Engine {
   private tape: TapeNode[] = [];
   private gradEnabled = true;
   private scopes: Set<Tensor>[] = [];
+  private spare: Tensor | null = null;
 
   constructor(readonly gpu: Gpu) {}
 
@@ -160,6 +161,16 @@ export class Engine {
   /** A trainable leaf. */
   param(data: ArrayLike<number>, shape: readonly number[], name = ''): Tensor {
     return this.tensor(data, shape, { requiresGrad: true, name }).keep();
+  }
+
+  /**
+   * A small kept buffer to bind where a kernel variant writes nothing (stats or argmax when no
+   * backward will run): a binding must exist, and allocating a real one would cost memory.
+   * Never bind it twice in one dispatch.
+   */
+  placeholder(): Tensor {
+    if (!this.spare || this.spare.disposed) this.spare = this.empty([4]).keep();
+    return this.spare;
   }
 
   // ---- autograd --------------------------------------------------------------------------

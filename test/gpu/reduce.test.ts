@@ -11,8 +11,9 @@ afterAll(destroyEngine);
 const OPS: Record<ReduceOp, (x: Tensor, o?: { keepdim?: boolean }) => Tensor> = { sum, mean, max };
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 
-// Row lengths straddle the 256-thread workgroup (strided loop) and row counts are odd primes.
-const shapes: number[][] = [[5, 7], [13, 300], [3, 1031], [2, 3, 17], [11]];
+// Row lengths straddle the 256-thread workgroup (strided loop) and row counts are odd primes;
+// [300, 7] and [257, 256] take the thread-per-row path (many rows of at most 256).
+const shapes: number[][] = [[5, 7], [13, 300], [3, 1031], [2, 3, 17], [11], [300, 7], [257, 256]];
 
 describe('reductions over the last dim', () => {
   for (const op of ['sum', 'mean', 'max'] as const)
@@ -64,8 +65,9 @@ describe('reductions over the last dim', () => {
 
   it('handles more rows than one grid dim holds (2D dispatch)', async () => {
     const e = await getEngine();
+    // Rows longer than 256 keep the workgroup-per-row path, whose grid goes 2D past 65535.
     const R = 66000,
-      N = 2;
+      N = 257;
     const xd = randn(R * N, 11);
     const x = e.tensor(xd, [R, N]);
     // One op only: 66000 workgroups take ~20 s on SwiftShader. Exact values catch a wrong row.

@@ -76,15 +76,6 @@ function checkK(k: number, N: number, what: string): void {
     );
 }
 
-const placeholders = new WeakMap<Engine, Tensor>();
-
-/** A small writable buffer for the argmax binding when no backward will run (one per engine). */
-function placeholder(e: Engine): GPUBuffer {
-  let t = placeholders.get(e);
-  if (!t || t.disposed) placeholders.set(e, (t = e.empty([4], 'i32').keep()));
-  return t.buffer;
-}
-
 /**
  * Docs per workgroup. On a CPU adapter (SwiftShader) each workgroup costs ~1 ms to start, so a
  * few workgroups per core each take up to 16 docs (4-7x faster on short docs); a GPU wants
@@ -112,7 +103,7 @@ function maxsimForwardInto(
   e.gpu.dispatch({
     kernel: 'maxsim_forward',
     constants: { SAVE_ARGMAX: argmax !== null },
-    buffers: [q, mask, docs, offsets, scores, argmax ?? placeholder(e)],
+    buffers: [q, mask, docs, offsets, scores, argmax ?? e.placeholder().buffer],
     uniforms: packUniforms([
       ['u32', B],
       ['u32', Lq],

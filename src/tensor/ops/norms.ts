@@ -8,18 +8,6 @@ import { packUniforms } from '../../gpu/device';
 import { ShapeError, type Tensor, type Engine } from '../tensor';
 import { assertF32, contiguous, grid, lastDim } from './common';
 
-// Bound in place of the stats buffer when nothing will read it (inference): the kernels skip
-// the write (SAVE_STATS = false), but a binding must exist. One per engine, never disposed.
-const dummies = new WeakMap<Engine, Tensor>();
-function dummy(e: Engine): Tensor {
-  let t = dummies.get(e);
-  if (!t || t.disposed) {
-    t = e.empty([4]).keep();
-    dummies.set(e, t);
-  }
-  return t;
-}
-
 function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new ShapeError(`${op}: eps must be a finite number >= 0, got ${eps}`);
 }
@@ -79,7 +67,7 @@ export function layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
   checkEps('layernorm', eps);
   x = contiguous(x);
   const save = needsTape(e, [x, gamma, beta]);
-  const stats = save ? e.empty([R, 2]) : dummy(e);
+  const stats = save ? e.empty([R, 2]) : e.placeholder();
   const out = e.empty(x.shape);
   e.gpu.dispatch({
     kernel: 'layernorm_forward',
@@ -118,7 +106,7 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   checkEps('rmsnorm', eps);
   x = contiguous(x);
   const save = needsTape(e, [x, weight]);
-  const stats = save ? e.empty([R]) : dummy(e);
+  const stats = save ? e.empty([R]) : e.placeholder();
   const out = e.empty(x.shape);
   e.gpu.dispatch({
     kernel: 'rmsnorm_forward',

@@ -77,17 +77,6 @@ export function s2attnGroup(T: number, ratio = 0.25, shift: S2Shift = 'roll'): {
   return { G, shift: effective };
 }
 
-const dummies = new WeakMap<Engine, Tensor>();
-/** Bound where the forward writes no logsumexp (no tape). One per engine, never disposed. */
-function dummy(e: Engine): Tensor {
-  let t = dummies.get(e);
-  if (!t || t.disposed) {
-    t = e.empty([4]).keep();
-    dummies.set(e, t);
-  }
-  return t;
-}
-
 /**
  * Shifted sparse attention. q: [B, H, T, Dh]; k, v: [B, Hkv, T, Dh] with H % Hkv == 0 (query head
  * h reads kv head floor(h / (H / Hkv))). Returns [B, H, T, Dh]; gradients flow to q, k and v.
@@ -156,7 +145,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   if (save && k.requiresGrad && v.requiresGrad && k.storage === v.storage)
     throw new MedRankError('s2attn: k and v are the same tensor; pass a copy of one so their gradients can be written apart');
   // [2, B, H, T]: the forward's logsumexp, then the backward's delta.
-  const stats = save ? e.empty([2, B, H, T]) : dummy(e);
+  const stats = save ? e.empty([2, B, H, T]) : e.placeholder();
   const out = e.empty([B, H, T, Dh]);
   const fwd = pickTiles(e, 'forward', DV);
   e.gpu.dispatch({
@@ -188,7 +177,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
       });
     // delta = rowsum(dout * out) into stats[1]; ga is unused there (bound to a buffer no other
     // binding writes).
-    run(0, dummy(e).buffer, out.buffer, false, false, grid(rows, WG));
+    run(0, e.placeholder().buffer, out.buffer, false, false, grid(rows, WG));
     e.addGrad(q, (dq, acc) => run(1, dq, out.buffer, acc, false, [Math.ceil(T / bwd.BQ), H, B]));
     if (k.requiresGrad || v.requiresGrad) {
       const scratch: Tensor[] = [];
