@@ -10,9 +10,12 @@ import type { KernelSource } from './pipelines';
 
 export const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kernels');
 
+/** kernels/*.wgsl and the snippets in kernels/lib/ (named 'lib/NAME'), as the Vite loader names them. */
 export function loadKernelsFromDisk(dir = KERNEL_DIR): KernelSource {
   const out: KernelSource = {};
-  for (const f of readdirSync(dir)) if (f.endsWith('.wgsl')) out[f.slice(0, -5)] = readFileSync(join(dir, f), 'utf8');
+  for (const sub of ['', 'lib/'])
+    for (const f of readdirSync(join(dir, sub)))
+      if (f.endsWith('.wgsl')) out[sub + f.slice(0, -5)] = readFileSync(join(dir, sub, f), 'utf8');
   return out;
 }
 

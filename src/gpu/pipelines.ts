@@ -20,8 +20,7 @@ export class PipelineCache {
   private module(name: string): GPUShaderModule {
     let m = this.modules.get(name);
     if (!m) {
-      const code = this.source[name];
-      if (code === undefined) throw new KernelNotFoundError(name, Object.keys(this.source));
+      const code = resolveKernel(name, this.source);
       m = this.device.createShaderModule({ code, label: name });
       this.modules.set(name, m);
     }
@@ -66,9 +65,25 @@ export class PipelineCache {
     return this.cache.size;
   }
 
+  /** Compilable kernels (not the lib/ snippets they include). */
   kernelNames(): string[] {
-    return Object.keys(this.source).sort();
+    return Object.keys(this.source)
+      .filter((n) => !n.includes('/'))
+      .sort();
   }
+}
+
+const INCLUDE = /^\/\/!include\s+(\S+)\s*$/gm;
+
+/**
+ * A kernel's WGSL with its `//!include lib/NAME` lines replaced by kernels/lib/NAME.wgsl (WGSL
+ * has no includes; shared helpers such as erf live once in lib/). Each snippet is inlined once.
+ */
+export function resolveKernel(name: string, source: KernelSource, seen = new Set<string>()): string {
+  const code = source[name];
+  if (code === undefined) throw new KernelNotFoundError(name, Object.keys(source));
+  seen.add(name);
+  return code.replace(INCLUDE, (_, inc: string) => (seen.has(inc) ? '' : resolveKernel(inc, source, seen)));
 }
 
 function toConstants(c?: KernelConstants): Record<string, number> | undefined {
