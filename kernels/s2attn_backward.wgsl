@@ -56,22 +56,7 @@ var<workgroup> dSs: array<f32, BQ * BK>;
 var<workgroup> rowL: array<f32, BQ>;  // lse of the tile's rows
 var<workgroup> rowD: array<f32, BQ>;  // delta of the tile's rows
 
-fn headShift(h: u32) -> u32 { return select(0u, p.shift, h >= p.firstShifted); }
-
-fn toC(i: u32, mode: u32) -> u32 {
-  if (mode == 1u) { return (i + p.T - p.half) % p.T; }
-  if (mode == 2u) { return i + p.half; }
-  return i;
-}
-
-fn fromC(c: u32, mode: u32) -> u32 {
-  if (mode == 1u) { return (c + p.half) % p.T; }
-  if (mode == 2u) { return c - p.half; }
-  return c;
-}
-
-fn groupLo(c: u32, mode: u32) -> u32 { return max(c / p.G * p.G, select(0u, p.half, mode == 2u)); }
-fn groupHi(c: u32, mode: u32) -> u32 { return min(c / p.G * p.G + p.G, select(p.T, p.T + p.half, mode == 2u)); }
+//!include lib/s2attn_shift
 
 fn keyKept(b: u32, j: u32) -> bool {
   if (HAS_MASK) { return keyMask[b * p.T + j] != 0.0; }

@@ -53,23 +53,7 @@ var<workgroup> KVs: array<vec4<f32>, BK * DV>;  // K tile, then V tile
 var<workgroup> Ss: array<f32, BQ * BK>;         // scores, then probabilities
 var<workgroup> rowA: array<f32, BQ>;            // per-row rescale factor, then 1 / l
 
-fn headShift(h: u32) -> u32 { return select(0u, p.shift, h >= p.firstShifted); }
-
-fn toC(i: u32, mode: u32) -> u32 {
-  if (mode == 1u) { return (i + p.T - p.half) % p.T; }
-  if (mode == 2u) { return i + p.half; }
-  return i;
-}
-
-fn fromC(c: u32, mode: u32) -> u32 {
-  if (mode == 1u) { return (c + p.half) % p.T; }
-  if (mode == 2u) { return c - p.half; }
-  return c;
-}
-
-// The group of c, clipped to the c range the mode uses ([s, T + s) for split).
-fn groupLo(c: u32, mode: u32) -> u32 { return max(c / p.G * p.G, select(0u, p.half, mode == 2u)); }
-fn groupHi(c: u32, mode: u32) -> u32 { return min(c / p.G * p.G + p.G, select(p.T, p.T + p.half, mode == 2u)); }
+//!include lib/s2attn_shift
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
