@@ -3,6 +3,7 @@
 
 export { Engine, Tensor, ShapeError, type TapeNode, type DType } from './tensor';
 export { contiguous } from './ops/common';
+export { swapAxes12 } from './ops/swap-axes';
 export { matmul, linear, type MatmulOptions } from './ops/matmul';
 export { add, sub, mul, div, scale, bias, broadcastShape } from './ops/binary';
 export { gelu, geluTanh, silu, relu, swiglu, type UnaryOp } from './ops/activations';

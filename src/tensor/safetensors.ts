@@ -43,7 +43,27 @@ export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/** A validated header: names, dtypes, shapes and where each tensor lies; nothing decoded yet. */
+export interface SafetensorsHeader {
+  /** In the order of their offsets in the data section. */
+  entries: Map<string, { dtype: SafetensorsDType; shape: number[]; bytes: number }>;
+  metadata: Record<string, string>;
+  /** Decode one tensor (F16/BF16 widen to f32). Throws for an unknown name. */
+  decode(name: string): SafetensorsTensor;
+}
+
 export function parseSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFile {
+  const header = parseSafetensorsHeader(input);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const name of header.entries.keys()) tensors.set(name, header.decode(name));
+  return { tensors, metadata: header.metadata };
+}
+
+/**
+ * Validate the header (length, JSON, dtypes, shapes, offsets in range and not overlapping)
+ * without decoding any tensor, so a caller can check names and shapes against a config first.
+ */
+export function parseSafetensorsHeader(input: Uint8Array | ArrayBuffer): SafetensorsHeader {
   // A plain view even for a Node Buffer, whose slice() shares memory instead of copying.
   const bytes =
     input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
@@ -152,12 +172,17 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFi
     }
   }
 
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) {
-    const data = decode(e.name, e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end));
-    tensors.set(e.name, { dtype: e.dtype, shape: [...e.shape], data });
-  }
-  return { tensors, metadata };
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  return {
+    entries: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: [...e.shape], bytes: e.end - e.begin }])),
+    metadata,
+    decode(name: string): SafetensorsTensor {
+      const e = byName.get(name);
+      if (!e) throw new SafetensorsError(`no tensor "${name}" in this file`);
+      const data = decode(e.name, e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end));
+      return { dtype: e.dtype, shape: [...e.shape], data };
+    },
+  };
 }
 
 function checkMetadata(raw: unknown): Record<string, string> {

@@ -2,6 +2,8 @@
 // gradient back into the base's storage. The CPU twin is transposeLast2.
 import { afterAll, expect, it } from 'vitest';
 import { contiguous } from '../../src/tensor/ops/common';
+import { swapAxes12 } from '../../src/tensor/ops/swap-axes';
+import { swapAxes12Cpu } from '../../src/tensor/cpu/swap-axes';
 import { add, mul } from '../../src/tensor/ops/binary';
 import { transposeLast2 } from '../../src/tensor/tensor';
 import { destroyEngine, expectClose, getEngine, randn } from './helpers';
@@ -34,4 +36,20 @@ it('elementwise ops on a view go through contiguous, and gradients reach the bas
     ],
     { label: 'view' },
   );
+});
+
+it('swapAxes12 moves heads before tokens and back, with its gradient', async () => {
+  const e = await getEngine();
+  const shape = [2, 5, 3, 8];
+  const d = randn(2 * 5 * 3 * 8, 11);
+  const x = e.tensor(d, shape, { requiresGrad: true });
+  const y = swapAxes12(x);
+  expect(y.shape).toEqual([2, 3, 5, 8]);
+  expectClose(await y.read(), swapAxes12Cpu({ data: d, shape }).data, { atol: 0 }, 'forward');
+  const g = randn(y.size, 12);
+  e.backward(y, e.tensor(g, y.shape));
+  expectClose(await x.grad!.read(), swapAxes12Cpu({ data: g, shape: [2, 3, 5, 8] }).data, { atol: 0 }, 'backward');
+  await gradcheck(e, ([a]) => mul(swapAxes12(a!), swapAxes12(a!)), [{ data: randn(2 * 3 * 2 * 4, 13), shape: [2, 3, 2, 4] }], {
+    label: 'swapAxes12',
+  });
 });

@@ -13,14 +13,26 @@ import { assertF32, contiguous, grid, sameShape } from './common';
  * float32 (inv_freq, then pos * inv_freq), so long positions see the same angles the
  * checkpoint was trained with, not the exact ones.
  */
-export function ropeTables(maxPos: number, Dh: number, theta = 10000): { cos: Float32Array; sin: Float32Array } {
+export function ropeTables(
+  maxPos: number,
+  Dh: number,
+  theta = 10000,
+  /** Precomputed inverse frequencies [Dh/2] (a checkpoint's rope scaling); default from theta. */
+  invFreqOverride?: ArrayLike<number>,
+): { cos: Float32Array; sin: Float32Array } {
   if (!Number.isInteger(maxPos) || maxPos < 1)
     throw new ShapeError(`ropeTables: maxPos must be a positive integer, got ${maxPos}`);
   if (!Number.isInteger(Dh) || Dh < 2 || Dh % 2 !== 0)
     throw new ShapeError(`ropeTables: head dim Dh must be a positive even integer (dims pair up as i, i + Dh/2), got ${Dh}`);
   const half = Dh / 2;
   const f = Math.fround;
-  const invFreq = Array.from({ length: half }, (_, i) => f(1 / f(theta ** f((2 * i) / Dh))));
+  if (invFreqOverride && invFreqOverride.length !== half)
+    throw new ShapeError(
+      `ropeTables: ${invFreqOverride.length} inverse frequencies given for head dim ${Dh}; need Dh/2 = ${half}`,
+    );
+  const invFreq = invFreqOverride
+    ? Array.from(invFreqOverride, f)
+    : Array.from({ length: half }, (_, i) => f(1 / f(theta ** f((2 * i) / Dh))));
   const cos = new Float32Array(maxPos * half),
     sin = new Float32Array(maxPos * half);
   for (let p = 0; p < maxPos; p++)
