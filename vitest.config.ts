@@ -20,6 +20,7 @@ export default defineConfig({
           include: ['test/gpu/**/*.test.ts'],
           testTimeout: 300_000,
           fileParallelism: false, // SwiftShader already uses every core
+          globalSetup: ['test/setup/hub-server.ts'], // a stand-in Hugging Face hub for test/gpu/sources.test.ts
           browser: {
             enabled: true,
             headless: true,

@@ -1,0 +1,93 @@
+// A checkpoint's weights, from one or several safetensors files (sharded checkpoints with
+// model.safetensors.index.json), checked against what the config says before any tensor is
+// decoded or allocated: every expected name present, every shape right, every dtype a float.
+
+import { parseSafetensorsHeader, type SafetensorsDType, type SafetensorsHeader } from '../tensor/safetensors';
+import { CheckpointMismatchError } from './errors';
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+}
+
+const FLOAT: SafetensorsDType[] = ['F32', 'F16', 'BF16'];
+
+export class Checkpoint {
+  private readonly where = new Map<string, { file: string; header: SafetensorsHeader }>();
+
+  /** files: safetensors file name -> bytes. Headers are validated here (truncation, offsets). */
+  constructor(files: Map<string, Uint8Array>) {
+    for (const [file, bytes] of files) {
+      let header: SafetensorsHeader;
+      try {
+        header = parseSafetensorsHeader(bytes);
+      } catch (e) {
+        (e as Error).message = `${file}: ${(e as Error).message}`;
+        throw e;
+      }
+      for (const name of header.entries.keys()) {
+        const prev = this.where.get(name);
+        if (prev)
+          throw new CheckpointMismatchError(
+            `tensor "${name}" is in both ${prev.file} and ${file}; the shards overlap, re-download the checkpoint`,
+          );
+        this.where.set(name, { file, header });
+      }
+    }
+  }
+
+  get names(): string[] {
+    return [...this.where.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.where.has(name);
+  }
+
+  info(name: string): { dtype: SafetensorsDType; shape: number[]; file: string } | null {
+    const w = this.where.get(name);
+    const e = w?.header.entries.get(name);
+    return w && e ? { dtype: e.dtype, shape: e.shape, file: w.file } : null;
+  }
+
+  /** Decoded f32 values (F16 and BF16 widened). */
+  read(name: string): Float32Array {
+    const w = this.where.get(name);
+    if (!w) throw new CheckpointMismatchError(`the checkpoint has no tensor "${name}"`);
+    const t = w.header.decode(name);
+    if (!(t.data instanceof Float32Array))
+      throw new CheckpointMismatchError(`tensor "${name}" is ${t.dtype}; model weights must be F32, F16 or BF16`);
+    return t.data;
+  }
+
+  /** The common prefix under which `suffix` is stored ('' or e.g. 'bert.'), or null. */
+  prefixOf(suffix: string): string | null {
+    for (const n of this.where.keys()) if (n === suffix || n.endsWith('.' + suffix)) return n.slice(0, n.length - suffix.length);
+    return null;
+  }
+
+  /**
+   * Throw one CheckpointMismatchError listing every missing tensor, wrong shape and non-float
+   * dtype (the first few of each), naming the model so the user knows which checkpoint is wrong.
+   */
+  verify(specs: TensorSpec[], model: string): void {
+    const missing: string[] = [];
+    const wrong: string[] = [];
+    for (const s of specs) {
+      const i = this.info(s.name);
+      if (!i) missing.push(s.name);
+      else if (i.shape.length !== s.shape.length || i.shape.some((d, k) => d !== s.shape[k]))
+        wrong.push(`"${s.name}" is [${i.shape}] in ${i.file}, config.json implies [${s.shape}]`);
+      else if (!FLOAT.includes(i.dtype)) wrong.push(`"${s.name}" is ${i.dtype}, not a float type (F32, F16 or BF16)`);
+    }
+    if (missing.length === 0 && wrong.length === 0) return;
+    const parts: string[] = [];
+    if (missing.length)
+      parts.push(`${missing.length} tensor(s) missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+    if (wrong.length) parts.push(`${wrong.length} mismatched: ${wrong.slice(0, 5).join('; ')}${wrong.length > 5 ? '; ...' : ''}`);
+    throw new CheckpointMismatchError(
+      `the weights do not match ${model}'s config.json: ${parts.join('. ')}. ` +
+        'Check that config.json and the .safetensors files come from the same checkpoint (and the same revision)',
+    );
+  }
+}

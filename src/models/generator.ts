@@ -1,0 +1,239 @@
+// The generator API the training loop needs, on a Llama-family model and its tokenizer:
+// answer NLL given a prompt (per token, per example sum and mean; differentiable or not),
+// option scoring for multiple choice and yes/no/maybe, label-subset logits (JOMED), and
+// generation with a KV cache (greedy or temperature sampling).
+// B = batch, T = padded tokens, D = hidden size, V = vocab, N = answer tokens in the batch.
+
+import { crossEntropy, embedding, matmul, meanAll, type Tensor } from '../tensor';
+import { ShapeError } from '../tensor';
+import { ModelConfigError } from './errors';
+import { FULL_ATTENTION, KvCache, LlamaModel, type AttentionMode } from './llama';
+import { ForwardContext, seededRandom } from './lora';
+import type { Tokenizer } from './tokenizer';
+
+export interface AnswerExample {
+  /** Prompt token ids (documents, question; with BOS when the tokenizer adds one). */
+  prompt: number[];
+  /** Answer token ids (typically ending with EOS). */
+  answer: number[];
+}
+
+export interface AnswerForward {
+  /** NLL of each answer token [N], in example order (differentiable when grad is on). */
+  tokenNll: Tensor;
+  /** Example b owns tokenNll[offsets[b] .. offsets[b+1]). */
+  offsets: Int32Array;
+}
+
+export interface AnswerNll {
+  sum: Float32Array;
+  mean: Float32Array;
+  perToken: Float32Array[];
+}
+
+export interface ForwardOptions {
+  ctx?: ForwardContext;
+  /** S2-Attn while training; full attention (the default) for scoring. */
+  attention?: AttentionMode;
+}
+
+export class Generator {
+  constructor(
+    readonly model: LlamaModel,
+    readonly tokenizer: Tokenizer,
+  ) {}
+
+  /** Prompt ids of a text, with the tokenizer's special tokens (BOS for Llama-3 style). */
+  encodePrompt(text: string): number[] {
+    return this.tokenizer.encode(text);
+  }
+
+  /** Answer ids of a text: no BOS, EOS appended when `eos` (default true) and the tokenizer has one. */
+  encodeAnswer(text: string, eos = true): number[] {
+    const ids = this.tokenizer.encode(text, { addSpecialTokens: false });
+    const e = this.tokenizer.special.eos;
+    return eos && e !== null ? [...ids, e] : ids;
+  }
+
+  /** Right-pad the examples to one T (a multiple that the attention mode's groups need). */
+  private pack(examples: AnswerExample[], attention: AttentionMode): { ids: Int32Array; B: number; T: number } {
+    if (examples.length === 0) throw new ShapeError('generator: empty batch');
+    const lens = examples.map((x) => x.prompt.length + x.answer.length);
+    for (const [i, x] of examples.entries())
+      if (x.prompt.length === 0 || x.answer.length === 0)
+        throw new ShapeError(
+          `generator: example ${i} needs a non-empty prompt and answer (got ${x.prompt.length} and ${x.answer.length} tokens)`,
+        );
+    let T = Math.max(...lens);
+    if (attention.ratio < 1) {
+      const groups = Math.round(1 / attention.ratio);
+      const need = attention.shift === 'none' ? groups : 2 * groups;
+      T = Math.ceil(T / need) * need;
+    }
+    const B = examples.length;
+    const pad = this.model.config.padTokenId ?? this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
+    const ids = new Int32Array(B * T).fill(pad);
+    examples.forEach((x, b) => {
+      ids.set(x.prompt, b * T);
+      ids.set(x.answer, b * T + x.prompt.length);
+    });
+    return { ids, B, T };
+  }
+
+  /**
+   * Per-token answer NLL [N]: the hidden state before each answer token is gathered first, so
+   * the LM head runs on N rows, not B * T (a 150k vocabulary makes that matter).
+   */
+  answerTokens(examples: AnswerExample[], opts: ForwardOptions = {}): AnswerForward {
+    const attention = opts.attention ?? FULL_ATTENTION;
+    const { ids, B, T } = this.pack(examples, attention);
+    const hidden = this.model.forward(ids, B, T, { ctx: opts.ctx, attention });
+    const rows: number[] = [];
+    const targets: number[] = [];
+    const offsets = new Int32Array(B + 1);
+    examples.forEach((x, b) => {
+      const P = x.prompt.length;
+      for (let j = 0; j < x.answer.length; j++) {
+        rows.push(b * T + P - 1 + j);
+        targets.push(x.answer[j]!);
+      }
+      offsets[b + 1] = rows.length;
+    });
+    const D = this.model.config.hiddenSize;
+    const h = embedding(hidden.reshape([B * T, D]), rows);
+    const tokenNll = crossEntropy(this.model.logits(h), targets, { reduction: 'none' });
+    return { tokenNll, offsets };
+  }
+
+  /** Mean NLL over every answer token of the batch: the generator's training loss (scalar). */
+  meanAnswerLoss(examples: AnswerExample[], opts: ForwardOptions = {}): Tensor {
+    return meanAll(this.answerTokens(examples, opts).tokenNll);
+  }
+
+  /** Differentiable per-example NLL sums [B] (or means when `mean`), for losses over documents. */
+  exampleNll(examples: AnswerExample[], opts: ForwardOptions & { mean?: boolean } = {}): Tensor {
+    const e = this.model.engine;
+    const { tokenNll, offsets } = this.answerTokens(examples, opts);
+    const B = examples.length,
+      N = tokenNll.size;
+    const seg = new Float32Array(B * N);
+    for (let b = 0; b < B; b++) {
+      const w = opts.mean ? 1 / (offsets[b + 1]! - offsets[b]!) : 1;
+      seg.fill(w, b * N + offsets[b]!, b * N + offsets[b + 1]!);
+    }
+    return matmul(e.tensor(seg, [B, N]), tokenNll.reshape([N, 1])).reshape([B]);
+  }
+
+  /** Answer NLL without gradient, read back: per-token values, sums and means per example. */
+  async answerNll(examples: AnswerExample[], opts: ForwardOptions = {}): Promise<AnswerNll> {
+    const e = this.model.engine;
+    const t = e.scope(() => e.noGrad(() => this.answerTokens(examples, opts).tokenNll));
+    const all = await t.read();
+    t.dispose();
+    const offsets = answerOffsets(examples);
+    const perToken = examples.map((_, b) => all.slice(offsets[b]!, offsets[b + 1]!));
+    const sum = Float32Array.from(perToken, (p) => p.reduce((a, v) => a + v, 0));
+    return { perToken, sum, mean: sum.map((v, b) => v / perToken[b]!.length) };
+  }
+
+  /**
+   * Score answer options given one prompt (multiple choice, yes/no/maybe): NLL sum and mean of
+   * each option's tokens; `best` is the option with the lowest mean NLL.
+   */
+  async scoreOptions(prompt: number[], options: number[][]): Promise<{ sum: Float32Array; mean: Float32Array; best: number }> {
+    const r = await this.answerNll(options.map((answer) => ({ prompt, answer })));
+    let best = 0;
+    for (let i = 1; i < r.mean.length; i++) if (r.mean[i]! < r.mean[best]!) best = i;
+    return { sum: r.sum, mean: r.mean, best };
+  }
+
+  /**
+   * Logits [B, L] of the next token after each prompt, restricted to `labelIds` (e.g. the first
+   * tokens of " A", " B", " C", " D"): JOMED's label-subset distribution. Differentiable.
+   */
+  labelLogits(prompts: number[][], labelIds: number[], opts: ForwardOptions = {}): Tensor {
+    const V = this.model.config.vocabSize;
+    for (const id of labelIds)
+      if (!Number.isInteger(id) || id < 0 || id >= V)
+        throw new ShapeError(`label token id ${id} is outside the vocabulary of ${V}`);
+    const attention = opts.attention ?? FULL_ATTENTION;
+    const { ids, B, T } = this.pack(
+      prompts.map((p) => ({ prompt: p.slice(0, -1), answer: p.slice(-1) })),
+      attention,
+    );
+    const hidden = this.model.forward(ids, B, T, { ctx: opts.ctx, attention });
+    const rows = prompts.map((p, b) => b * T + p.length - 1);
+    const h = embedding(hidden.reshape([B * T, this.model.config.hiddenSize]), rows); // [B, D]
+    const heads = embedding(this.model.lmHead, labelIds); // [L, D]: only the label rows of the head
+    return matmul(h, heads, { transB: true });
+  }
+
+  /** Generate up to maxNewTokens after the prompt; stops at EOS. Greedy when temperature is 0. */
+  async generate(
+    prompt: number[],
+    opts: { maxNewTokens?: number; temperature?: number; seed?: number; stopAtEos?: boolean } = {},
+  ): Promise<number[]> {
+    const e = this.model.engine;
+    const c = this.model.config;
+    const maxNew = opts.maxNewTokens ?? 32;
+    const temperature = opts.temperature ?? 0;
+    if (prompt.length === 0) throw new ShapeError('generate needs a prompt of at least one token (e.g. BOS)');
+    if (!(temperature >= 0)) throw new ModelConfigError(`temperature must be >= 0, got ${temperature}`);
+    const capacity = Math.min(c.maxPositions, prompt.length + maxNew);
+    if (prompt.length >= c.maxPositions)
+      throw new ShapeError(`the prompt has ${prompt.length} tokens; the model takes at most ${c.maxPositions}`);
+    const rand = seededRandom(opts.seed ?? 0);
+    const eos = new Set(
+      c.eosTokenIds.length ? c.eosTokenIds : this.tokenizer.special.eos !== null ? [this.tokenizer.special.eos] : [],
+    );
+    const cache = new KvCache(e, c, 1, capacity);
+    const out: number[] = [];
+    try {
+      let input = prompt;
+      while (out.length < maxNew && cache.length + input.length <= capacity) {
+        const logits = await e
+          .scope(() =>
+            e.noGrad(() => {
+              const h = this.model.forward(Int32Array.from(input), 1, input.length, { cache });
+              const last = embedding(h.reshape([input.length, c.hiddenSize]), [input.length - 1]);
+              return this.model.logits(last);
+            }),
+          )
+          .read();
+        const next = temperature === 0 ? argmax(logits) : sample(logits, temperature, rand);
+        out.push(next);
+        if ((opts.stopAtEos ?? true) && eos.has(next)) break;
+        input = [next];
+      }
+    } finally {
+      cache.dispose();
+    }
+    return out;
+  }
+}
+
+function answerOffsets(examples: AnswerExample[]): Int32Array {
+  const o = new Int32Array(examples.length + 1);
+  examples.forEach((x, b) => (o[b + 1] = o[b]! + x.answer.length));
+  return o;
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}
+
+function sample(logits: Float32Array, temperature: number, rand: () => number): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  const p = Float64Array.from(logits, (v) => Math.exp((v - max) / temperature));
+  let total = 0;
+  for (const v of p) total += v;
+  let u = rand() * total;
+  for (let i = 0; i < p.length; i++) {
+    u -= p[i]!;
+    if (u <= 0) return i;
+  }
+  return p.length - 1;
+}

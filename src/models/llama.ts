@@ -1,0 +1,295 @@
+// Llama-family decoder (Llama, SmolLM, Mistral-style, Qwen2) with Hugging Face semantics:
+// RMSNorm, RoPE (theta and scaling from config), grouped-query attention, SwiGLU MLP, optional
+// q/k/v bias (Qwen2), tied or untied LM head. S2-Attn (LongLoRA) while training when asked; full
+// causal attention otherwise; a KV cache for generation.
+// B = batch, T = tokens, D = hidden size, H = query heads, Hkv = kv heads, Dh = head dim,
+// F = intermediate size, V = vocab, P = cached positions.
+
+import { matmulInto } from '../tensor/ops/matmul';
+import {
+  add,
+  embedding,
+  linear,
+  rmsnorm,
+  rope,
+  ropeTables,
+  s2attn,
+  softmax,
+  swapAxes12,
+  swiglu,
+  ShapeError,
+  type Engine,
+  type S2Shift,
+  type Tensor,
+} from '../tensor';
+import type { Checkpoint, TensorSpec } from './checkpoint';
+import { ropeInvFreq, type LlamaConfig } from './config';
+import { ForwardContext, Linear, LoraAdapter, seededRandom, type LoraConfig } from './lora';
+import { Weights } from './weights';
+
+interface LlamaLayer {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+  inputNorm: Tensor;
+  postNorm: Tensor;
+}
+
+export function llamaSpecs(c: LlamaConfig): TensorSpec[] {
+  const { hiddenSize: D, intermediateSize: F, numHeads: H, numKvHeads: Hkv, headDim: Dh } = c;
+  const s: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, D] }];
+  for (let i = 0; i < c.numLayers; i++) {
+    const l = `model.layers.${i}.`;
+    s.push(
+      { name: `${l}self_attn.q_proj.weight`, shape: [H * Dh, D] },
+      { name: `${l}self_attn.k_proj.weight`, shape: [Hkv * Dh, D] },
+      { name: `${l}self_attn.v_proj.weight`, shape: [Hkv * Dh, D] },
+      { name: `${l}self_attn.o_proj.weight`, shape: [D, H * Dh] },
+      { name: `${l}mlp.gate_proj.weight`, shape: [F, D] },
+      { name: `${l}mlp.up_proj.weight`, shape: [F, D] },
+      { name: `${l}mlp.down_proj.weight`, shape: [D, F] },
+      { name: `${l}input_layernorm.weight`, shape: [D] },
+      { name: `${l}post_attention_layernorm.weight`, shape: [D] },
+    );
+    if (c.attentionBias)
+      s.push(
+        { name: `${l}self_attn.q_proj.bias`, shape: [H * Dh] },
+        { name: `${l}self_attn.k_proj.bias`, shape: [Hkv * Dh] },
+        { name: `${l}self_attn.v_proj.bias`, shape: [Hkv * Dh] },
+      );
+    if (c.mlpBias)
+      s.push(
+        { name: `${l}mlp.gate_proj.bias`, shape: [F] },
+        { name: `${l}mlp.up_proj.bias`, shape: [F] },
+        { name: `${l}mlp.down_proj.bias`, shape: [D] },
+      );
+  }
+  s.push({ name: 'model.norm.weight', shape: [D] });
+  if (!c.tieWordEmbeddings) s.push({ name: 'lm_head.weight', shape: [c.vocabSize, D] });
+  return s;
+}
+
+export interface AttentionMode {
+  /** S2-Attn group ratio (1 = full attention). */
+  ratio: number;
+  shift: S2Shift;
+}
+
+export const FULL_ATTENTION: AttentionMode = { ratio: 1, shift: 'none' };
+
+/** Per-layer keys (after RoPE) and values [B, Hkv, P, Dh] for incremental decoding. */
+export class KvCache {
+  readonly k: Tensor[] = [];
+  readonly v: Tensor[] = [];
+  length = 0;
+
+  constructor(
+    e: Engine,
+    c: LlamaConfig,
+    readonly B: number,
+    readonly capacity: number,
+  ) {
+    for (let i = 0; i < c.numLayers; i++) {
+      this.k.push(e.zeros([B, c.numKvHeads, capacity, c.headDim]).keep());
+      this.v.push(e.zeros([B, c.numKvHeads, capacity, c.headDim]).keep());
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.k, ...this.v]) t.dispose();
+  }
+}
+
+export class LlamaModel {
+  readonly layers: LlamaLayer[] = [];
+  private rope: { cos: Tensor; sin: Tensor; P: number } | null = null;
+
+  constructor(
+    readonly config: LlamaConfig,
+    readonly weights: Weights,
+  ) {
+    const w = (n: string): Tensor => weights.get(n);
+    const opt = (n: string): Tensor | null => weights.tensors.get(n) ?? null;
+    const lin = (n: string): Linear => new Linear(n, w(`${n}.weight`), opt(`${n}.bias`));
+    for (let i = 0; i < config.numLayers; i++) {
+      const l = `model.layers.${i}.`;
+      this.layers.push({
+        q: lin(`${l}self_attn.q_proj`),
+        k: lin(`${l}self_attn.k_proj`),
+        v: lin(`${l}self_attn.v_proj`),
+        o: lin(`${l}self_attn.o_proj`),
+        gate: lin(`${l}mlp.gate_proj`),
+        up: lin(`${l}mlp.up_proj`),
+        down: lin(`${l}mlp.down_proj`),
+        inputNorm: w(`${l}input_layernorm.weight`),
+        postNorm: w(`${l}post_attention_layernorm.weight`),
+      });
+    }
+  }
+
+  static load(e: Engine, c: LlamaConfig, ckpt: Checkpoint): LlamaModel {
+    const specs = llamaSpecs(c);
+    ckpt.verify(specs, `the ${c.family} generator`);
+    return new LlamaModel(c, Weights.fromCheckpoint(e, ckpt, specs));
+  }
+
+  get engine(): Engine {
+    return this.weights.engine;
+  }
+
+  /** The LM head: lm_head.weight, or the embedding table when tied. [V, D] */
+  get lmHead(): Tensor {
+    return this.config.tieWordEmbeddings ? this.weights.get('model.embed_tokens.weight') : this.weights.get('lm_head.weight');
+  }
+
+  linears(): Linear[] {
+    return this.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]);
+  }
+
+  addLora(c: LoraConfig, seed: number): LoraAdapter[] {
+    const rand = seededRandom(seed);
+    const out: LoraAdapter[] = [];
+    for (const l of this.linears())
+      if (c.targetModules.includes(l.moduleName)) {
+        l.lora = LoraAdapter.create(this.engine, l.inFeatures, l.outFeatures, c, rand, l.name);
+        out.push(l.lora);
+      }
+    return out;
+  }
+
+  private ropeFor(P: number): { cos: Tensor; sin: Tensor } {
+    if (!this.rope || this.rope.P < P) {
+      this.rope?.cos.dispose();
+      this.rope?.sin.dispose();
+      const size = Math.min(this.config.maxPositions, Math.max(64, 2 ** Math.ceil(Math.log2(P))));
+      const t = ropeTables(size, this.config.headDim, this.config.ropeTheta, ropeInvFreq(this.config));
+      const half = this.config.headDim / 2;
+      this.rope = {
+        cos: this.engine.tensor(t.cos, [size, half]).keep(),
+        sin: this.engine.tensor(t.sin, [size, half]).keep(),
+        P: size,
+      };
+    }
+    return this.rope;
+  }
+
+  /**
+   * Final hidden states [B, T, D] (after the last RMSNorm) of right-padded ids [B, T] at
+   * positions start .. start+T-1. With a cache, keys and values are stored at those positions and
+   * attention covers the cached prefix (inference only).
+   */
+  forward(
+    ids: Int32Array,
+    B: number,
+    T: number,
+    opts: { ctx?: ForwardContext; attention?: AttentionMode; cache?: KvCache } = {},
+  ): Tensor {
+    const c = this.config;
+    const e = this.engine;
+    const ctx = opts.ctx ?? new ForwardContext(false);
+    const attention = opts.attention ?? FULL_ATTENTION;
+    const cache = opts.cache;
+    const start = cache?.length ?? 0;
+    if (ids.length !== B * T) throw new ShapeError(`llama forward: ${ids.length} ids do not fill [B, T] = [${B}, ${T}]`);
+    if (start + T > c.maxPositions)
+      throw new ShapeError(
+        `${start + T} tokens exceed max_position_embeddings ${c.maxPositions}; shorten the prompt or documents`,
+      );
+    if (cache && (cache.B !== B || start + T > cache.capacity))
+      throw new ShapeError(
+        `KV cache of batch ${cache.B} and capacity ${cache.capacity} cannot take [${B}, ${T}] at position ${start}`,
+      );
+    const { numHeads: H, numKvHeads: Hkv, headDim: Dh, hiddenSize: D } = c;
+    const { cos, sin } = this.ropeFor(start + T);
+    const positions = e.tensor(
+      Int32Array.from({ length: T }, (_, t) => start + t),
+      [T],
+      { dtype: 'i32' },
+    );
+    let x = embedding(this.weights.get('model.embed_tokens.weight'), ids, { shape: [B, T] });
+    this.layers.forEach((l, i) => {
+      const h = rmsnorm(x, l.inputNorm, c.rmsNormEps);
+      const q = swapAxes12(rope(l.q.forward(h, ctx).reshape([B, T, H, Dh]), cos, sin, positions));
+      const k = swapAxes12(rope(l.k.forward(h, ctx).reshape([B, T, Hkv, Dh]), cos, sin, positions));
+      const v = swapAxes12(l.v.forward(h, ctx).reshape([B, T, Hkv, Dh]));
+      let a: Tensor;
+      if (cache) {
+        writeCache(e, cache.k[i]!, k, start);
+        writeCache(e, cache.v[i]!, v, start);
+        a = start === 0 ? s2attn(q, k, v, { ratio: 1, causal: true }) : cachedAttention(q, cache.k[i]!, cache.v[i]!, start + T);
+      } else a = s2attn(q, k, v, { ratio: attention.ratio, shift: attention.shift, causal: true });
+      x = add(x, l.o.forward(swapAxes12(a).reshape([B, T, H * Dh]), ctx));
+      const m = rmsnorm(x, l.postNorm, c.rmsNormEps);
+      x = add(x, l.down.forward(swiglu(l.gate.forward(m, ctx), l.up.forward(m, ctx)), ctx));
+    });
+    if (cache) cache.length = start + T;
+    void D;
+    return rmsnorm(x, this.weights.get('model.norm.weight'), c.rmsNormEps);
+  }
+
+  /** Logits [R, V] of hidden rows [R, D]. */
+  logits(hidden: Tensor): Tensor {
+    return linear(hidden, this.lmHead);
+  }
+}
+
+/** cache[:, :, start:start+T] = x, for x [B, Hkv, T, Dh] (one buffer copy per (b, head)). */
+function writeCache(e: Engine, cache: Tensor, x: Tensor, start: number): void {
+  const [B, Hkv, T, Dh] = x.shape as [number, number, number, number];
+  const P = cache.shape[2]!;
+  for (let bh = 0; bh < B * Hkv; bh++) e.gpu.copy(x.buffer, bh * T * Dh * 4, cache.buffer, (bh * P + start) * Dh * 4, T * Dh * 4);
+}
+
+/**
+ * Attention of new queries q [B, H, T, Dh] (positions len-T .. len-1) over the first `len`
+ * cached positions, causal. Inference only. Query heads sharing a kv head form one matmul.
+ */
+function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, len: number): Tensor {
+  const e = q.engine;
+  const [B, H, T, Dh] = q.shape as [number, number, number, number];
+  const Hkv = kc.shape[1]!,
+    P = kc.shape[2]!;
+  const g = H / Hkv;
+  const rows = g * T; // query rows per kv head: [g, T] heads of one group are contiguous
+  const scores = e.empty([B * Hkv, rows, len]);
+  matmulInto(
+    e,
+    q.buffer,
+    kc.buffer,
+    scores.buffer,
+    { M: rows, N: len, K: Dh, batch: B * Hkv, strideA: rows * Dh, strideB: P * Dh },
+    {
+      transA: false,
+      transB: true,
+      accumulate: false,
+      alpha: 1 / Math.sqrt(Dh),
+    },
+  );
+  let probs: Tensor;
+  if (T === 1) probs = softmax(scores);
+  else {
+    // Row (head j, token t) sees positions <= len - T + t.
+    const mask = new Float32Array(rows * len);
+    for (let j = 0; j < g; j++) for (let t = 0; t < T; t++) mask.fill(1, (j * T + t) * len, (j * T + t) * len + len - T + t + 1);
+    probs = softmax(scores, e.tensor(mask, [rows, len]));
+  }
+  const out = e.empty([B, H, T, Dh]);
+  matmulInto(
+    e,
+    probs.buffer,
+    vc.buffer,
+    out.buffer,
+    { M: rows, N: Dh, K: len, batch: B * Hkv, strideA: rows * len, strideB: P * Dh },
+    {
+      transA: false,
+      transB: false,
+      accumulate: false,
+      alpha: 1,
+    },
+  );
+  return out;
+}

@@ -1,0 +1,103 @@
+// From a model folder (hub, URL or local; see sources.ts) to a model on the GPU: read
+// config.json, the tokenizer and the safetensors shards, verify the weights against the config,
+// check the memory plan against the adapter, then upload.
+
+import type { Engine } from '../tensor';
+import { bertSpecs } from './bert';
+import { Checkpoint } from './checkpoint';
+import { ColbertRetriever, type ColbertOptions } from './colbert';
+import { parseConfig, type BertConfig, type LlamaConfig, type ModelConfig } from './config';
+import { UnsupportedArchitectureError } from './errors';
+import { Generator } from './generator';
+import { LlamaModel, llamaSpecs } from './llama';
+import { checkFits, planMemory, type MemoryPlan } from './memory';
+import { ModelFormatError, readAll, weightFileNames, type ModelFiles, type ReadAllProgress } from './sources';
+import { Tokenizer } from './tokenizer';
+
+export interface LoadOptions {
+  onProgress?: (p: ReadAllProgress) => void;
+  signal?: AbortSignal;
+  /** Which weights will train (for the memory plan); default: all of them (the worst case). */
+  trainable?: (name: string) => boolean;
+  /** GPU memory the model may use, bytes (default 4 GiB). */
+  budgetBytes?: number;
+}
+
+export interface ModelFolder {
+  config: ModelConfig;
+  configJson: Record<string, unknown>;
+  tokenizer: Tokenizer;
+  checkpoint: Checkpoint;
+}
+
+const DEFAULT_BUDGET = 4 * 1024 ** 3;
+
+async function readJson(files: ModelFiles, path: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  const bytes = await files.read(path, { signal });
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  } catch (e) {
+    throw new ModelFormatError(path, `${files.label}: ${path} is not valid JSON (${(e as Error).message}); re-download it`);
+  }
+}
+
+/** Read config, tokenizer and weights (not yet on the GPU). */
+export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {}): Promise<ModelFolder> {
+  const configJson = await readJson(files, 'config.json', opts.signal);
+  const config = parseConfig(configJson);
+  const tokJson = await readJson(files, 'tokenizer.json', opts.signal);
+  const tokCfg = (await files.exists('tokenizer_config.json')) ? await readJson(files, 'tokenizer_config.json', opts.signal) : {};
+  const tokenizer = Tokenizer.fromJson(tokJson, tokCfg);
+  const weights = await weightFileNames(files, { signal: opts.signal });
+  const bytes = await readAll(files, weights.files, { onProgress: opts.onProgress, signal: opts.signal });
+  return { config, configJson, tokenizer, checkpoint: new Checkpoint(bytes) };
+}
+
+export function memoryPlanFor(folder: ModelFolder, trainable: (name: string) => boolean = () => true): MemoryPlan {
+  const c = folder.config;
+  const specs =
+    c.kind === 'bert'
+      ? [
+          ...bertSpecs(c, folder.checkpoint.prefixOf('embeddings.word_embeddings.weight') ?? ''),
+          { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] },
+        ]
+      : llamaSpecs(c);
+  return planMemory(specs, trainable);
+}
+
+function fit(e: Engine, folder: ModelFolder, opts: LoadOptions, what: string): void {
+  const limits = e.gpu.info.limits;
+  checkFits(
+    memoryPlanFor(folder, opts.trainable),
+    {
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize ?? 134217728,
+      maxBufferSize: limits.maxBufferSize ?? 268435456,
+    },
+    opts.budgetBytes ?? DEFAULT_BUDGET,
+    what,
+  );
+}
+
+export async function loadRetriever(
+  e: Engine,
+  files: ModelFiles,
+  opts: LoadOptions & { colbert?: Partial<ColbertOptions>; seed?: number } = {},
+): Promise<ColbertRetriever> {
+  const folder = await readModelFolder(files, opts);
+  if (folder.config.kind !== 'bert')
+    throw new UnsupportedArchitectureError(
+      `${files.label} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
+    );
+  fit(e, folder, opts, files.label);
+  return ColbertRetriever.load(e, folder.config as BertConfig, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed);
+}
+
+export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOptions = {}): Promise<Generator> {
+  const folder = await readModelFolder(files, opts);
+  if (folder.config.kind !== 'llama')
+    throw new UnsupportedArchitectureError(
+      `${files.label} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
+    );
+  fit(e, folder, opts, files.label);
+  return new Generator(LlamaModel.load(e, folder.config as LlamaConfig, folder.checkpoint), folder.tokenizer);
+}

@@ -1,0 +1,98 @@
+// LoRA (Hu et al. 2021) with PEFT's conventions: y = x W^T + b + (alpha / r) * dropout(x) A^T B^T,
+// A [r, in] drawn like PEFT's kaiming_uniform_(a = sqrt 5), i.e. U(-1/sqrt(in), 1/sqrt(in)), and
+// B [out, r] zero, so a fresh adapter leaves the model unchanged. r = rank, in/out = the wrapped
+// layer's input and output sizes.
+
+import { add, dropout, linear, scale, type Engine, type Tensor } from '../tensor';
+import { ModelConfigError } from './errors';
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  dropout: number;
+  /** Module names as in PEFT's target_modules: the last component of the layer name (q_proj, query, ...). */
+  targetModules: string[];
+}
+
+export function checkLoraConfig(c: LoraConfig): void {
+  if (!Number.isInteger(c.r) || c.r < 1) throw new ModelConfigError(`LoRA rank r must be a positive integer, got ${c.r}`);
+  if (!(c.alpha > 0)) throw new ModelConfigError(`LoRA alpha must be positive, got ${c.alpha}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new ModelConfigError(`LoRA dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.targetModules.length === 0) throw new ModelConfigError('LoRA needs at least one target module (e.g. q_proj, v_proj)');
+}
+
+export class LoraAdapter {
+  constructor(
+    readonly A: Tensor,
+    readonly B: Tensor,
+    readonly scaling: number,
+    readonly dropout: number,
+  ) {}
+
+  static create(e: Engine, inF: number, outF: number, c: LoraConfig, rand: () => number, name: string): LoraAdapter {
+    const bound = 1 / Math.sqrt(inF);
+    const a = new Float32Array(c.r * inF);
+    for (let i = 0; i < a.length; i++) a[i] = (2 * rand() - 1) * bound;
+    const A = e.param(a, [c.r, inF], `${name}.lora_A`);
+    const B = e.param(new Float32Array(outF * c.r), [outF, c.r], `${name}.lora_B`);
+    return new LoraAdapter(A, B, c.alpha / c.r, c.dropout);
+  }
+}
+
+/** A linear layer with its checkpoint name, optional bias and optional LoRA adapter. */
+export class Linear {
+  lora: LoraAdapter | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly weight: Tensor,
+    readonly bias: Tensor | null = null,
+  ) {}
+
+  get inFeatures(): number {
+    return this.weight.shape[1]!;
+  }
+
+  get outFeatures(): number {
+    return this.weight.shape[0]!;
+  }
+
+  /** The module name PEFT matches target_modules against (last component). */
+  get moduleName(): string {
+    return this.name.split('.').at(-1)!;
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const y = linear(x, this.weight, this.bias ?? undefined);
+    const l = this.lora;
+    if (!l) return y;
+    const xin = ctx.training && l.dropout > 0 ? dropout(x, l.dropout, ctx.nextSeed()) : x;
+    return add(y, scale(linear(linear(xin, l.A), l.B), l.scaling));
+  }
+}
+
+/** Per-forward state: training flag (dropout) and a seeded counter for dropout masks. */
+export class ForwardContext {
+  private counter = 0;
+
+  constructor(
+    readonly training: boolean,
+    private readonly seed = 0,
+  ) {}
+
+  nextSeed(): number {
+    return (this.seed * 1000003 + ++this.counter * 7919) >>> 0;
+  }
+}
+
+/** Mulberry32, seeded: LoRA init and other model-side randomness. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,66 @@
+// What a model costs before anything is allocated: parameter, gradient and AdamW-state bytes,
+// checked against the adapter's per-buffer limits and a memory budget, so a model that cannot fit
+// is refused with numbers instead of failing halfway through an upload.
+
+import { formatBytes } from '../gpu/errors';
+import type { TensorSpec } from './checkpoint';
+import { ModelTooLargeError } from './errors';
+
+export interface MemoryPlan {
+  paramBytes: number;
+  gradBytes: number;
+  optimizerBytes: number;
+  totalBytes: number;
+  trainableParams: number;
+  totalParams: number;
+  /** The largest single tensor (bytes) and its name. */
+  largest: { name: string; bytes: number };
+}
+
+export interface DeviceLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/** Bytes of f32 parameters, gradients of trainable ones, and two AdamW moments per trainable value. */
+export function planMemory(specs: TensorSpec[], trainable: (name: string) => boolean): MemoryPlan {
+  let totalParams = 0,
+    trainableParams = 0;
+  let largest = { name: '', bytes: 0 };
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    totalParams += n;
+    if (trainable(s.name)) trainableParams += n;
+    if (n * 4 > largest.bytes) largest = { name: s.name, bytes: n * 4 };
+  }
+  const paramBytes = totalParams * 4;
+  const gradBytes = trainableParams * 4;
+  const optimizerBytes = trainableParams * 8;
+  return {
+    paramBytes,
+    gradBytes,
+    optimizerBytes,
+    totalBytes: paramBytes + gradBytes + optimizerBytes,
+    trainableParams,
+    totalParams,
+    largest,
+  };
+}
+
+/** Throws ModelTooLargeError when a tensor exceeds a buffer limit or the plan exceeds the budget. */
+export function checkFits(plan: MemoryPlan, limits: DeviceLimits, budgetBytes: number, model: string): void {
+  const perBuffer = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (plan.largest.bytes > perBuffer)
+    throw new ModelTooLargeError(
+      `${model}: tensor "${plan.largest.name}" needs ${formatBytes(plan.largest.bytes)} in one buffer, above this adapter's ` +
+        `limit of ${formatBytes(perBuffer)} per storage buffer. Use a smaller checkpoint (fewer vocabulary entries or a ` +
+        'smaller hidden size) or a GPU whose adapter reports larger limits',
+    );
+  if (plan.totalBytes > budgetBytes)
+    throw new ModelTooLargeError(
+      `${model}: ${formatBytes(plan.paramBytes)} of weights + ${formatBytes(plan.gradBytes)} of gradients + ` +
+        `${formatBytes(plan.optimizerBytes)} of AdamW state = ${formatBytes(plan.totalBytes)}, above the ` +
+        `${formatBytes(budgetBytes)} memory budget. Train fewer parameters (LoRA, or freeze the embeddings), ` +
+        'pick a smaller model, or raise the budget if this GPU has the memory',
+    );
+}

@@ -1,0 +1,285 @@
+// What the training loop and the app call on the models, on the tiny fixtures: generation with
+// a KV cache (equal to recomputing from scratch), chunked cached forwards, label-subset logits,
+// per-example NLL, option scoring, S2-Attn in training, the dense retriever, ColBERT's query and
+// document encoding, load errors, the memory check, and PEFT / merged-weight export.
+import { afterAll, describe, expect, it } from 'vitest';
+import { ColbertRetriever } from '../../src/models/colbert';
+import { DenseRetriever } from '../../src/models/dense';
+import { exportMergedWeights, exportPeftAdapter } from '../../src/models/export';
+import { CheckpointMismatchError, ModelTooLargeError, UnsupportedArchitectureError } from '../../src/models/errors';
+import { KvCache } from '../../src/models/llama';
+import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { ForwardContext } from '../../src/models/lora';
+import { embedding, sumAll } from '../../src/tensor';
+import { parseSafetensors, SafetensorsError } from '../../src/tensor/safetensors';
+import { destroyEngine, expectClose, getEngine } from './helpers';
+import { fixtureBytes, fixtureFiles } from './fixtures';
+
+afterAll(destroyEngine);
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+async function lastLogits(gen: Awaited<ReturnType<typeof loadGenerator>>, ids: number[]): Promise<Float32Array> {
+  const e = gen.model.engine;
+  return e
+    .noGrad(() => {
+      const h = gen.model.forward(Int32Array.from(ids), 1, ids.length);
+      return gen.model.logits(embedding(h.reshape([ids.length, gen.model.config.hiddenSize]), [ids.length - 1]));
+    })
+    .read();
+}
+
+describe('generator', () => {
+  it('greedy generation with the KV cache equals recomputing every step from scratch', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
+    const prompt = gen.encodePrompt('Question: What is insulin?\nAnswer:');
+    const cached = await gen.generate(prompt, { maxNewTokens: 6, stopAtEos: false });
+    const ref: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const l = await lastLogits(gen, [...prompt, ...ref]);
+      ref.push(l.indexOf(Math.max(...l)));
+    }
+    expect(cached).toEqual(ref);
+    // Temperature sampling is reproducible by seed and differs across seeds for a random model.
+    const a = await gen.generate(prompt, { maxNewTokens: 6, temperature: 1.5, seed: 7, stopAtEos: false });
+    expect(await gen.generate(prompt, { maxNewTokens: 6, temperature: 1.5, seed: 7, stopAtEos: false })).toEqual(a);
+    const others = await Promise.all(
+      [1, 2, 3].map((seed) => gen.generate(prompt, { maxNewTokens: 6, temperature: 1.5, seed, stopAtEos: false })),
+    );
+    expect(others.some((o) => o.join() !== a.join())).toBe(true);
+    gen.model.weights.dispose();
+  });
+
+  it('a cached forward in chunks (prefill, then 3 tokens, then 1) equals one full forward', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-qwen2'));
+    const m = gen.model;
+    const D = m.config.hiddenSize;
+    const ids = gen.encodePrompt('Question: What causes diabetes and fever?');
+    const T = ids.length;
+    const full = await e.noGrad(() => m.forward(Int32Array.from(ids), 1, T)).read();
+    const cache = new KvCache(e, m.config, 1, T);
+    const parts = [ids.slice(0, T - 4), ids.slice(T - 4, T - 1), ids.slice(T - 1)];
+    const got: number[] = [];
+    for (const p of parts) got.push(...(await e.noGrad(() => m.forward(Int32Array.from(p), 1, p.length, { cache })).read()));
+    expect(cache.length).toBe(T);
+    expectClose(Float32Array.from(got), full, { atol: 2e-5, rtol: 1e-4 }, 'chunked vs full');
+    expect(() => m.forward(Int32Array.from([1]), 1, 1, { cache })).toThrow(/capacity/);
+    cache.dispose();
+    expect(full.length).toBe(T * D);
+    m.weights.dispose();
+  });
+
+  it('label logits, per-example NLL and option scores agree with the plain forward', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
+    const prompts = [gen.encodePrompt('Question: fever?\nAnswer:'), gen.encodePrompt('Is insulin a drug?')];
+    const labels = [5, 17, 42];
+    const ll = await e.noGrad(() => gen.labelLogits(prompts, labels)).read();
+    for (const [b, p] of prompts.entries()) {
+      const full = await lastLogits(gen, p);
+      expectClose(
+        ll.slice(b * 3, b * 3 + 3),
+        Float32Array.from(labels, (l) => full[l]!),
+        { atol: 2e-5, rtol: 1e-4 },
+        `label logits ${b}`,
+      );
+    }
+    const examples = [
+      { prompt: prompts[0]!, answer: gen.encodeAnswer(' flu.') },
+      { prompt: prompts[1]!, answer: gen.encodeAnswer(' yes') },
+    ];
+    const nll = await gen.answerNll(examples);
+    expect(nll.perToken[0]!.length).toBe(examples[0]!.answer.length);
+    expectClose(await e.noGrad(() => gen.exampleNll(examples)).read(), nll.sum, { atol: 1e-5, rtol: 1e-5 }, 'exampleNll sum');
+    expectClose(
+      await e.noGrad(() => gen.exampleNll(examples, { mean: true })).read(),
+      nll.mean,
+      { atol: 1e-5, rtol: 1e-5 },
+      'mean',
+    );
+    const opts = ['yes', 'no', 'maybe'].map((o) => gen.encodeAnswer(' ' + o));
+    const s = await gen.scoreOptions(prompts[1]!, opts);
+    expect(s.best).toBe(Array.from(s.mean).indexOf(Math.min(...s.mean)));
+    const direct = await gen.answerNll(opts.map((answer) => ({ prompt: prompts[1]!, answer })));
+    expectClose(s.sum, direct.sum, { atol: 0 }, 'option sums');
+    gen.model.weights.dispose();
+  });
+
+  it('trains with S2-Attn: padded to the group size, finite loss, gradients reach LoRA; ratio 1 equals full attention', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
+    const m = gen.model;
+    m.addLora({ r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'] }, 3);
+    m.weights.setTrainable(() => false);
+    const ex = [
+      { prompt: gen.encodePrompt('Question: What is the cause of chest pain?\nAnswer:'), answer: gen.encodeAnswer(' heart.') },
+    ];
+    const full = await e.noGrad(() => gen.meanAnswerLoss(ex)).item();
+    const r1 = await e.noGrad(() => gen.meanAnswerLoss(ex, { attention: { ratio: 1, shift: 'roll' } })).item();
+    expect(r1).toBeCloseTo(full, 5);
+    for (const shift of ['roll', 'split'] as const) {
+      const loss = gen.meanAnswerLoss(ex, { ctx: new ForwardContext(true, 5), attention: { ratio: 0.25, shift } });
+      e.backward(loss);
+      const v = await loss.item();
+      expect(Number.isFinite(v)).toBe(true);
+      expect(v).not.toBeCloseTo(full, 3); // sparse attention sees less context
+    }
+    const A = m.layers[0]!.q.lora!.A;
+    const gA = await A.grad!.read();
+    expect(gA.some((x) => x !== 0)).toBe(false); // B starts at zero, so dL/dA = 0 ...
+    const gB = await m.layers[0]!.q.lora!.B.grad!.read();
+    expect(gB.some((x) => x !== 0)).toBe(true); // ... and dL/dB does not
+    m.weights.dispose();
+  });
+});
+
+describe('retrievers', () => {
+  it('ColBERT: [MASK]-augmented queries, marked docs without punctuation, MaxSim scores', async () => {
+    const e = await getEngine();
+    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const tok = r.tokenizer;
+    const q = r.tokenizeQueries(['What is the cause of fever?']);
+    expect(q.T).toBe(32);
+    expect(q.ids[0]).toBe(tok.special.cls);
+    expect(q.ids[1]).toBe(tok.tokenId('[unused0]'));
+    expect(q.ids[31]).toBe(tok.special.mask);
+    const len = tok.encode('What is the cause of fever?').length + 1;
+    expect(Array.from(q.mask).reduce((a, v) => a + v, 0)).toBe(len); // [MASK] padding not attended
+    const docs = ['Fever is a high body temperature.', 'Insulin lowers blood sugar, quickly.'];
+    const d = r.tokenizeDocs(docs);
+    expect(d.ids[1]).toBe(tok.tokenId('[unused1]'));
+    const enc = r.encodeDocs(docs);
+    const kept = (s: string): number =>
+      tok.encode(s, { addSpecialTokens: false }).filter((id) => !'.,'.includes(tok.idToToken(id)!)).length + 3;
+    expect(Array.from(enc.offsets)).toEqual([0, kept(docs[0]!), kept(docs[0]!) + kept(docs[1]!)]);
+    const norms = await enc.vectors.read();
+    for (let i = 0; i < enc.offsets[2]!; i++) {
+      let s = 0;
+      for (let k = 0; k < r.dim; k++) s += norms[i * r.dim + k]! ** 2;
+      expect(s).toBeCloseTo(1, 5);
+    }
+    const scores = await r.score(r.encodeQueries(['fever temperature', 'insulin sugar']), enc).read();
+    expect(scores.length).toBe(4);
+    for (const v of scores) expect(Math.abs(v)).toBeLessThanOrEqual(32 + 1e-4);
+    r.encoder.weights.dispose();
+  });
+
+  it('ColBERT from a plain BERT checkpoint gets a seeded projection; LoRA and the head train', async () => {
+    const e = await getEngine();
+    const st = parseSafetensors(await fixtureBytes('tiny-colbert', 'model.safetensors'));
+    const { writeSafetensors } = await import('../../src/tensor/safetensors');
+    const plain: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+    for (const [n, t] of st.tensors)
+      if (n !== 'linear.weight') plain[n.replace(/^bert\./, '')] = { dtype: 'F32', shape: t.shape, data: t.data as Float32Array };
+    const files = await fixtureFiles('tiny-colbert', { 'model.safetensors': writeSafetensors(plain) });
+    const a = await loadRetriever(e, files, { seed: 3 });
+    const b = await loadRetriever(e, files, { seed: 3 });
+    expectClose(await a.projection.read(), await b.projection.read(), { atol: 0 }, 'same seed, same head');
+    a.encoder.addLora({ r: 2, alpha: 4, dropout: 0, targetModules: ['query'] }, 1);
+    a.encoder.weights.setTrainable((n) => n === 'linear.weight');
+    const loss = sumAll(a.encodeQueries(['fever']));
+    e.backward(loss);
+    expect((await a.projection.grad!.read()).some((x) => x !== 0)).toBe(true);
+    expect(a.encoder.layers[0]!.q.lora!.B.grad).not.toBeNull();
+    a.encoder.weights.dispose();
+    b.encoder.weights.dispose();
+    expect(ColbertRetriever).toBeDefined();
+  });
+
+  it('dense retriever (BMRetriever style): last-token embedding, instruction on queries, dot product', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-qwen2'));
+    const dense = new DenseRetriever(gen.model, gen.tokenizer, 'Find passages: ');
+    const docs = ['Insulin lowers blood sugar.', 'Fever is common.'];
+    const embs = await e.noGrad(() => dense.embedDocs(docs)).read();
+    const D = gen.model.config.hiddenSize;
+    expect(embs.length).toBe(2 * D);
+    // Row 1 alone (no padding) gives the same embedding as inside the padded batch.
+    const alone = await e.noGrad(() => dense.embedDocs([docs[1]!])).read();
+    expectClose(embs.slice(D), alone, { atol: 2e-5, rtol: 1e-4 }, 'padding does not leak');
+    const q = e.noGrad(() => dense.embedQueries(['blood sugar']));
+    const s = await e.noGrad(() => dense.score(q, e.tensor(embs, [2, D]))).read();
+    const qv = await q.read();
+    for (let n = 0; n < 2; n++)
+      expect(s[n]).toBeCloseTo(
+        qv.reduce((a, v, k) => a + v * embs[n * D + k]!, 0),
+        3,
+      );
+    gen.model.weights.dispose();
+  });
+});
+
+describe('loading errors', () => {
+  it('a wrong shape, a truncated file, an unknown architecture, the wrong model kind, and too little memory', async () => {
+    const e = await getEngine();
+    const cfg = JSON.parse(new TextDecoder().decode(await fixtureBytes('tiny-llama', 'config.json'))) as Record<string, unknown>;
+    const wrongShape = await fixtureFiles('tiny-llama', {
+      'config.json': enc(JSON.stringify({ ...cfg, intermediate_size: 48 })),
+    });
+    await expect(loadGenerator(e, wrongShape)).rejects.toThrow(CheckpointMismatchError);
+    await expect(loadGenerator(e, wrongShape)).rejects.toThrow(/mlp\.gate_proj\.weight" is \[64,32\].*implies \[48,32\]/);
+    const full = await fixtureBytes('tiny-llama', 'model.safetensors');
+    const truncated = await fixtureFiles('tiny-llama', { 'model.safetensors': full.slice(0, full.length - 10) });
+    await expect(loadGenerator(e, truncated)).rejects.toThrow(SafetensorsError);
+    await expect(loadGenerator(e, truncated)).rejects.toThrow(/model\.safetensors: file is truncated.*re-download/);
+    const gpt2 = await fixtureFiles('tiny-llama', { 'config.json': enc(JSON.stringify({ ...cfg, model_type: 'gpt2' })) });
+    await expect(loadGenerator(e, gpt2)).rejects.toThrow(UnsupportedArchitectureError);
+    await expect(loadRetriever(e, await fixtureFiles('tiny-llama'))).rejects.toThrow(/needs a BERT checkpoint/);
+    await expect(loadGenerator(e, await fixtureFiles('tiny-colbert'))).rejects.toThrow(/needs a Llama-family decoder/);
+    await expect(loadGenerator(e, await fixtureFiles('tiny-llama'), { budgetBytes: 100_000 })).rejects.toThrow(
+      ModelTooLargeError,
+    );
+    await expect(loadGenerator(e, await fixtureFiles('tiny-llama', { 'tokenizer.json': null }))).rejects.toThrow(
+      /tokenizer\.json/,
+    );
+  });
+});
+
+describe('export', () => {
+  it('PEFT adapter names and config; merged weights reproduce the LoRA model without LoRA', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
+    const m = gen.model;
+    const lora = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'] };
+    m.addLora(lora, 2);
+    for (const l of m.linears())
+      if (l.lora)
+        e.gpu.write(
+          l.lora.B.buffer,
+          Float32Array.from({ length: l.lora.B.size }, (_, i) => Math.sin(i) * 0.2),
+        );
+    const peft = await exportPeftAdapter(m.linears(), lora, {
+      baseModel: 'medrank-test/tiny-llama',
+      taskType: 'CAUSAL_LM',
+      weights: m.weights,
+      modulesToSave: ['embed_tokens', 'norm'],
+    });
+    const st = parseSafetensors(peft.adapter);
+    const names = [...st.tensors.keys()];
+    expect(names).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+    expect(st.tensors.get('base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight')!.shape).toEqual([16, 4]);
+    expect(names).toContain('base_model.model.model.embed_tokens.weight');
+    expect(names).toContain('base_model.model.model.layers.0.input_layernorm.weight');
+    expect(names).toContain('base_model.model.model.norm.weight');
+    expect(names.filter((n) => n.includes('lora_')).length).toBe(2 * 2 * m.config.numLayers);
+    const config = JSON.parse(peft.config) as Record<string, unknown>;
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 4,
+      lora_alpha: 8,
+      target_modules: ['q_proj', 'v_proj'],
+    });
+
+    const prompt = gen.encodePrompt('Question: fever?');
+    const withLora = await lastLogits(gen, prompt);
+    const merged = await exportMergedWeights(m.weights, m.linears());
+    const plain = await loadGenerator(e, await fixtureFiles('tiny-llama', { 'model.safetensors': merged }));
+    expectClose(await lastLogits(plain, prompt), withLora, { atol: 2e-5, rtol: 1e-4 }, 'merged = base + LoRA');
+    expect([...parseSafetensors(merged).tensors.keys()].sort()).toEqual([...m.weights.tensors.keys()].sort());
+    m.weights.dispose();
+    plain.model.weights.dispose();
+  });
+});

@@ -1,0 +1,160 @@
+// The models against goldens from an independent PyTorch implementation
+// (scripts/goldens/make_model_fixtures.py): BERT hidden states and ColBERT vectors, Llama and
+// Qwen2 logits and per-token NLL, and LoRA (plus embedding and norm) gradients after one backward.
+// The fixtures load through the same path as a user's local folder (folderFiles -> loadX).
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { ForwardContext, type LoraConfig } from '../../src/models/lora';
+import { crossEntropy, mul, type Engine, type Tensor } from '../../src/tensor';
+import { destroyEngine, expectClose, getEngine } from './helpers';
+import { fixtureFiles, golden, type FixtureName } from './fixtures';
+
+afterAll(destroyEngine);
+
+const TOL = { atol: 1e-5, rtol: 1e-4 };
+
+function setParam(e: Engine, t: Tensor, data: Float32Array): void {
+  expect(t.size).toBe(data.length);
+  e.gpu.write(t.buffer, data);
+}
+
+/** Gradients are compared relative to the largest reference magnitude (tiny entries are noise). */
+async function expectGrad(t: Tensor, want: Float32Array, label: string): Promise<void> {
+  expect(t.grad, `${label} has a gradient`).not.toBeNull();
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  expectClose(await t.grad!.read(), want, { atol: 1e-4 * scale, rtol: 1e-4 }, label);
+}
+
+describe('BERT + ColBERT (tiny-colbert)', () => {
+  it('hidden states and ColBERT vectors match PyTorch', async () => {
+    const e = await getEngine();
+    const g = await golden('tiny-colbert');
+    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const [B, T] = g.get('input_ids').shape as [number, number];
+    const inp = {
+      ids: g.get('input_ids').data as Int32Array,
+      mask: g.get('attention_mask').data as Float32Array,
+      tokenTypes: g.get('token_type_ids').data as Int32Array,
+      B,
+      T,
+    };
+    // (No engine.scope here: scopes are synchronous, and these tensors are read after awaits.)
+    const hidden = e.noGrad(() => r.encoder.forward(inp));
+    expectClose(await hidden.read(), g.get('hidden').data as Float32Array, TOL, 'hidden');
+    expectClose(await e.noGrad(() => r.project(hidden)).read(), g.get('colbert').data as Float32Array, TOL, 'colbert');
+    r.encoder.weights.dispose();
+  });
+
+  it('LoRA on query/value: vectors, loss and gradients of the adapters and the projection', async () => {
+    const e = await getEngine();
+    const g = await golden('tiny-colbert');
+    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['query', 'value'] };
+    r.encoder.addLora(lora, 1);
+    r.encoder.weights.setTrainable((n) => n === 'linear.weight');
+    const adapters = r.encoder.linears().filter((l) => l.lora);
+    expect(adapters.length).toBe(4);
+    for (const l of adapters) {
+      setParam(e, l.lora!.A, g.get(`lora.${l.name}.A`).data as Float32Array);
+      setParam(e, l.lora!.B, g.get(`lora.${l.name}.B`).data as Float32Array);
+    }
+    const [B, T] = g.get('input_ids').shape as [number, number];
+    const mask = g.get('attention_mask').data as Float32Array;
+    const up = g.get('upstream').data as Float32Array;
+    const dim = r.dim;
+    const weighted = Float32Array.from(up, (v, i) => v * mask[Math.floor(i / dim)]!);
+    {
+      const out = r.project(
+        r.encoder.forward(
+          { ids: g.get('input_ids').data as Int32Array, mask, tokenTypes: g.get('token_type_ids').data as Int32Array, B, T },
+          new ForwardContext(false), // eval mode (no hidden dropout) as the golden; the tape still records
+        ),
+      );
+      expectClose(await out.read(), g.get('colbert_lora').data as Float32Array, TOL, 'colbert_lora');
+      const loss = (await mul(out, e.tensor(weighted, out.shape)).read()).reduce((a, v) => a + v, 0);
+      expect(loss).toBeCloseTo((g.get('loss_lora').data as Float32Array)[0]!, 4);
+      e.backward(out, e.tensor(weighted, out.shape));
+    }
+    await expectGrad(r.projection, g.get('grad.linear.weight').data as Float32Array, 'grad linear.weight');
+    for (const l of adapters) {
+      await expectGrad(l.lora!.A, g.get(`grad.lora.${l.name}.A`).data as Float32Array, `grad ${l.name} A`);
+      await expectGrad(l.lora!.B, g.get(`grad.lora.${l.name}.B`).data as Float32Array, `grad ${l.name} B`);
+    }
+    // Frozen encoder weights get no gradient.
+    expect(r.encoder.layers[0]!.q.weight.grad).toBeNull();
+    r.encoder.weights.dispose();
+  });
+});
+
+for (const name of ['tiny-llama', 'tiny-qwen2'] as FixtureName[])
+  describe(`Llama family (${name})`, () => {
+    it('logits, per-token NLL and answer NLL match PyTorch', async () => {
+      const e = await getEngine();
+      const g = await golden(name);
+      const gen = await loadGenerator(e, await fixtureFiles(name));
+      const c = gen.model.config;
+      const [B, T] = g.get('input_ids').shape as [number, number];
+      const ids = g.get('input_ids').data as Int32Array;
+      const lengths = g.get('lengths').data as Int32Array;
+      const P = g.get('prompt_lengths').data as Int32Array;
+      {
+        const logits = e.noGrad(() => gen.model.logits(gen.model.forward(ids, B, T).reshape([B * T, c.hiddenSize])));
+        expectClose(await logits.read(), g.get('logits').data as Float32Array, TOL, 'logits');
+        // Per-token NLL from the same logits (targets shifted by one; padded targets ignored).
+        const targets = Array.from({ length: B * T }, (_, i) => {
+          const b = Math.floor(i / T),
+            t = i % T;
+          return t + 1 < lengths[b]! ? ids[b * T + t + 1]! : -100;
+        });
+        const nll = await e.noGrad(() => crossEntropy(logits, targets, { reduction: 'none' })).read();
+        const want = g.get('token_nll').data as Float32Array;
+        const got = Float32Array.from({ length: B * (T - 1) }, (_, i) => nll[Math.floor(i / (T - 1)) * T + (i % (T - 1))]!);
+        expectClose(got, want, TOL, 'token_nll');
+      }
+      const examples = Array.from({ length: B }, (_, b) => ({
+        prompt: Array.from(ids.slice(b * T, b * T + P[b]!)),
+        answer: Array.from(ids.slice(b * T + P[b]!, b * T + lengths[b]!)),
+      }));
+      const r = await gen.answerNll(examples);
+      expectClose(r.sum, g.get('answer_nll_sum').data as Float32Array, TOL, 'answer_nll_sum');
+      expectClose(r.mean, g.get('answer_nll_mean').data as Float32Array, TOL, 'answer_nll_mean');
+      gen.model.weights.dispose();
+    });
+
+    it('LoRA on q/k/v/o with trainable embeddings and norms: loss and every gradient', async () => {
+      const e = await getEngine();
+      const g = await golden(name);
+      const gen = await loadGenerator(e, await fixtureFiles(name));
+      const m = gen.model;
+      m.addLora({ r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] }, 1);
+      m.weights.setTrainable((n) => n === 'model.embed_tokens.weight' || n.endsWith('norm.weight') || n === 'lm_head.weight');
+      const adapters = m.linears().filter((l) => l.lora);
+      expect(adapters.length).toBe(4 * m.config.numLayers);
+      for (const l of adapters) {
+        setParam(e, l.lora!.A, g.get(`lora.${l.name}.A`).data as Float32Array);
+        setParam(e, l.lora!.B, g.get(`lora.${l.name}.B`).data as Float32Array);
+      }
+      const [B, T] = g.get('input_ids').shape as [number, number];
+      const ids = g.get('input_ids').data as Int32Array;
+      const lengths = g.get('lengths').data as Int32Array;
+      const P = g.get('prompt_lengths').data as Int32Array;
+      const examples = Array.from({ length: B }, (_, b) => ({
+        prompt: Array.from(ids.slice(b * T, b * T + P[b]!)),
+        answer: Array.from(ids.slice(b * T + P[b]!, b * T + lengths[b]!)),
+      }));
+      const loss = gen.meanAnswerLoss(examples, { ctx: new ForwardContext(true) });
+      e.backward(loss);
+      expect(await loss.item()).toBeCloseTo((g.get('loss_lora').data as Float32Array)[0]!, 4);
+      for (const l of adapters) {
+        await expectGrad(l.lora!.A, g.get(`grad.lora.${l.name}.A`).data as Float32Array, `grad ${l.name} A`);
+        await expectGrad(l.lora!.B, g.get(`grad.lora.${l.name}.B`).data as Float32Array, `grad ${l.name} B`);
+      }
+      for (const n of g.names.filter((x) => x.startsWith('grad.model.') || x === 'grad.lm_head.weight')) {
+        const w = m.weights.get(n.slice('grad.'.length));
+        await expectGrad(w, g.get(n).data as Float32Array, n);
+      }
+      expect(m.layers[0]!.q.weight.grad).toBeNull();
+      m.weights.dispose();
+    });
+  });
