@@ -2,8 +2,10 @@
 // (scripts/goldens/make_model_fixtures.py): BERT hidden states and ColBERT vectors, Llama and
 // Qwen2 logits and per-token NLL, and LoRA (plus embedding and norm) gradients after one backward.
 // The fixtures load through the same path as a user's local folder (folderFiles -> loadX).
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { hubFiles, MODEL_CACHE_NAME, type ReadAllProgress } from '../../src/models/sources';
+import type { HubStats } from '../setup/hub-server';
 import { ForwardContext, type LoraConfig } from '../../src/models/lora';
 import { crossEntropy, mul, type Engine, type Tensor } from '../../src/tensor';
 import { destroyEngine, expectClose, getEngine } from './helpers';
@@ -158,3 +160,36 @@ for (const name of ['tiny-llama', 'tiny-qwen2'] as FixtureName[])
       m.weights.dispose();
     });
   });
+
+describe('end to end from the hub', () => {
+  it('downloads sharded Qwen2 with progress, loads it, matches the golden; a reload downloads nothing', async () => {
+    const hubUrl = inject('hubUrl');
+    await caches.delete(MODEL_CACHE_NAME);
+    const e = await getEngine();
+    const g = await golden('tiny-qwen2');
+    const events: ReadAllProgress[] = [];
+    const files = hubFiles('medrank-test/tiny-qwen2', { endpoint: hubUrl });
+    const gen = await loadGenerator(e, files, { onProgress: (p) => events.push(p) });
+    const last = events.at(-1)!;
+    expect(last.done).toBe(true);
+    expect(last.filesTotal).toBe(2);
+    expect(last.loaded).toBe(last.total);
+    expect(events.some((p) => !p.fromCache)).toBe(true);
+    const [B, T] = g.get('input_ids').shape as [number, number];
+    const logits = e.noGrad(() =>
+      gen.model.logits(gen.model.forward(g.get('input_ids').data as Int32Array, B, T).reshape([B * T, 32])),
+    );
+    expectClose(await logits.read(), g.get('logits').data as Float32Array, TOL, 'logits via the hub');
+    gen.model.weights.dispose();
+
+    await fetch(`${hubUrl}/__reset`, { method: 'POST' });
+    const again: ReadAllProgress[] = [];
+    const gen2 = await loadGenerator(e, hubFiles('medrank-test/tiny-qwen2', { endpoint: hubUrl }), {
+      onProgress: (p) => again.push(p),
+    });
+    const stats = (await (await fetch(`${hubUrl}/__stats`, { cache: 'no-store' })).json()) as HubStats;
+    expect(again.at(-1)!.fromCache).toBe(true);
+    expect(stats.total).toBe(0);
+    gen2.model.weights.dispose();
+  });
+});
