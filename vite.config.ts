@@ -12,6 +12,9 @@ const isolation = {
 
 export default defineConfig({
   plugins: [react()],
+  // No SPA fallback: a missing file must be a 404, not index.html, or probing a model folder for
+  // optional files (model.safetensors.index.json) over HTTP would find HTML where JSON should be.
+  appType: 'mpa',
   server: { host: '127.0.0.1', port: 5173, strictPort: true, headers: isolation },
   preview: { host: '127.0.0.1', port: 5173, strictPort: true, headers: isolation },
   worker: { format: 'es' },

@@ -5,6 +5,7 @@ import { useEffect } from 'react';
 import { useStore } from '../store';
 import { AdapterPanel } from './AdapterPanel';
 import { NoWebGpu } from './NoWebGpu';
+import { ModelsPanel } from './ModelsPanel';
 import { SelfTestPanel } from './SelfTestPanel';
 
 const NO_WEBGPU = new Set(['WebGpuUnavailableError', 'AdapterUnavailableError']);
@@ -45,6 +46,7 @@ export function App() {
           </section>
         )}
         {gpu.info && <AdapterPanel info={gpu.info} />}
+        {gpu.status === 'ready' && <ModelsPanel />}
         {gpu.status === 'ready' && (
           <SelfTestPanel
             running={selftest.running}

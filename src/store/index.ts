@@ -2,13 +2,15 @@
 
 import { create } from 'zustand';
 import { createGpuSlice, type GpuSlice } from './gpuSlice';
+import { createModelsSlice, type ModelsSlice } from './modelsSlice';
 import { createSelfTestSlice, type SelfTestSlice } from './selftestSlice';
 
-export type AppState = GpuSlice & SelfTestSlice;
+export type AppState = GpuSlice & SelfTestSlice & ModelsSlice;
 
 export const useStore = create<AppState>()((...a) => ({
   ...createGpuSlice(...a),
   ...createSelfTestSlice(...a),
+  ...createModelsSlice(...a),
 }));
 
 export type { GpuStatus } from './gpuSlice';

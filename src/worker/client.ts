@@ -7,10 +7,16 @@ import type {
   EngineApi,
   EngineRequest,
   EngineResponse,
+  GenerateResult,
   GpuInfo,
+  ModelRole,
+  ModelSourceSpec,
+  ModelSummary,
+  PayloadOf,
   ProgressCallback,
   RequestKind,
   ResultOf,
+  RetrieveResult,
   SelfTestResult,
 } from './protocol';
 
@@ -76,6 +82,18 @@ export class EngineClient implements EngineApi {
     return this.request('dispose');
   }
 
+  loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary> {
+    return this.request('loadModel', onProgress, { role, source });
+  }
+
+  generate(p: PayloadOf<'generate'>): Promise<GenerateResult> {
+    return this.request('generate', undefined, p);
+  }
+
+  retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
+    return this.request('retrieve', undefined, p);
+  }
+
   /** Stop the worker; pending requests reject. */
   terminate(): void {
     this.worker.terminate();
@@ -86,12 +104,12 @@ export class EngineClient implements EngineApi {
     return this.pending.size;
   }
 
-  private request<K extends RequestKind>(kind: K, onProgress?: ProgressCallback): Promise<ResultOf[K]> {
+  private request<K extends RequestKind>(kind: K, onProgress?: ProgressCallback, payload?: PayloadOf<K>): Promise<ResultOf[K]> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<ResultOf[K]>((resolve, reject) => {
       this.pending.set(id, { kind, resolve: resolve as (v: unknown) => void, reject, onProgress });
-      this.worker.postMessage({ kind, id } satisfies EngineRequest);
+      this.worker.postMessage({ ...payload, kind, id } as EngineRequest);
     });
   }
 

@@ -6,12 +6,50 @@ import { acquireGpu, type Gpu, type GpuInfo } from '../gpu/device';
 import { viteKernels } from '../gpu/kernels-vite';
 import { Engine } from '../tensor/tensor';
 import { runSelfTest, type SelfTestResult } from '../tensor/selftest';
-import { errorResponse, type EngineApi, type EngineRequest, type EngineResponse, type ProgressCallback } from './protocol';
+import { formatBytes, MedRankError } from '../gpu/errors';
+import type { Weights } from '../models/weights';
+import type { ColbertRetriever } from '../models/colbert';
+import type { Generator } from '../models/generator';
+import { loadGenerator, loadRetriever } from '../models/load';
+import { folderFiles, hubFiles, urlFiles, type ModelFiles, type ReadAllProgress } from '../models/sources';
+import {
+  errorResponse,
+  type EngineApi,
+  type EngineRequest,
+  type EngineResponse,
+  type GenerateResult,
+  type ModelRole,
+  type ModelSourceSpec,
+  type ModelSummary,
+  type PayloadOf,
+  type ProgressCallback,
+  type RetrieveResult,
+} from './protocol';
+
+function filesOf(source: ModelSourceSpec): ModelFiles {
+  switch (source.kind) {
+    case 'hub':
+      return hubFiles(source.repo, { revision: source.revision, endpoint: source.endpoint });
+    case 'url':
+      return urlFiles(source.url);
+    case 'folder':
+      return folderFiles(source.entries, { label: source.label });
+  }
+}
+
+function progressMessage(p: ReadAllProgress): string {
+  if (p.fromCache && p.done) return `${p.filesTotal} weight file(s) from the browser cache`;
+  const of = p.total !== null ? ` of ${formatBytes(p.total)}` : '';
+  const eta = p.etaSeconds !== null && !p.done ? `, ${Math.ceil(p.etaSeconds)} s left` : '';
+  return `${p.file}: ${formatBytes(p.loaded)}${of}${eta} (${p.filesDone}/${p.filesTotal} files)`;
+}
 
 class GpuEngine implements EngineApi {
   private gpu: Gpu | null = null;
   private engine: Engine | null = null;
   private acquiring: Promise<Engine> | null = null;
+  private retriever: ColbertRetriever | null = null;
+  private generator: Generator | null = null;
 
   /** The tensor engine on a live device; a lost device is replaced by a fresh one. */
   private async ready(): Promise<Engine> {
@@ -44,12 +82,114 @@ class GpuEngine implements EngineApi {
     );
   }
 
+  async loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary> {
+    const e = await this.ready();
+    const files = filesOf(source);
+    const t0 = performance.now();
+    const opts = {
+      onProgress: (p: ReadAllProgress) => onProgress?.({ done: p.loaded, total: p.total ?? 0, message: progressMessage(p) }),
+    };
+    if (role === 'retriever') {
+      const r = await loadRetriever(e, files, opts);
+      this.retriever?.encoder.weights.dispose();
+      this.retriever = r;
+      const c = r.encoder.config;
+      return summary(
+        role,
+        files.label,
+        'bert + ColBERT head',
+        r.tokenizer.className,
+        c.numLayers,
+        c.hiddenSize,
+        c.numHeads,
+        c.numHeads,
+        c.vocabSize,
+        r.encoder.weights,
+        t0,
+      );
+    }
+    const g = await loadGenerator(e, files, opts);
+    this.generator?.model.weights.dispose();
+    this.generator = g;
+    const c = g.model.config;
+    return summary(
+      role,
+      files.label,
+      c.family,
+      g.tokenizer.className,
+      c.numLayers,
+      c.hiddenSize,
+      c.numHeads,
+      c.numKvHeads,
+      c.vocabSize,
+      g.model.weights,
+      t0,
+    );
+  }
+
+  async generate(p: PayloadOf<'generate'>): Promise<GenerateResult> {
+    const g = this.generator;
+    if (!g) throw new MedRankError('no generator is loaded: load one (hub id, URL or folder) first');
+    const t0 = performance.now();
+    const ids = await g.generate(g.encodePrompt(p.prompt), {
+      maxNewTokens: p.maxNewTokens,
+      temperature: p.temperature,
+      seed: p.seed,
+    });
+    return { text: g.tokenizer.decode(ids, { skipSpecialTokens: true }), tokens: ids.length, ms: performance.now() - t0 };
+  }
+
+  async retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
+    const r = this.retriever;
+    if (!r) throw new MedRankError('no retriever is loaded: load one (hub id, URL or folder) first');
+    const e = await this.ready();
+    const t0 = performance.now();
+    const scores = e.scope(() => e.noGrad(() => r.score(r.encodeQueries([p.query]), r.encodeDocs(p.docs))));
+    const values = Array.from(await scores.read());
+    scores.dispose();
+    return { scores: values, ms: performance.now() - t0 };
+  }
+
   async dispose(): Promise<null> {
+    this.retriever = null;
+    this.generator = null;
     this.gpu?.destroy();
     this.gpu = null;
     this.engine = null;
     return null;
   }
+}
+
+function summary(
+  role: ModelRole,
+  label: string,
+  architecture: string,
+  tokenizer: string,
+  layers: number,
+  hidden: number,
+  heads: number,
+  kvHeads: number,
+  vocab: number,
+  weights: Weights,
+  t0: number,
+): ModelSummary {
+  let params = 0;
+  for (const t of weights.tensors.values()) params += t.size;
+  const memory = { paramBytes: params * 4, gradBytes: params * 4, optimizerBytes: params * 8 };
+  return {
+    role,
+    label,
+    architecture,
+    tokenizer,
+    layers,
+    hidden,
+    heads,
+    kvHeads,
+    vocab,
+    params,
+    memory,
+    loadMs: performance.now() - t0,
+  };
 }
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -77,6 +217,17 @@ async function handle(req: EngineRequest): Promise<void> {
       }
       case 'dispose':
         post({ kind: 'result', id: req.id, request: 'dispose', value: await engine.dispose() });
+        return;
+      case 'loadModel': {
+        const value = await engine.loadModel(req.role, req.source, (p) => post({ kind: 'progress', id: req.id, ...p }));
+        post({ kind: 'result', id: req.id, request: 'loadModel', value });
+        return;
+      }
+      case 'generate':
+        post({ kind: 'result', id: req.id, request: 'generate', value: await engine.generate(req) });
+        return;
+      case 'retrieve':
+        post({ kind: 'result', id: req.id, request: 'retrieve', value: await engine.retrieve(req) });
         return;
       default: {
         const unknown: never = req;

@@ -4,21 +4,72 @@
 // page-side client implement, so code above this layer does not care which side it talks to.
 
 import type { GpuInfo } from '../gpu/device';
+import type { FolderEntry } from '../models/sources';
 import type { SelfTestResult } from '../tensor/selftest';
 
 export type { GpuInfo, SelfTestResult };
 
+// ---- models -----------------------------------------------------------------------------------
+
+export type ModelRole = 'retriever' | 'generator';
+
+/** Where a model's files are: structured-cloneable, so File objects and directory handles pass to the worker. */
+export type ModelSourceSpec =
+  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'folder'; entries: FolderEntry[] | FileSystemDirectoryHandle; label?: string };
+
+export interface ModelSummary {
+  role: ModelRole;
+  label: string;
+  /** e.g. 'bert + ColBERT head', 'llama', 'qwen2'. */
+  architecture: string;
+  tokenizer: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+  params: number;
+  /** Bytes if every weight trained with AdamW: weights, gradients, optimizer state. */
+  memory: { paramBytes: number; gradBytes: number; optimizerBytes: number };
+  loadMs: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number;
+  ms: number;
+}
+
+export interface RetrieveResult {
+  scores: number[];
+  ms: number;
+}
+
 // ---- requests ---------------------------------------------------------------------------------
 
-export type EngineRequest = { kind: 'init'; id: number } | { kind: 'selftest'; id: number } | { kind: 'dispose'; id: number };
+export type EngineRequest =
+  | { kind: 'init'; id: number }
+  | { kind: 'selftest'; id: number }
+  | { kind: 'dispose'; id: number }
+  | { kind: 'loadModel'; id: number; role: ModelRole; source: ModelSourceSpec }
+  | { kind: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number }
+  | { kind: 'retrieve'; id: number; query: string; docs: string[] };
 
 export type RequestKind = EngineRequest['kind'];
+
+/** The fields a request of kind K carries besides kind and id. */
+export type PayloadOf<K extends RequestKind> = Omit<Extract<EngineRequest, { kind: K }>, 'kind' | 'id'>;
 
 /** What each request resolves to. */
 export interface ResultOf {
   init: GpuInfo;
   selftest: SelfTestResult[];
   dispose: null;
+  loadModel: ModelSummary;
+  generate: GenerateResult;
+  retrieve: RetrieveResult;
 }
 
 // ---- responses --------------------------------------------------------------------------------
@@ -54,6 +105,12 @@ export interface EngineApi {
   init(): Promise<GpuInfo>;
   selftest(onProgress?: ProgressCallback): Promise<SelfTestResult[]>;
   dispose(): Promise<null>;
+  /** Download or read a model and put it on the GPU; progress in bytes. */
+  loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary>;
+  /** Greedy (temperature 0) or sampled continuation of `prompt` with the loaded generator. */
+  generate(p: PayloadOf<'generate'>): Promise<GenerateResult>;
+  /** MaxSim scores of the query against each document with the loaded retriever. */
+  retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult>;
 }
 
 /** Serialize any thrown value as an error response. */

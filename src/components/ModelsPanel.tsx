@@ -1,0 +1,263 @@
+// Models (connected): load the retriever and the generator from a Hugging Face hub id, a URL or a
+// local folder (folder picker, directory input, or drag and drop), watch the download, see what
+// was loaded, and try each one: generate a continuation, or score documents against a query.
+
+import { useRef, useState, type DragEvent } from 'react';
+import { formatBytes } from '../gpu/errors';
+import { filesFromDataTransfer, type FolderEntry } from '../models/sources';
+import { useStore } from '../store';
+import type { ModelState } from '../store/modelsSlice';
+import type { ModelRole, ModelSourceSpec } from '../worker/protocol';
+
+const EXAMPLES: Record<ModelRole, string> = {
+  retriever: 'colbert-ir/colbertv2.0',
+  generator: 'HuggingFaceTB/SmolLM2-135M',
+};
+
+/** FileList of <input webkitdirectory> -> entries relative to the picked folder (structured-cloneable). */
+function entriesFromFileList(files: FileList): FolderEntry[] {
+  const list = Array.from(files);
+  const rel = list.map((f) => f.webkitRelativePath || f.name);
+  const top = rel[0]?.split('/')[0];
+  const strip = top !== undefined && rel.every((p) => p.startsWith(top + '/'));
+  return list.map((file, i) => ({ path: strip ? rel[i]!.slice(top!.length + 1) : rel[i]!, file }));
+}
+
+export function ModelsPanel() {
+  const models = useStore((s) => s.models);
+  return (
+    <section className="panel" aria-labelledby="models-title" data-testid="models-panel">
+      <h2 id="models-title">Models</h2>
+      <p className="muted">
+        A hub id downloads from huggingface.co (cached in the browser, so a reload downloads nothing); a URL reads any folder
+        served over HTTP; a local folder needs config.json, tokenizer.json and the .safetensors weights.
+      </p>
+      <div className="model-grid">
+        <ModelLoader role="retriever" state={models.retriever} />
+        <ModelLoader role="generator" state={models.generator} />
+      </div>
+      <TryModels />
+    </section>
+  );
+}
+
+function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
+  const loadModel = useStore((s) => s.loadModel);
+  const [repo, setRepo] = useState('');
+  const [revision, setRevision] = useState('main');
+  const [url, setUrl] = useState('');
+  const [dragging, setDragging] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const busy = state.status === 'loading';
+  const load = (source: ModelSourceSpec): void => void loadModel(role, source);
+  const title = role === 'retriever' ? 'Retriever (BERT / ColBERT)' : 'Generator (Llama, SmolLM, Qwen2)';
+
+  const pickFolder = async (): Promise<void> => {
+    const picker = (window as unknown as { showDirectoryPicker?: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker;
+    if (!picker) return input.current?.click();
+    try {
+      const handle = await picker();
+      load({ kind: 'folder', entries: handle, label: handle.name });
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') throw e; // the user closed the picker
+    }
+  };
+
+  const onDrop = async (ev: DragEvent<HTMLDivElement>): Promise<void> => {
+    ev.preventDefault();
+    setDragging(false);
+    const entries = await filesFromDataTransfer(ev.dataTransfer);
+    if (entries.length) load({ kind: 'folder', entries, label: 'dropped folder' });
+  };
+
+  return (
+    <div
+      className={`model-loader${dragging ? ' dragging' : ''}`}
+      data-testid={`model-${role}`}
+      data-status={state.status}
+      onDragOver={(ev) => {
+        ev.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(ev) => void onDrop(ev)}
+    >
+      <h3>{title}</h3>
+      <form
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          if (repo.trim()) load({ kind: 'hub', repo: repo.trim(), revision: revision.trim() || 'main' });
+        }}
+      >
+        <label>
+          Hub id
+          <input
+            value={repo}
+            onChange={(e) => setRepo(e.target.value)}
+            placeholder={EXAMPLES[role]}
+            aria-label={`${role} hub id`}
+          />
+        </label>
+        <label>
+          Revision
+          <input value={revision} onChange={(e) => setRevision(e.target.value)} aria-label={`${role} revision`} size={8} />
+        </label>
+        <button type="submit" disabled={busy || !repo.trim()}>
+          Load from hub
+        </button>
+      </form>
+      <form
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          if (url.trim()) load({ kind: 'url', url: url.trim() });
+        }}
+      >
+        <label>
+          URL
+          <input
+            value={url}
+            onChange={(e) => setUrl(e.target.value)}
+            placeholder="https://…/model-folder"
+            aria-label={`${role} URL`}
+          />
+        </label>
+        <button type="submit" disabled={busy || !url.trim()}>
+          Load from URL
+        </button>
+      </form>
+      <div className="row">
+        <button type="button" disabled={busy} onClick={() => void pickFolder()}>
+          Choose folder…
+        </button>
+        <span className="muted">or drop a model folder here</span>
+        <input
+          ref={input}
+          type="file"
+          hidden
+          data-testid={`folder-input-${role}`}
+          aria-label={`${role} folder`}
+          {...{ webkitdirectory: '', directory: '' }}
+          multiple
+          onChange={(e) => {
+            const files = e.target.files;
+            if (files?.length)
+              load({
+                kind: 'folder',
+                entries: entriesFromFileList(files),
+                label: files[0]!.webkitRelativePath.split('/')[0] || 'folder',
+              });
+            e.target.value = '';
+          }}
+        />
+      </div>
+      {busy && (
+        <div data-testid={`model-progress-${role}`}>
+          <progress value={state.progress?.done ?? 0} max={state.progress?.total || undefined} />
+          <span className="muted"> {state.progress?.message ?? 'reading config…'}</span>
+        </div>
+      )}
+      {state.error && (
+        <p className="error" role="alert" data-testid={`model-error-${role}`} data-error-class={state.errorClass ?? ''}>
+          {state.error}
+        </p>
+      )}
+      {state.summary && (
+        <dl className="model-summary" data-testid={`model-summary-${role}`}>
+          <dt>Loaded</dt>
+          <dd data-testid={`model-label-${role}`}>{state.summary.label}</dd>
+          <dt>Architecture</dt>
+          <dd data-testid={`model-arch-${role}`}>{state.summary.architecture}</dd>
+          <dt>Size</dt>
+          <dd>
+            {state.summary.layers} layers, hidden {state.summary.hidden}, {state.summary.heads} heads
+            {state.summary.kvHeads !== state.summary.heads ? ` (${state.summary.kvHeads} kv)` : ''}, vocab {state.summary.vocab}
+          </dd>
+          <dt>Parameters</dt>
+          <dd data-testid={`model-params-${role}`}>{state.summary.params.toLocaleString('en-US')}</dd>
+          <dt>Memory to train all</dt>
+          <dd>
+            {formatBytes(state.summary.memory.paramBytes)} weights + {formatBytes(state.summary.memory.gradBytes)} grads +{' '}
+            {formatBytes(state.summary.memory.optimizerBytes)} AdamW
+          </dd>
+          <dt>Tokenizer</dt>
+          <dd>{state.summary.tokenizer}</dd>
+          <dt>Load time</dt>
+          <dd>{(state.summary.loadMs / 1000).toFixed(1)} s</dd>
+        </dl>
+      )}
+    </div>
+  );
+}
+
+function TryModels() {
+  const models = useStore((s) => s.models);
+  const tryGenerate = useStore((s) => s.tryGenerate);
+  const tryRetrieve = useStore((s) => s.tryRetrieve);
+  const [prompt, setPrompt] = useState('Question: What does insulin do?\nAnswer:');
+  const [query, setQuery] = useState('What lowers blood sugar?');
+  const [docs, setDocs] = useState('Insulin lowers blood sugar.\nFever is a high body temperature.');
+  if (models.generator.status !== 'ready' && models.retriever.status !== 'ready') return null;
+  const docList = docs.split('\n').filter((d) => d.trim());
+  return (
+    <div className="try-models">
+      {models.generator.status === 'ready' && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void tryGenerate(prompt);
+          }}
+        >
+          <label>
+            Prompt
+            <textarea value={prompt} onChange={(e) => setPrompt(e.target.value)} rows={2} aria-label="prompt" />
+          </label>
+          <button type="submit" disabled={models.busy}>
+            Generate
+          </button>
+          {models.generated && (
+            <p data-testid="generated">
+              <span className="muted">
+                ({models.generated.tokens} tokens, {models.generated.ms.toFixed(0)} ms)
+              </span>{' '}
+              {models.generated.text}
+            </p>
+          )}
+        </form>
+      )}
+      {models.retriever.status === 'ready' && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void tryRetrieve(query, docList);
+          }}
+        >
+          <label>
+            Query
+            <input value={query} onChange={(e) => setQuery(e.target.value)} aria-label="query" />
+          </label>
+          <label>
+            Documents, one per line
+            <textarea value={docs} onChange={(e) => setDocs(e.target.value)} rows={3} aria-label="documents" />
+          </label>
+          <button type="submit" disabled={models.busy || docList.length === 0}>
+            Score
+          </button>
+          {models.retrieved && (
+            <ol data-testid="retrieved">
+              {models.retrieved.scores.map((s, i) => (
+                <li key={i}>
+                  <span className="score">{s.toFixed(3)}</span> {docList[i]}
+                </li>
+              ))}
+            </ol>
+          )}
+        </form>
+      )}
+      {models.tryError && (
+        <p className="error" role="alert">
+          {models.tryError}
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,74 @@
+// The `models` slice: the retriever and generator loaded in the worker, their download progress,
+// a short summary of each, and a quick try (generate text; score documents) to see they work.
+
+import type { StateCreator } from 'zustand';
+import type { GenerateResult, ModelRole, ModelSourceSpec, ModelSummary, RetrieveResult } from '../worker/protocol';
+import { engineClient } from './engine';
+import type { AppState } from './index';
+
+export interface ModelState {
+  status: 'empty' | 'loading' | 'ready' | 'error';
+  progress: { done: number; total: number; message: string } | null;
+  summary: ModelSummary | null;
+  error: string | null;
+  errorClass: string | null;
+}
+
+export interface ModelsSlice {
+  models: Record<ModelRole, ModelState> & {
+    generated: GenerateResult | null;
+    retrieved: RetrieveResult | null;
+    busy: boolean;
+    tryError: string | null;
+  };
+  loadModel: (role: ModelRole, source: ModelSourceSpec) => Promise<void>;
+  tryGenerate: (prompt: string, maxNewTokens?: number) => Promise<void>;
+  tryRetrieve: (query: string, docs: string[]) => Promise<void>;
+}
+
+const EMPTY: ModelState = { status: 'empty', progress: null, summary: null, error: null, errorClass: null };
+
+export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (set, get) => {
+  const patch = (role: ModelRole, p: Partial<ModelState>): void =>
+    set((s) => ({ models: { ...s.models, [role]: { ...s.models[role], ...p } } }));
+  const patchTry = (p: Partial<ModelsSlice['models']>): void => set((s) => ({ models: { ...s.models, ...p } }));
+  return {
+    models: { retriever: EMPTY, generator: EMPTY, generated: null, retrieved: null, busy: false, tryError: null },
+    loadModel: async (role, source) => {
+      if (get().models[role].status === 'loading') return;
+      patch(role, { status: 'loading', progress: null, error: null, errorClass: null });
+      try {
+        const summary = await engineClient().loadModel(role, source, (p) => patch(role, { progress: p }));
+        patch(role, { status: 'ready', summary });
+      } catch (err) {
+        const e = err as Error & { errorClass?: string };
+        // A failed load keeps the previous model (the worker swaps only on success).
+        patch(role, {
+          status: get().models[role].summary ? 'ready' : 'error',
+          error: e.message,
+          errorClass: e.errorClass ?? e.name,
+        });
+      }
+    },
+    tryGenerate: async (prompt, maxNewTokens = 24) => {
+      patchTry({ busy: true, tryError: null });
+      try {
+        patchTry({ generated: await engineClient().generate({ prompt, maxNewTokens, temperature: 0, seed: 0 }) });
+      } catch (err) {
+        patchTry({ tryError: (err as Error).message });
+      } finally {
+        patchTry({ busy: false });
+      }
+    },
+    tryRetrieve: async (query, docs) => {
+      patchTry({ busy: true, tryError: null });
+      try {
+        patchTry({ retrieved: await engineClient().retrieve({ query, docs }) });
+      } catch (err) {
+        patchTry({ tryError: (err as Error).message });
+      } finally {
+        patchTry({ busy: false });
+      }
+    },
+  };
+};
