@@ -144,7 +144,9 @@ export class Gpu {
     kernels: KernelSource,
   ) {
     this.pipelines = new PipelineCache(device, kernels);
-    this.pool = new BufferPool(device, this.info.limits.maxBufferSize ?? 2 ** 28);
+    // Buffers are bound whole, so rounding up to a bucket must stay within the binding limit too.
+    const l = this.info.limits;
+    this.pool = new BufferPool(device, Math.min(l.maxBufferSize ?? 2 ** 28, l.maxStorageBufferBindingSize ?? 2 ** 27));
     this.timer = this.info.hasTimestamps ? new KernelTimer(device) : null;
     device.lost.then((e) => {
       this.lostError = new DeviceLostError(e.reason ?? 'unknown', e.message ?? '');

@@ -6,12 +6,24 @@
 // dropout on attention probabilities is not applied (the fused kernel never materialises them),
 // hidden dropout is.
 
-import { add, dropout, embedding, gelu, geluTanh, layernorm, s2attn, swapAxes12, type Engine, type Tensor } from '../tensor';
+import {
+  add,
+  dropout,
+  embedding,
+  gelu,
+  geluTanh,
+  layernorm,
+  s2attn,
+  shardedEmbedding,
+  swapAxes12,
+  type Engine,
+  type Tensor,
+} from '../tensor';
 import type { Checkpoint, TensorSpec } from './checkpoint';
 import type { BertConfig } from './config';
 import { ShapeError } from '../tensor';
 import { ForwardContext, Linear, LoraAdapter, seededRandom, type LoraConfig } from './lora';
-import { Weights } from './weights';
+import { Weights, type WeightsOptions } from './weights';
 
 interface BertLayer {
   q: Linear;
@@ -92,10 +104,17 @@ export class BertEncoder {
     }
   }
 
-  static load(e: Engine, c: BertConfig, ckpt: Checkpoint, prefix: string, extra: TensorSpec[] = []): BertEncoder {
+  static load(
+    e: Engine,
+    c: BertConfig,
+    ckpt: Checkpoint,
+    prefix: string,
+    extra: TensorSpec[] = [],
+    opts: WeightsOptions = {},
+  ): BertEncoder {
     const specs = [...bertSpecs(c, prefix), ...extra];
     ckpt.verify(specs, 'the BERT encoder');
-    return new BertEncoder(c, Weights.fromCheckpoint(e, ckpt, specs), prefix);
+    return new BertEncoder(c, Weights.fromCheckpoint(e, ckpt, specs, opts), prefix);
   }
 
   /** Every linear layer, for LoRA targeting. */
@@ -129,7 +148,7 @@ export class BertEncoder {
     const pos = Int32Array.from({ length: T }, (_, t) => t);
     let x = add(
       add(
-        embedding(w('embeddings.word_embeddings.weight'), inp.ids, { shape: [B, T] }),
+        shardedEmbedding(this.weights.rows(this.prefix + 'embeddings.word_embeddings.weight'), inp.ids, { shape: [B, T] }),
         embedding(w('embeddings.position_embeddings.weight'), pos),
       ),
       embedding(w('embeddings.token_type_embeddings.weight'), inp.tokenTypes ?? new Int32Array(B * T), { shape: [B, T] }),

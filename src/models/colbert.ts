@@ -11,6 +11,7 @@ import type { BertConfig } from './config';
 import { ModelConfigError } from './errors';
 import { ForwardContext, seededRandom } from './lora';
 import type { Tokenizer } from './tokenizer';
+import type { WeightsOptions } from './weights';
 
 export interface ColbertOptions {
   queryMaxLen: number;
@@ -86,11 +87,12 @@ export class ColbertRetriever {
     tokenizer: Tokenizer,
     opts: Partial<ColbertOptions> = {},
     seed = 0,
+    weights: WeightsOptions = {},
   ): ColbertRetriever {
     const prefix = ckpt.prefixOf('embeddings.word_embeddings.weight') ?? '';
     const hasHead = ckpt.has('linear.weight');
     const head = { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] };
-    const encoder = BertEncoder.load(e, c, ckpt, prefix, hasHead ? [head] : []);
+    const encoder = BertEncoder.load(e, c, ckpt, prefix, hasHead ? [head] : [], weights);
     if (!hasHead) {
       const rand = seededRandom(seed);
       const bound = 1 / Math.sqrt(c.hiddenSize);

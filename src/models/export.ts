@@ -42,10 +42,15 @@ export async function exportPeftAdapter(
   }
   const save = opts.modulesToSave ?? [];
   if (opts.weights && save.length)
-    for (const [name, t] of opts.weights.tensors) {
+    for (const name of opts.weights.names()) {
       const module = name.replace(/\.(weight|bias)$/, '');
       // PEFT's own rule: a module is saved when its name ends with an entry.
-      if (save.some((s) => module.endsWith(s))) tensors[`base_model.model.${name}`] = await tensorOut(t);
+      if (save.some((s) => module.endsWith(s)))
+        tensors[`base_model.model.${name}`] = {
+          dtype: 'F32',
+          shape: opts.weights.shape(name),
+          data: await opts.weights.read(name),
+        };
     }
   const config = {
     peft_type: 'LORA',
@@ -87,7 +92,7 @@ export async function exportMergedWeights(weights: Weights, linears: Linear[]): 
     merged.set(l.weight.name, W);
   }
   const tensors: Record<string, WritableTensor> = {};
-  for (const [name, t] of weights.tensors)
-    tensors[name] = { dtype: 'F32', shape: [...t.shape], data: merged.get(name) ?? (await t.read()) };
+  for (const name of weights.names())
+    tensors[name] = { dtype: 'F32', shape: weights.shape(name), data: merged.get(name) ?? (await weights.read(name)) };
   return writeSafetensors(tensors, { format: 'pt', producer: 'MedRank' });
 }

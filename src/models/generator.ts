@@ -4,7 +4,7 @@
 // generation with a KV cache (greedy or temperature sampling).
 // B = batch, T = padded tokens, D = hidden size, V = vocab, N = answer tokens in the batch.
 
-import { crossEntropy, embedding, matmul, meanAll, type Tensor } from '../tensor';
+import { concat, crossEntropy, embedding, matmul, meanAll, shardedEmbedding, type Tensor } from '../tensor';
 import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
 import { FULL_ATTENTION, KvCache, LlamaModel, type AttentionMode } from './llama';
@@ -99,9 +99,18 @@ export class Generator {
       }
       offsets[b + 1] = rows.length;
     });
-    const D = this.model.config.hiddenSize;
-    const h = embedding(hidden.reshape([B * T, D]), rows);
-    const tokenNll = crossEntropy(this.model.logits(h), targets, { reduction: 'none' });
+    const flat = hidden.reshape([B * T, this.model.config.hiddenSize]);
+    // Logits of `chunk` rows at a time, so [rows, V] stays within one storage binding (a 150k vocab
+    // at 4 bytes is 600 KB a row).
+    const e = this.model.engine;
+    const limit = e.gpu.info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
+    const chunk = Math.max(1, Math.floor(limit / (4 * this.model.config.vocabSize)));
+    const parts: Tensor[] = [];
+    for (let at = 0; at < rows.length; at += chunk) {
+      const h = embedding(flat, rows.slice(at, at + chunk));
+      parts.push(crossEntropy(this.model.logits(h), targets.slice(at, at + chunk), { reduction: 'none' }));
+    }
+    const tokenNll = parts.length === 1 ? parts[0]! : concat(parts, 0);
     return { tokenNll, offsets };
   }
 
@@ -164,7 +173,7 @@ export class Generator {
     const hidden = this.model.forward(ids, B, T, { ctx: opts.ctx, attention });
     const rows = prompts.map((p, b) => b * T + p.length - 1);
     const h = embedding(hidden.reshape([B * T, this.model.config.hiddenSize]), rows); // [B, D]
-    const heads = embedding(this.model.lmHead, labelIds); // [L, D]: only the label rows of the head
+    const heads = shardedEmbedding(this.model.lmHead, labelIds); // [L, D]: only the label rows of the head
     return matmul(h, heads, { transB: true });
   }
 

@@ -8,12 +8,12 @@
 import { matmulInto } from '../tensor/ops/matmul';
 import {
   add,
-  embedding,
-  linear,
   rmsnorm,
   rope,
   ropeTables,
   s2attn,
+  shardedEmbedding,
+  shardedLinear,
   softmax,
   swapAxes12,
   swiglu,
@@ -25,7 +25,7 @@ import {
 import type { Checkpoint, TensorSpec } from './checkpoint';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { ForwardContext, Linear, LoraAdapter, seededRandom, type LoraConfig } from './lora';
-import { Weights } from './weights';
+import { Weights, type WeightsOptions } from './weights';
 
 interface LlamaLayer {
   q: Linear;
@@ -131,19 +131,19 @@ export class LlamaModel {
     }
   }
 
-  static load(e: Engine, c: LlamaConfig, ckpt: Checkpoint): LlamaModel {
+  static load(e: Engine, c: LlamaConfig, ckpt: Checkpoint, opts: WeightsOptions = {}): LlamaModel {
     const specs = llamaSpecs(c);
     ckpt.verify(specs, `the ${c.family} generator`);
-    return new LlamaModel(c, Weights.fromCheckpoint(e, ckpt, specs));
+    return new LlamaModel(c, Weights.fromCheckpoint(e, ckpt, specs, opts));
   }
 
   get engine(): Engine {
     return this.weights.engine;
   }
 
-  /** The LM head: lm_head.weight, or the embedding table when tied. [V, D] */
-  get lmHead(): Tensor {
-    return this.config.tieWordEmbeddings ? this.weights.get('model.embed_tokens.weight') : this.weights.get('lm_head.weight');
+  /** The LM head [V, D] as row shards: lm_head.weight, or the embedding table when tied. */
+  get lmHead(): Tensor[] {
+    return this.weights.rows(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
   }
 
   linears(): Linear[] {
@@ -210,7 +210,7 @@ export class LlamaModel {
       [T],
       { dtype: 'i32' },
     );
-    let x = embedding(this.weights.get('model.embed_tokens.weight'), ids, { shape: [B, T] });
+    let x = shardedEmbedding(this.weights.rows('model.embed_tokens.weight'), ids, { shape: [B, T] });
     this.layers.forEach((l, i) => {
       const h = rmsnorm(x, l.inputNorm, c.rmsNormEps);
       const q = swapAxes12(rope(l.q.forward(h, ctx).reshape([B, T, H, Dh]), cos, sin, positions));
@@ -233,7 +233,7 @@ export class LlamaModel {
 
   /** Logits [R, V] of hidden rows [R, D]. */
   logits(hidden: Tensor): Tensor {
-    return linear(hidden, this.lmHead);
+    return shardedLinear(hidden, this.lmHead);
   }
 }
 

@@ -21,6 +21,8 @@ export interface LoadOptions {
   trainable?: (name: string) => boolean;
   /** GPU memory the model may use, bytes (default 4 GiB). */
   budgetBytes?: number;
+  /** Split [V, D] tables above this many bytes into row shards (default: the adapter's binding limit). */
+  splitAboveBytes?: number;
 }
 
 export interface ModelFolder {
@@ -89,7 +91,9 @@ export async function loadRetriever(
       `${files.label} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
     );
   fit(e, folder, opts, files.label);
-  return ColbertRetriever.load(e, folder.config as BertConfig, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed);
+  return ColbertRetriever.load(e, folder.config as BertConfig, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, {
+    splitAboveBytes: opts.splitAboveBytes,
+  });
 }
 
 export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOptions = {}): Promise<Generator> {
@@ -99,5 +103,6 @@ export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOpti
       `${files.label} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
     );
   fit(e, folder, opts, files.label);
-  return new Generator(LlamaModel.load(e, folder.config as LlamaConfig, folder.checkpoint), folder.tokenizer);
+  const model = LlamaModel.load(e, folder.config as LlamaConfig, folder.checkpoint, { splitAboveBytes: opts.splitAboveBytes });
+  return new Generator(model, folder.tokenizer);
 }

@@ -13,7 +13,7 @@ export interface MemoryPlan {
   totalBytes: number;
   trainableParams: number;
   totalParams: number;
-  /** The largest single tensor (bytes) and its name. */
+  /** The largest tensor that cannot be split into row shards (anything but a [V, D] table). */
   largest: { name: string; bytes: number };
 }
 
@@ -31,7 +31,8 @@ export function planMemory(specs: TensorSpec[], trainable: (name: string) => boo
     const n = s.shape.reduce((a, b) => a * b, 1);
     totalParams += n;
     if (trainable(s.name)) trainableParams += n;
-    if (n * 4 > largest.bytes) largest = { name: s.name, bytes: n * 4 };
+    // [V, D] tables are split into row shards when they exceed one buffer (see weights.ts).
+    if (s.shape.length !== 2 && n * 4 > largest.bytes) largest = { name: s.name, bytes: n * 4 };
   }
   const paramBytes = totalParams * 4;
   const gradBytes = trainableParams * 4;

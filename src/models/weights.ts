@@ -1,19 +1,43 @@
 // A model's tensors by checkpoint name: uploaded from a verified Checkpoint, switched between
-// trainable and frozen, listed for the optimizer and for export.
+// trainable and frozen, listed for the optimizer and for export. A [V, D] table larger than one
+// storage binding (maxStorageBufferBindingSize; e.g. Qwen2-0.5B's 545 MB embedding against the
+// 128 MiB default) is kept as row shards, each under the limit, and used through the sharded ops.
 
-import type { Engine, Tensor } from '../tensor';
+import { splitRows, type Engine, type Tensor } from '../tensor';
 import type { Checkpoint, TensorSpec } from './checkpoint';
-import { CheckpointMismatchError } from './errors';
+import { CheckpointMismatchError, ModelTooLargeError } from './errors';
+
+export interface WeightsOptions {
+  /** Tensors above this many bytes are split into row shards (default: the adapter's binding limit). */
+  splitAboveBytes?: number;
+}
 
 export class Weights {
   readonly tensors = new Map<string, Tensor>();
+  /** Row shards of the tables that did not fit one buffer, in row order. */
+  readonly shards = new Map<string, Tensor[]>();
 
   constructor(readonly engine: Engine) {}
 
   /** Upload every spec'd tensor (the checkpoint must have been verified against the specs). */
-  static fromCheckpoint(e: Engine, ckpt: Checkpoint, specs: TensorSpec[], rename: (name: string) => string = (n) => n): Weights {
+  static fromCheckpoint(e: Engine, ckpt: Checkpoint, specs: TensorSpec[], opts: WeightsOptions = {}): Weights {
     const w = new Weights(e);
-    for (const s of specs) w.set(rename(s.name), e.tensor(ckpt.read(s.name), s.shape, { name: rename(s.name) }).keep());
+    const limits = e.gpu.info.limits;
+    const limit =
+      opts.splitAboveBytes ?? Math.min(limits.maxStorageBufferBindingSize ?? 2 ** 27, limits.maxBufferSize ?? 2 ** 28);
+    for (const s of specs) {
+      const bytes = s.shape.reduce((a, b) => a * b, 4);
+      if (bytes <= limit) {
+        w.set(s.name, e.tensor(ckpt.read(s.name), s.shape, { name: s.name }).keep());
+        continue;
+      }
+      if (s.shape.length !== 2)
+        throw new ModelTooLargeError(
+          `tensor "${s.name}" [${s.shape}] needs ${bytes} bytes, above this adapter's ${limit}-byte buffer limit, and only ` +
+            '[rows, dim] tables can be split; use a GPU with larger limits or a smaller model',
+        );
+      w.shards.set(s.name, splitRows(e, ckpt.read(s.name), s.shape as [number, number], limit, { name: s.name }));
+    }
     return w;
   }
 
@@ -22,24 +46,81 @@ export class Weights {
     this.tensors.set(name, t);
   }
 
+  /** A tensor held in one buffer. */
   get(name: string): Tensor {
     const t = this.tensors.get(name);
-    if (!t) throw new CheckpointMismatchError(`internal: no weight "${name}" was loaded`);
+    if (!t)
+      throw new CheckpointMismatchError(
+        this.shards.has(name)
+          ? `internal: "${name}" is split into row shards; use rows()`
+          : `internal: no weight "${name}" was loaded`,
+      );
     return t;
+  }
+
+  /** A [V, D] table as its row shards (one element when it fits one buffer). */
+  rows(name: string): Tensor[] {
+    const s = this.shards.get(name);
+    return s ?? [this.get(name)];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name) || this.shards.has(name);
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys(), ...this.shards.keys()];
+  }
+
+  shape(name: string): number[] {
+    const s = this.shards.get(name);
+    if (s) return [s.reduce((a, t) => a + t.shape[0]!, 0), s[0]!.shape[1]!];
+    return [...this.get(name).shape];
+  }
+
+  /** Values of a weight (shards concatenated). */
+  async read(name: string): Promise<Float32Array> {
+    const parts = await Promise.all(this.rows(name).map((t) => t.read()));
+    if (parts.length === 1) return parts[0]!;
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  /** Gradient of a weight (shards concatenated; a shard no id touched counts as zeros), or null when it has none. */
+  async readGrad(name: string): Promise<Float32Array | null> {
+    const parts = this.rows(name);
+    if (parts.every((t) => !t.grad)) return null;
+    const data = await Promise.all(parts.map((t) => (t.grad ? t.grad.read() : new Float32Array(t.size))));
+    if (data.length === 1) return data[0]!;
+    const out = new Float32Array(data.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of data) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 
   /** Mark tensors trainable (requiresGrad) by name; the rest frozen. Returns the trainable ones. */
   setTrainable(pred: (name: string) => boolean): Tensor[] {
     const out: Tensor[] = [];
-    for (const [n, t] of this.tensors) {
-      t.requiresGrad = pred(n);
-      if (t.requiresGrad) out.push(t);
-    }
+    for (const n of this.names())
+      for (const t of this.rows(n)) {
+        t.requiresGrad = pred(n);
+        if (t.requiresGrad) out.push(t);
+      }
     return out;
   }
 
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
+    for (const s of this.shards.values()) for (const t of s) t.dispose();
     this.tensors.clear();
+    this.shards.clear();
   }
 }

@@ -4,6 +4,7 @@
 export { Engine, Tensor, ShapeError, type TapeNode, type DType } from './tensor';
 export { contiguous } from './ops/common';
 export { swapAxes12 } from './ops/swap-axes';
+export { concat } from './ops/concat';
 export { matmul, linear, type MatmulOptions } from './ops/matmul';
 export { add, sub, mul, div, scale, bias, broadcastShape } from './ops/binary';
 export { gelu, geluTanh, silu, relu, swiglu, type UnaryOp } from './ops/activations';
@@ -14,6 +15,7 @@ export { sum, mean, max, sumAll, meanAll, type ReduceOp, type ReduceOptions } fr
 export { softmax, logSoftmax, MASKED_LOG_PROB } from './ops/softmax';
 export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy';
 export { embedding, type EmbeddingOptions } from './ops/embedding';
+export { splitRows, shardedEmbedding, shardedLinear, type SplitRowsOptions } from './ops/sharded';
 export { s2attn, s2attnGroup, type S2AttnOptions, type S2Shift } from './ops/s2attn';
 export { maxsim, topk, maxsimSearch, MAX_TOPK, type MaxsimCorpus, type MaxsimSearchResult } from './ops/maxsim';
 export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw';

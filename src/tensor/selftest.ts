@@ -13,6 +13,7 @@ import { max, mean, sum, type ReduceOp } from './ops/reduce';
 import { logSoftmax, softmax } from './ops/softmax';
 import { crossEntropy } from './ops/cross-entropy';
 import { embedding } from './ops/embedding';
+import { concat } from './ops/concat';
 import { maxsim } from './ops/maxsim';
 import { l2normalize, layernorm, rmsnorm } from './ops/norms';
 import { rope, ropeTables } from './ops/rope';
@@ -26,6 +27,7 @@ import { reduceBackwardCpu, reduceForwardCpu } from './cpu/reduce';
 import { logSoftmaxBackwardCpu, logSoftmaxForwardCpu, softmaxBackwardCpu, softmaxForwardCpu } from './cpu/softmax';
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu, type CrossEntropyCpuOptions } from './cpu/cross-entropy';
 import { embeddingBackwardCpu, embeddingForwardCpu } from './cpu/embedding';
+import { concatBackwardCpu, concatCpu } from './cpu/concat';
 import { maxsimBackwardCpu, maxsimForwardCpu } from './cpu/maxsim';
 import {
   l2normalizeBackwardCpu,
@@ -246,6 +248,24 @@ export const SELFTEST_CASES: SelfTestCase[] = [
     gpu: ([w]) => embedding(w!, EMBEDDING_IDS, { shape: [3, 4] }),
     cpu: ([w]) => embeddingForwardCpu(w!, EMBEDDING_IDS, [3, 4]),
     cpuBackward: ([w], g) => [embeddingBackwardCpu(w!.shape, EMBEDDING_IDS, g)],
+  },
+  {
+    // atol 0: a copy must be exact, forward and backward.
+    name: 'concat [2,3,5], [2,3,1], [2,3,300] along the last axis',
+    inputs: [
+      [2, 3, 5],
+      [2, 3, 1],
+      [2, 3, 300],
+    ],
+    tol: { atol: 0 },
+    gpu: (xs) => concat(xs, -1),
+    cpu: (xs) => concatCpu(xs, -1),
+    cpuBackward: (xs, g) =>
+      concatBackwardCpu(
+        xs.map((x) => x.shape),
+        -1,
+        g,
+      ),
   },
   maxsimCase('maxsim q [2,5,128] x docs of [1,70,3,65] tokens, 2 masked', [2, 5, 128], [1, 70, 3, 65], [4, 6], 0.3),
   maxsimCase('maxsim q [2,37,24] x docs of [2,66,1,9] tokens, 3 masked', [2, 37, 24], [2, 66, 1, 9], [0, 36, 40], 0.45),

@@ -174,7 +174,7 @@ function summary(
   t0: number,
 ): ModelSummary {
   let params = 0;
-  for (const t of weights.tensors.values()) params += t.size;
+  for (const n of weights.names()) params += weights.shape(n).reduce((a, b) => a * b, 1);
   const memory = { paramBytes: params * 4, gradBytes: params * 4, optimizerBytes: params * 8 };
   return {
     role,
