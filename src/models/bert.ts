@@ -22,7 +22,7 @@ import {
 import type { Checkpoint, TensorSpec } from './checkpoint';
 import type { BertConfig } from './config';
 import { ShapeError } from '../tensor';
-import { ForwardContext, Linear, LoraAdapter, seededRandom, type LoraConfig } from './lora';
+import { attachLora, ForwardContext, Linear, type LoraAdapter, type LoraConfig } from './lora';
 import { Weights, type WeightsOptions } from './weights';
 
 interface BertLayer {
@@ -124,14 +124,7 @@ export class BertEncoder {
 
   /** Attach fresh LoRA adapters (seeded) to the linears whose module name is in targetModules. */
   addLora(c: LoraConfig, seed: number): LoraAdapter[] {
-    const rand = seededRandom(seed);
-    const out: LoraAdapter[] = [];
-    for (const l of this.linears())
-      if (c.targetModules.includes(l.moduleName)) {
-        l.lora = LoraAdapter.create(this.weights.engine, l.inFeatures, l.outFeatures, c, rand, l.name);
-        out.push(l.lora);
-      }
-    return out;
+    return attachLora(this.weights.engine, this.linears(), c, seed);
   }
 
   /** last_hidden_state [B, T, D]. */

@@ -9,7 +9,7 @@ import { BertEncoder, type BertInput } from './bert';
 import type { Checkpoint } from './checkpoint';
 import type { BertConfig } from './config';
 import { ModelConfigError } from './errors';
-import { ForwardContext, seededRandom } from './lora';
+import { ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 import type { WeightsOptions } from './weights';
 
@@ -100,6 +100,20 @@ export class ColbertRetriever {
       encoder.weights.set('linear.weight', e.tensor(init, head.shape).keep());
     }
     return new ColbertRetriever(encoder, encoder.weights.get('linear.weight'), tokenizer, opts);
+  }
+
+  /**
+   * What trains (the issue's three choices): 'projection' (the ColBERT head only), 'lora' (the head
+   * plus LoRA adapters on the encoder's targetModules), or 'full' (every weight). Returns the
+   * trainable tensors for the optimizer; everything else is frozen.
+   */
+  configureTraining(mode: 'projection' | 'lora' | 'full', lora?: LoraConfig, seed = 0): Tensor[] {
+    const w = this.encoder.weights;
+    const params = w.setTrainable((n) => mode === 'full' || n === 'linear.weight');
+    if (mode !== 'lora') return params;
+    if (!lora)
+      throw new ModelConfigError("retriever training mode 'lora' needs a LoRA config (r, alpha, dropout, targetModules)");
+    return [...params, ...this.encoder.addLora(lora, seed).flatMap((a) => [a.A, a.B])];
   }
 
   get dim(): number {

@@ -8,7 +8,7 @@ import { concat, crossEntropy, embedding, matmul, meanAll, shardedEmbedding, typ
 import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
 import { FULL_ATTENTION, KvCache, LlamaModel, type AttentionMode } from './llama';
-import { ForwardContext, seededRandom } from './lora';
+import { ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 
 export interface AnswerExample {
@@ -42,6 +42,24 @@ export class Generator {
     readonly model: LlamaModel,
     readonly tokenizer: Tokenizer,
   ) {}
+
+  /**
+   * What trains: LoRA adapters (when given), plus the embedding table (and an untied LM head) and
+   * the RMSNorm weights when asked (JMLR trains both), or every weight with `full`. Returns the
+   * trainable tensors for the optimizer; everything else is frozen.
+   */
+  configureTraining(opts: { lora?: LoraConfig; embeddings?: boolean; norms?: boolean; full?: boolean; seed?: number }): Tensor[] {
+    const params = this.model.weights.setTrainable(
+      (n) =>
+        opts.full === true ||
+        (opts.embeddings === true && (n === 'model.embed_tokens.weight' || n === 'lm_head.weight')) ||
+        (opts.norms === true && n.endsWith('norm.weight')),
+    );
+    const adapters = opts.lora ? this.model.addLora(opts.lora, opts.seed ?? 0) : [];
+    const all = [...params, ...adapters.flatMap((a) => [a.A, a.B])];
+    if (all.length === 0) throw new ModelConfigError('nothing would train: give LoRA, embeddings, norms or full');
+    return all;
+  }
 
   /** Prompt ids of a text, with the tokenizer's special tokens (BOS for Llama-3 style). */
   encodePrompt(text: string): number[] {

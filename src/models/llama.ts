@@ -24,7 +24,7 @@ import {
 } from '../tensor';
 import type { Checkpoint, TensorSpec } from './checkpoint';
 import { ropeInvFreq, type LlamaConfig } from './config';
-import { ForwardContext, Linear, LoraAdapter, seededRandom, type LoraConfig } from './lora';
+import { attachLora, ForwardContext, Linear, type LoraAdapter, type LoraConfig } from './lora';
 import { Weights, type WeightsOptions } from './weights';
 
 interface LlamaLayer {
@@ -151,14 +151,7 @@ export class LlamaModel {
   }
 
   addLora(c: LoraConfig, seed: number): LoraAdapter[] {
-    const rand = seededRandom(seed);
-    const out: LoraAdapter[] = [];
-    for (const l of this.linears())
-      if (c.targetModules.includes(l.moduleName)) {
-        l.lora = LoraAdapter.create(this.engine, l.inFeatures, l.outFeatures, c, rand, l.name);
-        out.push(l.lora);
-      }
-    return out;
+    return attachLora(this.engine, this.linears(), c, seed);
   }
 
   private ropeFor(P: number): { cos: Tensor; sin: Tensor } {

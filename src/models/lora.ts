@@ -39,6 +39,28 @@ export class LoraAdapter {
   }
 }
 
+/**
+ * Fresh adapters (seeded) on the linears whose module name is in c.targetModules. Throws when a
+ * target matches nothing, naming the modules the model has (a typo would otherwise train nothing).
+ */
+export function attachLora(e: Engine, linears: Linear[], c: LoraConfig, seed: number): LoraAdapter[] {
+  checkLoraConfig(c);
+  const have = [...new Set(linears.map((l) => l.moduleName))];
+  const unknown = c.targetModules.filter((t) => !have.includes(t));
+  if (unknown.length)
+    throw new ModelConfigError(
+      `LoRA target module(s) ${unknown.join(', ')} match no layer; this model's linear modules are ${have.join(', ')}`,
+    );
+  const rand = seededRandom(seed);
+  const out: LoraAdapter[] = [];
+  for (const l of linears)
+    if (c.targetModules.includes(l.moduleName)) {
+      l.lora = LoraAdapter.create(e, l.inFeatures, l.outFeatures, c, rand, l.name);
+      out.push(l.lora);
+    }
+  return out;
+}
+
 /** A linear layer with its checkpoint name, optional bias and optional LoRA adapter. */
 export class Linear {
   lora: LoraAdapter | null = null;

@@ -10,7 +10,7 @@ import { CheckpointMismatchError, ModelTooLargeError, UnsupportedArchitectureErr
 import { KvCache } from '../../src/models/llama';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { ForwardContext } from '../../src/models/lora';
-import { embedding, sumAll } from '../../src/tensor';
+import { AdamW, crossEntropy, embedding, sumAll } from '../../src/tensor';
 import { parseSafetensors, SafetensorsError } from '../../src/tensor/safetensors';
 import { destroyEngine, expectClose, getEngine } from './helpers';
 import { fixtureBytes, fixtureFiles } from './fixtures';
@@ -281,5 +281,69 @@ describe('export', () => {
     expect([...parseSafetensors(merged).tensors.keys()].sort()).toEqual([...m.weights.tensors.keys()].sort());
     m.weights.dispose();
     plain.model.weights.dispose();
+  });
+});
+
+describe('training configuration', () => {
+  it('LoRA + embeddings + norms on the generator: 20 AdamW steps drive the answer NLL down; frozen weights stay put', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
+    const params = gen.configureTraining({
+      lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] },
+      embeddings: true,
+      norms: true,
+      seed: 1,
+    });
+    // 2 layers x 4 modules = 8 adapters x (A, B), + embed + lm_head + 5 norms.
+    expect(params.length).toBe(16 + 2 + 5);
+    expect(() => gen.model.addLora({ r: 2, alpha: 2, dropout: 0, targetModules: ['qproj'] }, 0)).toThrow(
+      /qproj match no layer; this model's linear modules are q_proj, k_proj/,
+    );
+    const frozen = await gen.model.layers[0]!.gate.weight.read();
+    const opt = new AdamW(e, params, { lr: 1e-2, weightDecay: 0 });
+    const ex = [{ prompt: gen.encodePrompt('Question: What is insulin?\nAnswer:'), answer: gen.encodeAnswer(' a hormone.') }];
+    const losses: number[] = [];
+    for (let step = 0; step < 20; step++) {
+      const loss = e.scope(() => {
+        opt.zeroGrad();
+        const l = gen.meanAnswerLoss(ex, { ctx: new ForwardContext(true, step), attention: { ratio: 0.25, shift: 'roll' } });
+        e.backward(l);
+        opt.step();
+        return l;
+      });
+      losses.push(await loss.item());
+      loss.dispose();
+    }
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    expectClose(await gen.model.layers[0]!.gate.weight.read(), frozen, { atol: 0 }, 'frozen MLP weight');
+    gen.model.weights.dispose();
+  });
+
+  it("retriever modes: 'projection' trains the head only, 'lora' adds adapters, 'full' everything", async () => {
+    const e = await getEngine();
+    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    expect(r.configureTraining('projection')).toEqual([r.projection]);
+    const full = r.configureTraining('full');
+    expect(full.length).toBe(r.encoder.weights.names().length);
+    expect(() => r.configureTraining('lora')).toThrow(/needs a LoRA config/);
+    const lora = r.configureTraining('lora', { r: 2, alpha: 4, dropout: 0, targetModules: ['query', 'value'] }, 1);
+    expect(lora.length).toBe(1 + 2 * 2 * 2);
+    // A few steps of InfoNCE between a query and its passage against a distractor raise the positive's share.
+    const opt = new AdamW(e, lora, { lr: 5e-2, weightDecay: 0 });
+    const docs = ['Insulin lowers blood sugar.', 'Fever is a high body temperature.'];
+    const share = async (): Promise<number> => {
+      const s = await e.noGrad(() => r.score(r.encodeQueries(['what lowers sugar']), r.encodeDocs(docs))).read();
+      return Math.exp(s[0]!) / (Math.exp(s[0]!) + Math.exp(s[1]!));
+    };
+    const before = await share();
+    for (let step = 0; step < 8; step++)
+      e.scope(() => {
+        opt.zeroGrad();
+        const s = r.score(r.encodeQueries(['what lowers sugar']), r.encodeDocs(docs)); // [1, 2]
+        e.backward(crossEntropy(s, [0]));
+        opt.step();
+      });
+    expect(await share()).toBeGreaterThan(before + 0.05);
+    r.encoder.weights.dispose();
   });
 });
