@@ -7,6 +7,7 @@
 import { concat, crossEntropy, embedding, matmul, meanAll, shardedEmbedding, type Tensor } from '../tensor';
 import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
+import { exportPeftAdapter, type PeftExport } from './export';
 import { FULL_ATTENTION, KvCache, LlamaModel, type AttentionMode } from './llama';
 import { ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
@@ -38,10 +39,37 @@ export interface ForwardOptions {
 }
 
 export class Generator {
+  /** The LoRA config of configureTraining, for export. */
+  private lora: LoraConfig | null = null;
+
   constructor(
     readonly model: LlamaModel,
     readonly tokenizer: Tokenizer,
   ) {}
+
+  /**
+   * The trained adapter as PEFT saves it (adapter_model.safetensors + adapter_config.json); every
+   * other weight that trains (embeddings, LM head, norms) goes in full as modules_to_save.
+   */
+  async exportAdapter(baseModel: string): Promise<PeftExport> {
+    if (!this.lora)
+      throw new ModelConfigError('no LoRA adapter to export: configureTraining({ lora }) first, or export merged weights');
+    const modules = new Set<string>();
+    for (const n of this.model.weights.names())
+      if (this.model.weights.rows(n).some((t) => t.requiresGrad))
+        modules.add(
+          n
+            .replace(/\.(weight|bias)$/, '')
+            .split('.')
+            .at(-1)!,
+        );
+    return exportPeftAdapter(this.model.linears(), this.lora, {
+      baseModel,
+      taskType: 'CAUSAL_LM',
+      weights: this.model.weights,
+      modulesToSave: [...modules].sort(),
+    });
+  }
 
   /**
    * What trains: LoRA adapters (when given), plus the embedding table (and an untied LM head) and
@@ -56,6 +84,7 @@ export class Generator {
         (opts.norms === true && n.endsWith('norm.weight')),
     );
     const adapters = opts.lora ? this.model.addLora(opts.lora, opts.seed ?? 0) : [];
+    this.lora = opts.lora ?? null;
     const all = [...params, ...adapters.flatMap((a) => [a.A, a.B])];
     if (all.length === 0) throw new ModelConfigError('nothing would train: give LoRA, embeddings, norms or full');
     return all;

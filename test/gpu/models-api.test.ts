@@ -315,6 +315,14 @@ describe('training configuration', () => {
       loss.dispose();
     }
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    // The export names every trained module: the untied LM head too, which PEFT then saves in full.
+    const peft = await gen.exportAdapter('medrank-test/tiny-llama');
+    const cfg = JSON.parse(peft.config) as { modules_to_save: string[]; target_modules: string[] };
+    expect(cfg.modules_to_save).toEqual(['embed_tokens', 'input_layernorm', 'lm_head', 'norm', 'post_attention_layernorm']);
+    expect(cfg.target_modules).toEqual(['k_proj', 'o_proj', 'q_proj', 'v_proj']);
+    const keys = [...parseSafetensors(peft.adapter).tensors.keys()];
+    expect(keys).toContain('base_model.model.lm_head.weight');
+    expect(keys.filter((k) => k.includes('.lora_')).length).toBe(16);
     expectClose(await gen.model.layers[0]!.gate.weight.read(), frozen, { atol: 0 }, 'frozen MLP weight');
     gen.model.weights.dispose();
   });
