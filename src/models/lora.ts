@@ -4,6 +4,7 @@
 // layer's input and output sizes.
 
 import { add, dropout, linear, scale, type Engine, type Tensor } from '../tensor';
+import { mulberry32 } from '../tensor/random';
 import { ModelConfigError } from './errors';
 
 export interface LoraConfig {
@@ -107,14 +108,5 @@ export class ForwardContext {
   }
 }
 
-/** Mulberry32, seeded: LoRA init and other model-side randomness. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) draws (Mulberry32): LoRA init and other model-side randomness. */
+export const seededRandom = mulberry32;

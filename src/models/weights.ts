@@ -80,30 +80,14 @@ export class Weights {
 
   /** Values of a weight (shards concatenated). */
   async read(name: string): Promise<Float32Array> {
-    const parts = await Promise.all(this.rows(name).map((t) => t.read()));
-    if (parts.length === 1) return parts[0]!;
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return joined(await Promise.all(this.rows(name).map((t) => t.read())));
   }
 
   /** Gradient of a weight (shards concatenated; a shard no id touched counts as zeros), or null when it has none. */
   async readGrad(name: string): Promise<Float32Array | null> {
     const parts = this.rows(name);
     if (parts.every((t) => !t.grad)) return null;
-    const data = await Promise.all(parts.map((t) => (t.grad ? t.grad.read() : new Float32Array(t.size))));
-    if (data.length === 1) return data[0]!;
-    const out = new Float32Array(data.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of data) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return joined(await Promise.all(parts.map((t) => (t.grad ? t.grad.read() : new Float32Array(t.size)))));
   }
 
   /** Mark tensors trainable (requiresGrad) by name; the rest frozen. Returns the trainable ones. */
@@ -123,4 +107,15 @@ export class Weights {
     this.tensors.clear();
     this.shards.clear();
   }
+}
+
+function joined(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

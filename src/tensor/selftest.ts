@@ -6,6 +6,7 @@
 // Adding an op is one object in SELFTEST_CASES: input shapes, the GPU call, the CPU twin, and
 // optionally the CPU backward (which returns one gradient per input that requires grad).
 
+import { mulberry32 } from './random';
 import { matmul } from './ops/matmul';
 import { add, bias, mul, scale, sub } from './ops/binary';
 import { gelu, geluTanh, relu, silu, swiglu, type UnaryOp } from './ops/activations';
@@ -487,14 +488,7 @@ export function compare(
 
 /** Seeded inputs (mulberry32 + Box-Muller): N(0, scale^2), or integers in [0, int). */
 export function randomInput(shape: readonly number[], seed: number, int?: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const r = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -41,9 +41,13 @@ export async function fixtureBytes(name: FixtureName, file: string): Promise<Uin
   return new Uint8Array(await (await fetch(url)).arrayBuffer());
 }
 
-export async function golden(
-  name: FixtureName,
-): Promise<{ get(n: string): SafetensorsTensor; names: string[]; metadata: Record<string, string> }> {
+export interface Golden {
+  get(n: string): SafetensorsTensor;
+  names: string[];
+  metadata: Record<string, string>;
+}
+
+export async function golden(name: FixtureName): Promise<Golden> {
   const url = Object.entries(goldenUrls).find(([p]) => p.endsWith(`/${name}.safetensors`))?.[1];
   if (!url) throw new Error(`no golden ${name}; run /usr/bin/python3 scripts/goldens/make_model_fixtures.py`);
   const { tensors, metadata } = parseSafetensors(await (await fetch(url)).arrayBuffer());

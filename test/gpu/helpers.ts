@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { acquireGpu, type Gpu } from '../../src/gpu/device';
 import { viteKernels } from '../../src/gpu/kernels-vite';
 import { Engine } from '../../src/tensor/tensor';
+import { mulberry32 } from '../../src/tensor/random';
 
 const VERBOSE = (import.meta.env as Record<string, unknown>).VITE_MEDRANK_VERBOSE === '1';
 
@@ -23,17 +24,8 @@ export function destroyEngine(): void {
   shared = null;
 }
 
-/** Mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 (src/tensor/random.ts): small, seeded, good enough for test data. */
+export const rng = mulberry32;
 
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);

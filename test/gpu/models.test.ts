@@ -6,18 +6,25 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { hubFiles, MODEL_CACHE_NAME, type ReadAllProgress } from '../../src/models/sources';
 import type { HubStats } from '../setup/hub-server';
-import { ForwardContext, type LoraConfig } from '../../src/models/lora';
+import { ForwardContext, type Linear, type LoraConfig } from '../../src/models/lora';
 import { crossEntropy, mul, type Engine, type Tensor } from '../../src/tensor';
 import { destroyEngine, expectClose, getEngine } from './helpers';
-import { fixtureFiles, golden, type FixtureName } from './fixtures';
+import { fixtureFiles, golden, type FixtureName, type Golden } from './fixtures';
 
 afterAll(destroyEngine);
 
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 
-function setParam(e: Engine, t: Tensor, data: Float32Array): void {
-  expect(t.size).toBe(data.length);
-  e.gpu.write(t.buffer, data);
+/** Give the adapters the golden's (nonzero) A and B, so dL/dA is not trivially zero. */
+function useGoldenAdapters(e: Engine, linears: Linear[], g: Golden): Linear[] {
+  const adapters = linears.filter((l) => l.lora);
+  for (const l of adapters)
+    for (const k of ['A', 'B'] as const) {
+      const data = g.get(`lora.${l.name}.${k}`).data as Float32Array;
+      expect(l.lora![k].size).toBe(data.length);
+      e.gpu.write(l.lora![k].buffer, data);
+    }
+  return adapters;
 }
 
 /** Gradients are compared relative to the largest reference magnitude (tiny entries are noise). */
@@ -59,12 +66,8 @@ describe('BERT + ColBERT (tiny-colbert)', () => {
     const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['query', 'value'] };
     r.encoder.addLora(lora, 1);
     r.encoder.weights.setTrainable((n) => n === 'linear.weight');
-    const adapters = r.encoder.linears().filter((l) => l.lora);
+    const adapters = useGoldenAdapters(e, r.encoder.linears(), g);
     expect(adapters.length).toBe(4);
-    for (const l of adapters) {
-      setParam(e, l.lora!.A, g.get(`lora.${l.name}.A`).data as Float32Array);
-      setParam(e, l.lora!.B, g.get(`lora.${l.name}.B`).data as Float32Array);
-    }
     const [B, T] = g.get('input_ids').shape as [number, number];
     const mask = g.get('attention_mask').data as Float32Array;
     const up = g.get('upstream').data as Float32Array;
@@ -145,12 +148,8 @@ for (const [name, split] of [
       const m = gen.model;
       m.addLora({ r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] }, 1);
       m.weights.setTrainable((n) => n === 'model.embed_tokens.weight' || n.endsWith('norm.weight') || n === 'lm_head.weight');
-      const adapters = m.linears().filter((l) => l.lora);
+      const adapters = useGoldenAdapters(e, m.linears(), g);
       expect(adapters.length).toBe(4 * m.config.numLayers);
-      for (const l of adapters) {
-        setParam(e, l.lora!.A, g.get(`lora.${l.name}.A`).data as Float32Array);
-        setParam(e, l.lora!.B, g.get(`lora.${l.name}.B`).data as Float32Array);
-      }
       const [B, T] = g.get('input_ids').shape as [number, number];
       const ids = g.get('input_ids').data as Int32Array;
       const lengths = g.get('lengths').data as Int32Array;

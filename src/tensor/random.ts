@@ -1,0 +1,14 @@
+// Mulberry32: a small seeded generator of uniform floats in [0, 1). Everything seeded in MedRank
+// (test data, the self-test's inputs, LoRA and head initialisation) draws from it, so a seed
+// means the same numbers in the browser, in Node and in tests.
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
