@@ -11,8 +11,15 @@ import { UnsupportedArchitectureError } from './errors';
 import { Generator } from './generator';
 import { LlamaModel, llamaSpecs } from './llama';
 import { checkFits, planMemory, type MemoryPlan } from './memory';
-import { ModelFormatError, readAll, weightFileNames, type ModelFiles, type ReadAllProgress } from './sources';
-import { Tokenizer } from './tokenizer';
+import {
+  ModelFileMissingError,
+  ModelFormatError,
+  readAll,
+  weightFileNames,
+  type ModelFiles,
+  type ReadAllProgress,
+} from './sources';
+import { BERT_TOKENIZER_DEFAULTS, Tokenizer, wordPieceTokenizerJson } from './tokenizer';
 
 export interface LoadOptions {
   onProgress?: (p: ReadAllProgress) => void;
@@ -43,13 +50,42 @@ async function readJson(files: ModelFiles, path: string, signal?: AbortSignal): 
   }
 }
 
+/**
+ * tokenizer.json, or for a BERT checkpoint with only vocab.txt the file it implies. Other
+ * slow-only checkpoints (sentencepiece tokenizer.model, vocab.json + merges.txt) are refused with
+ * the Python one-liner that writes tokenizer.json.
+ */
+async function tokenizerJson(
+  files: ModelFiles,
+  config: ModelConfig,
+  tokCfg: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<object> {
+  if (await files.exists('tokenizer.json')) return readJson(files, 'tokenizer.json', signal);
+  if (config.kind === 'bert' && (await files.exists('vocab.txt'))) {
+    const vocab = new TextDecoder().decode(await files.read('vocab.txt', { signal }));
+    const lower = tokCfg.do_lower_case;
+    const strip = tokCfg.strip_accents;
+    return wordPieceTokenizerJson(vocab, {
+      lowercase: typeof lower === 'boolean' ? lower : true,
+      stripAccents: typeof strip === 'boolean' ? strip : null,
+    });
+  }
+  throw new ModelFileMissingError(
+    'tokenizer.json',
+    files.label,
+    `${files.label} has no tokenizer.json (the fast-tokenizer file MedRank loads through @huggingface/transformers). ` +
+      'Write it in Python with AutoTokenizer.from_pretrained(NAME).save_pretrained(FOLDER) and add it to the folder',
+  );
+}
+
 /** Read config, tokenizer and weights (not yet on the GPU). */
 export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {}): Promise<ModelFolder> {
   const configJson = await readJson(files, 'config.json', opts.signal);
   const config = parseConfig(configJson);
-  const tokJson = await readJson(files, 'tokenizer.json', opts.signal);
-  const tokCfg = (await files.exists('tokenizer_config.json')) ? await readJson(files, 'tokenizer_config.json', opts.signal) : {};
-  const tokenizer = Tokenizer.fromJson(tokJson, tokCfg);
+  let tokCfg = (await files.exists('tokenizer_config.json')) ? await readJson(files, 'tokenizer_config.json', opts.signal) : {};
+  if (config.kind === 'bert') tokCfg = { ...BERT_TOKENIZER_DEFAULTS, ...tokCfg };
+  const tokenizer = Tokenizer.fromJson(await tokenizerJson(files, config, tokCfg, opts.signal), tokCfg);
   const weights = await weightFileNames(files, { signal: opts.signal });
   const bytes = await readAll(files, weights.files, { onProgress: opts.onProgress, signal: opts.signal });
   return { config, configJson, tokenizer, checkpoint: new Checkpoint(bytes) };

@@ -104,3 +104,65 @@ export class Tokenizer {
     return this.hf.model_max_length as number;
   }
 }
+
+/** BertTokenizer's defaults, for a tokenizer_config.json that leaves the special tokens out. */
+export const BERT_TOKENIZER_DEFAULTS = {
+  tokenizer_class: 'BertTokenizer',
+  unk_token: '[UNK]',
+  sep_token: '[SEP]',
+  pad_token: '[PAD]',
+  cls_token: '[CLS]',
+  mask_token: '[MASK]',
+};
+
+/**
+ * The tokenizer.json a BERT checkpoint that ships only vocab.txt implies: the same file Hugging
+ * Face's converter (BertConverter) writes, so @huggingface/transformers can load older checkpoints
+ * (WordPiece, Bert normaliser and pre-tokeniser, [CLS] A [SEP] template). Tokenising stays theirs.
+ */
+export function wordPieceTokenizerJson(
+  vocabTxt: string,
+  opts: { lowercase?: boolean; stripAccents?: boolean | null } = {},
+): object {
+  const tokens = vocabTxt.split(/\r?\n/);
+  if (tokens.at(-1) === '') tokens.pop();
+  const vocab: Record<string, number> = {};
+  tokens.forEach((t, i) => {
+    if (!(t in vocab)) vocab[t] = i;
+  });
+  for (const need of ['[UNK]', '[CLS]', '[SEP]'])
+    if (!(need in vocab)) throw new ModelConfigError(`vocab.txt has no ${need} token; it is not a BERT WordPiece vocabulary`);
+  const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((t) => t in vocab);
+  const special = (id: string, typeId: number) => ({ SpecialToken: { id, type_id: typeId } });
+  const seq = (id: string, typeId: number) => ({ Sequence: { id, type_id: typeId } });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map((content) => ({
+      id: vocab[content],
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: opts.stripAccents ?? null,
+      lowercase: opts.lowercase ?? true,
+    },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [special('[CLS]', 0), seq('A', 0), special('[SEP]', 0)],
+      pair: [special('[CLS]', 0), seq('A', 0), special('[SEP]', 0), seq('B', 1), special('[SEP]', 1)],
+      special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [vocab[t]], tokens: [t] }])),
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}

@@ -232,8 +232,19 @@ describe('loading errors', () => {
       ModelTooLargeError,
     );
     await expect(loadGenerator(e, await fixtureFiles('tiny-llama', { 'tokenizer.json': null }))).rejects.toThrow(
-      /tokenizer\.json/,
+      /no tokenizer\.json.*save_pretrained/,
     );
+    // An older BERT checkpoint with vocab.txt and no tokenizer.json still loads.
+    const tj = JSON.parse(new TextDecoder().decode(await fixtureBytes('tiny-colbert', 'tokenizer.json'))) as {
+      model: { vocab: Record<string, number> };
+    };
+    const vocab = Object.entries(tj.model.vocab)
+      .sort((a, b) => a[1] - b[1])
+      .map(([t]) => t)
+      .join('\n');
+    const old = await loadRetriever(e, await fixtureFiles('tiny-colbert', { 'tokenizer.json': null, 'vocab.txt': enc(vocab) }));
+    expect(old.tokenizer.encode('Insulin lowers blood sugar.')).toEqual([4, 128, 166, 74, 124, 126, 7, 5]);
+    old.encoder.weights.dispose();
   });
 });
 

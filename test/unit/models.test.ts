@@ -13,7 +13,7 @@ import {
 } from '../../src/models/errors';
 import { llamaSpecs } from '../../src/models/llama';
 import { checkFits, planMemory } from '../../src/models/memory';
-import { Tokenizer } from '../../src/models/tokenizer';
+import { BERT_TOKENIZER_DEFAULTS, Tokenizer, wordPieceTokenizerJson } from '../../src/models/tokenizer';
 import { parseSafetensors, SafetensorsError, writeSafetensors } from '../../src/tensor/safetensors';
 
 const fixture = (name: string, file: string): Buffer => readFileSync(`test/fixtures/models/${name}/${file}`);
@@ -174,5 +174,26 @@ describe('tokenizers through @huggingface/transformers', () => {
     const llama = Tokenizer.fromJson(json('tiny-llama', 'tokenizer.json'), json('tiny-llama', 'tokenizer_config.json'));
     expect(llama.encode('fever')[0]).toBe(llama.special.bos);
     expect(() => Tokenizer.fromJson({ version: '1.0' })).toThrow(/no "model" section/);
+  });
+});
+
+describe('BERT checkpoints with only vocab.txt', () => {
+  it('get the tokenizer.json that vocab.txt implies, which tokenizes exactly as the fixture tokenizer', () => {
+    const json0 = json('tiny-colbert', 'tokenizer.json') as { model: { vocab: Record<string, number> } };
+    const vocab = Object.entries(json0.model.vocab)
+      .sort((a, b) => a[1] - b[1])
+      .map(([t]) => t);
+    const built = Tokenizer.fromJson(
+      wordPieceTokenizerJson(vocab.join('\n') + '\n', { lowercase: true }),
+      BERT_TOKENIZER_DEFAULTS,
+    );
+    const ref = Tokenizer.fromJson(json0, json('tiny-colbert', 'tokenizer_config.json'));
+    const cases = JSON.parse(readFileSync('test/fixtures/models/tokenizer-cases.json', 'utf8')) as Record<
+      string,
+      { text: string }[]
+    >;
+    for (const c of cases['tiny-colbert']!) expect(built.encode(c.text), c.text).toEqual(ref.encode(c.text));
+    expect(built.special).toMatchObject({ pad: 0, cls: 4, sep: 5, mask: 6 });
+    expect(() => wordPieceTokenizerJson('a\nb\n')).toThrow(/no \[UNK\] token/);
   });
 });
