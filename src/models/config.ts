@@ -48,6 +48,8 @@ export interface LlamaConfig {
   bosTokenId: number | null;
   eosTokenIds: number[];
   padTokenId: number | null;
+  /** Mistral / Qwen2 sliding-window attention size, when on: longer inputs are refused. */
+  slidingWindow: number | null;
 }
 
 export type ModelConfig = BertConfig | LlamaConfig;
@@ -196,6 +198,9 @@ function parseLlama(raw: Record<string, unknown>, type: string): LlamaConfig {
         ? [eos as number]
         : [],
     padTokenId: optInt(raw.pad_token_id),
+    // Qwen2 configs carry a window that is off unless use_sliding_window; Mistral's is on when set.
+    // Within the window, windowed attention equals full attention, so only longer inputs differ.
+    slidingWindow: (qwen ? raw.use_sliding_window === true : true) ? optInt(raw.sliding_window) : null,
   };
 }
 

@@ -192,6 +192,10 @@ export class LlamaModel {
       throw new ShapeError(
         `${start + T} tokens exceed max_position_embeddings ${c.maxPositions}; shorten the prompt or documents`,
       );
+    if (c.slidingWindow !== null && start + T > c.slidingWindow)
+      throw new ShapeError(
+        `${start + T} tokens exceed this model's sliding attention window of ${c.slidingWindow}, which MedRank does not implement; shorten the input`,
+      );
     if (cache && (cache.B !== B || start + T > cache.capacity))
       throw new ShapeError(
         `KV cache of batch ${cache.B} and capacity ${cache.capacity} cannot take [${B}, ${T}] at position ${start}`,

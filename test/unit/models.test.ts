@@ -63,6 +63,11 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/yarn.*not supported/);
     expect(() => parseConfig({ ...base, num_key_value_heads: 3 })).toThrow(/multiple of num_key_value_heads/);
     expect(() => parseConfig({ ...base, vocab_size: undefined })).toThrow(/lacks "vocab_size"/);
+    // Sliding windows: Qwen2's is off unless use_sliding_window; Mistral's is on when given.
+    const qwen = json('tiny-qwen2', 'config.json');
+    expect((parseConfig({ ...qwen, sliding_window: 32 }) as LlamaConfig).slidingWindow).toBeNull();
+    expect((parseConfig({ ...qwen, sliding_window: 32, use_sliding_window: true }) as LlamaConfig).slidingWindow).toBe(32);
+    expect((parseConfig({ ...base, model_type: 'mistral', sliding_window: 4096 }) as LlamaConfig).slidingWindow).toBe(4096);
     expect(() => parseConfig({ ...json('tiny-colbert', 'config.json'), position_embedding_type: 'relative_key' })).toThrow(
       /absolute/,
     );
