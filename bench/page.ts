@@ -26,6 +26,7 @@ export interface PageResult {
 const BENCHES: Record<string, () => Promise<{ run(): Promise<PageResult> }>> = {
   matmul: () => import('./matmul'),
   maxsim: () => import('./maxsim'),
+  models: () => import('./models'),
   s2attn: () => import('./s2attn'),
 };
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { log as err, ROOT as root, withChromiumPage } from '../scripts/lib/browser-session';
 import type { PageResult } from './page';
 
-const BENCHES = ['matmul', 'maxsim', 's2attn']; // each has bench/NAME.ts registered in bench/page.ts
+const BENCHES = ['matmul', 'maxsim', 'models', 's2attn']; // each has bench/NAME.ts registered in bench/page.ts
 const PAGE_TIMEOUT_MS = 15 * 60_000;
 
 /** A plain-text table: one column per row field (in first-seen order), then the notes. */
