@@ -2,14 +2,17 @@
 // n = output elements; shapes up to rank 8, given as the output shape plus each input's strides
 // (0 on a broadcast dim). OP: 0 add, 1 sub, 2 mul, 3 div, 4 first (a alone:
 // with alpha, a scaled copy). SAME skips index math when a, b and
-// out all share one shape.
+// out all share one shape; B_TAIL when a has out's shape and b is out's trailing dims repeated
+// (a bias row, a per-token table): ib = i % bn. Both avoid the per-dim divisions, which cost
+// more than the arithmetic on software adapters.
 
 override OP: u32 = 0u;
 override SAME: bool = false;
+override B_TAIL: bool = false;
 override ACCUMULATE: bool = false;
 
 struct Params {
-  n: u32, rank: u32, alpha: f32, _pad: u32,
+  n: u32, rank: u32, alpha: f32, bn: u32,
   shape: array<vec4<u32>, 2>,
   sa: array<vec4<u32>, 2>,
   sb: array<vec4<u32>, 2>,
@@ -28,7 +31,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n) { return; }
   var ia = i;
   var ib = i;
-  if (!SAME) {
+  if (B_TAIL) {
+    ib = i % p.bn;
+  } else if (!SAME) {
     ia = 0u; ib = 0u;
     var rem = i;
     for (var d = i32(p.rank) - 1; d >= 0; d--) {

@@ -1,10 +1,12 @@
 // LayerNorm backward, input gradient. R = rows, D = last dim; mean and rstd per row come from
 // layernorm_forward (stats[2r], stats[2r + 1]). With xhat = (x - mean) * rstd, dxhat = g * gamma:
 //   dx (+)= rstd * (dxhat - mean_j(dxhat) - xhat * mean_j(dxhat * xhat))
-// One workgroup of 256 threads per row, striding over D; both row sums in one reduction.
+// One workgroup of 256 threads per row, striding over D; both row sums in one reduction. With
+// ROW_PER_THREAD, one thread per row and no barriers (many rows on a software adapter).
 // dgamma and dbeta come from norm_params_backward.wgsl.
 
 override ACCUMULATE: bool = false;
+override ROW_PER_THREAD: bool = false;
 
 struct Params { rows: u32, D: u32 }
 
@@ -28,9 +30,34 @@ fn wgSum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
   return sh[0];
 }
 
+fn gradRow(row: u32) {
+  let base = row * p.D;
+  let mean = stats[2u * row];
+  let rstd = stats[2u * row + 1u];
+  var acc = vec2<f32>(0.0);
+  for (var j = 0u; j < p.D; j++) {
+    let dxhat = g[base + j] * gamma[j];
+    let xhat = (x[base + j] - mean) * rstd;
+    acc += vec2<f32>(dxhat, dxhat * xhat);
+  }
+  let m = acc / f32(p.D);
+  for (var j = 0u; j < p.D; j++) {
+    let dxhat = g[base + j] * gamma[j];
+    let xhat = (x[base + j] - mean) * rstd;
+    var r = rstd * (dxhat - m.x - xhat * m.y);
+    if (ACCUMULATE) { r += dx[base + j]; }
+    dx[base + j] = r;
+  }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+  if (ROW_PER_THREAD) {
+    let r = (wg.x + wg.y * nw.x) * WG + lid;
+    if (r < p.rows) { gradRow(r); }
+    return;
+  }
   let row = wg.x + wg.y * nw.x;
   if (row >= p.rows) { return; }
   let base = row * p.D;

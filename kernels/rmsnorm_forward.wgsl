@@ -1,9 +1,11 @@
 // RMSNorm over the last dim (Llama): y = x * rstd * weight, rstd = 1 / sqrt(mean_j(x^2) + eps).
 // R = rows (every leading dim flattened), D = last dim. One workgroup of 256 threads per row
-// (row = wg.x + wg.y * nw.x), striding over D. SAVE_STATS writes rstd to stats[r] for
+// (row = wg.x + wg.y * nw.x), striding over D; or, with ROW_PER_THREAD, one thread per row and no
+// barriers (many rows on a software adapter). SAVE_STATS writes rstd to stats[r] for
 // rmsnorm_backward and norm_params_backward (inference binds a dummy and skips the write).
 
 override SAVE_STATS: bool = false;
+override ROW_PER_THREAD: bool = false;
 
 struct Params { rows: u32, D: u32, eps: f32 }
 
@@ -26,9 +28,26 @@ fn wgSum(v: f32, lid: u32) -> f32 {
   return sh[0];
 }
 
+fn normRow(row: u32) {
+  let base = row * p.D;
+  var q = 0.0;
+  for (var j = 0u; j < p.D; j++) {
+    let v = x[base + j];
+    q += v * v;
+  }
+  let rstd = inverseSqrt(q / f32(p.D) + p.eps);
+  for (var j = 0u; j < p.D; j++) { out[base + j] = x[base + j] * rstd * weight[j]; }
+  if (SAVE_STATS) { stats[row] = rstd; }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+  if (ROW_PER_THREAD) {
+    let r = (wg.x + wg.y * nw.x) * WG + lid;
+    if (r < p.rows) { normRow(r); }
+    return;
+  }
   let row = wg.x + wg.y * nw.x;
   if (row >= p.rows) { return; }
   let base = row * p.D;

@@ -11,7 +11,16 @@ afterAll(destroyEngine);
 const OPS = { add, sub, mul, div } as const;
 const shapes: Array<[number[], number[]]> = [
   [[300], [300]], // same shape: the SAME fast path
-  [[4, 70], [70]], // bias-style row broadcast
+  [[4, 70], [70]], // bias-style row broadcast: the B_TAIL fast path
+  [
+    [2, 5, 3, 8],
+    [1, 3, 8],
+  ], // trailing block repeated over two leading dims (B_TAIL, leading 1 dropped)
+  [
+    [5, 6],
+    [5, 1],
+  ], // a column: not a tail, the general path
+  [[3, 4], [1]], // a single value: the general path
   [
     [4, 1, 5],
     [3, 1],

@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { setRowLayout } from '../../src/tensor/ops/common';
 import { max, mean, meanAll, sum, sumAll, type ReduceOp } from '../../src/tensor/ops/reduce';
 import { reduceBackwardCpu, reduceForwardCpu } from '../../src/tensor/cpu/reduce';
 import { cpu } from '../../src/tensor/cpu/types';
@@ -11,27 +12,30 @@ afterAll(destroyEngine);
 const OPS: Record<ReduceOp, (x: Tensor, o?: { keepdim?: boolean }) => Tensor> = { sum, mean, max };
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 
-// Row lengths straddle the 256-thread workgroup (strided loop) and row counts are odd primes;
-// [300, 7] and [257, 256] take the thread-per-row path (many rows of at most 256).
+// Row lengths straddle the 256-thread workgroup (strided loop) and row counts are odd primes.
 const shapes: number[][] = [[5, 7], [13, 300], [3, 1031], [2, 3, 17], [11], [300, 7], [257, 256]];
 
 describe('reductions over the last dim', () => {
-  for (const op of ['sum', 'mean', 'max'] as const)
-    for (const shape of shapes)
-      it(`${op} [${shape}]: forward and backward match the CPU twin`, async () => {
-        const e = await getEngine();
-        const n = shape.reduce((a, b) => a * b);
-        const xd = randn(n, 7, 3);
-        const x = e.tensor(xd, shape, { requiresGrad: true });
-        const out = OPS[op](x);
-        const ref = reduceForwardCpu(op, cpu(xd, shape));
-        expect(out.shape).toEqual(ref.out.shape);
-        expectClose(await out.read(), ref.out.data, TOL, `${op} forward`);
-        const g = randn(out.size, 8);
-        e.backward(out, e.tensor(g, out.shape));
-        const dx = reduceBackwardCpu(op, cpu(xd, shape), cpu(g, ref.out.shape));
-        expectClose(await x.grad!.read(), dx.data, TOL, `${op} backward`);
-      });
+  // Each shape in both row layouts ('auto' would test only what this adapter picks).
+  for (const layout of ['workgroup', 'thread'] as const)
+    for (const op of ['sum', 'mean', 'max'] as const)
+      for (const shape of shapes)
+        it(`${op} [${shape}] (${layout} per row): forward and backward match the CPU twin`, async () => {
+          const prev = setRowLayout(layout);
+          onTestFinished(() => void setRowLayout(prev));
+          const e = await getEngine();
+          const n = shape.reduce((a, b) => a * b);
+          const xd = randn(n, 7, 3);
+          const x = e.tensor(xd, shape, { requiresGrad: true });
+          const out = OPS[op](x);
+          const ref = reduceForwardCpu(op, cpu(xd, shape));
+          expect(out.shape).toEqual(ref.out.shape);
+          expectClose(await out.read(), ref.out.data, TOL, `${op} forward`);
+          const g = randn(out.size, 8);
+          e.backward(out, e.tensor(g, out.shape));
+          const dx = reduceBackwardCpu(op, cpu(xd, shape), cpu(g, ref.out.shape));
+          expectClose(await x.grad!.read(), dx.data, TOL, `${op} backward`);
+        });
 
   it('keepdim keeps a size-1 last dim', async () => {
     const e = await getEngine();

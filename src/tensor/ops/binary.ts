@@ -40,6 +40,15 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
 const pad8 = (v: number[]): Array<['u32', number]> =>
   Array.from({ length: MAX_RANK }, (_, i) => ['u32', v[i] ?? 1] as ['u32', number]);
 
+/** b's element count when b (leading 1s dropped) equals outShape's trailing dims, else 0. */
+function tailSize(b: readonly number[], outShape: readonly number[]): number {
+  const core = b.slice(b.findIndex((d) => d !== 1));
+  if (b.every((d) => d === 1) || core.length > outShape.length) return 0;
+  const tail = outShape.slice(outShape.length - core.length);
+  const n = core.reduce((x, y) => x * y, 1);
+  return sameShape(core, tail) && n > 0 ? n : 0;
+}
+
 /** out (+)= alpha * (a op b), with a, b broadcast to outShape. */
 export function binaryInto(
   e: Engine,
@@ -53,15 +62,16 @@ export function binaryInto(
 ): void {
   const n = outShape.reduce((x, y) => x * y, 1);
   const same = sameShape(a.shape, outShape) && sameShape(b.shape, outShape);
+  const tail = !same && sameShape(a.shape, outShape) ? tailSize(b.shape, outShape) : 0;
   e.gpu.dispatch({
     kernel: 'binary_forward',
-    constants: { OP: OP_CODE[op], SAME: same, ACCUMULATE: accumulate },
+    constants: { OP: OP_CODE[op], SAME: same, B_TAIL: tail > 0, ACCUMULATE: accumulate },
     buffers: [a.buffer, b.buffer, out],
     uniforms: packUniforms([
       ['u32', n],
       ['u32', outShape.length],
       ['f32', alpha],
-      ['u32', 0],
+      ['u32', tail],
       ...pad8([...outShape]),
       ...pad8(broadcastStrides(a.shape, outShape)),
       ...pad8(broadcastStrides(b.shape, outShape)),

@@ -13,6 +13,32 @@ export function grid(n: number, wg = WG): [number, number] {
   return [Math.ceil(groups / y), y];
 }
 
+/** How row kernels (norms, reductions) lay rows out: 'auto' picks per call; tests force one. */
+export type RowLayout = 'auto' | 'thread' | 'workgroup';
+let rowLayout: RowLayout = 'auto';
+
+/** Force one layout of the row kernels (tests cover both); returns the previous setting. */
+export function setRowLayout(l: RowLayout): RowLayout {
+  const prev = rowLayout;
+  rowLayout = l;
+  return prev;
+}
+
+/**
+ * Whether a row kernel gives each row one thread (no barriers) instead of a 256-thread workgroup.
+ * Many short rows: yes anywhere, barriers would dominate. On a software adapter (SwiftShader,
+ * lavapipe) every workgroup barrier is a round of fiber switches, so any batch of rows goes a
+ * thread each: a [1024, 256] layernorm took 390 ms as workgroups there, against a few ms.
+ */
+export function rowPerThread(e: Engine, rows: number, n: number): boolean {
+  if (rowLayout !== 'auto') return rowLayout === 'thread';
+  if (n <= 256 && rows >= 256) return true;
+  return e.gpu.info.isFallbackAdapter && rows >= 32;
+}
+
+/** Workgroups for a row kernel: a thread per row, or a workgroup per row (x and y past 65535). */
+export const rowWorkgroups = (rows: number, perThread: boolean): [number, number] => (perThread ? grid(rows) : grid(rows, 1));
+
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

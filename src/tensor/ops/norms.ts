@@ -6,7 +6,7 @@
 
 import { packUniforms } from '../../gpu/device';
 import { ShapeError, type Tensor, type Engine } from '../tensor';
-import { assertF32, contiguous, grid, lastDim } from './common';
+import { assertF32, contiguous, grid, lastDim, rowPerThread, rowWorkgroups } from './common';
 
 function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new ShapeError(`${op}: eps must be a finite number >= 0, got ${eps}`);
@@ -26,8 +26,6 @@ function rowsAndDim(op: string, x: Tensor, params: Array<[Tensor, string]>): { R
   return { R: x.size / D, D };
 }
 
-/** Row kernels: one workgroup per row, spread over x and y when R passes 65535. */
-const rowGrid = (R: number): [number, number] => grid(R, 1);
 
 /** dst (+)= sum over rows of g * xhat (or of g alone when bias), for a [D] parameter. */
 function paramGradInto(
@@ -52,6 +50,9 @@ function paramGradInto(
   });
 }
 
+/** l2norm's kernels: one workgroup per row, spread over x and y when R passes 65535. */
+const rowGrid = (R: number): [number, number] => grid(R, 1);
+
 const needsTape = (e: Engine, inputs: Tensor[]): boolean => e.recording && inputs.some((t) => t.requiresGrad);
 
 /**
@@ -67,30 +68,31 @@ export function layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
   checkEps('layernorm', eps);
   x = contiguous(x);
   const save = needsTape(e, [x, gamma, beta]);
+  const perThread = rowPerThread(e, R, D);
   const stats = save ? e.empty([R, 2]) : e.placeholder();
   const out = e.empty(x.shape);
   e.gpu.dispatch({
     kernel: 'layernorm_forward',
-    constants: { SAVE_STATS: save },
+    constants: { SAVE_STATS: save, ROW_PER_THREAD: perThread },
     buffers: [x.buffer, gamma.buffer, beta.buffer, out.buffer, stats.buffer],
     uniforms: packUniforms([
       ['u32', R],
       ['u32', D],
       ['f32', eps],
     ]),
-    workgroups: rowGrid(R),
+    workgroups: rowWorkgroups(R, perThread),
   });
   e.record('layernorm', [x, gamma, beta], out, (g) => {
     e.addGrad(x, (dst, acc) =>
       e.gpu.dispatch({
         kernel: 'layernorm_backward',
-        constants: { ACCUMULATE: acc },
+        constants: { ACCUMULATE: acc, ROW_PER_THREAD: perThread },
         buffers: [x.buffer, gamma.buffer, stats.buffer, g.buffer, dst],
         uniforms: packUniforms([
           ['u32', R],
           ['u32', D],
         ]),
-        workgroups: rowGrid(R),
+        workgroups: rowWorkgroups(R, perThread),
       }),
     );
     e.addGrad(gamma, (dst, acc) => paramGradInto(e, x, g, stats, dst, R, D, { hasMean: true, bias: false, acc }));
@@ -106,30 +108,31 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   checkEps('rmsnorm', eps);
   x = contiguous(x);
   const save = needsTape(e, [x, weight]);
+  const perThread = rowPerThread(e, R, D);
   const stats = save ? e.empty([R]) : e.placeholder();
   const out = e.empty(x.shape);
   e.gpu.dispatch({
     kernel: 'rmsnorm_forward',
-    constants: { SAVE_STATS: save },
+    constants: { SAVE_STATS: save, ROW_PER_THREAD: perThread },
     buffers: [x.buffer, weight.buffer, out.buffer, stats.buffer],
     uniforms: packUniforms([
       ['u32', R],
       ['u32', D],
       ['f32', eps],
     ]),
-    workgroups: rowGrid(R),
+    workgroups: rowWorkgroups(R, perThread),
   });
   e.record('rmsnorm', [x, weight], out, (g) => {
     e.addGrad(x, (dst, acc) =>
       e.gpu.dispatch({
         kernel: 'rmsnorm_backward',
-        constants: { ACCUMULATE: acc },
+        constants: { ACCUMULATE: acc, ROW_PER_THREAD: perThread },
         buffers: [x.buffer, weight.buffer, stats.buffer, g.buffer, dst],
         uniforms: packUniforms([
           ['u32', R],
           ['u32', D],
         ]),
-        workgroups: rowGrid(R),
+        workgroups: rowWorkgroups(R, perThread),
       }),
     );
     e.addGrad(weight, (dst, acc) => paramGradInto(e, x, g, stats, dst, R, D, { hasMean: false, bias: false, acc }));

@@ -3,7 +3,7 @@
 
 import { packUniforms } from '../../gpu/device';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
-import { assertF32, contiguous, grid } from './common';
+import { assertF32, contiguous, grid, rowPerThread, rowWorkgroups } from './common';
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 const OP_CODE: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
@@ -29,10 +29,10 @@ export function reduceRowsInto(
 ): void {
   // Many short rows: a thread per row. A 256-thread workgroup per 128-value row spends most of
   // its time in barriers (32k such rows took 7.6 s on SwiftShader in the MaxSim comparison).
-  const rowPerThread = n <= SHORT_ROW && rows >= 256;
+  const perThread = rowPerThread(e, rows, n);
   e.gpu.dispatch({
     kernel: 'reduce_forward',
-    constants: { OP: OP_CODE[op], WRITE_ARGMAX: argmax !== null, ROW_PER_THREAD: rowPerThread },
+    constants: { OP: OP_CODE[op], WRITE_ARGMAX: argmax !== null, ROW_PER_THREAD: perThread },
     // Without an argmax buffer the kernel leaves that binding alone; a placeholder fills it
     // (not `out`: two writable bindings of one buffer are not allowed).
     buffers: [src, out, argmax ?? e.placeholder().buffer],
@@ -42,12 +42,10 @@ export function reduceRowsInto(
       ['f32', scale],
       ['u32', 0],
     ]),
-    workgroups: rowPerThread ? grid(rows) : grid(rows, 1),
+    workgroups: rowWorkgroups(rows, perThread),
   });
 }
 
-/** Rows up to this long use a thread each when there are many of them. */
-const SHORT_ROW = 256;
 
 function reduce(op: ReduceOp, x: Tensor, opts: ReduceOptions): Tensor {
   const e = x.engine;
