@@ -26,7 +26,6 @@ function rowsAndDim(op: string, x: Tensor, params: Array<[Tensor, string]>): { R
   return { R: x.size / D, D };
 }
 
-
 /** dst (+)= sum over rows of g * xhat (or of g alone when bias), for a [D] parameter. */
 function paramGradInto(
   e: Engine,

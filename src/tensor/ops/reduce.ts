@@ -46,7 +46,6 @@ export function reduceRowsInto(
   });
 }
 
-
 function reduce(op: ReduceOp, x: Tensor, opts: ReduceOptions): Tensor {
   const e = x.engine;
   assertF32(x, op);
