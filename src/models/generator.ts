@@ -247,15 +247,15 @@ export class Generator {
     try {
       let input = prompt;
       while (out.length < maxNew && cache.length + input.length <= capacity) {
-        const logits = await e
-          .scope(() =>
-            e.noGrad(() => {
-              const h = this.model.forward(Int32Array.from(input), 1, input.length, { cache });
-              const last = embedding(h.reshape([input.length, c.hiddenSize]), [input.length - 1]);
-              return this.model.logits(last);
-            }),
-          )
-          .read();
+        const step = e.scope(() =>
+          e.noGrad(() => {
+            const h = this.model.forward(Int32Array.from(input), 1, input.length, { cache });
+            const last = embedding(h.reshape([input.length, c.hiddenSize]), [input.length - 1]);
+            return this.model.logits(last);
+          }),
+        );
+        const logits = await step.read();
+        step.dispose(); // the scope hands it back alive: one [1, V] buffer per token otherwise
         const next = temperature === 0 ? argmax(logits) : sample(logits, temperature, rand);
         out.push(next);
         if ((opts.stopAtEos ?? true) && eos.has(next)) break;

@@ -34,7 +34,10 @@ describe('generator', () => {
     const e = await getEngine();
     const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
     const prompt = gen.encodePrompt('Question: What is insulin?\nAnswer:');
+    await gen.generate(prompt, { maxNewTokens: 2, stopAtEos: false }); // RoPE tables, pipelines
+    const live = e.gpu.pool.liveCount;
     const cached = await gen.generate(prompt, { maxNewTokens: 6, stopAtEos: false });
+    expect(e.gpu.pool.liveCount, 'generate leaves no buffers behind').toBe(live);
     const ref: number[] = [];
     for (let i = 0; i < 6; i++) {
       const l = await lastLogits(gen, [...prompt, ...ref]);
