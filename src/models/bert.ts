@@ -122,6 +122,12 @@ export class BertEncoder {
     return this.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.up, l.down]);
   }
 
+  /** Free everything on the GPU: weights (the ColBERT head included) and LoRA adapters. */
+  dispose(): void {
+    for (const l of this.linears()) l.lora?.dispose();
+    this.weights.dispose();
+  }
+
   /** Attach fresh LoRA adapters (seeded) to the linears whose module name is in targetModules. */
   addLora(c: LoraConfig, seed: number): LoraAdapter[] {
     return attachLora(this.weights.engine, this.linears(), c, seed);

@@ -150,6 +150,15 @@ export class LlamaModel {
     return this.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]);
   }
 
+  /** Free everything on the GPU: weights, LoRA adapters, RoPE tables. */
+  dispose(): void {
+    for (const l of this.linears()) l.lora?.dispose();
+    this.rope?.cos.dispose();
+    this.rope?.sin.dispose();
+    this.rope = null;
+    this.weights.dispose();
+  }
+
   addLora(c: LoraConfig, seed: number): LoraAdapter[] {
     return attachLora(this.engine, this.linears(), c, seed);
   }

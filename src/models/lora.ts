@@ -30,6 +30,11 @@ export class LoraAdapter {
     readonly dropout: number,
   ) {}
 
+  dispose(): void {
+    this.A.dispose();
+    this.B.dispose();
+  }
+
   static create(e: Engine, inF: number, outF: number, c: LoraConfig, rand: () => number, name: string): LoraAdapter {
     const bound = 1 / Math.sqrt(inF);
     const a = new Float32Array(c.r * inF);
@@ -56,6 +61,7 @@ export function attachLora(e: Engine, linears: Linear[], c: LoraConfig, seed: nu
   const out: LoraAdapter[] = [];
   for (const l of linears)
     if (c.targetModules.includes(l.moduleName)) {
+      l.lora?.dispose(); // a second attach replaces, it does not stack
       l.lora = LoraAdapter.create(e, l.inFeatures, l.outFeatures, c, rand, l.name);
       out.push(l.lora);
     }

@@ -91,7 +91,7 @@ class GpuEngine implements EngineApi {
     };
     if (role === 'retriever') {
       const r = await loadRetriever(e, files, opts);
-      this.retriever?.encoder.weights.dispose();
+      this.retriever?.encoder.dispose();
       this.retriever = r;
       const c = r.encoder.config;
       return summary(
@@ -109,7 +109,7 @@ class GpuEngine implements EngineApi {
       );
     }
     const g = await loadGenerator(e, files, opts);
-    this.generator?.model.weights.dispose();
+    this.generator?.model.dispose();
     this.generator = g;
     const c = g.model.config;
     return summary(

@@ -51,7 +51,7 @@ describe('generator', () => {
       [1, 2, 3].map((seed) => gen.generate(prompt, { maxNewTokens: 6, temperature: 1.5, seed, stopAtEos: false })),
     );
     expect(others.some((o) => o.join() !== a.join())).toBe(true);
-    gen.model.weights.dispose();
+    gen.model.dispose();
   });
 
   it('a cached forward in chunks (prefill, then 3 tokens, then 1) equals one full forward', async () => {
@@ -71,7 +71,7 @@ describe('generator', () => {
     expect(() => m.forward(Int32Array.from([1]), 1, 1, { cache })).toThrow(/capacity/);
     cache.dispose();
     expect(full.length).toBe(T * D);
-    m.weights.dispose();
+    m.dispose();
   });
 
   it('label logits, per-example NLL and option scores agree with the plain forward', async () => {
@@ -107,7 +107,7 @@ describe('generator', () => {
     expect(s.best).toBe(Array.from(s.mean).indexOf(Math.min(...s.mean)));
     const direct = await gen.answerNll(opts.map((answer) => ({ prompt: prompts[1]!, answer })));
     expectClose(s.sum, direct.sum, { atol: 0 }, 'option sums');
-    gen.model.weights.dispose();
+    gen.model.dispose();
   });
 
   it('trains with S2-Attn: padded to the group size, finite loss, gradients reach LoRA; ratio 1 equals full attention', async () => {
@@ -134,7 +134,7 @@ describe('generator', () => {
     expect(gA.some((x) => x !== 0)).toBe(false); // B starts at zero, so dL/dA = 0 ...
     const gB = await m.layers[0]!.q.lora!.B.grad!.read();
     expect(gB.some((x) => x !== 0)).toBe(true); // ... and dL/dB does not
-    m.weights.dispose();
+    m.dispose();
   });
 });
 
@@ -166,7 +166,7 @@ describe('retrievers', () => {
     const scores = await r.score(r.encodeQueries(['fever temperature', 'insulin sugar']), enc).read();
     expect(scores.length).toBe(4);
     for (const v of scores) expect(Math.abs(v)).toBeLessThanOrEqual(32 + 1e-4);
-    r.encoder.weights.dispose();
+    r.encoder.dispose();
   });
 
   it('ColBERT from a plain BERT checkpoint gets a seeded projection; LoRA and the head train', async () => {
@@ -186,8 +186,8 @@ describe('retrievers', () => {
     e.backward(loss);
     expect((await a.projection.grad!.read()).some((x) => x !== 0)).toBe(true);
     expect(a.encoder.layers[0]!.q.lora!.B.grad).not.toBeNull();
-    a.encoder.weights.dispose();
-    b.encoder.weights.dispose();
+    a.encoder.dispose();
+    b.encoder.dispose();
     expect(ColbertRetriever).toBeDefined();
   });
 
@@ -210,7 +210,7 @@ describe('retrievers', () => {
         qv.reduce((a, v, k) => a + v * embs[n * D + k]!, 0),
         3,
       );
-    gen.model.weights.dispose();
+    gen.model.dispose();
   });
 });
 
@@ -247,7 +247,7 @@ describe('loading errors', () => {
       .join('\n');
     const old = await loadRetriever(e, await fixtureFiles('tiny-colbert', { 'tokenizer.json': null, 'vocab.txt': enc(vocab) }));
     expect(old.tokenizer.encode('Insulin lowers blood sugar.')).toEqual([4, 128, 166, 74, 124, 126, 7, 5]);
-    old.encoder.weights.dispose();
+    old.encoder.dispose();
   });
 });
 
@@ -293,8 +293,8 @@ describe('export', () => {
     const plain = await loadGenerator(e, await fixtureFiles('tiny-llama', { 'model.safetensors': merged }));
     expectClose(await lastLogits(plain, prompt), withLora, { atol: 2e-5, rtol: 1e-4 }, 'merged = base + LoRA');
     expect([...parseSafetensors(merged).tensors.keys()].sort()).toEqual([...m.weights.tensors.keys()].sort());
-    m.weights.dispose();
-    plain.model.weights.dispose();
+    m.dispose();
+    plain.model.dispose();
   });
 });
 
@@ -338,7 +338,7 @@ describe('training configuration', () => {
     expect(keys).toContain('base_model.model.lm_head.weight');
     expect(keys.filter((k) => k.includes('.lora_')).length).toBe(16);
     expectClose(await gen.model.layers[0]!.gate.weight.read(), frozen, { atol: 0 }, 'frozen MLP weight');
-    gen.model.weights.dispose();
+    gen.model.dispose();
   });
 
   it("retriever modes: 'projection' trains the head only, 'lora' adds adapters, 'full' everything", async () => {
@@ -366,6 +366,23 @@ describe('training configuration', () => {
         opt.step();
       });
     expect(await share()).toBeGreaterThan(before + 0.05);
-    r.encoder.weights.dispose();
+    r.encoder.dispose();
+  });
+});
+
+describe('memory', () => {
+  it('dispose() frees weights, LoRA adapters and RoPE tables: a load, train-setup and dispose leaves the pool as it was', async () => {
+    const e = await getEngine();
+    const files = await fixtureFiles('tiny-qwen2');
+    const warm = await loadGenerator(e, files); // compile and fill the pool once
+    warm.model.dispose();
+    const live = e.gpu.pool.liveCount;
+    const gen = await loadGenerator(e, files);
+    gen.configureTraining({ lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] }, norms: true });
+    gen.configureTraining({ lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] } }); // replaces, not stacks
+    await gen.answerNll([{ prompt: gen.encodePrompt('fever?'), answer: gen.encodeAnswer(' yes') }]);
+    expect(e.gpu.pool.liveCount).toBeGreaterThan(live);
+    gen.model.dispose();
+    expect(e.gpu.pool.liveCount).toBe(live);
   });
 });

@@ -56,7 +56,7 @@ describe('BERT + ColBERT (tiny-colbert)', () => {
     const hidden = e.noGrad(() => r.encoder.forward(inp));
     expectClose(await hidden.read(), g.get('hidden').data as Float32Array, TOL, 'hidden');
     expectClose(await e.noGrad(() => r.project(hidden)).read(), g.get('colbert').data as Float32Array, TOL, 'colbert');
-    r.encoder.weights.dispose();
+    r.encoder.dispose();
   });
 
   it('LoRA on query/value: vectors, loss and gradients of the adapters and the projection', async () => {
@@ -92,7 +92,7 @@ describe('BERT + ColBERT (tiny-colbert)', () => {
     }
     // Frozen encoder weights get no gradient.
     expect(r.encoder.layers[0]!.q.weight.grad).toBeNull();
-    r.encoder.weights.dispose();
+    r.encoder.dispose();
   });
 });
 
@@ -137,7 +137,7 @@ for (const [name, split] of [
       const r = await gen.answerNll(examples);
       expectClose(r.sum, g.get('answer_nll_sum').data as Float32Array, TOL, 'answer_nll_sum');
       expectClose(r.mean, g.get('answer_nll_mean').data as Float32Array, TOL, 'answer_nll_mean');
-      gen.model.weights.dispose();
+      gen.model.dispose();
     });
 
     it('LoRA on q/k/v/o with trainable embeddings and norms: loss and every gradient', async () => {
@@ -171,7 +171,7 @@ for (const [name, split] of [
         expectGradValues(got!, g.get(n).data as Float32Array, n);
       }
       expect(m.layers[0]!.q.weight.grad).toBeNull();
-      m.weights.dispose();
+      m.dispose();
     });
   });
 
@@ -194,7 +194,7 @@ describe('end to end from the hub', () => {
       gen.model.logits(gen.model.forward(g.get('input_ids').data as Int32Array, B, T).reshape([B * T, 32])),
     );
     expectClose(await logits.read(), g.get('logits').data as Float32Array, TOL, 'logits via the hub');
-    gen.model.weights.dispose();
+    gen.model.dispose();
 
     await fetch(`${hubUrl}/__reset`, { method: 'POST' });
     const again: ReadAllProgress[] = [];
@@ -204,6 +204,6 @@ describe('end to end from the hub', () => {
     const stats = (await (await fetch(`${hubUrl}/__stats`, { cache: 'no-store' })).json()) as HubStats;
     expect(again.at(-1)!.fromCache).toBe(true);
     expect(stats.total).toBe(0);
-    gen2.model.weights.dispose();
+    gen2.model.dispose();
   });
 });
