@@ -45,6 +45,7 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
   const loadModel = useStore((s) => s.loadModel);
   const [repo, setRepo] = useState('');
   const [revision, setRevision] = useState('main');
+  const [token, setToken] = useState('');
   const [url, setUrl] = useState('');
   const [dragging, setDragging] = useState(false);
   const input = useRef<HTMLInputElement>(null);
@@ -86,7 +87,7 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
       <form
         onSubmit={(ev) => {
           ev.preventDefault();
-          if (repo.trim()) load({ kind: 'hub', repo: repo.trim(), revision: revision.trim() || 'main' });
+          if (repo.trim()) load({ kind: 'hub', repo: repo.trim(), revision: revision.trim() || 'main', token: token.trim() });
         }}
       >
         <label>
@@ -101,6 +102,18 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
         <label>
           Revision
           <input value={revision} onChange={(e) => setRevision(e.target.value)} aria-label={`${role} revision`} size={8} />
+        </label>
+        <label>
+          Token (gated repos)
+          <input
+            type="password"
+            value={token}
+            onChange={(e) => setToken(e.target.value)}
+            aria-label={`${role} hub token`}
+            placeholder="hf_…"
+            autoComplete="off"
+            size={10}
+          />
         </label>
         <button type="submit" disabled={busy || !repo.trim()}>
           Load from hub
@@ -246,7 +259,7 @@ function TryModels() {
             <ol data-testid="retrieved">
               {models.retrieved.scores.map((s, i) => (
                 <li key={i}>
-                  <span className="score">{s.toFixed(3)}</span> {docList[i]}
+                  <span className="score">{s.toFixed(3)}</span> {models.retrieved!.docs[i]}
                 </li>
               ))}
             </ol>

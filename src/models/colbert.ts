@@ -51,29 +51,45 @@ export class ColbertRetriever {
     readonly tokenizer: Tokenizer,
     opts: Partial<ColbertOptions> = {},
   ) {
+    const setup = ColbertRetriever.check(encoder.config, tokenizer, opts);
+    this.opts = setup.opts;
+    this.qMarker = setup.qMarker;
+    this.dMarker = setup.dMarker;
+    this.skip = setup.skip;
+  }
+
+  /**
+   * The tokens and lengths ColBERT needs, checked before any weight is uploaded: the query and
+   * document markers ([unused0], [unused1]), [MASK] for query padding, lengths within positions.
+   */
+  static check(c: BertConfig, tokenizer: Tokenizer, opts: Partial<ColbertOptions> = {}) {
     // Short-context encoders (e.g. tiny test models) get doc length capped at their positions.
-    const docMaxLen = Math.min(COLBERT_DEFAULTS.docMaxLen, encoder.config.maxPositions);
-    this.opts = { ...COLBERT_DEFAULTS, docMaxLen, ...opts };
-    const need = (tok: string): number => {
+    const docMaxLen = Math.min(COLBERT_DEFAULTS.docMaxLen, c.maxPositions);
+    const full: ColbertOptions = { ...COLBERT_DEFAULTS, docMaxLen, ...opts };
+    const need = (tok: string, role: string): number => {
       const id = tokenizer.tokenId(tok);
       if (id === null)
-        throw new ModelConfigError(`the tokenizer has no ${tok} token, which ColBERT needs; use a BERT WordPiece vocabulary`);
+        throw new ModelConfigError(
+          `the tokenizer has no ${tok} token, which ColBERT uses as ${role}. Cased BERT vocabularies (bert-base-cased, ` +
+            'cased BioBERT) lack [unused0]; use an uncased checkpoint such as bert-base-uncased or colbert-ir/colbertv2.0',
+        );
       return id;
     };
-    this.qMarker = need('[unused0]');
-    this.dMarker = need('[unused1]');
-    need('[MASK]');
-    this.skip = new Set();
+    const qMarker = need('[unused0]', 'its query marker [Q]');
+    const dMarker = need('[unused1]', 'its document marker [D]');
+    need('[MASK]', 'query padding (query augmentation)');
+    const skip = new Set<number>();
     for (const ch of PUNCTUATION) {
       const id = tokenizer.tokenId(ch);
-      if (id !== null) this.skip.add(id);
+      if (id !== null) skip.add(id);
     }
-    if (this.opts.queryMaxLen < 4 || this.opts.docMaxLen < 4)
+    if (full.queryMaxLen < 4 || full.docMaxLen < 4)
       throw new ModelConfigError('ColBERT query and doc max lengths must be at least 4');
-    if (Math.max(this.opts.queryMaxLen, this.opts.docMaxLen) > encoder.config.maxPositions)
+    if (Math.max(full.queryMaxLen, full.docMaxLen) > c.maxPositions)
       throw new ModelConfigError(
-        `ColBERT max lengths (${this.opts.queryMaxLen}, ${this.opts.docMaxLen}) exceed the encoder's ${encoder.config.maxPositions} positions`,
+        `ColBERT max lengths (${full.queryMaxLen}, ${full.docMaxLen}) exceed the encoder's ${c.maxPositions} positions`,
       );
+    return { opts: full, qMarker, dMarker, skip };
   }
 
   /**
@@ -89,6 +105,7 @@ export class ColbertRetriever {
     seed = 0,
     weights: WeightsOptions = {},
   ): ColbertRetriever {
+    ColbertRetriever.check(c, tokenizer, opts); // before uploading anything
     const prefix = ckpt.prefixOf('embeddings.word_embeddings.weight') ?? '';
     const hasHead = ckpt.has('linear.weight');
     const head = { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] };
@@ -108,11 +125,15 @@ export class ColbertRetriever {
    * trainable tensors for the optimizer; everything else is frozen.
    */
   configureTraining(mode: 'projection' | 'lora' | 'full', lora?: LoraConfig, seed = 0): Tensor[] {
-    const w = this.encoder.weights;
-    const params = w.setTrainable((n) => mode === 'full' || n === 'linear.weight');
-    if (mode !== 'lora') return params;
-    if (!lora)
+    if (mode === 'lora' && !lora)
       throw new ModelConfigError("retriever training mode 'lora' needs a LoRA config (r, alpha, dropout, targetModules)");
+    // A new configuration replaces the old one: no adapter from before stays in the forward pass.
+    for (const l of this.encoder.linears()) {
+      l.lora?.dispose();
+      l.lora = null;
+    }
+    const params = this.encoder.weights.setTrainable((n) => mode === 'full' || n === 'linear.weight');
+    if (mode !== 'lora' || !lora) return params;
     return [...params, ...this.encoder.addLora(lora, seed).flatMap((a) => [a.A, a.B])];
   }
 

@@ -4,7 +4,7 @@
 // B = batch, T = tokens, D = hidden size.
 
 import { embedding, matmul, type Tensor } from '../tensor';
-import type { LlamaModel, AttentionMode } from './llama';
+import { FULL_ATTENTION, padBatch, type AttentionMode, type LlamaModel } from './llama';
 import { ForwardContext } from './lora';
 import type { Tokenizer } from './tokenizer';
 
@@ -24,14 +24,11 @@ export class DenseRetriever {
     return eos !== null && ids.at(-1) !== eos ? [...ids, eos] : ids;
   }
 
-  /** Last-token embeddings [B, D] of texts (right-padded batch, full causal attention). */
-  embed(texts: string[], ctx = new ForwardContext(false), attention?: AttentionMode): Tensor {
+  /** Last-token embeddings [B, D] of texts (right-padded batch; full causal attention by default). */
+  embed(texts: string[], ctx = new ForwardContext(false), attention: AttentionMode = FULL_ATTENTION): Tensor {
     const seqs = texts.map((t) => this.ids(t));
-    const B = seqs.length;
-    const T = Math.max(...seqs.map((s) => s.length));
-    const pad = this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
-    const ids = new Int32Array(B * T).fill(pad);
-    seqs.forEach((s, b) => ids.set(s, b * T));
+    const pad = this.model.config.padTokenId ?? this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
+    const { ids, B, T } = padBatch(seqs, attention, pad);
     const h = this.model.forward(ids, B, T, { ctx, attention });
     return embedding(
       h.reshape([B * T, this.model.config.hiddenSize]),

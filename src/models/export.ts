@@ -30,6 +30,8 @@ export async function exportPeftAdapter(
     weights?: Weights;
     /** Module-name suffixes saved in full (PEFT modules_to_save), e.g. ['embed_tokens', 'norm']. */
     modulesToSave?: string[];
+    /** Extra names saved with another weight's values (a tied lm_head.weight -> the embedding). */
+    aliases?: Record<string, string>;
   },
 ): Promise<PeftExport> {
   const tensors: Record<string, WritableTensor> = {};
@@ -52,6 +54,9 @@ export async function exportPeftAdapter(
           data: await opts.weights.read(name),
         };
     }
+  for (const [alias, of] of Object.entries(opts.aliases ?? {}))
+    if (opts.weights)
+      tensors[`base_model.model.${alias}`] = { dtype: 'F32', shape: opts.weights.shape(of), data: await opts.weights.read(of) };
   const config = {
     peft_type: 'LORA',
     task_type: opts.taskType,

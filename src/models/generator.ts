@@ -8,7 +8,7 @@ import { concat, crossEntropy, embedding, matmul, meanAll, shardedEmbedding, typ
 import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
 import { exportPeftAdapter, type PeftExport } from './export';
-import { FULL_ATTENTION, KvCache, LlamaModel, type AttentionMode } from './llama';
+import { FULL_ATTENTION, KvCache, LlamaModel, padBatch, type AttentionMode } from './llama';
 import { ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 
@@ -63,11 +63,16 @@ export class Generator {
             .split('.')
             .at(-1)!,
         );
+    // A tied head is the embedding table: PEFT would give embed_tokens its own copy and leave
+    // lm_head on the untrained table, so the trained table is saved as lm_head as well.
+    const tiedHead = this.model.config.tieWordEmbeddings && modules.has('embed_tokens');
+    if (tiedHead) modules.add('lm_head');
     return exportPeftAdapter(this.model.linears(), this.lora, {
       baseModel,
       taskType: 'CAUSAL_LM',
       weights: this.model.weights,
       modulesToSave: [...modules].sort(),
+      aliases: tiedHead ? { 'lm_head.weight': 'model.embed_tokens.weight' } : {},
     });
   }
 
@@ -77,6 +82,13 @@ export class Generator {
    * trainable tensors for the optimizer; everything else is frozen.
    */
   configureTraining(opts: { lora?: LoraConfig; embeddings?: boolean; norms?: boolean; full?: boolean; seed?: number }): Tensor[] {
+    if (opts.full && opts.lora)
+      throw new ModelConfigError('full training and LoRA together: LoRA on layers that train in full adds nothing; choose one');
+    // A new configuration replaces the old one: no adapter from before stays in the forward pass.
+    for (const l of this.model.linears()) {
+      l.lora?.dispose();
+      l.lora = null;
+    }
     const params = this.model.weights.setTrainable(
       (n) =>
         opts.full === true ||
@@ -102,29 +114,22 @@ export class Generator {
     return eos && e !== null ? [...ids, e] : ids;
   }
 
-  /** Right-pad the examples to one T (a multiple that the attention mode's groups need). */
+  private get padId(): number {
+    return this.model.config.padTokenId ?? this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
+  }
+
+  /** Prompt + answer of each example, right-padded to one T (see padBatch). */
   private pack(examples: AnswerExample[], attention: AttentionMode): { ids: Int32Array; B: number; T: number } {
-    if (examples.length === 0) throw new ShapeError('generator: empty batch');
-    const lens = examples.map((x) => x.prompt.length + x.answer.length);
     for (const [i, x] of examples.entries())
       if (x.prompt.length === 0 || x.answer.length === 0)
         throw new ShapeError(
           `generator: example ${i} needs a non-empty prompt and answer (got ${x.prompt.length} and ${x.answer.length} tokens)`,
         );
-    let T = Math.max(...lens);
-    if (attention.ratio < 1) {
-      const groups = Math.round(1 / attention.ratio);
-      const need = attention.shift === 'none' ? groups : 2 * groups;
-      T = Math.ceil(T / need) * need;
-    }
-    const B = examples.length;
-    const pad = this.model.config.padTokenId ?? this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
-    const ids = new Int32Array(B * T).fill(pad);
-    examples.forEach((x, b) => {
-      ids.set(x.prompt, b * T);
-      ids.set(x.answer, b * T + x.prompt.length);
-    });
-    return { ids, B, T };
+    return padBatch(
+      examples.map((x) => [...x.prompt, ...x.answer]),
+      attention,
+      this.padId,
+    );
   }
 
   /**
@@ -213,10 +218,7 @@ export class Generator {
       if (!Number.isInteger(id) || id < 0 || id >= V)
         throw new ShapeError(`label token id ${id} is outside the vocabulary of ${V}`);
     const attention = opts.attention ?? FULL_ATTENTION;
-    const { ids, B, T } = this.pack(
-      prompts.map((p) => ({ prompt: p.slice(0, -1), answer: p.slice(-1) })),
-      attention,
-    );
+    const { ids, B, T } = padBatch(prompts, attention, this.padId);
     const hidden = this.model.forward(ids, B, T, { ctx: opts.ctx, attention });
     const rows = prompts.map((p, b) => b * T + p.length - 1);
     const h = embedding(hidden.reshape([B * T, this.model.config.hiddenSize]), rows); // [B, D]
@@ -235,9 +237,10 @@ export class Generator {
     const temperature = opts.temperature ?? 0;
     if (prompt.length === 0) throw new ShapeError('generate needs a prompt of at least one token (e.g. BOS)');
     if (!(temperature >= 0)) throw new ModelConfigError(`temperature must be >= 0, got ${temperature}`);
-    const capacity = Math.min(c.maxPositions, prompt.length + maxNew);
-    if (prompt.length >= c.maxPositions)
-      throw new ShapeError(`the prompt has ${prompt.length} tokens; the model takes at most ${c.maxPositions}`);
+    const limit = Math.min(c.maxPositions, c.slidingWindow ?? Infinity);
+    const capacity = Math.min(limit, prompt.length + maxNew);
+    if (prompt.length >= limit)
+      throw new ShapeError(`the prompt has ${prompt.length} tokens; this model takes at most ${limit - 1} before generating`);
     const rand = seededRandom(opts.seed ?? 0);
     const eos = new Set(
       c.eosTokenIds.length ? c.eosTokenIds : this.tokenizer.special.eos !== null ? [this.tokenizer.special.eos] : [],

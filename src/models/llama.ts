@@ -61,6 +61,8 @@ export function llamaSpecs(c: LlamaConfig): TensorSpec[] {
         { name: `${l}self_attn.k_proj.bias`, shape: [Hkv * Dh] },
         { name: `${l}self_attn.v_proj.bias`, shape: [Hkv * Dh] },
       );
+    // HF Llama's attention_bias covers o_proj too; Qwen2 biases q, k and v only.
+    if (c.attentionBias && c.family === 'llama') s.push({ name: `${l}self_attn.o_proj.bias`, shape: [D] });
     if (c.mlpBias)
       s.push(
         { name: `${l}mlp.gate_proj.bias`, shape: [F] },
@@ -80,6 +82,28 @@ export interface AttentionMode {
 }
 
 export const FULL_ATTENTION: AttentionMode = { ratio: 1, shift: 'none' };
+
+/**
+ * Right-pad token sequences into ids [B, T] with T the longest length rounded up to what the
+ * attention mode's groups need (S2-Attn tiles T by its groups, and by half-groups when shifted).
+ * Right padding keeps real tokens' positions 0..len-1 and, under causal attention, unaffected.
+ */
+export function padBatch(seqs: number[][], attention: AttentionMode, pad: number): { ids: Int32Array; B: number; T: number } {
+  if (seqs.length === 0) throw new ShapeError('an empty batch: give at least one sequence');
+  seqs.forEach((s, i) => {
+    if (s.length === 0) throw new ShapeError(`sequence ${i} of the batch is empty; every sequence needs at least one token`);
+  });
+  let T = Math.max(...seqs.map((s) => s.length));
+  if (attention.ratio < 1) {
+    const groups = Math.round(1 / attention.ratio);
+    const need = attention.shift === 'none' ? groups : 2 * groups;
+    T = Math.ceil(T / need) * need;
+  }
+  const B = seqs.length;
+  const ids = new Int32Array(B * T).fill(pad);
+  seqs.forEach((s, b) => ids.set(s, b * T));
+  return { ids, B, T };
+}
 
 /** Per-layer keys (after RoPE) and values [B, Hkv, P, Dh] for incremental decoding. */
 export class KvCache {
@@ -107,6 +131,8 @@ export class KvCache {
 export class LlamaModel {
   readonly layers: LlamaLayer[] = [];
   private rope: { cos: Tensor; sin: Tensor; P: number } | null = null;
+  /** Outgrown RoPE tables that a pending backward may still read; freed once the tape is empty. */
+  private retired: Tensor[] = [];
 
   constructor(
     readonly config: LlamaConfig,
@@ -153,6 +179,7 @@ export class LlamaModel {
   /** Free everything on the GPU: weights, LoRA adapters, RoPE tables. */
   dispose(): void {
     for (const l of this.linears()) l.lora?.dispose();
+    for (const t of this.retired.splice(0)) t.dispose();
     this.rope?.cos.dispose();
     this.rope?.sin.dispose();
     this.rope = null;
@@ -164,9 +191,10 @@ export class LlamaModel {
   }
 
   private ropeFor(P: number): { cos: Tensor; sin: Tensor } {
+    const e = this.engine;
+    if (e.tapeLength === 0) for (const t of this.retired.splice(0)) t.dispose();
     if (!this.rope || this.rope.P < P) {
-      this.rope?.cos.dispose();
-      this.rope?.sin.dispose();
+      if (this.rope) this.retired.push(this.rope.cos, this.rope.sin);
       const size = Math.min(this.config.maxPositions, Math.max(64, 2 ** Math.ceil(Math.log2(P))));
       const t = ropeTables(size, this.config.headDim, this.config.ropeTheta, ropeInvFreq(this.config));
       const half = this.config.headDim / 2;

@@ -5,6 +5,7 @@
 import { formatBytes } from '../gpu/errors';
 import type { TensorSpec } from './checkpoint';
 import { ModelTooLargeError } from './errors';
+import { isSplittable } from './weights';
 
 export interface MemoryPlan {
   paramBytes: number;
@@ -13,7 +14,7 @@ export interface MemoryPlan {
   totalBytes: number;
   trainableParams: number;
   totalParams: number;
-  /** The largest tensor that cannot be split into row shards (anything but a [V, D] table). */
+  /** The largest tensor that cannot be split into row shards (anything but a vocabulary table). */
   largest: { name: string; bytes: number };
 }
 
@@ -31,8 +32,8 @@ export function planMemory(specs: TensorSpec[], trainable: (name: string) => boo
     const n = s.shape.reduce((a, b) => a * b, 1);
     totalParams += n;
     if (trainable(s.name)) trainableParams += n;
-    // [V, D] tables are split into row shards when they exceed one buffer (see weights.ts).
-    if (s.shape.length !== 2 && n * 4 > largest.bytes) largest = { name: s.name, bytes: n * 4 };
+    // Vocabulary tables are split into row shards when they exceed one buffer (see weights.ts).
+    if (!isSplittable(s.name) && n * 4 > largest.bytes) largest = { name: s.name, bytes: n * 4 };
   }
   const paramBytes = totalParams * 4;
   const gradBytes = trainableParams * 4;

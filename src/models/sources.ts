@@ -634,7 +634,7 @@ export function hubFiles(repo: string, opts: HubOptions = {}): ModelFiles {
       `The hub refused access to ${path} in ${repoAt} (HTTP ${status}). ` +
       (token
         ? 'The access token was not accepted for this repo: check that it is valid and has read access, and that you accepted the repo’s terms on huggingface.co if it is gated.'
-        : 'The repo may be gated or private: accept its terms on huggingface.co and pass an access token (hubFiles(repo, { token })). ' +
+        : 'The repo may be gated or private: accept its terms on huggingface.co and give an access token (the Token field of the Models panel; hubFiles(repo, { token }) in code). ' +
           'Also check the id for typos: the hub answers 401 for repos that do not exist.'),
     sourceMissing: (code) => code === 'RepoNotFound' || code === 'RevisionNotFound',
   });

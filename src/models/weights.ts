@@ -5,12 +5,16 @@
 
 import { splitRows, type Engine, type Tensor } from '../tensor';
 import type { Checkpoint, TensorSpec } from './checkpoint';
-import { CheckpointMismatchError, ModelTooLargeError } from './errors';
+import { CheckpointMismatchError } from './errors';
 
 export interface WeightsOptions {
-  /** Tensors above this many bytes are split into row shards (default: the adapter's binding limit). */
+  /** Tables above this many bytes are split into row shards (default: the adapter's binding limit). */
   splitAboveBytes?: number;
 }
+
+/** The [V, D] tables the models read through rows() (sharded ops); only these may be split. */
+export const SPLITTABLE = /(^|\.)(embed_tokens|word_embeddings)\.weight$|^lm_head\.weight$/;
+export const isSplittable = (name: string): boolean => SPLITTABLE.test(name);
 
 export class Weights {
   readonly tensors = new Map<string, Tensor>();
@@ -22,23 +26,30 @@ export class Weights {
   /** Upload every spec'd tensor (the checkpoint must have been verified against the specs). */
   static fromCheckpoint(e: Engine, ckpt: Checkpoint, specs: TensorSpec[], opts: WeightsOptions = {}): Weights {
     const w = new Weights(e);
+    try {
+      w.upload(ckpt, specs, opts);
+    } catch (err) {
+      w.dispose(); // a failure halfway (e.g. out of memory) leaves nothing behind
+      throw err;
+    }
+    return w;
+  }
+
+  private upload(ckpt: Checkpoint, specs: TensorSpec[], opts: WeightsOptions): void {
+    const e = this.engine;
     const limits = e.gpu.info.limits;
     const limit =
       opts.splitAboveBytes ?? Math.min(limits.maxStorageBufferBindingSize ?? 2 ** 27, limits.maxBufferSize ?? 2 ** 28);
     for (const s of specs) {
       const bytes = s.shape.reduce((a, b) => a * b, 4);
-      if (bytes <= limit) {
-        w.set(s.name, e.tensor(ckpt.read(s.name), s.shape, { name: s.name }).keep());
+      if (bytes <= limit || !isSplittable(s.name)) {
+        this.set(s.name, e.tensor(ckpt.read(s.name), s.shape, { name: s.name }).keep());
         continue;
       }
-      if (s.shape.length !== 2)
-        throw new ModelTooLargeError(
-          `tensor "${s.name}" [${s.shape}] needs ${bytes} bytes, above this adapter's ${limit}-byte buffer limit, and only ` +
-            '[rows, dim] tables can be split; use a GPU with larger limits or a smaller model',
-        );
-      w.shards.set(s.name, splitRows(e, ckpt.read(s.name), s.shape as [number, number], limit, { name: s.name }));
+      // 64-row shards unless the limit is tiny (tests split small tables to exercise the path).
+      const align = Math.max(1, Math.min(64, Math.floor(limit / (4 * s.shape[1]!))));
+      this.shards.set(s.name, splitRows(e, ckpt.read(s.name), s.shape as [number, number], limit, { name: s.name, align }));
     }
-    return w;
   }
 
   set(name: string, t: Tensor): void {

@@ -32,6 +32,12 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
   const patch = (role: ModelRole, p: Partial<ModelState>): void =>
     set((s) => ({ models: { ...s.models, [role]: { ...s.models[role], ...p } } }));
   const patchTry = (p: Partial<ModelsSlice['models']>): void => set((s) => ({ models: { ...s.models, ...p } }));
+  /** A try failed; if the worker no longer has that model (a lost device), show it as gone. */
+  const tryFailed = (role: ModelRole, err: unknown): void => {
+    const e = err as Error;
+    patchTry({ tryError: e.message });
+    if (e.name === 'ModelNotLoadedError') patch(role, { ...EMPTY, error: e.message, errorClass: e.name });
+  };
   return {
     models: { retriever: EMPTY, generator: EMPTY, generated: null, retrieved: null, busy: false, tryError: null },
     loadModel: async (role, source) => {
@@ -55,7 +61,7 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
       try {
         patchTry({ generated: await engineClient().generate({ prompt, maxNewTokens, temperature: 0, seed: 0 }) });
       } catch (err) {
-        patchTry({ tryError: (err as Error).message });
+        tryFailed('generator', err);
       } finally {
         patchTry({ busy: false });
       }
@@ -65,7 +71,7 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
       try {
         patchTry({ retrieved: await engineClient().retrieve({ query, docs }) });
       } catch (err) {
-        patchTry({ tryError: (err as Error).message });
+        tryFailed('retriever', err);
       } finally {
         patchTry({ busy: false });
       }

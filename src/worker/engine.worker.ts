@@ -29,7 +29,7 @@ import {
 function filesOf(source: ModelSourceSpec): ModelFiles {
   switch (source.kind) {
     case 'hub':
-      return hubFiles(source.repo, { revision: source.revision, endpoint: source.endpoint });
+      return hubFiles(source.repo, { revision: source.revision, endpoint: source.endpoint, token: source.token || undefined });
     case 'url':
       return urlFiles(source.url);
     case 'folder':
@@ -44,6 +44,11 @@ function progressMessage(p: ReadAllProgress): string {
   return `${p.file}: ${formatBytes(p.loaded)}${of}${eta} (${p.filesDone}/${p.filesTotal} files)`;
 }
 
+/** generate / retrieve without a model on the GPU (never loaded, or lost with the device). */
+class ModelNotLoadedError extends MedRankError {
+  override name = 'ModelNotLoadedError';
+}
+
 class GpuEngine implements EngineApi {
   private gpu: Gpu | null = null;
   private engine: Engine | null = null;
@@ -51,9 +56,25 @@ class GpuEngine implements EngineApi {
   private retriever: ColbertRetriever | null = null;
   private generator: Generator | null = null;
 
-  /** The tensor engine on a live device; a lost device is replaced by a fresh one. */
+  private modelsLost = false;
+
+  private notLoaded(role: ModelRole): ModelNotLoadedError {
+    return new ModelNotLoadedError(
+      this.modelsLost
+        ? `the GPU device was lost and the ${role} with it: load it again`
+        : `no ${role} is loaded: load one (hub id, URL or folder) first`,
+    );
+  }
+
+  /** The tensor engine on a live device; a lost device is replaced by a fresh one (models must be reloaded). */
   private async ready(): Promise<Engine> {
     if (this.engine && this.gpu && !this.gpu.isLost) return this.engine;
+    if (this.engine && (this.retriever || this.generator)) {
+      // Their tensors lived on the lost device: keeping them would run ops on a dead GPU.
+      this.retriever = null;
+      this.generator = null;
+      this.modelsLost = true;
+    }
     this.acquiring ??= acquireGpu({ kernels: viteKernels })
       .then((gpu) => {
         this.gpu = gpu;
@@ -129,7 +150,7 @@ class GpuEngine implements EngineApi {
 
   async generate(p: PayloadOf<'generate'>): Promise<GenerateResult> {
     const g = this.generator;
-    if (!g) throw new MedRankError('no generator is loaded: load one (hub id, URL or folder) first');
+    if (!g) throw this.notLoaded('generator');
     const t0 = performance.now();
     const ids = await g.generate(g.encodePrompt(p.prompt), {
       maxNewTokens: p.maxNewTokens,
@@ -141,13 +162,13 @@ class GpuEngine implements EngineApi {
 
   async retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
     const r = this.retriever;
-    if (!r) throw new MedRankError('no retriever is loaded: load one (hub id, URL or folder) first');
+    if (!r) throw this.notLoaded('retriever');
     const e = await this.ready();
     const t0 = performance.now();
     const scores = e.scope(() => e.noGrad(() => r.score(r.encodeQueries([p.query]), r.encodeDocs(p.docs))));
     const values = Array.from(await scores.read());
     scores.dispose();
-    return { scores: values, ms: performance.now() - t0 };
+    return { docs: p.docs, scores: values, ms: performance.now() - t0 };
   }
 
   async dispose(): Promise<null> {

@@ -15,7 +15,7 @@ export type ModelRole = 'retriever' | 'generator';
 
 /** Where a model's files are: structured-cloneable, so File objects and directory handles pass to the worker. */
 export type ModelSourceSpec =
-  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string }
+  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string; token?: string }
   | { kind: 'url'; url: string }
   | { kind: 'folder'; entries: FolderEntry[] | FileSystemDirectoryHandle; label?: string };
 
@@ -43,6 +43,8 @@ export interface GenerateResult {
 }
 
 export interface RetrieveResult {
+  /** The documents scored, in the order of the scores. */
+  docs: string[];
   scores: number[];
   ms: number;
 }

@@ -10,7 +10,7 @@ import { CheckpointMismatchError, ModelTooLargeError, UnsupportedArchitectureErr
 import { KvCache } from '../../src/models/llama';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { ForwardContext } from '../../src/models/lora';
-import { AdamW, crossEntropy, embedding, sumAll } from '../../src/tensor';
+import { AdamW, add, crossEntropy, embedding, sumAll } from '../../src/tensor';
 import { parseSafetensors, SafetensorsError } from '../../src/tensor/safetensors';
 import { destroyEngine, expectClose, getEngine } from './helpers';
 import { fixtureBytes, fixtureFiles } from './fixtures';
@@ -384,5 +384,119 @@ describe('memory', () => {
     expect(e.gpu.pool.liveCount).toBeGreaterThan(live);
     gen.model.dispose();
     expect(e.gpu.pool.liveCount).toBe(live);
+  });
+});
+
+describe('edge cases', () => {
+  it('a longer second forward before one backward (RoPE tables grow mid-tape) gives the same gradients', async () => {
+    const e = await getEngine();
+    const files = await fixtureFiles('tiny-llama');
+    const short = (g: Awaited<ReturnType<typeof loadGenerator>>) => [
+      { prompt: g.encodePrompt('fever?'), answer: g.encodeAnswer(' yes') },
+    ];
+    const long = (g: Awaited<ReturnType<typeof loadGenerator>>) => [
+      {
+        prompt: Array.from({ length: 90 }, (_, i) => 3 + (i % 200)),
+        answer: g.encodeAnswer(' a hormone that lowers blood sugar'),
+      },
+    ];
+    const grads: Float32Array[] = [];
+    for (const pregrow of [true, false]) {
+      const g = await loadGenerator(e, files);
+      g.configureTraining({ lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'k_proj'] }, seed: 4 });
+      for (const l of g.model.linears())
+        if (l.lora)
+          e.gpu.write(
+            l.lora.B.buffer,
+            Float32Array.from({ length: l.lora.B.size }, (_, i) => Math.cos(i) * 0.1),
+          );
+      if (pregrow) await g.answerNll(long(g)); // tables already big: nothing is replaced mid-tape
+      const loss = add(sumAll(g.exampleNll(short(g))), g.meanAnswerLoss(long(g)));
+      // Fill the pool with fresh allocations, as the next ops of a step would.
+      for (let i = 0; i < 8; i++) e.full([64, 4], 7);
+      e.backward(loss);
+      grads.push(await g.model.layers[0]!.q.lora!.A.grad!.read());
+      g.model.dispose();
+    }
+    expectClose(grads[1]!, grads[0]!, { atol: 1e-6, rtol: 1e-5 }, 'grad with tables grown mid-tape');
+  });
+
+  it('a cased vocabulary without [unused0] is refused before any weight is uploaded', async () => {
+    const e = await getEngine();
+    const tj = new TextDecoder()
+      .decode(await fixtureBytes('tiny-colbert', 'tokenizer.json'))
+      .replace('"[unused0]"', '"[unusedX]"');
+    const live = e.gpu.pool.liveCount;
+    await expect(loadRetriever(e, await fixtureFiles('tiny-colbert', { 'tokenizer.json': enc(tj) }))).rejects.toThrow(
+      /no \[unused0\] token, which ColBERT uses as its query marker \[Q\].*uncased/,
+    );
+    expect(e.gpu.pool.liveCount).toBe(live);
+  });
+
+  it('only vocabulary tables are split: other tensors above the threshold stay whole and the logits still match', async () => {
+    const e = await getEngine();
+    const files = await fixtureFiles('tiny-llama');
+    const ref = await loadGenerator(e, files);
+    const split = await loadGenerator(e, files, { splitAboveBytes: 4096 }); // under the MLP weights' 8 KiB
+    expect([...split.model.weights.shards.keys()].sort()).toEqual(['lm_head.weight', 'model.embed_tokens.weight']);
+    const ids = Int32Array.from(ref.encodePrompt('Question: What is insulin?'));
+    const a = await e.noGrad(() => ref.model.logits(ref.model.forward(ids, 1, ids.length).reshape([ids.length, 32]))).read();
+    const b = await e.noGrad(() => split.model.logits(split.model.forward(ids, 1, ids.length).reshape([ids.length, 32]))).read();
+    expectClose(b, a, { atol: 1e-5, rtol: 1e-5 }, 'split vs whole');
+    ref.model.dispose();
+    split.model.dispose();
+  });
+
+  it('tied models export the trained table as lm_head too; full + LoRA is refused; reconfiguring drops old adapters', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-qwen2'));
+    expect(() => gen.configureTraining({ full: true, lora: { r: 2, alpha: 2, dropout: 0, targetModules: ['q_proj'] } })).toThrow(
+      /choose one/,
+    );
+    gen.configureTraining({ lora: { r: 2, alpha: 2, dropout: 0, targetModules: ['q_proj'] } });
+    gen.configureTraining({ lora: { r: 2, alpha: 2, dropout: 0, targetModules: ['v_proj'] }, embeddings: true });
+    expect(
+      gen.model
+        .linears()
+        .filter((l) => l.lora)
+        .map((l) => l.moduleName),
+    ).toEqual(['v_proj', 'v_proj']);
+    const peft = await gen.exportAdapter('medrank-test/tiny-qwen2');
+    const st = parseSafetensors(peft.adapter);
+    expect((JSON.parse(peft.config) as { modules_to_save: string[] }).modules_to_save).toEqual(['embed_tokens', 'lm_head']);
+    expect(st.tensors.get('base_model.model.lm_head.weight')!.data).toEqual(
+      st.tensors.get('base_model.model.model.embed_tokens.weight')!.data,
+    );
+    expect([...st.tensors.keys()].some((k) => k.includes('q_proj'))).toBe(false);
+    gen.model.dispose();
+  });
+
+  it('label logits of one-token prompts; generation stops at a sliding window; the dense retriever pads for S2-Attn', async () => {
+    const e = await getEngine();
+    const gen = await loadGenerator(e, await fixtureFiles('tiny-llama'));
+    const bos = gen.tokenizer.special.bos!;
+    const ll = await e.noGrad(() => gen.labelLogits([[bos], gen.encodePrompt('fever?')], [5, 6])).read();
+    expect(ll.length).toBe(2 * 2);
+    const full = await lastLogits(gen, [bos]);
+    expectClose(ll.slice(0, 2), Float32Array.from([full[5]!, full[6]!]), { atol: 2e-5, rtol: 1e-4 }, 'one-token prompt');
+    const dense = new DenseRetriever(gen.model, gen.tokenizer, 'Find: ');
+    const s2 = await e
+      .noGrad(() => dense.embed(['fever and chills', 'insulin'], undefined, { ratio: 0.25, shift: 'split' }))
+      .read();
+    expect(s2.length).toBe(2 * 32);
+    expect(s2.every(Number.isFinite)).toBe(true);
+    gen.model.dispose();
+    const cfg = JSON.parse(new TextDecoder().decode(await fixtureBytes('tiny-llama', 'config.json'))) as Record<string, unknown>;
+    const windowed = await loadGenerator(
+      e,
+      await fixtureFiles('tiny-llama', {
+        'config.json': enc(JSON.stringify({ ...cfg, model_type: 'mistral', sliding_window: 12 })),
+      }),
+    );
+    const prompt = windowed.encodePrompt('Question: fever?'); // 10 tokens or fewer
+    const out = await windowed.generate(prompt, { maxNewTokens: 8, stopAtEos: false });
+    // Positions 0..11 fill the window; the token predicted at position 11 is returned, never fed back.
+    expect(out.length).toBe(12 - prompt.length + 1);
+    windowed.model.dispose();
   });
 });
