@@ -1,0 +1,62 @@
+// Retrieval metrics against gold passages, per question and averaged, as the field reports them
+// (BEIR / TREC conventions with binary relevance): recall@k, MRR@10 and nDCG@10.
+// ranked = document ids best first; gold = the question's relevant ids.
+
+export interface QuestionMetrics {
+  /** recall@k for each requested k: |gold in top k| / |gold| (0 when there is no gold). */
+  recall: Record<number, number>;
+  /** 1 / rank of the first gold document within the top 10, else 0. */
+  mrr10: number;
+  /** DCG@10 / IDCG@10 with gain 1 per gold document and discount 1 / log2(rank + 1). */
+  ndcg10: number;
+  /** 1-based rank of the first gold document anywhere in the ranking, or null. */
+  firstGoldRank: number | null;
+}
+
+export interface RetrievalMetrics {
+  /** Questions with at least one gold passage (the others are not scored). */
+  questions: number;
+  recall: Record<number, number>;
+  mrr10: number;
+  ndcg10: number;
+}
+
+export const DEFAULT_KS = [1, 5, 10, 20, 100];
+
+export function questionMetrics(
+  ranked: readonly string[],
+  gold: readonly string[],
+  ks: readonly number[] = DEFAULT_KS,
+): QuestionMetrics {
+  const relevant = new Set(gold);
+  const recall: Record<number, number> = {};
+  for (const k of ks) {
+    let hits = 0;
+    for (const id of ranked.slice(0, k)) if (relevant.has(id)) hits++;
+    recall[k] = relevant.size ? hits / relevant.size : 0;
+  }
+  const first = ranked.findIndex((id) => relevant.has(id));
+  const firstGoldRank = first < 0 ? null : first + 1;
+  const mrr10 = firstGoldRank !== null && firstGoldRank <= 10 ? 1 / firstGoldRank : 0;
+  let dcg = 0;
+  ranked.slice(0, 10).forEach((id, i) => {
+    if (relevant.has(id)) dcg += 1 / Math.log2(i + 2);
+  });
+  let idcg = 0;
+  for (let i = 0; i < Math.min(10, relevant.size); i++) idcg += 1 / Math.log2(i + 2);
+  return { recall, mrr10, ndcg10: idcg ? dcg / idcg : 0, firstGoldRank };
+}
+
+/** Mean of each metric over the questions that have gold passages. */
+export function aggregate(
+  perQuestion: readonly QuestionMetrics[],
+  gold: readonly (readonly string[])[],
+  ks: readonly number[] = DEFAULT_KS,
+): RetrievalMetrics {
+  const scored = perQuestion.filter((_, i) => (gold[i]?.length ?? 0) > 0);
+  const n = scored.length;
+  const mean = (f: (m: QuestionMetrics) => number): number => (n ? scored.reduce((a, m) => a + f(m), 0) / n : 0);
+  const recall: Record<number, number> = {};
+  for (const k of ks) recall[k] = mean((m) => m.recall[k] ?? 0);
+  return { questions: n, recall, mrr10: mean((m) => m.mrr10), ndcg10: mean((m) => m.ndcg10) };
+}
