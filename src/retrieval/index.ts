@@ -1,0 +1,349 @@
+// The ColBERT index: a corpus encoded once into packed token vectors on the GPU (plus offsets),
+// persisted in IndexedDB under (weights hash, corpus hash, head version), refreshed by
+// re-projecting cached encoder states when only the projection trained, and searched with exact
+// batched MaxSim top-k (maxsimSearch). See docs/index.md for how stale an index may get.
+// N = documents, total = kept token vectors, D = hidden size, dim = ColBERT dim.
+
+import { MedRankError } from '../gpu/errors';
+import type { Passage } from '../data/datasets';
+import type { ColbertRetriever } from '../models/colbert';
+import { embedding, maxsimSearch, type Tensor } from '../tensor';
+import {
+  loadIndex,
+  makeIndex,
+  saveIndex,
+  IndexStorageFullError,
+  type ColbertIndex,
+  type DbOptions,
+  type IndexKey,
+} from './index-db';
+
+export type { ColbertIndex, IndexKey, DbOptions } from './index-db';
+export {
+  saveIndex,
+  loadIndex,
+  deleteIndex,
+  listIndexes,
+  closeMedRankDb,
+  IndexStorageFullError,
+  DB_NAME,
+  DB_VERSION,
+} from './index-db';
+
+/** buildIndex was cancelled through its AbortSignal; everything it had allocated is freed. */
+export class IndexBuildCancelledError extends MedRankError {
+  constructor(done: number, total: number) {
+    super(`Building the index was cancelled after ${done} of ${total} documents; nothing was kept.`);
+  }
+}
+
+/** The index cannot be refreshed from what it holds: it needs a rebuild. */
+export class IndexStaleError extends MedRankError {}
+
+// ---- hashes --------------------------------------------------------------------------------
+
+const utf8 = new TextEncoder();
+
+async function sha256(data: BufferSource): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+}
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** SHA-256 over a list of digests (each part hashed on its own: no giant concatenation). */
+async function combine(parts: Uint8Array[]): Promise<Uint8Array> {
+  const all = new Uint8Array(parts.length * 32);
+  parts.forEach((p, i) => all.set(p, i * 32));
+  return sha256(all);
+}
+
+/** SHA-256 (hex) over the passages' ids, titles and texts, in order. */
+export async function corpusHash(passages: Passage[]): Promise<string> {
+  const parts: Uint8Array[] = [await sha256(utf8.encode(`medrank-corpus-v1:${passages.length}`))];
+  for (let i = 0; i < passages.length; i += 4096) {
+    const s = passages
+      .slice(i, i + 4096)
+      .map((p) => JSON.stringify([p.id, p.title ?? null, p.text]))
+      .join('\n');
+    parts.push(await sha256(utf8.encode(s)));
+  }
+  return hex(await combine(parts));
+}
+
+async function tensorDigest(name: string, t: Tensor | Tensor[]): Promise<Uint8Array> {
+  const list = Array.isArray(t) ? t : [t];
+  const parts = [await sha256(utf8.encode(`${name}:${list.map((x) => `[${x.shape}]`).join(',')}`))];
+  for (const x of list) parts.push(await sha256((await x.read()) as Float32Array<ArrayBuffer>));
+  return combine(parts);
+}
+
+/**
+ * The two hashes of a retriever: `encoder` covers what the encoder states depend on (every
+ * weight but the projection, LoRA adapters, docMaxLen, maskPunctuation); `weights` adds the
+ * projection. Reads every weight back from the GPU.
+ */
+export async function retrieverHashes(r: ColbertRetriever): Promise<{ encoder: string; weights: string }> {
+  const w = r.encoder.weights;
+  const names = w
+    .names()
+    .filter((n) => !(w.tensors.get(n) === r.projection))
+    .sort();
+  const parts = [await sha256(utf8.encode(`medrank-colbert-v1:${r.opts.docMaxLen}:${r.opts.maskPunctuation}`))];
+  for (const n of names) parts.push(await tensorDigest(n, w.rows(n)));
+  for (const l of r.encoder.linears())
+    if (l.lora) {
+      parts.push(await tensorDigest(`${l.name}.lora_A`, l.lora.A));
+      parts.push(await tensorDigest(`${l.name}.lora_B`, l.lora.B));
+      parts.push(await sha256(utf8.encode(`${l.name}.scaling:${l.lora.scaling}`)));
+    }
+  const encoder = await combine(parts);
+  const weights = await combine([encoder, await tensorDigest('projection', r.projection)]);
+  return { encoder: hex(encoder), weights: hex(weights) };
+}
+
+/** SHA-256 (hex) over the encoder weights, LoRA adapters and projection (name-sorted), and docMaxLen / maskPunctuation. */
+export async function weightsHash(r: ColbertRetriever): Promise<string> {
+  return (await retrieverHashes(r)).weights;
+}
+
+/** The key an index of `passages` built by `r` has now. */
+export async function indexKey(r: ColbertRetriever, passages: Passage[], head = 0): Promise<IndexKey> {
+  return { weights: await weightsHash(r), corpus: await corpusHash(passages), head };
+}
+
+// ---- build -------------------------------------------------------------------------------
+
+export interface BuildProgress {
+  done: number;
+  total: number;
+  tokens: number;
+}
+
+export interface BuildOptions {
+  /** Documents per encoder forward (default 16). */
+  batchSize?: number;
+  /** Keep the packed encoder states too (for reproject); costs total * D * 4 bytes. */
+  keepHidden?: boolean;
+  onProgress?: (p: BuildProgress) => void;
+  /** Checked between batches; an abort rejects with IndexBuildCancelledError. */
+  signal?: AbortSignal;
+  /** Head version counter stored in the key (default 0). */
+  head?: number;
+}
+
+/** Encode `passages` (title and text, as BM25 reads them) into a packed index, batch by batch. */
+export async function buildIndex(r: ColbertRetriever, passages: Passage[], opts: BuildOptions = {}): Promise<ColbertIndex> {
+  const t0 = performance.now();
+  const hashes = await retrieverHashes(r);
+  const key: IndexKey = { weights: hashes.weights, corpus: await corpusHash(passages), head: opts.head ?? 0 };
+  return build(r, passages, key, hashes.encoder, opts, t0);
+}
+
+const docText = (p: Passage): string => (p.title ? `${p.title} ${p.text}` : p.text);
+
+async function build(
+  r: ColbertRetriever,
+  passages: Passage[],
+  key: IndexKey,
+  encoderHash: string,
+  opts: BuildOptions,
+  t0: number,
+): Promise<ColbertIndex> {
+  const e = r.projection.engine;
+  const N = passages.length;
+  if (N === 0) throw new MedRankError('cannot build an index of an empty corpus');
+  const bs = opts.batchSize ?? 16;
+  if (!Number.isInteger(bs) || bs < 1) throw new MedRankError(`index batchSize must be a positive integer, got ${bs}`);
+  const texts = passages.map(docText);
+  const D = r.encoder.config.hiddenSize;
+  const dim = r.dim;
+
+  // Pass 1: token counts, so the packed buffers can be allocated once.
+  const offsets = new Int32Array(N + 1);
+  for (let b0 = 0; b0 < N; b0 += bs) {
+    const inp = r.tokenizeDocs(texts.slice(b0, b0 + bs));
+    for (let b = 0; b < inp.B; b++) {
+      let kept = 0;
+      for (let t = 0; t < inp.T; t++) kept += inp.keep[b * inp.T + t]!;
+      offsets[b0 + b + 1] = offsets[b0 + b]! + kept;
+    }
+  }
+  const total = offsets[N]!;
+  const check = (): void => {
+    if (opts.signal?.aborted) throw new IndexBuildCancelledError(done, N);
+  };
+  let done = 0;
+  check();
+
+  const vectors = e.empty([total, dim]).keep();
+  let hidden: Tensor | null = null;
+  try {
+    hidden = opts.keepHidden ? e.empty([total, D]).keep() : null;
+    for (let b0 = 0; b0 < N; b0 += bs) {
+      check();
+      const inp = r.tokenizeDocs(texts.slice(b0, b0 + bs));
+      const rows: number[] = [];
+      for (let i = 0; i < inp.B * inp.T; i++) if (inp.keep[i]) rows.push(i);
+      const row0 = offsets[b0]!;
+      e.scope(() =>
+        e.noGrad(() => {
+          const h = r.encoder.forward(inp);
+          const kept = embedding(h.reshape([inp.B * inp.T, D]), rows);
+          const v = r.project(kept);
+          e.gpu.copy(v.buffer, 0, vectors.buffer, row0 * dim * 4, rows.length * dim * 4);
+          if (hidden) e.gpu.copy(kept.buffer, 0, hidden.buffer, row0 * D * 4, rows.length * D * 4);
+        }),
+      );
+      await e.gpu.sync(); // one batch at a time: progress is real and an abort is seen
+      done = Math.min(N, b0 + bs);
+      opts.onProgress?.({ done, total: N, tokens: offsets[done]! });
+    }
+  } catch (err) {
+    vectors.dispose();
+    hidden?.dispose();
+    throw err;
+  }
+  return makeIndex({
+    key,
+    encoderHash,
+    dim,
+    docIds: passages.map((p) => p.id),
+    offsets,
+    vectors,
+    hidden,
+    stats: { docs: N, tokens: total, buildMs: performance.now() - t0, fromCache: false },
+  });
+}
+
+// ---- refresh -----------------------------------------------------------------------------
+
+/** Rows of the encoder states projected per step in reproject. */
+const REPROJECT_ROWS = 4096;
+
+/**
+ * Replace the index's vectors with r.project(index.hidden): exact when only the projection (or
+ * only the query side) changed since the build. The key's weights hash is cleared (the index
+ * cannot be saved until refreshIndex gives it the new one); prefer refreshIndex, which also
+ * checks that the encoder is unchanged.
+ */
+export function reproject(index: ColbertIndex, r: ColbertRetriever): void {
+  const hidden = index.hidden;
+  if (!hidden)
+    throw new IndexStaleError(
+      'this index holds no encoder states (build it with keepHidden: true to refresh it by re-projection); rebuild it instead',
+    );
+  const e = hidden.engine;
+  const [total, D] = hidden.shape as [number, number];
+  if (D !== r.encoder.config.hiddenSize)
+    throw new IndexStaleError(
+      `the index's encoder states have D = ${D} but the retriever's encoder has ${r.encoder.config.hiddenSize}`,
+    );
+  const dim = r.dim;
+  const out = e.empty([total, dim]).keep();
+  try {
+    for (let a = 0; a < total; a += REPROJECT_ROWS) {
+      const n = Math.min(REPROJECT_ROWS, total - a);
+      e.scope(() =>
+        e.noGrad(() => {
+          const part = e.empty([n, D]);
+          e.gpu.copy(hidden.buffer, a * D * 4, part.buffer, 0, n * D * 4);
+          const v = r.project(part);
+          e.gpu.copy(v.buffer, 0, out.buffer, a * dim * 4, n * dim * 4);
+        }),
+      );
+    }
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
+  index.vectors.dispose();
+  index.vectors = out;
+  index.dim = dim;
+  index.key = { ...index.key, weights: '' };
+}
+
+/**
+ * Re-project the index for r's current projection and give it r's weights hash. Throws
+ * IndexStaleError when the encoder (weights, LoRA, doc options) changed since the build: then
+ * only a rebuild is exact.
+ */
+export async function refreshIndex(index: ColbertIndex, r: ColbertRetriever): Promise<void> {
+  const h = await retrieverHashes(r);
+  if (h.encoder !== index.encoderHash)
+    throw new IndexStaleError(
+      'the encoder changed since this index was built (LoRA or full training, or other weights); re-projection ' +
+        'would be wrong: rebuild the index',
+    );
+  reproject(index, r);
+  index.key = { ...index.key, weights: h.weights };
+}
+
+// ---- search ------------------------------------------------------------------------------
+
+/** Queries encoded per maxsimSearch call. */
+const QUERY_BATCH = 32;
+
+/** Exact top-k by MaxSim for each query: doc ids and scores, best first (k is capped at N). */
+export async function searchIndex(
+  index: ColbertIndex,
+  r: ColbertRetriever,
+  queries: string[],
+  k: number,
+): Promise<{ ids: string[][]; scores: number[][] }> {
+  const e = index.vectors.engine;
+  if (r.dim !== index.dim)
+    throw new IndexStaleError(`the index holds ${index.dim}-dim vectors but the retriever projects to ${r.dim}; rebuild it`);
+  const kk = Math.min(k, index.docIds.length);
+  const ids: string[][] = [];
+  const scores: number[][] = [];
+  for (let a = 0; a < queries.length; a += QUERY_BATCH) {
+    const batch = queries.slice(a, a + QUERY_BATCH);
+    const q = e.scope(() => e.noGrad(() => r.encodeQueries(batch)));
+    try {
+      const res = await maxsimSearch(e, q, null, { vectors: index.vectors, offsets: index.offsets }, kk);
+      for (let b = 0; b < batch.length; b++) {
+        ids.push(Array.from(res.ids.subarray(b * kk, (b + 1) * kk), (i) => index.docIds[i]!));
+        scores.push(Array.from(res.scores.subarray(b * kk, (b + 1) * kk)));
+      }
+    } finally {
+      q.dispose();
+    }
+  }
+  return { ids, scores };
+}
+
+// ---- open --------------------------------------------------------------------------------
+
+export interface OpenOptions extends BuildOptions, DbOptions {
+  /** Save a freshly built index (default true). */
+  save?: boolean;
+}
+
+/**
+ * The index of `passages` for r's current weights: loaded from IndexedDB when one was saved under
+ * the same key (stats.fromCache), otherwise built and saved. A full quota does not lose the build:
+ * the index comes back with stats.saveError set.
+ */
+export async function openIndex(r: ColbertRetriever, passages: Passage[], opts: OpenOptions = {}): Promise<ColbertIndex> {
+  const t0 = performance.now();
+  const hashes = await retrieverHashes(r);
+  const key: IndexKey = { weights: hashes.weights, corpus: await corpusHash(passages), head: opts.head ?? 0 };
+  const cached = await loadIndex(r.projection.engine, key, opts);
+  if (cached) {
+    // Built with or without encoder states: a caller that wants them gets a rebuild.
+    if (!opts.keepHidden || cached.hidden) return cached;
+    cached.dispose();
+  }
+  const index = await build(r, passages, key, hashes.encoder, opts, t0);
+  if (opts.save === false) return index;
+  try {
+    await saveIndex(index, opts);
+  } catch (err) {
+    if (!(err instanceof IndexStorageFullError)) {
+      index.dispose();
+      throw err;
+    }
+    index.stats.saveError = err;
+  }
+  return index;
+}
