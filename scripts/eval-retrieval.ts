@@ -10,9 +10,11 @@ import path from 'node:path';
 import { DatasetError, parseDataset, type Dataset, type DatasetFormat } from '../src/data/datasets';
 import { aggregate, questionMetrics, type RetrievalMetrics } from '../src/data/metrics';
 import { Bm25Index } from '../src/retrieval/bm25';
+import { log as logLine, withChromiumPage } from './lib/browser-session';
+import type {} from './eval/page';
 
 const FORMATS: DatasetFormat[] = ['beir', 'pubmedqa', 'medmcqa', 'medqa', 'jsonl'];
-const log = (msg: string): void => void process.stderr.write(`[eval-retrieval] ${msg}\n`);
+const log = (msg: string): void => logLine(`[eval-retrieval] ${msg}`);
 
 function usage(msg: string): never {
   log(`error: ${msg}`);
@@ -96,6 +98,52 @@ export function evalBm25(ds: Dataset, ks: number[]): RetrievalMetrics & { ms: nu
   };
 }
 
+/**
+ * ColBERT from a local model folder, in headless Chromium (WebGPU; Node's Dawn is not stable on
+ * every machine, docs/testing.md): the folder is served to the page at /__model/.
+ */
+export async function evalColbert(
+  ds: Dataset,
+  modelDir: string,
+  ks: number[],
+): Promise<RetrievalMetrics & Record<string, unknown>> {
+  if (!existsSync(path.join(modelDir, 'config.json'))) usage(`--model ${modelDir} has no config.json`);
+  const scored = ds.questions.filter((q) => q.goldDocIds.length > 0);
+  const depth = Math.min(100, Math.max(10, ...ks));
+  return withChromiumPage(
+    '/scripts/eval/index.html',
+    async ({ page, url }) => {
+      await page.route(`${url}/__model/**`, async (route) => {
+        const rel = decodeURIComponent(new URL(route.request().url()).pathname.slice('/__model/'.length));
+        const file = path.join(modelDir, rel);
+        if (rel.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
+        return route.fulfill({ status: 200, body: readFileSync(file), headers: { 'Content-Type': 'application/octet-stream' } });
+      });
+      await page.waitForFunction(() => window.__evalColbert !== undefined, null, { timeout: 60_000 });
+      const res = await page.evaluate(([p, q, k]) => window.__evalColbert!(p, q, k), [
+        ds.passages,
+        scored.map((x) => x.question),
+        depth,
+      ] as const);
+      log(
+        `ColBERT on ${res.adapter}: indexed ${ds.passages.length} passages (${res.tokens} vectors) in ${(res.indexMs / 1000).toFixed(1)} s`,
+      );
+      const per = scored.map((q, i) => questionMetrics(res.rankings[i]!, q.goldDocIds, ks));
+      return {
+        ...aggregate(
+          per,
+          scored.map((q) => q.goldDocIds),
+          ks,
+        ),
+        adapter: res.adapter,
+        indexMs: Math.round(res.indexMs),
+        searchMs: Math.round(res.searchMs),
+      };
+    },
+    { quiet: true },
+  );
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   let ds: Dataset;
@@ -117,11 +165,12 @@ async function main(): Promise<void> {
     passages: ds.passages.length,
   };
   if (args.bm25) out.bm25 = evalBm25(ds, args.ks);
-  if (args.model)
-    usage(
-      '--model runs the ColBERT retriever in headless Chromium; it lands with the retrieval index (issue 5) — use --bm25 for now',
-    );
+  if (args.model) out.colbert = await evalColbert(ds, args.model, args.ks);
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) void main();
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname))
+  main().catch((e: Error) => {
+    log(`error: ${e.message.replace(/^page\.evaluate: /, '')}`);
+    process.exit(1);
+  });

@@ -44,6 +44,24 @@ describe('npm run eval-retrieval', () => {
     );
     const { stdout } = await cli(['--data', path.join(dir, 'set'), '--format', 'jsonl', '--k', '1']);
     expect((JSON.parse(stdout) as { bm25: { recall: Record<string, number> } }).bm25.recall['1']).toBe(1);
+    // --model: the tiny ColBERT fixture in headless Chromium; with 2 passages recall@2 is 1 by construction.
+    const withModel = await cli([
+      '--data',
+      path.join(dir, 'set'),
+      '--format',
+      'jsonl',
+      '--k',
+      '1,2',
+      '--model',
+      'test/fixtures/models/tiny-colbert',
+    ]);
+    const colbert = (
+      JSON.parse(withModel.stdout) as { colbert: { questions: number; recall: Record<string, number>; adapter: string } }
+    ).colbert;
+    expect(colbert.questions).toBe(1);
+    expect(colbert.recall['2']).toBe(1);
+    expect([0, 1]).toContain(colbert.recall['1']);
+    expect(colbert.adapter).toMatch(/\//);
     const medqa = await cli(['--data', '../shared/data/medqa/us_4_options_test.jsonl', '--format', 'medqa']).catch((e) => e);
     expect(medqa.code).toBe(2);
     expect(medqa.stderr).toMatch(/no questions with gold passages/);
