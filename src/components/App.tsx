@@ -5,6 +5,7 @@ import { useEffect } from 'react';
 import { useStore } from '../store';
 import { AdapterPanel } from './AdapterPanel';
 import { NoWebGpu } from './NoWebGpu';
+import { DataPanel } from './DataPanel';
 import { ModelsPanel } from './ModelsPanel';
 import { SelfTestPanel } from './SelfTestPanel';
 
@@ -47,6 +48,7 @@ export function App() {
         )}
         {gpu.info && <AdapterPanel info={gpu.info} />}
         {gpu.status === 'ready' && <ModelsPanel />}
+        {gpu.status === 'ready' && <DataPanel />}
         {gpu.status === 'ready' && (
           <SelfTestPanel
             running={selftest.running}

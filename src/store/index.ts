@@ -2,15 +2,17 @@
 
 import { create } from 'zustand';
 import { createGpuSlice, type GpuSlice } from './gpuSlice';
+import { createDataSlice, type DataSlice } from './dataSlice';
 import { createModelsSlice, type ModelsSlice } from './modelsSlice';
 import { createSelfTestSlice, type SelfTestSlice } from './selftestSlice';
 
-export type AppState = GpuSlice & SelfTestSlice & ModelsSlice;
+export type AppState = GpuSlice & SelfTestSlice & ModelsSlice & DataSlice;
 
 export const useStore = create<AppState>()((...a) => ({
   ...createGpuSlice(...a),
   ...createSelfTestSlice(...a),
   ...createModelsSlice(...a),
+  ...createDataSlice(...a),
 }));
 
 export type { GpuStatus } from './gpuSlice';

@@ -7,8 +7,11 @@ import type {
   EngineApi,
   EngineRequest,
   EngineResponse,
+  DatasetSourceSpec,
+  DatasetSummary,
   GenerateResult,
   GpuInfo,
+  IndexSummary,
   ModelRole,
   ModelSourceSpec,
   ModelSummary,
@@ -17,6 +20,7 @@ import type {
   RequestKind,
   ResultOf,
   RetrieveResult,
+  SearchHit,
   SelfTestResult,
 } from './protocol';
 
@@ -92,6 +96,24 @@ export class EngineClient implements EngineApi {
 
   retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
     return this.request('retrieve', undefined, p);
+  }
+
+  loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback): Promise<DatasetSummary> {
+    return this.request('loadDataset', onProgress, { source });
+  }
+
+  buildIndex(onProgress?: ProgressCallback): Promise<IndexSummary> {
+    return this.request('buildIndex', onProgress, {});
+  }
+
+  search(query: string, k: number): Promise<SearchHit[]> {
+    return this.request('search', undefined, { query, k });
+  }
+
+  /** Ask the worker to abort every pending request of this kind (it rejects with a cancel error). */
+  cancel(kind: 'loadDataset' | 'buildIndex'): void {
+    for (const [target, p] of this.pending)
+      if (p.kind === kind) this.worker.postMessage({ kind: 'cancel', id: this.nextId++, target } satisfies EngineRequest);
   }
 
   /** Stop the worker; pending requests reject. */

@@ -8,6 +8,9 @@ import { Engine } from '../tensor/tensor';
 import { runSelfTest, type SelfTestResult } from '../tensor/selftest';
 import { formatBytes, MedRankError } from '../gpu/errors';
 import type { Weights } from '../models/weights';
+import { parseDataset, type Dataset } from '../data/datasets';
+import { readText } from '../data/jsonl';
+import { openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { loadGenerator, loadRetriever } from '../models/load';
@@ -17,7 +20,11 @@ import {
   type EngineApi,
   type EngineRequest,
   type EngineResponse,
+  type DatasetSourceSpec,
+  type DatasetSummary,
   type GenerateResult,
+  type IndexSummary,
+  type SearchHit,
   type ModelRole,
   type ModelSourceSpec,
   type ModelSummary,
@@ -44,6 +51,59 @@ function progressMessage(p: ReadAllProgress): string {
   return `${p.file}: ${formatBytes(p.loaded)}${of}${eta} (${p.filesDone}/${p.filesTotal} files)`;
 }
 
+/** A cancellable request (dataset read, index build) stopped by a cancel request. */
+class RequestCancelledError extends MedRankError {
+  override name = 'RequestCancelledError';
+}
+
+/** The files of a dataset source, read with combined byte progress. */
+async function readDatasetFiles(
+  source: DatasetSourceSpec,
+  signal: AbortSignal,
+  onProgress?: ProgressCallback,
+): Promise<Record<string, string>> {
+  const entries: [string, () => Promise<{ body: ReadableStream<Uint8Array>; size: number | null }>][] = [];
+  const fromUrl = (url: string) => async () => {
+    const res = await fetch(url, { signal });
+    if (!res.ok || !res.body)
+      throw new MedRankError(`${url} answered HTTP ${res.status}; check the address (the server must allow this origin)`);
+    const len = Number(res.headers.get('Content-Length'));
+    return { body: res.body, size: res.headers.get('Content-Encoding') || !len ? null : len };
+  };
+  if (source.kind === 'demo') {
+    const base = new URL('/demo/', self.location.origin);
+    entries.push(
+      ['questions', fromUrl(new URL('questions.jsonl', base).href)],
+      ['corpus', fromUrl(new URL('corpus.jsonl', base).href)],
+    );
+  } else if (source.kind === 'url') {
+    for (const [key, url] of Object.entries(source.urls)) entries.push([key, fromUrl(url)]);
+  } else {
+    for (const [key, blob] of Object.entries(source.files))
+      entries.push([key, async () => ({ body: blob.stream(), size: blob.size })]);
+  }
+  const out: Record<string, string> = {};
+  let before = 0;
+  for (const [i, [key, open]] of entries.entries()) {
+    const { body, size } = await open();
+    let read = 0;
+    out[key] = await readText(body, {
+      total: size ?? undefined,
+      signal,
+      onProgress: (p) => {
+        read = p.loaded;
+        onProgress?.({
+          done: before + p.loaded,
+          total: before + (p.total ?? p.loaded),
+          message: `${key} (${i + 1}/${entries.length}): ${formatBytes(p.loaded)}${p.total ? ` of ${formatBytes(p.total)}` : ''}`,
+        });
+      },
+    });
+    before += read;
+  }
+  return out;
+}
+
 /** generate / retrieve without a model on the GPU (never loaded, or lost with the device). */
 class ModelNotLoadedError extends MedRankError {
   override name = 'ModelNotLoadedError';
@@ -55,6 +115,10 @@ class GpuEngine implements EngineApi {
   private acquiring: Promise<Engine> | null = null;
   private retriever: ColbertRetriever | null = null;
   private generator: Generator | null = null;
+  private dataset: Dataset | null = null;
+  private index: ColbertIndex | null = null;
+  /** AbortControllers of the running cancellable requests, by request id. */
+  readonly aborts = new Map<number, AbortController>();
 
   private modelsLost = false;
 
@@ -171,6 +235,72 @@ class GpuEngine implements EngineApi {
     return { docs: p.docs, scores: values, ms: performance.now() - t0 };
   }
 
+  async loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback, id = 0): Promise<DatasetSummary> {
+    const t0 = performance.now();
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    try {
+      const files = await readDatasetFiles(source, abort.signal, onProgress);
+      const format = source.kind === 'demo' ? 'jsonl' : source.format;
+      const ds = parseDataset(format, files, source.kind === 'demo' ? 'demo' : undefined);
+      this.dataset = ds;
+      this.index?.dispose(); // an index belongs to one corpus
+      this.index = null;
+      const kinds: Record<string, number> = {};
+      for (const q of ds.questions) kinds[q.kind] = (kinds[q.kind] ?? 0) + 1;
+      return {
+        name: ds.name,
+        format,
+        questions: ds.questions.length,
+        passages: ds.passages.length,
+        withGold: ds.questions.filter((q) => q.goldDocIds.length > 0).length,
+        kinds,
+        loadMs: performance.now() - t0,
+      };
+    } finally {
+      this.aborts.delete(id);
+    }
+  }
+
+  async buildIndex(onProgress?: ProgressCallback, id = 0): Promise<IndexSummary> {
+    const r = this.retriever;
+    if (!r) throw this.notLoaded('retriever');
+    const ds = this.dataset;
+    if (!ds) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
+    if (ds.passages.length === 0) throw new MedRankError(`${ds.name} has no passages to index (MedQA has none)`);
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    try {
+      const index = await openIndex(r, ds.passages, {
+        batchSize: 64, // fewer, larger batches: each waits for the GPU once
+        signal: abort.signal,
+        onProgress: (p) =>
+          onProgress?.({ done: p.done, total: p.total, message: `${p.done} of ${p.total} passages, ${p.tokens} vectors` }),
+      });
+      this.index?.dispose();
+      this.index = index;
+      const s = index.stats;
+      return {
+        docs: s.docs,
+        tokens: s.tokens,
+        fromCache: s.fromCache,
+        buildMs: s.buildMs,
+        saveError: s.saveError?.message ?? null,
+      };
+    } finally {
+      this.aborts.delete(id);
+    }
+  }
+
+  async search(query: string, k: number): Promise<SearchHit[]> {
+    const r = this.retriever;
+    if (!r) throw this.notLoaded('retriever');
+    if (!this.index || !this.dataset) throw new ModelNotLoadedError('no index: build the index first');
+    const { ids, scores } = await searchIndex(this.index, r, [query], k);
+    const text = new Map(this.dataset.passages.map((p) => [p.id, p.title ? `${p.title}. ${p.text}` : p.text]));
+    return ids[0]!.map((id, i) => ({ id, score: scores[0]![i]!, text: text.get(id) ?? '' }));
+  }
+
   async dispose(): Promise<null> {
     this.retriever = null;
     this.generator = null;
@@ -222,6 +352,13 @@ let queue: Promise<void> = Promise.resolve();
 
 scope.addEventListener('message', (ev: MessageEvent<EngineRequest>) => {
   const req = ev.data;
+  if (req.kind === 'cancel') {
+    // Not queued: it must reach the request that is running now.
+    const a = engine.aborts.get(req.target);
+    a?.abort(new RequestCancelledError('cancelled by the user'));
+    post({ kind: 'result', id: req.id, request: 'cancel', value: a !== undefined });
+    return;
+  }
   queue = queue.then(() => handle(req));
 });
 
@@ -250,6 +387,21 @@ async function handle(req: EngineRequest): Promise<void> {
       case 'retrieve':
         post({ kind: 'result', id: req.id, request: 'retrieve', value: await engine.retrieve(req) });
         return;
+      case 'loadDataset': {
+        const value = await engine.loadDataset(req.source, (p) => post({ kind: 'progress', id: req.id, ...p }), req.id);
+        post({ kind: 'result', id: req.id, request: 'loadDataset', value });
+        return;
+      }
+      case 'buildIndex': {
+        const value = await engine.buildIndex((p) => post({ kind: 'progress', id: req.id, ...p }), req.id);
+        post({ kind: 'result', id: req.id, request: 'buildIndex', value });
+        return;
+      }
+      case 'search':
+        post({ kind: 'result', id: req.id, request: 'search', value: await engine.search(req.query, req.k) });
+        return;
+      case 'cancel':
+        return; // handled on arrival
       default: {
         const unknown: never = req;
         throw new Error(`unknown request ${JSON.stringify(unknown)}`);

@@ -4,6 +4,7 @@
 // page-side client implement, so code above this layer does not care which side it talks to.
 
 import type { GpuInfo } from '../gpu/device';
+import type { DatasetFormat } from '../data/datasets';
 import type { FolderEntry } from '../models/sources';
 import type { SelfTestResult } from '../tensor/selftest';
 
@@ -36,6 +37,39 @@ export interface ModelSummary {
   loadMs: number;
 }
 
+// ---- data and index ---------------------------------------------------------------------------
+
+/** Where a dataset's files are: the built-in demo, URLs, or File objects, by the keys of DATASET_FILES. */
+export type DatasetSourceSpec =
+  | { kind: 'demo' }
+  | { kind: 'url'; format: DatasetFormat; urls: Record<string, string> }
+  | { kind: 'files'; format: DatasetFormat; files: Record<string, Blob> };
+
+export interface DatasetSummary {
+  name: string;
+  format: DatasetFormat;
+  questions: number;
+  passages: number;
+  withGold: number;
+  kinds: Record<string, number>;
+  loadMs: number;
+}
+
+export interface IndexSummary {
+  docs: number;
+  tokens: number;
+  fromCache: boolean;
+  buildMs: number;
+  /** IndexedDB refused the index (e.g. a full quota): it works for this session only. */
+  saveError: string | null;
+}
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  text: string;
+}
+
 export interface GenerateResult {
   text: string;
   tokens: number;
@@ -57,7 +91,12 @@ export type EngineRequest =
   | { kind: 'dispose'; id: number }
   | { kind: 'loadModel'; id: number; role: ModelRole; source: ModelSourceSpec }
   | { kind: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number }
-  | { kind: 'retrieve'; id: number; query: string; docs: string[] };
+  | { kind: 'retrieve'; id: number; query: string; docs: string[] }
+  | { kind: 'loadDataset'; id: number; source: DatasetSourceSpec }
+  | { kind: 'buildIndex'; id: number }
+  | { kind: 'search'; id: number; query: string; k: number }
+  /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex). */
+  | { kind: 'cancel'; id: number; target: number };
 
 export type RequestKind = EngineRequest['kind'];
 
@@ -72,6 +111,10 @@ export interface ResultOf {
   loadModel: ModelSummary;
   generate: GenerateResult;
   retrieve: RetrieveResult;
+  loadDataset: DatasetSummary;
+  buildIndex: IndexSummary;
+  search: SearchHit[];
+  cancel: boolean;
 }
 
 // ---- responses --------------------------------------------------------------------------------
@@ -113,6 +156,14 @@ export interface EngineApi {
   generate(p: PayloadOf<'generate'>): Promise<GenerateResult>;
   /** MaxSim scores of the query against each document with the loaded retriever. */
   retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult>;
+  /** Read (streamed, progress in bytes) and validate a dataset; it replaces the loaded one. */
+  loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback): Promise<DatasetSummary>;
+  /** Index the dataset's passages with the retriever (IndexedDB first); progress in passages. */
+  buildIndex(onProgress?: ProgressCallback): Promise<IndexSummary>;
+  /** Top-k passages for a query from the index. */
+  search(query: string, k: number): Promise<SearchHit[]>;
+  /** Page side only: abort the pending requests of this kind. */
+  cancel?(kind: 'loadDataset' | 'buildIndex'): void;
 }
 
 /** Serialize any thrown value as an error response. */

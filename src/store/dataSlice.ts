@@ -1,0 +1,83 @@
+// The `data` slice: the dataset loaded in the worker (the built-in demo, files, or URLs), the
+// ColBERT index over its passages, and search results; with progress and cancel for both reads.
+
+import type { StateCreator } from 'zustand';
+import type { DatasetSourceSpec, DatasetSummary, IndexSummary, SearchHit } from '../worker/protocol';
+import { engineClient } from './engine';
+import type { AppState } from './index';
+
+export interface Progress {
+  done: number;
+  total: number;
+  message: string;
+}
+
+export interface DataSlice {
+  data: {
+    status: 'empty' | 'loading' | 'ready' | 'error';
+    progress: Progress | null;
+    summary: DatasetSummary | null;
+    error: string | null;
+    index: {
+      status: 'none' | 'building' | 'ready' | 'error';
+      progress: Progress | null;
+      summary: IndexSummary | null;
+      error: string | null;
+    };
+    hits: SearchHit[] | null;
+    searchError: string | null;
+  };
+  loadDataset: (source: DatasetSourceSpec) => Promise<void>;
+  buildIndex: () => Promise<void>;
+  cancelData: (what: 'loadDataset' | 'buildIndex') => void;
+  search: (query: string, k?: number) => Promise<void>;
+}
+
+export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, get) => {
+  const patch = (p: Partial<DataSlice['data']>): void => set((s) => ({ data: { ...s.data, ...p } }));
+  const patchIndex = (p: Partial<DataSlice['data']['index']>): void =>
+    set((s) => ({ data: { ...s.data, index: { ...s.data.index, ...p } } }));
+  return {
+    data: {
+      status: 'empty',
+      progress: null,
+      summary: null,
+      error: null,
+      index: { status: 'none', progress: null, summary: null, error: null },
+      hits: null,
+      searchError: null,
+    },
+    loadDataset: async (source) => {
+      if (get().data.status === 'loading') return;
+      patch({ status: 'loading', progress: null, error: null });
+      try {
+        const summary = await engineClient().loadDataset(source, (p) => patch({ progress: p }));
+        // A new corpus: the old index and results no longer apply.
+        patch({ status: 'ready', summary, hits: null });
+        patchIndex({ status: 'none', progress: null, summary: null, error: null });
+      } catch (err) {
+        // The worker keeps the previous dataset when a read fails or is cancelled.
+        patch({ status: get().data.summary ? 'ready' : 'error', error: (err as Error).message });
+      }
+    },
+    buildIndex: async () => {
+      if (get().data.index.status === 'building') return;
+      patchIndex({ status: 'building', progress: null, error: null });
+      try {
+        const summary = await engineClient().buildIndex((p) => patchIndex({ progress: p }));
+        patchIndex({ status: 'ready', summary });
+      } catch (err) {
+        patchIndex({ status: 'error', error: (err as Error).message });
+      }
+    },
+    cancelData: (what) => engineClient().cancel?.(what),
+    search: async (query, k = 5) => {
+      patch({ searchError: null });
+      try {
+        patch({ hits: await engineClient().search(query, k) });
+      } catch (err) {
+        patch({ searchError: (err as Error).message });
+      }
+    },
+  };
+};
