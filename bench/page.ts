@@ -23,7 +23,14 @@ export interface PageResult {
   rows: BenchRow[];
 }
 
-const BENCHES: Record<string, () => Promise<{ run(): Promise<PageResult> }>> = {
+/**
+ * A bench module. `input` resolves to what bench/run.ts hands the page for benches that need data
+ * from Node (INPUTS there); the others ignore it.
+ */
+type BenchModule = { run(input?: Promise<unknown>): Promise<PageResult> };
+
+const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  index: () => import('./index-bench'),
   matmul: () => import('./matmul'),
   maxsim: () => import('./maxsim'),
   models: () => import('./models'),
@@ -33,6 +40,8 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<PageResult> }>> = {
 declare global {
   interface Window {
     __benchResult?: Promise<PageResult>;
+    /** Set by the page; bench/run.ts calls it with the bench's input (only for benches in its INPUTS). */
+    __benchInput?: (input: unknown) => void;
   }
 }
 
@@ -40,7 +49,10 @@ async function main(): Promise<PageResult> {
   const name = new URLSearchParams(location.search).get('bench') ?? '';
   const load = BENCHES[name];
   if (!load) throw new Error(`unknown bench "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
-  const result = await (await load()).run();
+  const input = new Promise<unknown>((resolve) => {
+    window.__benchInput = resolve;
+  });
+  const result = await (await load()).run(input);
   document.getElementById('out')!.textContent = JSON.stringify(result, null, 2);
   return result;
 }

@@ -3,13 +3,79 @@
 // system Chromium, waits for the page's result, prints it and writes bench/results/NAME-DATE.json.
 // Only the JSON goes to stdout with --json; progress and page logs go to stderr.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log as err, ROOT as root, withChromiumPage } from '../scripts/lib/browser-session';
+import { mergeCorpora, parseMedMCQA, parsePubMedQA } from '../src/data/datasets';
+import { mulberry32 } from '../src/tensor/random';
+import type { IndexBenchInput } from './index-bench';
 import type { PageResult } from './page';
 
-const BENCHES = ['matmul', 'maxsim', 'models', 's2attn']; // each has bench/NAME.ts registered in bench/page.ts
+// Each has a page module registered in bench/page.ts (bench/NAME.ts; index: bench/index-bench.ts).
+const BENCHES = ['index', 'matmul', 'maxsim', 'models', 's2attn'];
+/** Benches that need data from Node: made here, handed to the page through window.__benchInput. */
+const INPUTS: Record<string, () => Promise<unknown>> = { index: indexInput };
 const PAGE_TIMEOUT_MS = 15 * 60_000;
+
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const rng = mulberry32(seed);
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/**
+ * The index bench's corpus: PubMedQA contexts + MedMCQA explanations from ../shared/data, merged;
+ * Q questions with gold passages (seeded shuffle), and for each N a subset of N passages that holds
+ * every gold passage of those questions, filled up with other passages in a seeded order (the
+ * smaller subsets are prefixes of the larger ones' fill). BENCH_INDEX_N (e.g. 200,400) and
+ * BENCH_INDEX_Q override the sizes for a quick run.
+ */
+async function indexInput(): Promise<IndexBenchInput> {
+  const dir = path.resolve(root, '../shared/data');
+  const sizes = (process.env.BENCH_INDEX_N ?? '1000,5000').split(',').map(Number);
+  const Q = Number(process.env.BENCH_INDEX_Q ?? 64);
+  const ds = mergeCorpora(
+    parsePubMedQA(await readFile(path.join(dir, 'pubmedqa/ori_pqal.json'), 'utf8')),
+    parseMedMCQA(await readFile(path.join(dir, 'medmcqa/dev.jsonl'), 'utf8')),
+  );
+  const questions = shuffled(
+    ds.questions.filter((q) => q.goldDocIds.length > 0),
+    1,
+  ).slice(0, Q);
+  const goldIds = new Set(questions.flatMap((q) => q.goldDocIds));
+  const gold = ds.passages.filter((p) => goldIds.has(p.id));
+  const rest = shuffled(
+    ds.passages.filter((p) => !goldIds.has(p.id)),
+    2,
+  );
+  const maxN = Math.min(Math.max(...sizes), ds.passages.length);
+  const passages = [...gold, ...rest.slice(0, maxN - gold.length)];
+  const notes: string[] = [];
+  const subsets = sizes.map((want) => {
+    const N = Math.min(want, ds.passages.length);
+    if (N < want) notes.push(`N = ${want} asked, but the corpus has ${N} passages: all of them.`);
+    if (N < gold.length) throw new Error(`N = ${N} is below the ${gold.length} gold passages of the ${Q} questions`);
+    // Gold and fill interleaved in a seeded order, so a subset is not gold first.
+    return { N, indices: shuffled([...Array(N).keys()], 3 + N) };
+  });
+  const pubmed = questions.filter((q) => q.kind === 'yes-no-maybe').length; // PubMedQA's; MedMCQA's are multiple choice
+  notes.push(
+    `Questions: ${questions.length} with gold passages (seeded shuffle of the ${ds.questions.filter((q) => q.goldDocIds.length > 0).length} that have any; ` +
+      `${pubmed} PubMedQA, ${questions.length - pubmed} MedMCQA), ${gold.length} gold passages, all inside every subset; ` +
+      'the rest of each subset is other passages of the corpus in a seeded order (the N = 1000 subset is inside the N = 5000 one).',
+  );
+  return {
+    corpus: `PubMedQA ori_pqal contexts + MedMCQA dev explanations (../shared/data, ${ds.passages.length} passages merged), subsets of N = ${subsets.map((s) => s.N).join(', ')}`,
+    passages,
+    subsets,
+    questions: questions.map((q) => ({ id: q.id, question: q.question, goldDocIds: q.goldDocIds })),
+    notes,
+  };
+}
 
 /** A plain-text table: one column per row field (in first-seen order), then the notes. */
 function table(r: PageResult & { browser: string }): string {
@@ -42,8 +108,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
+  const input = await INPUTS[name]?.();
   err(`bench ${name}: /bench/index.html?bench=${name}`);
   await withChromiumPage(`/bench/index.html?bench=${name}`, async ({ page, browser }) => {
+    if (input !== undefined) {
+      await page.waitForFunction(() => window.__benchInput !== undefined, null, { timeout: 60_000 });
+      await page.evaluate((x) => window.__benchInput!(x), input);
+    }
     await page.waitForFunction(() => window.__benchResult !== undefined, null, { timeout: 60_000 });
     const result = await Promise.race([
       page.evaluate(() => window.__benchResult!),
