@@ -215,68 +215,74 @@ for (const layout of ['workgroup', 'thread'] as const)
     });
   });
 
-describe('l2normalize', () => {
-  for (const shape of SHAPES) {
-    it(`[${shape}]: forward and backward match the CPU twin`, async () => {
-      const e = await getEngine();
-      const n = numel(shape);
-      const xd = randn(n, 31, 3),
-        od = randn(n, 32);
-      const x = e.tensor(xd, shape, { requiresGrad: true });
-      const y = l2normalize(x);
-      expectClose(await y.read(), l2normalizeForwardCpu(cpu(xd, shape)).data, { atol: 1e-6, rtol: 1e-5 }, 'forward');
-      e.backward(y, e.tensor(od, shape));
-      expectClose(
-        await x.grad!.read(),
-        l2normalizeBackwardCpu(cpu(xd, shape), cpu(od, shape)).data,
-        { atol: 1e-5, rtol: 1e-4 },
-        'dx',
-      );
+for (const layout of ['workgroup', 'thread'] as const)
+  describe(`l2normalize, row layout: ${layout}`, () => {
+    beforeAll(() => void setRowLayout(layout));
+    afterAll(() => void setRowLayout('auto'));
+
+    describe('l2normalize', () => {
+      for (const shape of SHAPES) {
+        it(`[${shape}]: forward and backward match the CPU twin`, async () => {
+          const e = await getEngine();
+          const n = numel(shape);
+          const xd = randn(n, 31, 3),
+            od = randn(n, 32);
+          const x = e.tensor(xd, shape, { requiresGrad: true });
+          const y = l2normalize(x);
+          expectClose(await y.read(), l2normalizeForwardCpu(cpu(xd, shape)).data, { atol: 1e-6, rtol: 1e-5 }, 'forward');
+          e.backward(y, e.tensor(od, shape));
+          expectClose(
+            await x.grad!.read(),
+            l2normalizeBackwardCpu(cpu(xd, shape), cpu(od, shape)).data,
+            { atol: 1e-5, rtol: 1e-4 },
+            'dx',
+          );
+        });
+      }
+
+      it('rows give unit norm; a row below eps is divided by eps and its gradient is g / eps', async () => {
+        const e = await getEngine();
+        const eps = 1e-3;
+        const xd = Float32Array.from([3, 4, 0, 0, 1e-4, -2e-4, 0, 0, 0, 0, 0, 0]); // rows: normal, tiny, zero
+        const gd = Float32Array.from([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]);
+        const x = e.tensor(xd, [3, 4], { requiresGrad: true });
+        const y = l2normalize(x, eps);
+        expectClose(await y.read(), [0.6, 0.8, 0, 0, 0.1, -0.2, 0, 0, 0, 0, 0, 0], { atol: 1e-6, rtol: 1e-5 }, 'forward');
+        e.backward(y, e.tensor(gd, [3, 4]));
+        const dx = await x.grad!.read();
+        // Row 0: (g - y (y . g)) / 5 with y . g = 2.2.
+        const row0 = [1 - 0.6 * 2.2, 2 - 0.8 * 2.2, 3, 4].map((v) => v / 5);
+        expectClose(dx, [...row0, 1000, 2000, 3000, 4000, 1000, 2000, 3000, 4000], { atol: 1e-5, rtol: 1e-5 }, 'dx');
+      });
+
+      it('accumulates over two backward passes', async () => {
+        const e = await getEngine();
+        const x = e.tensor(randn(600, 33), [2, 300], { requiresGrad: true });
+        const g = e.tensor(randn(600, 34), [2, 300]);
+        e.backward(l2normalize(x), g);
+        const once = await x.grad!.read();
+        e.backward(l2normalize(x), g);
+        expectClose(
+          await x.grad!.read(),
+          once.map((v) => 2 * v),
+          { atol: 1e-6, rtol: 1e-6 },
+          'twice',
+        );
+      });
+
+      it('finite-difference gradcheck on x', async () => {
+        const e = await getEngine();
+        await gradcheck(e, ([x]) => l2normalize(x!), [{ data: randn(10, 35), shape: [2, 5] }], { label: 'l2normalize' });
+      });
+
+      it('rejects scalars, empty rows and a negative eps', async () => {
+        const e = await getEngine();
+        expect(() => l2normalize(e.zeros([]))).toThrow(ShapeError);
+        expect(() => l2normalize(e.zeros([3, 0]))).toThrow(/\[3,0\] is empty/);
+        expect(() => l2normalize(e.zeros([3, 2]), -1)).toThrow(/eps must be/);
+      });
     });
-  }
-
-  it('rows give unit norm; a row below eps is divided by eps and its gradient is g / eps', async () => {
-    const e = await getEngine();
-    const eps = 1e-3;
-    const xd = Float32Array.from([3, 4, 0, 0, 1e-4, -2e-4, 0, 0, 0, 0, 0, 0]); // rows: normal, tiny, zero
-    const gd = Float32Array.from([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]);
-    const x = e.tensor(xd, [3, 4], { requiresGrad: true });
-    const y = l2normalize(x, eps);
-    expectClose(await y.read(), [0.6, 0.8, 0, 0, 0.1, -0.2, 0, 0, 0, 0, 0, 0], { atol: 1e-6, rtol: 1e-5 }, 'forward');
-    e.backward(y, e.tensor(gd, [3, 4]));
-    const dx = await x.grad!.read();
-    // Row 0: (g - y (y . g)) / 5 with y . g = 2.2.
-    const row0 = [1 - 0.6 * 2.2, 2 - 0.8 * 2.2, 3, 4].map((v) => v / 5);
-    expectClose(dx, [...row0, 1000, 2000, 3000, 4000, 1000, 2000, 3000, 4000], { atol: 1e-5, rtol: 1e-5 }, 'dx');
   });
-
-  it('accumulates over two backward passes', async () => {
-    const e = await getEngine();
-    const x = e.tensor(randn(600, 33), [2, 300], { requiresGrad: true });
-    const g = e.tensor(randn(600, 34), [2, 300]);
-    e.backward(l2normalize(x), g);
-    const once = await x.grad!.read();
-    e.backward(l2normalize(x), g);
-    expectClose(
-      await x.grad!.read(),
-      once.map((v) => 2 * v),
-      { atol: 1e-6, rtol: 1e-6 },
-      'twice',
-    );
-  });
-
-  it('finite-difference gradcheck on x', async () => {
-    const e = await getEngine();
-    await gradcheck(e, ([x]) => l2normalize(x!), [{ data: randn(10, 35), shape: [2, 5] }], { label: 'l2normalize' });
-  });
-
-  it('rejects scalars, empty rows and a negative eps', async () => {
-    const e = await getEngine();
-    expect(() => l2normalize(e.zeros([]))).toThrow(ShapeError);
-    expect(() => l2normalize(e.zeros([3, 0]))).toThrow(/\[3,0\] is empty/);
-    expect(() => l2normalize(e.zeros([3, 2]), -1)).toThrow(/eps must be/);
-  });
-});
 
 describe.runIf(SLOW)('more rows than one grid dimension (slow on SwiftShader)', () => {
   const R = 65600,

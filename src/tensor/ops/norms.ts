@@ -49,9 +49,6 @@ function paramGradInto(
   });
 }
 
-/** l2norm's kernels: one workgroup per row, spread over x and y when R passes 65535. */
-const rowGrid = (R: number): [number, number] => grid(R, 1);
-
 const needsTape = (e: Engine, inputs: Tensor[]): boolean => e.recording && inputs.some((t) => t.requiresGrad);
 
 /**
@@ -152,15 +149,22 @@ export function l2normalize(x: Tensor, eps = 1e-12): Tensor {
       ['u32', D],
       ['f32', eps],
     ]);
-  e.gpu.dispatch({ kernel: 'l2norm_forward', buffers: [x.buffer, out.buffer], uniforms: uniforms(), workgroups: rowGrid(R) });
+  const perThread = rowPerThread(e, R, D);
+  e.gpu.dispatch({
+    kernel: 'l2norm_forward',
+    constants: { ROW_PER_THREAD: perThread },
+    buffers: [x.buffer, out.buffer],
+    uniforms: uniforms(),
+    workgroups: rowWorkgroups(R, perThread),
+  });
   e.record('l2normalize', [x], out, (g) =>
     e.addGrad(x, (dst, acc) =>
       e.gpu.dispatch({
         kernel: 'l2norm_backward',
-        constants: { ACCUMULATE: acc },
+        constants: { ACCUMULATE: acc, ROW_PER_THREAD: perThread },
         buffers: [x.buffer, g.buffer, dst],
         uniforms: uniforms(),
-        workgroups: rowGrid(R),
+        workgroups: rowWorkgroups(R, perThread),
       }),
     ),
   );
