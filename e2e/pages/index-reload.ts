@@ -28,8 +28,8 @@ declare global {
 window.__openDemoIndex = async (n) => {
   const e = new Engine(await acquireGpu({ kernels: viteKernels }));
   const r = await loadRetriever(e, urlFiles(`${location.origin}/test/fixtures/models/tiny-colbert`, { cache: false }));
-  const corpus = await (await fetch('/public/demo/corpus.jsonl')).text();
-  const questions = await (await fetch('/public/demo/questions.jsonl')).text();
+  const corpus = await (await fetch('/demo/corpus.jsonl')).text();
+  const questions = await (await fetch('/demo/questions.jsonl')).text();
   const demo = parseJsonlQA({ questions, corpus }, 'demo');
   const passages = demo.passages.slice(0, n);
   let encoderForwards = 0;
