@@ -18,17 +18,8 @@ struct Params { rows: u32, D: u32 }
 @group(0) @binding(5) var<uniform> p: Params;
 
 const WG: u32 = 256u;
-var<workgroup> sh: array<vec2<f32>, 256>;
 
-fn wgSum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
-  sh[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { sh[lid] += sh[lid + s]; }
-    workgroupBarrier();
-  }
-  return sh[0];
-}
+//!include lib/wg_sum
 
 fn gradRow(row: u32) {
   let base = row * p.D;

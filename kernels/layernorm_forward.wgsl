@@ -22,20 +22,8 @@ struct Params { rows: u32, D: u32, eps: f32 }
 @group(0) @binding(5) var<uniform> p: Params;
 
 const WG: u32 = 256u;
-var<workgroup> sh: array<f32, 256>;
 
-// Sum of v over the workgroup; every thread gets the total. Call from uniform control flow.
-fn wgSum(v: f32, lid: u32) -> f32 {
-  sh[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { sh[lid] += sh[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = sh[0];
-  workgroupBarrier(); // sh is reused by the next call
-  return total;
-}
+//!include lib/wg_sum
 
 fn normRow(row: u32) {
   let base = row * p.D;

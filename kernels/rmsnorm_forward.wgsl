@@ -16,17 +16,8 @@ struct Params { rows: u32, D: u32, eps: f32 }
 @group(0) @binding(4) var<uniform> p: Params;
 
 const WG: u32 = 256u;
-var<workgroup> sh: array<f32, 256>;
 
-fn wgSum(v: f32, lid: u32) -> f32 {
-  sh[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { sh[lid] += sh[lid + s]; }
-    workgroupBarrier();
-  }
-  return sh[0];
-}
+//!include lib/wg_sum
 
 fn normRow(row: u32) {
   let base = row * p.D;
