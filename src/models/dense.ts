@@ -4,7 +4,7 @@
 // B = batch, T = tokens, D = hidden size.
 
 import { embedding, matmul, type Tensor } from '../tensor';
-import { FULL_ATTENTION, padBatch, type AttentionMode, type LlamaModel } from './llama';
+import { FULL_ATTENTION, padBatch, padIdOf, type AttentionMode, type LlamaModel } from './llama';
 import { ForwardContext } from './lora';
 import type { Tokenizer } from './tokenizer';
 
@@ -27,8 +27,7 @@ export class DenseRetriever {
   /** Last-token embeddings [B, D] of texts (right-padded batch; full causal attention by default). */
   embed(texts: string[], ctx = new ForwardContext(false), attention: AttentionMode = FULL_ATTENTION): Tensor {
     const seqs = texts.map((t) => this.ids(t));
-    const pad = this.model.config.padTokenId ?? this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
-    const { ids, B, T } = padBatch(seqs, attention, pad);
+    const { ids, B, T } = padBatch(seqs, attention, padIdOf(this.model.config, this.tokenizer));
     const h = this.model.forward(ids, B, T, { ctx, attention });
     return embedding(
       h.reshape([B * T, this.model.config.hiddenSize]),

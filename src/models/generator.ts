@@ -8,7 +8,7 @@ import { concat, crossEntropy, embedding, matmul, meanAll, shardedEmbedding, typ
 import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
 import { exportPeftAdapter, type PeftExport } from './export';
-import { FULL_ATTENTION, KvCache, LlamaModel, padBatch, type AttentionMode } from './llama';
+import { FULL_ATTENTION, KvCache, LlamaModel, padBatch, padIdOf, type AttentionMode } from './llama';
 import { ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 
@@ -115,7 +115,7 @@ export class Generator {
   }
 
   private get padId(): number {
-    return this.model.config.padTokenId ?? this.tokenizer.special.pad ?? this.tokenizer.special.eos ?? 0;
+    return padIdOf(this.model.config, this.tokenizer);
   }
 
   /** Prompt + answer of each example, right-padded to one T (see padBatch). */

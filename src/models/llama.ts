@@ -25,6 +25,7 @@ import {
 import type { Checkpoint, TensorSpec } from './checkpoint';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { attachLora, ForwardContext, Linear, type LoraAdapter, type LoraConfig } from './lora';
+import type { Tokenizer } from './tokenizer';
 import { Weights, type WeightsOptions } from './weights';
 
 interface LlamaLayer {
@@ -82,6 +83,11 @@ export interface AttentionMode {
 }
 
 export const FULL_ATTENTION: AttentionMode = { ratio: 1, shift: 'none' };
+
+/** The id right padding uses: the config's pad, else the tokenizer's pad, else EOS (padding is never attended). */
+export function padIdOf(c: LlamaConfig, tokenizer: Tokenizer): number {
+  return c.padTokenId ?? tokenizer.special.pad ?? tokenizer.special.eos ?? 0;
+}
 
 /**
  * Right-pad token sequences into ids [B, T] with T the longest length rounded up to what the
