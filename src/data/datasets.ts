@@ -25,7 +25,12 @@ export interface Question {
   answerIndex?: number;
   /** Passages that hold the evidence ([] when none). */
   goldDocIds: string[];
+  /** The split the file assigns (generic JSONL's optional "split"); training splits the rest by seed. */
+  split?: QuestionSplit;
 }
+
+export const SPLITS = ['train', 'validation', 'test'] as const;
+export type QuestionSplit = (typeof SPLITS)[number];
 
 export type DatasetFormat = 'beir' | 'pubmedqa' | 'medmcqa' | 'medqa' | 'jsonl';
 
@@ -446,6 +451,15 @@ export function parseJsonlQA(
       }
     }
 
+    const rawSplit = rec.split;
+    let split: QuestionSplit | undefined;
+    if (rawSplit !== undefined && rawSplit !== null) {
+      if (typeof rawSplit !== 'string' || !(SPLITS as readonly string[]).includes(rawSplit))
+        fail(c, `"split" must be one of ${SPLITS.join(', ')} (got ${describe(rawSplit)}). Fix it or leave it out.`);
+      split = rawSplit as QuestionSplit;
+    }
+    const withSplit = <T extends Question>(q: T): T => (split ? { ...q, split } : q);
+
     const answer = rec.answer;
     const rawOptions = rec.options;
     if (rawOptions !== undefined && rawOptions !== null) {
@@ -477,7 +491,9 @@ export function parseJsonlQA(
             `its letter (A to ${LETTERS[options.length - 1]}) or its 0-based index (0 to ${options.length - 1}).`,
         );
       }
-      questions.push({ id, question, kind: 'multiple-choice', options, answer: options[answerIndex]!, answerIndex, goldDocIds });
+      questions.push(
+        withSplit({ id, question, kind: 'multiple-choice', options, answer: options[answerIndex]!, answerIndex, goldDocIds }),
+      );
       continue;
     }
     if (typeof answer !== 'string') {
@@ -488,8 +504,8 @@ export function parseJsonlQA(
     }
     const ynm = YES_NO_MAYBE.indexOf(answer.trim().toLowerCase() as (typeof YES_NO_MAYBE)[number]);
     if (ynm >= 0)
-      questions.push({ id, question, kind: 'yes-no-maybe', answer: YES_NO_MAYBE[ynm]!, answerIndex: ynm, goldDocIds });
-    else questions.push({ id, question, kind: 'open', answer, goldDocIds });
+      questions.push(withSplit({ id, question, kind: 'yes-no-maybe', answer: YES_NO_MAYBE[ynm]!, answerIndex: ynm, goldDocIds }));
+    else questions.push(withSplit({ id, question, kind: 'open', answer, goldDocIds }));
   }
   requireSome(questions, { format, where: questionsLabel }, 'the file holds no questions');
   return { name, format, passages: corpus?.passages ?? [], questions };

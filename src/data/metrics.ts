@@ -60,3 +60,58 @@ export function aggregate(
   for (const k of ks) recall[k] = mean((m) => m.recall[k] ?? 0);
   return { questions: n, recall, mrr10: mean((m) => m.mrr10), ndcg10: mean((m) => m.ndcg10) };
 }
+
+// ---- alignment: rank correlation between retriever scores and generator utility -------------
+
+/** Average ranks (1-based; ties share the mean of their positions). */
+function ranks(x: ArrayLike<number>): Float64Array {
+  const idx = Array.from(x, (_, i) => i).sort((a, b) => x[a]! - x[b]!);
+  const r = new Float64Array(x.length);
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j + 1 < idx.length && x[idx[j + 1]!] === x[idx[i]!]) j++;
+    for (let k = i; k <= j; k++) r[idx[k]!] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+/** Spearman's rho: Pearson correlation of the average ranks (0 when either side is constant). */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`spearman: ${a.length} vs ${b.length} values`);
+  const ra = ranks(a),
+    rb = ranks(b);
+  const n = a.length;
+  const ma = ra.reduce((s, v) => s + v, 0) / n,
+    mb = rb.reduce((s, v) => s + v, 0) / n;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (ra[i]! - ma) * (rb[i]! - mb);
+    saa += (ra[i]! - ma) ** 2;
+    sbb += (rb[i]! - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
+}
+
+/** Kendall's tau-b (ties on either side handled as scipy.stats.kendalltau does; 0 when undefined). */
+export function kendall(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`kendall: ${a.length} vs ${b.length} values`);
+  let concordant = 0,
+    discordant = 0,
+    tiesA = 0,
+    tiesB = 0;
+  for (let i = 0; i < a.length; i++)
+    for (let j = i + 1; j < a.length; j++) {
+      const da = Math.sign(a[i]! - a[j]!),
+        db = Math.sign(b[i]! - b[j]!);
+      if (da === 0 && db === 0) continue;
+      if (da === 0) tiesA++;
+      else if (db === 0) tiesB++;
+      else if (da === db) concordant++;
+      else discordant++;
+    }
+  const denom = Math.sqrt((concordant + discordant + tiesA) * (concordant + discordant + tiesB));
+  return denom > 0 ? (concordant - discordant) / denom : 0;
+}

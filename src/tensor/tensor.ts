@@ -270,6 +270,34 @@ export class Engine {
     return result;
   }
 
+  /**
+   * scope() across awaits: a training step reads values back (scores for sampling, utilities)
+   * between its forward and its backward. Only one async scope may be open at a time: tensors
+   * made by other work while it awaits would land in it.
+   */
+  async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    const created = new Set<Tensor>();
+    this.scopes.push(created);
+    const depth = this.scopes.length;
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      // Another scope left open across the await would swallow this one's tensors.
+      const interleaved = this.scopes.length !== depth || this.scopes.at(-1) !== created;
+      this.scopes.splice(this.scopes.indexOf(created), 1);
+      if (interleaved) console.error('MedRank: engine scopes interleaved across an await (two async scopes at once?)');
+    }
+    const keep = new Set<Tensor>();
+    collectTensors(result, keep);
+    const deferred = this.tape.length > 0 && this.scopes.length > 0;
+    for (const t of created) {
+      if (deferred || keep.has(t) || keep.has(t.storage)) this.scopes.at(-1)?.add(t);
+      else t.dispose();
+    }
+    return result;
+  }
+
   track(t: Tensor): void {
     this.scopes.at(-1)?.add(t);
   }

@@ -151,6 +151,50 @@ export class AdamW {
     }
   }
 
+  /**
+   * The optimizer state for a checkpoint: step count and, per parameter (in `params` order), its
+   * first and second moments, or null for a parameter that has not had a gradient yet.
+   */
+  async saveState(): Promise<{ t: number; moments: ({ m: Float32Array; v: Float32Array } | null)[] }> {
+    const gpu = this.engine.gpu;
+    const moments = await Promise.all(
+      this.params.map(async (p) => {
+        const s = this.state.get(p);
+        return s ? { m: await gpu.readF32(s.m, p.size), v: await gpu.readF32(s.v, p.size) } : null;
+      }),
+    );
+    return { t: this.t, moments };
+  }
+
+  /** Restore saveState()'s output onto the same parameter list (resume from a checkpoint). */
+  loadState(saved: { t: number; moments: ({ m: Float32Array; v: Float32Array } | null)[] }): void {
+    const params = this.params;
+    if (saved.moments.length !== params.length)
+      throw new MedRankError(
+        `optimizer state has ${saved.moments.length} parameters, this run trains ${params.length}: the checkpoint belongs to another configuration`,
+      );
+    const gpu = this.engine.gpu;
+    saved.moments.forEach((mv, i) => {
+      const p = params[i]!;
+      const old = this.state.get(p);
+      if (old) {
+        gpu.release(old.m);
+        gpu.release(old.v);
+        this.state.delete(p);
+      }
+      if (!mv) return;
+      if (mv.m.length !== p.size || mv.v.length !== p.size)
+        throw new MedRankError(
+          `optimizer state for ${p.name || `[${p.shape}]`} has the wrong size: the checkpoint belongs to another configuration`,
+        );
+      const s = { m: gpu.alloc(p.bytes, `AdamW state of ${p.name}`), v: gpu.alloc(p.bytes, `AdamW state of ${p.name}`) };
+      gpu.write(s.m, mv.m);
+      gpu.write(s.v, mv.v);
+      this.state.set(p, s);
+    });
+    this.t = saved.t;
+  }
+
   /** Bytes of optimizer state (m and v) held on the GPU. */
   get stateBytes(): number {
     let n = 0;

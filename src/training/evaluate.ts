@@ -1,0 +1,109 @@
+// Held-out evaluation the way the papers report it: answer accuracy by option likelihood (the
+// option with the lowest mean NLL wins) with no retrieval, with the top-m retrieved documents and
+// with the gold passages (oracle), so the gap to the oracle shows; recall@k and MRR@10 of gold
+// passages; alignment (Spearman, Kendall) between retriever scores and -NLL of the answer over the
+// top candidates. Q = questions, A = alignment candidates.
+
+import type { Question } from '../data/datasets';
+import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
+import type { ColbertRetriever } from '../models/colbert';
+import { searchIndex, type ColbertIndex } from '../retrieval/index';
+import type { AnswerExample } from '../models/generator';
+import { nllMany, optionsOf, type PromptBuilder } from './prompts';
+
+export interface EvalResult {
+  questions: number;
+  /** Accuracy over questions with options. */
+  accuracy: { none: number; retrieved: number; oracle: number };
+  /** Questions with options, and how many had gold passages (the oracle's denominator). */
+  scored: number;
+  recall: Record<number, number>;
+  mrr10: number;
+  alignment: { spearman: number; kendall: number };
+  ms: number;
+}
+
+export interface EvalOptions {
+  topM: number;
+  alignmentCandidates: number;
+  ks?: number[];
+}
+
+export async function evaluate(
+  r: ColbertRetriever,
+  index: ColbertIndex,
+  prompts: PromptBuilder,
+  questions: Question[],
+  opts: EvalOptions,
+): Promise<EvalResult> {
+  const t0 = performance.now();
+  const ks = opts.ks ?? [1, 5, 10];
+  const depth = Math.max(opts.alignmentCandidates, opts.topM, ...ks);
+  const found = await searchIndex(
+    index,
+    r,
+    questions.map((q) => q.question),
+    depth,
+  );
+
+  // Every sequence to score, in one list, then scored in chunks.
+  const examples: AnswerExample[] = [];
+  const plan = questions.map((q, b) => {
+    const o = optionsOf(q);
+    const top = found.ids[b]!.slice(0, opts.topM);
+    const oracle = q.goldDocIds.slice(0, opts.topM);
+    const slot = (docs: string[] | null): number | null => {
+      if (!o || docs === null) return null;
+      const at = examples.length;
+      const prompt = prompts.prompt(q, docs);
+      for (const opt of o.options) examples.push({ prompt, answer: prompts.answer(opt) });
+      return at;
+    };
+    const cond = { none: slot([]), retrieved: slot(top), oracle: slot(oracle.length ? oracle : null) };
+    const alignDocs = found.ids[b]!.slice(0, opts.alignmentCandidates);
+    const alignAt = examples.length;
+    for (const d of alignDocs) examples.push(prompts.example(q, [d]));
+    return { o, cond, alignAt, alignN: alignDocs.length };
+  });
+  const nll = await nllMany(prompts.generator, examples, 24);
+
+  const correct = { none: 0, retrieved: 0, oracle: 0 };
+  let scored = 0;
+  const rho: number[] = [],
+    tau: number[] = [];
+  plan.forEach((p, b) => {
+    if (p.o) {
+      scored++;
+      for (const k of ['none', 'retrieved', 'oracle'] as const) {
+        const at = p.cond[k];
+        if (at === null) continue;
+        let best = 0;
+        for (let j = 1; j < p.o.options.length; j++) if (nll.mean[at + j]! < nll.mean[at + best]!) best = j;
+        if (best === p.o.gold) correct[k]++;
+      }
+    }
+    if (p.alignN >= 2) {
+      const s = found.scores[b]!.slice(0, p.alignN);
+      const u = Array.from(nll.mean.subarray(p.alignAt, p.alignAt + p.alignN), (v) => -v);
+      rho.push(spearman(s, u));
+      tau.push(kendall(s, u));
+    }
+  });
+  const perQ = questions.map((q, b) => questionMetrics(found.ids[b]!, q.goldDocIds, ks));
+  const agg = aggregate(
+    perQ,
+    questions.map((q) => q.goldDocIds),
+    ks,
+  );
+  const avg = (xs: number[]): number => (xs.length ? xs.reduce((a, v) => a + v, 0) / xs.length : 0);
+  const acc = (n: number): number => (scored ? n / scored : 0);
+  return {
+    questions: questions.length,
+    scored,
+    accuracy: { none: acc(correct.none), retrieved: acc(correct.retrieved), oracle: acc(correct.oracle) },
+    recall: agg.recall,
+    mrr10: agg.mrr10,
+    alignment: { spearman: avg(rho), kendall: avg(tau) },
+    ms: performance.now() - t0,
+  };
+}

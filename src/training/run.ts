@@ -1,0 +1,177 @@
+// A training run: evaluate, then step after step with checkpoints, evaluating on schedule and at
+// the end. The same function runs in the app's worker and in the headless runner. A NaN or
+// infinite loss stops the run with NonFiniteLossError's message and the last good checkpoint kept;
+// resuming from a checkpoint gives the same records as an uninterrupted run (tested).
+
+import type { Passage, Question, QuestionSplit } from '../data/datasets';
+import type { ColbertRetriever } from '../models/colbert';
+import type { Generator } from '../models/generator';
+import type { ColbertIndex } from '../retrieval/index';
+import type { AdamW } from '../tensor';
+import { mulberry32 } from '../tensor/random';
+import type { TrainConfig } from './config';
+import { evaluate, type EvalResult } from './evaluate';
+import { PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';
+
+type OptimizerState = Awaited<ReturnType<AdamW['saveState']>>;
+
+export interface RunCheckpoint {
+  /** Steps taken when it was made. */
+  step: number;
+  config: TrainConfig;
+  /** Trainable tensors in optimizer order: retriever's, then generator's. */
+  params: Float32Array[];
+  optimizers: { retriever: OptimizerState | null; generator: OptimizerState | null };
+  records: StepRecord[];
+  evals: EvalEntry[];
+}
+
+export interface EvalEntry {
+  step: number;
+  split: QuestionSplit;
+  result: EvalResult;
+}
+
+export interface RunResult {
+  config: TrainConfig;
+  records: StepRecord[];
+  evals: EvalEntry[];
+  /** Set when the run stopped early (NaN loss, abort): what happened; the checkpoint is the last good one. */
+  stopped: { step: number; message: string } | null;
+  /** Mean milliseconds per step of each phase. */
+  phaseMs: Record<Phase, number>;
+  wallMs: number;
+}
+
+export interface RunHooks {
+  onStep?: (r: StepRecord) => void;
+  onEval?: (e: EvalEntry) => void;
+  saveCheckpoint?: (c: RunCheckpoint) => Promise<void>;
+  signal?: AbortSignal;
+  /** Stop after this many steps (a test's simulated interruption); the run stays resumable. */
+  stopAfter?: number;
+}
+
+export interface RunParts {
+  retriever: ColbertRetriever;
+  generator: Generator;
+  passages: Passage[];
+  questions: Question[];
+  /** An index built with the retriever's initial weights. */
+  index: ColbertIndex;
+}
+
+/**
+ * The split of each question: the file's own where it has one, else a seeded 70/15/15 split
+ * (stable for a dataset and seed: a question keeps its split when others are added).
+ */
+export function splitOf(q: Question, seed = 0): QuestionSplit {
+  if (q.split) return q.split;
+  let h = stepSeed(seed, 0, 11);
+  for (let i = 0; i < q.id.length; i++) h = Math.imul(h ^ q.id.charCodeAt(i), 0x01000193) >>> 0;
+  const u = mulberry32(h)();
+  return u < 0.7 ? 'train' : u < 0.85 ? 'validation' : 'test';
+}
+
+export async function runTraining(
+  parts: RunParts,
+  config: TrainConfig,
+  hooks: RunHooks = {},
+  resume: RunCheckpoint | null = null,
+): Promise<RunResult> {
+  const t0 = performance.now();
+  const train = parts.questions.filter((q) => splitOf(q, config.seed) === 'train');
+  const held = parts.questions.filter((q) => splitOf(q, config.seed) === config.evalSplit);
+  const evalSet = config.evalLimit > 0 ? held.slice(0, config.evalLimit) : held;
+  const trainer = new Trainer({ ...parts, train }, config);
+  const records: StepRecord[] = [];
+  const evals: EvalEntry[] = [];
+  let stopped: RunResult['stopped'] = null;
+  try {
+    if (resume) {
+      await restore(trainer, resume);
+      records.push(...resume.records);
+      evals.push(...resume.evals);
+    }
+    const runEval = async (): Promise<void> => {
+      if (evalSet.length === 0) return;
+      const result = await evaluate(parts.retriever, trainer.index, trainer.prompts, evalSet, {
+        topM: config.topM,
+        alignmentCandidates: config.evalAlignmentCandidates,
+      });
+      const entry = { step: trainer.stepIndex, split: config.evalSplit, result };
+      evals.push(entry);
+      hooks.onEval?.(entry);
+    };
+    if (!resume) await runEval();
+    while (trainer.stepIndex < config.steps) {
+      if (hooks.signal?.aborted) {
+        stopped = { step: trainer.stepIndex, message: 'stopped by the user; resume from the last checkpoint' };
+        break;
+      }
+      if (hooks.stopAfter !== undefined && trainer.stepIndex >= hooks.stopAfter) {
+        stopped = { step: trainer.stepIndex, message: `stopped after ${hooks.stopAfter} steps as asked` };
+        break;
+      }
+      let rec: StepRecord;
+      try {
+        rec = await trainer.step();
+      } catch (err) {
+        if (err instanceof Error && err.name === 'NonFiniteLossError') {
+          stopped = { step: trainer.stepIndex, message: err.message };
+          break;
+        }
+        throw err;
+      }
+      records.push(rec);
+      hooks.onStep?.(rec);
+      const t = trainer.stepIndex;
+      if (config.evalEvery > 0 && t % config.evalEvery === 0 && t < config.steps) await runEval();
+      if (t === config.steps) await runEval();
+      if (hooks.saveCheckpoint && ((config.checkpointEvery > 0 && t % config.checkpointEvery === 0) || t === config.steps)) {
+        await hooks.saveCheckpoint(await snapshot(trainer, records, evals));
+      }
+    }
+  } finally {
+    trainer.dispose();
+  }
+  const phaseMs = Object.fromEntries(
+    PHASES.map((p) => [p, records.length ? records.reduce((a, r) => a + r.ms[p], 0) / records.length : 0]),
+  ) as Record<Phase, number>;
+  return { config, records, evals, stopped, phaseMs, wallMs: performance.now() - t0 };
+}
+
+function trainables(trainer: Trainer) {
+  return [...(trainer.optR?.params ?? []), ...(trainer.optG?.params ?? [])];
+}
+
+async function snapshot(trainer: Trainer, records: StepRecord[], evals: EvalEntry[]): Promise<RunCheckpoint> {
+  const params = await Promise.all(trainables(trainer).map((p) => p.read()));
+  return {
+    step: trainer.stepIndex,
+    config: trainer.config,
+    params,
+    optimizers: {
+      retriever: trainer.optR ? await trainer.optR.saveState() : null,
+      generator: trainer.optG ? await trainer.optG.saveState() : null,
+    },
+    records: [...records],
+    evals: [...evals],
+  };
+}
+
+async function restore(trainer: Trainer, c: RunCheckpoint): Promise<void> {
+  const ps = trainables(trainer);
+  if (JSON.stringify({ ...c.config, steps: 0 }) !== JSON.stringify({ ...trainer.config, steps: 0 }))
+    throw new Error('this checkpoint was made by a run with another configuration (only `steps` may differ); start a new run');
+  if (c.params.length !== ps.length) throw new Error(`checkpoint holds ${c.params.length} tensors, this run trains ${ps.length}`);
+  ps.forEach((p, i) => {
+    if (c.params[i]!.length !== p.size)
+      throw new Error(`checkpoint tensor ${i} has ${c.params[i]!.length} values, ${p.name} needs ${p.size}`);
+    trainer.e.gpu.write(p.buffer, c.params[i]!);
+  });
+  if (c.optimizers.retriever && trainer.optR) trainer.optR.loadState(c.optimizers.retriever);
+  if (c.optimizers.generator && trainer.optG) trainer.optG.loadState(c.optimizers.generator);
+  trainer.stepIndex = c.step;
+  await trainer.e.gpu.sync();
+}

@@ -1,0 +1,510 @@
+// One joint training step of the retriever and the generator (JMLR and its peers), top to bottom:
+//   refresh the index if due -> top-K candidates by MaxSim -> retriever forward (with gradient) ->
+//   sample n documents -> their utility from the generator (no gradient) -> retriever loss and its
+//   gradient on the CPU -> generator loss given the top-m documents -> zero grad, backward, update.
+// Every step returns a StepRecord: both losses, every candidate (score, sampling probability,
+// sampled, utility, gold), alignment, recall of gold among the candidates, time per phase, GPU bytes.
+// B = questions per step, K = candidates, n = sampled documents, m = documents in the generator context.
+
+import { kendall, questionMetrics, spearman } from '../data/metrics';
+import type { Passage, Question } from '../data/datasets';
+import { MedRankError } from '../gpu/errors';
+import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
+import type { Generator } from '../models/generator';
+import { ForwardContext } from '../models/lora';
+import { buildIndex, docText, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { AdamW, add, embedding, mul, sumAll, type Engine, type Tensor } from '../tensor';
+import { mulberry32 } from '../tensor/random';
+import { phaseAt, type TrainConfig } from './config';
+import * as L from './losses';
+import { nllMany, optionsOf, PromptBuilder } from './prompts';
+import { sampleDocuments } from './sampler';
+
+export class NonFiniteLossError extends MedRankError {
+  constructor(
+    readonly step: number,
+    readonly which: string,
+  ) {
+    super(
+      `step ${step}: the ${which} loss is not finite (NaN or infinite). The run stopped and kept its last good checkpoint; ` +
+        'lower the learning rates or enable gradient clipping (maxGradNorm), then resume.',
+    );
+  }
+}
+
+export interface CandidateRecord {
+  docId: string;
+  /** Raw retriever score (MaxSim). */
+  score: number;
+  /** Probability of being drawn first (softmax of the min-max scaled scores). */
+  prob: number;
+  sampled: boolean;
+  /** Mean answer NLL given this document alone (null where the loss did not need it). */
+  utility: number | null;
+  gold: boolean;
+}
+
+export interface QuestionRecord {
+  id: string;
+  candidates: CandidateRecord[];
+  /** Rank correlation of retriever score and -utility over the documents with a utility. */
+  spearman: number | null;
+  kendall: number | null;
+}
+
+export const PHASES = [
+  'refresh',
+  'retrieve',
+  'retrieverForward',
+  'utility',
+  'retrieverLoss',
+  'generatorForward',
+  'backward',
+  'update',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface StepRecord {
+  step: number;
+  trains: { retriever: boolean; generator: boolean };
+  loss: { retriever: number | null; generator: number | null };
+  questions: QuestionRecord[];
+  alignment: { spearman: number | null; kendall: number | null };
+  /** Recall of gold passages among the top-k candidates, averaged over questions with gold. */
+  recall: Record<number, number>;
+  ms: Record<Phase, number>;
+  gpuBytes: number;
+}
+
+/** A stream of seeds: step t of a run with seed s always draws the same numbers (resume-safe). */
+export const stepSeed = (seed: number, step: number, salt = 0): number =>
+  (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(step + 1, 0xc2b2ae35) + salt * 0x27d4eb2f) >>> 0;
+
+const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+export interface TrainerParts {
+  retriever: ColbertRetriever;
+  generator: Generator;
+  passages: Passage[];
+  /** The training questions (the run never sees validation or test questions here). */
+  train: Question[];
+  /** An index of `passages` built with the retriever as it is now. */
+  index: ColbertIndex;
+}
+
+export class Trainer {
+  readonly e: Engine;
+  readonly prompts: PromptBuilder;
+  readonly passageById: Map<string, Passage>;
+  readonly optR: AdamW | null;
+  readonly optG: AdamW | null;
+  /** Steps taken; the next step is this one. */
+  stepIndex = 0;
+  /** Called between backward and the update, with gradients in place (tests, the step explainer). */
+  beforeUpdate: ((t: Trainer) => Promise<void>) | null = null;
+  index: ColbertIndex;
+
+  constructor(
+    readonly parts: TrainerParts,
+    readonly config: TrainConfig,
+  ) {
+    const c = config;
+    const { retriever: r, generator: g } = parts;
+    this.e = g.model.engine;
+    this.index = parts.index;
+    this.passageById = new Map(parts.passages.map((p) => [p.id, p]));
+    this.prompts = new PromptBuilder(g, this.passageById, c.docMaxTokens);
+    if (parts.train.length < c.batchSize)
+      throw new MedRankError(`${parts.train.length} training questions cannot fill a batch of ${c.batchSize}`);
+    if (c.topM > c.candidates) throw new MedRankError(`topM (${c.topM}) cannot exceed candidates (${c.candidates})`);
+    const maxPos = g.model.config.maxPositions;
+    if (c.topM * c.docMaxTokens + 48 > maxPos)
+      throw new MedRankError(
+        `topM x docMaxTokens = ${c.topM * c.docMaxTokens} tokens of context do not fit the generator's ${maxPos} positions ` +
+          'with a question: lower topM or docMaxTokens',
+      );
+    const trainsR = c.schedule !== 'frozen-retriever';
+    const trainsG = c.schedule !== 'retriever-only';
+    const pr = trainsR
+      ? r.configureTraining(
+          c.retrieverTraining,
+          c.retrieverTraining === 'lora' ? { ...c.generatorLora, targetModules: ['query', 'value'] } : undefined,
+          c.seed,
+        )
+      : r.encoder.weights.setTrainable(() => false);
+    const pg = g.configureTraining({
+      lora: trainsG ? c.generatorLora : undefined,
+      embeddings: trainsG && c.generatorEmbeddings,
+      norms: trainsG && c.generatorNorms,
+      seed: c.seed,
+      ...(trainsG ? {} : { full: false }),
+    });
+    const opts = { weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm };
+    this.optR = trainsR && pr.length ? new AdamW(this.e, [{ params: pr, lr: c.lrRetriever }], opts) : null;
+    this.optG = trainsG ? new AdamW(this.e, [{ params: pg, lr: c.lrGenerator }], opts) : null;
+    if (!trainsG) g.model.weights.setTrainable(() => false);
+  }
+
+  /** The questions of step t: a seeded permutation of the training set per epoch. */
+  batchAt(t: number): Question[] {
+    const { train } = this.parts,
+      B = this.config.batchSize;
+    const perEpoch = Math.floor(train.length / B);
+    const epoch = Math.floor(t / perEpoch),
+      at = (t % perEpoch) * B;
+    const rand = mulberry32(stepSeed(this.config.seed, epoch, 7));
+    const order = train.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order.slice(at, at + B).map((i) => train[i]!);
+  }
+
+  /** Rebuild the index with the retriever as it is now (document vectors moved). */
+  async rebuildIndex(): Promise<void> {
+    const fresh = await buildIndex(this.parts.retriever, this.parts.passages, { batchSize: 32 });
+    this.index.dispose();
+    this.index = fresh;
+  }
+
+  async step(): Promise<StepRecord> {
+    const c = this.config,
+      e = this.e,
+      t = this.stepIndex;
+    const { retriever: r, generator: g } = this.parts;
+    const trains = phaseAt(c, t);
+    const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
+    let clock = performance.now();
+    const lap = async (p: Phase): Promise<void> => {
+      await e.gpu.sync();
+      const now = performance.now();
+      ms[p] += now - clock;
+      clock = now;
+    };
+    const rand = mulberry32(stepSeed(c.seed, t, 1));
+    const qs = this.batchAt(t);
+    const B = qs.length,
+      K = c.candidates;
+
+    // 0. Index freshness: document vectors that train make the index stale; rebuild on schedule.
+    if (trains.retriever && c.retrieverSide === 'both' && c.refreshIndexEvery > 0 && t > 0 && t % c.refreshIndexEvery === 0)
+      await this.rebuildIndex();
+    await lap('refresh');
+
+    // 1. Top-K candidates per question by exact MaxSim over the index.
+    const found = await searchIndex(
+      this.index,
+      r,
+      qs.map((q) => q.question),
+      K,
+    );
+    await lap('retrieve');
+
+    const record = await e.scopeAsync(async () => {
+      // 2. Retriever forward with gradient: each question against its own K candidates.
+      let scoreTensor: Tensor | null = null;
+      let scores: Float64Array[] = found.scores.map((s) => Float64Array.from(s));
+      if (trains.retriever) {
+        scoreTensor = this.scoreCandidates(qs, found.ids, new ForwardContext(c.dropout, stepSeed(c.seed, t, 2)));
+        const all = await scoreTensor.read(); // [B, B*K]
+        scores = qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
+      }
+      await lap('retrieverForward');
+
+      // 3. Which documents the generator judges: n drawn from softmax(s'/temperature), or the top n.
+      const samples = scores.map((s) =>
+        c.sampling
+          ? sampleDocuments(s, c.sampled, rand, c.samplingTemperature)
+          : { probs: L.softmax(L.minMaxScale(s).scaled, c.samplingTemperature), drawn: topIndices(s, c.sampled) },
+      );
+
+      // 4. Utility: the generator's answer NLL given each judged document, without gradient.
+      const needsUtility = trains.retriever && c.retrieverLoss !== 'infonce' && c.retrieverLoss !== 'none';
+      const utility = needsUtility
+        ? await this.utility(
+            qs,
+            found.ids,
+            samples.map((s) => s.drawn),
+          )
+        : null;
+      await lap('utility');
+
+      // 5. Retriever loss and its gradient d loss / d scores, per question (averaged over the batch).
+      let retrieverLoss: number | null = null;
+      const gradRows: Float64Array[] = [];
+      if (trains.retriever && scoreTensor) {
+        let total = 0,
+          weight = 0;
+        for (let b = 0; b < B; b++) {
+          const { loss, grad, w } = this.retrieverLossOf(scores[b]!, samples[b]!.drawn, utility?.[b]);
+          total += w * loss;
+          weight += w;
+          gradRows.push(grad.map((v) => v * w));
+        }
+        const norm = Math.max(weight, 1);
+        retrieverLoss = total / norm;
+        for (const g of gradRows) for (let i = 0; i < g.length; i++) g[i]! /= norm;
+        if (!Number.isFinite(retrieverLoss)) throw new NonFiniteLossError(t, 'retriever');
+      }
+      await lap('retrieverLoss');
+
+      // 6. Generator loss: answer NLL given the top-m documents (by retriever score), S2-Attn on.
+      let lmLoss: Tensor | null = null;
+      if (trains.generator) {
+        const ctx = new ForwardContext(c.dropout, stepSeed(c.seed, t, 3));
+        const attention = c.s2attn ? { ratio: c.s2attn.ratio, shift: c.s2attn.shift } : undefined;
+        const examples = qs.flatMap((q, b) => {
+          const top = topIndices(scores[b]!, c.topM).map((i) => found.ids[b]![i]!);
+          return c.generatorContext === 'concat' ? [this.prompts.example(q, top)] : top.map((d) => this.prompts.example(q, [d]));
+        });
+        lmLoss = g.meanAnswerLoss(examples, { ctx, attention });
+      }
+      const generatorLoss = lmLoss ? (await lmLoss.read())[0]! : null;
+      if (generatorLoss !== null && !Number.isFinite(generatorLoss)) throw new NonFiniteLossError(t, 'generator');
+      await lap('generatorForward');
+
+      // 7. Zero grad, backward through both models, update. The retriever's CPU gradient enters the
+      // graph as sum(scores * G): its gradient with respect to the scores is exactly G.
+      this.optR?.zeroGrad();
+      this.optG?.zeroGrad();
+      let objective: Tensor | null = lmLoss;
+      if (scoreTensor) {
+        const G = new Float32Array(B * B * K);
+        gradRows.forEach((g, b) => G.set(g, b * B * K + b * K));
+        const surrogate = sumAll(mul(scoreTensor, e.tensor(G, [B, B * K])));
+        objective = objective ? add(objective, surrogate) : surrogate;
+      }
+      if (objective) e.backward(objective);
+      await lap('backward');
+      await this.beforeUpdate?.(this);
+      if (trains.retriever) this.optR?.step();
+      if (trains.generator) this.optG?.step();
+      this.optR?.zeroGrad();
+      this.optG?.zeroGrad();
+      await lap('update');
+
+      return this.makeRecord(t, trains, qs, found.ids, scores, samples, utility, retrieverLoss, generatorLoss, ms);
+    });
+    this.stepIndex++;
+    return record;
+  }
+
+  /**
+   * Scores [B, B*K] of each question against every candidate in the batch, differentiable with
+   * respect to the query encoder (and the document encoder when retrieverSide is 'both'); only the
+   * diagonal blocks (question b against its own K candidates) are used.
+   */
+  private scoreCandidates(qs: Question[], ids: string[][], ctx: ForwardContext): Tensor {
+    const r = this.parts.retriever;
+    const q = r.encodeQueries(
+      qs.map((x) => x.question),
+      ctx,
+    );
+    const flat = ids.flat();
+    let docs: EncodedDocs;
+    if (this.config.retrieverSide === 'both')
+      docs = r.encodeDocs(
+        flat.map((id) => docText(this.passageById.get(id)!)),
+        ctx,
+      );
+    else {
+      // Document vectors from the index (fixed): gather each candidate's rows.
+      const pos = new Map(this.index.docIds.map((d, i) => [d, i]));
+      const rows: number[] = [];
+      const offsets = new Int32Array(flat.length + 1);
+      flat.forEach((id, n) => {
+        const i = pos.get(id)!;
+        for (let j = this.index.offsets[i]!; j < this.index.offsets[i + 1]!; j++) rows.push(j);
+        offsets[n + 1] = rows.length;
+      });
+      docs = { vectors: embedding(this.index.vectors, rows), offsets };
+    }
+    return r.score(q, docs);
+  }
+
+  /** Per question, what the retriever loss needs from the generator, without gradient. */
+  private async utility(qs: Question[], ids: string[][], drawn: number[][]): Promise<Utility[]> {
+    const c = this.config,
+      P = this.prompts;
+    const out: Utility[] = [];
+    for (const [b, q] of qs.entries()) {
+      const docs = drawn[b]!.map((i) => ids[b]![i]!);
+      const single = await nllMany(
+        this.parts.generator,
+        docs.map((d) => P.example(q, [d])),
+      );
+      const u: Utility = { docs, nllMean: single.mean, nllSum: single.sum, perToken: single.perToken };
+      if (c.retrieverLoss === 'jomed') {
+        const o = optionsOf(q);
+        if (!o) throw new MedRankError(`JOMED's loss needs answer options; question ${q.id} is open-ended`);
+        const ex = docs.flatMap((d) => o.options.map((opt) => ({ prompt: P.prompt(q, [d]), answer: P.answer(opt) })));
+        const r = await nllMany(this.parts.generator, ex);
+        u.labelLogits = docs.map((_, i) =>
+          Array.from(r.sum.subarray(i * o.options.length, (i + 1) * o.options.length), (v) => -v),
+        );
+        u.gold = o.gold;
+      }
+      if (c.retrieverLoss === 'loop') {
+        const ex = docs.map((_, i) =>
+          P.example(
+            q,
+            docs.filter((__, j) => j !== i),
+          ),
+        );
+        u.nllWithout = (await nllMany(this.parts.generator, ex)).mean;
+      }
+      out.push(u);
+    }
+    return out;
+  }
+
+  /** The configured retriever loss for one question: value, d/d scores over all K candidates, weight. */
+  private retrieverLossOf(
+    s: Float64Array,
+    drawn: number[],
+    u: Utility | undefined,
+  ): { loss: number; grad: Float64Array; w: number } {
+    const c = this.config;
+    const K = s.length;
+    if (!u) throw new MedRankError('internal: the retriever loss needs utilities');
+    // Losses over the judged documents only: scatter their gradient back to the K candidates.
+    const sub = drawn.map((i) => s[i]!);
+    const scatter = (r: L.LossGrad, w = 1) => {
+      const grad = new Float64Array(K);
+      drawn.forEach((i, a) => (grad[i] = r.grad[a]!));
+      return { loss: r.loss, grad, w };
+    };
+    switch (c.retrieverLoss) {
+      case 'llm-rank':
+        return { ...L.llmRankLoss(s, drawn, u.nllMean), w: 1 };
+      case 'listwise':
+        return { ...L.listwiseLoss(s, drawn, u.nllMean, c.tauS, c.tauG), w: 1 };
+      case 'jomed': {
+        const { g, weight } = L.jomedGold(u.labelLogits!, u.gold!);
+        return scatter(L.jomedLoss(sub, g, c.tauS, c.tauG, c.jomedPrior), c.jomedWeighting ? weight : 1);
+      }
+      case 'pdist':
+        return scatter(L.pdistLoss(sub, u.nllMean, c.tauS));
+      case 'loop':
+        return scatter(L.loopLoss(sub, u.nllWithout!, c.tauS));
+      case 'emdr2':
+        return scatter(
+          L.emdr2Loss(
+            sub,
+            u.perToken.map((p) => Array.from(p, (v) => -v)),
+          ),
+        );
+      case 'replug':
+        return scatter(
+          L.replugLoss(
+            sub,
+            Array.from(u.nllSum, (v) => -v),
+            c.tauS,
+            c.tauG,
+          ),
+        );
+      case 'rag-marginal':
+        return scatter(
+          L.ragMarginalLoss(
+            sub,
+            Array.from(u.nllSum, (v) => -v),
+          ),
+        );
+      case 'infonce':
+      case 'none':
+        throw new MedRankError(`internal: ${c.retrieverLoss} is not a joint-training loss`);
+    }
+  }
+
+  private makeRecord(
+    t: number,
+    trains: { retriever: boolean; generator: boolean },
+    qs: Question[],
+    ids: string[][],
+    scores: Float64Array[],
+    samples: { probs: Float64Array; drawn: number[] }[],
+    utility: Utility[] | null,
+    retrieverLoss: number | null,
+    generatorLoss: number | null,
+    ms: Record<Phase, number>,
+  ): StepRecord {
+    const questions: QuestionRecord[] = qs.map((q, b) => {
+      const drawn = samples[b]!.drawn;
+      const util = new Map<number, number>();
+      if (utility) drawn.forEach((i, a) => util.set(i, utility[b]!.nllMean[a]!));
+      const gold = new Set(q.goldDocIds);
+      const candidates = ids[b]!.map((docId, i) => ({
+        docId,
+        score: scores[b]![i]!,
+        prob: samples[b]!.probs[i]!,
+        sampled: drawn.includes(i),
+        utility: util.get(i) ?? null,
+        gold: gold.has(docId),
+      }));
+      const judged = candidates.filter((x) => x.utility !== null);
+      const ok = judged.length >= 2;
+      return {
+        id: q.id,
+        candidates,
+        spearman: ok
+          ? spearman(
+              judged.map((x) => x.score),
+              judged.map((x) => -x.utility!),
+            )
+          : null,
+        kendall: ok
+          ? kendall(
+              judged.map((x) => x.score),
+              judged.map((x) => -x.utility!),
+            )
+          : null,
+      };
+    });
+    const ks = [1, 5, this.config.candidates];
+    const withGold = qs.map((q, b) => ({ q, b })).filter(({ q }) => q.goldDocIds.length > 0);
+    const recall: Record<number, number> = {};
+    for (const k of ks) {
+      const ranked = withGold.map(({ q, b }) => {
+        const order = topIndices(scores[b]!, scores[b]!.length).map((i) => ids[b]![i]!);
+        return questionMetrics(order, q.goldDocIds, [k]).recall[k]!;
+      });
+      recall[k] = mean(ranked) ?? 0;
+    }
+    return {
+      step: t,
+      trains,
+      loss: { retriever: retrieverLoss, generator: generatorLoss },
+      questions,
+      alignment: {
+        spearman: mean(questions.flatMap((q) => (q.spearman === null ? [] : [q.spearman]))),
+        kendall: mean(questions.flatMap((q) => (q.kendall === null ? [] : [q.kendall]))),
+      },
+      recall,
+      ms,
+      gpuBytes: this.e.gpu.pool.inUseBytes,
+    };
+  }
+
+  dispose(): void {
+    this.optR?.dispose();
+    this.optG?.dispose();
+  }
+}
+
+interface Utility {
+  docs: string[];
+  nllMean: Float64Array;
+  nllSum: Float64Array;
+  perToken: Float32Array[];
+  labelLogits?: number[][];
+  gold?: number;
+  nllWithout?: Float64Array;
+}
+
+/** Indices of the n largest values, best first (ties: lower index first). */
+export function topIndices(s: ArrayLike<number>, n: number): number[] {
+  return Array.from(s, (_, i) => i)
+    .sort((a, b) => s[b]! - s[a]! || a - b)
+    .slice(0, n);
+}
