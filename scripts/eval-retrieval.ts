@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DatasetError, parseDataset, type Dataset, type DatasetFormat } from '../src/data/datasets';
 import { aggregate, questionMetrics, type RetrievalMetrics } from '../src/data/metrics';
 import { Bm25Index } from '../src/retrieval/bm25';
-import { log as logLine, withChromiumPage } from './lib/browser-session';
+import { log as logLine, serveFolder, withChromiumPage } from './lib/browser-session';
 import type {} from './eval/page';
 
 const FORMATS: DatasetFormat[] = ['beir', 'pubmedqa', 'medmcqa', 'medqa', 'jsonl'];
@@ -113,12 +113,7 @@ export async function evalColbert(
   return withChromiumPage(
     '/scripts/eval/index.html',
     async ({ page, url }) => {
-      await page.route(`${url}/__model/**`, async (route) => {
-        const rel = decodeURIComponent(new URL(route.request().url()).pathname.slice('/__model/'.length));
-        const file = path.join(modelDir, rel);
-        if (rel.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
-        return route.fulfill({ status: 200, body: readFileSync(file), headers: { 'Content-Type': 'application/octet-stream' } });
-      });
+      await serveFolder(page, url, '/__model', modelDir);
       await page.waitForFunction(() => window.__evalColbert !== undefined, null, { timeout: 60_000 });
       const res = await page.evaluate(([p, q, k]) => window.__evalColbert!(p, q, k), [
         ds.passages,

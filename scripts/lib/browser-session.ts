@@ -66,3 +66,14 @@ export async function withChromiumPage<T>(
     await server.close();
   }
 }
+
+/** Serve the files of `dir` to the page at `${url}${mount}/...` (404 for anything else). */
+export async function serveFolder(page: Page, url: string, mount: string, dir: string): Promise<void> {
+  const { existsSync, readFileSync } = await import('node:fs');
+  await page.route(`${url}${mount}/**`, async (route) => {
+    const rel = decodeURIComponent(new URL(route.request().url()).pathname.slice(mount.length + 1));
+    const file = path.join(dir, rel);
+    if (rel.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
+    return route.fulfill({ status: 200, body: readFileSync(file), headers: { 'Content-Type': 'application/octet-stream' } });
+  });
+}

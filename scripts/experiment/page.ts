@@ -1,0 +1,83 @@
+// The headless runner's page: loads the retriever and generator the CLI serves at /__retriever/
+// and /__generator/, builds the index with the retriever's initial weights, and runs
+// runTraining (src/training/run.ts), the same code the app runs. Step records, evaluations and
+// checkpoints go back to the CLI through functions it exposes on the page.
+
+import { acquireGpu } from '../../src/gpu/device';
+import { viteKernels } from '../../src/gpu/kernels-vite';
+import type { Passage, Question } from '../../src/data/datasets';
+import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { urlFiles } from '../../src/models/sources';
+import { buildIndex } from '../../src/retrieval/index';
+import type { TrainConfig } from '../../src/training/config';
+import { runTraining, type EvalEntry, type RunCheckpoint, type RunResult } from '../../src/training/run';
+import type { StepRecord } from '../../src/training/step';
+import { Engine } from '../../src/tensor';
+
+/** A checkpoint with its arrays as plain number lists (what crosses page.evaluate). */
+export type WireCheckpoint = Omit<RunCheckpoint, 'params' | 'optimizers'> & {
+  params: number[][];
+  optimizers: Record<'retriever' | 'generator', { t: number; moments: ({ m: number[]; v: number[] } | null)[] } | null>;
+};
+
+export interface ExperimentPageResult {
+  result: RunResult;
+  adapter: string;
+  indexMs: number;
+}
+
+declare global {
+  interface Window {
+    __runExperiment?: (
+      config: TrainConfig,
+      passages: Passage[],
+      questions: Question[],
+      opts: { resume: WireCheckpoint | null; stopAfter?: number },
+    ) => Promise<ExperimentPageResult>;
+    __medrankStep?: (r: StepRecord) => Promise<void>;
+    __medrankEval?: (e: EvalEntry) => Promise<void>;
+    __medrankCheckpoint?: (c: WireCheckpoint) => Promise<void>;
+  }
+}
+
+export function toWire(c: RunCheckpoint): WireCheckpoint {
+  const opt = (o: RunCheckpoint['optimizers']['retriever']) =>
+    o && { t: o.t, moments: o.moments.map((mv) => mv && { m: Array.from(mv.m), v: Array.from(mv.v) }) };
+  return {
+    ...c,
+    params: c.params.map((p) => Array.from(p)),
+    optimizers: { retriever: opt(c.optimizers.retriever), generator: opt(c.optimizers.generator) },
+  };
+}
+
+export function fromWire(c: WireCheckpoint): RunCheckpoint {
+  const opt = (o: WireCheckpoint['optimizers']['retriever']) =>
+    o && { t: o.t, moments: o.moments.map((mv) => mv && { m: Float32Array.from(mv.m), v: Float32Array.from(mv.v) }) };
+  return {
+    ...c,
+    params: c.params.map((p) => Float32Array.from(p)),
+    optimizers: { retriever: opt(c.optimizers.retriever), generator: opt(c.optimizers.generator) },
+  };
+}
+
+window.__runExperiment = async (config, passages, questions, opts) => {
+  const e = new Engine(await acquireGpu({ kernels: viteKernels }));
+  const retriever = await loadRetriever(e, urlFiles(`${location.origin}/__retriever`, { cache: false }));
+  const generator = await loadGenerator(e, urlFiles(`${location.origin}/__generator`, { cache: false }));
+  const t0 = performance.now();
+  const index = await buildIndex(retriever, passages, { batchSize: 32 });
+  const indexMs = performance.now() - t0;
+  const result = await runTraining(
+    { retriever, generator, passages, questions, index },
+    config,
+    {
+      onStep: (r) => void window.__medrankStep?.(r),
+      onEval: (ev) => void window.__medrankEval?.(ev),
+      saveCheckpoint: async (c) => window.__medrankCheckpoint?.(toWire(c)),
+      stopAfter: opts.stopAfter,
+    },
+    opts.resume ? fromWire(opts.resume) : null,
+  );
+  const info = e.gpu.info;
+  return { result, adapter: `${info.vendor}/${info.architecture}`, indexMs };
+};
