@@ -139,7 +139,8 @@ export async function buildIndex(r: ColbertRetriever, passages: Passage[], opts:
   return build(r, passages, key, hashes.encoder, opts, t0);
 }
 
-const docText = (p: Passage): string => (p.title ? `${p.title} ${p.text}` : p.text);
+/** The text ColBERT encodes for a passage (the index and the training step must agree). */
+export const docText = (p: Passage): string => (p.title ? `${p.title} ${p.text}` : p.text);
 
 async function build(
   r: ColbertRetriever,
