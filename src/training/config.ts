@@ -86,6 +86,8 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Evaluate on this split (settings are chosen on validation; test is reported once). */
   evalSplit: 'validation' | 'test';
+  /** Also evaluate on test at the start and the end (report it once settings are chosen on validation). */
+  reportTest: boolean;
   /** Evaluate every this many steps besides the start and the end (0: only those two). */
   evalEvery: number;
   /** Questions evaluated (0: all of the split). */
@@ -128,6 +130,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   refreshIndexEvery: 50,
   checkpointEvery: 50,
   evalSplit: 'validation',
+  reportTest: false,
   evalEvery: 0,
   evalLimit: 0,
   evalAlignmentCandidates: 10,
@@ -172,7 +175,7 @@ export function validateConfig(c: TrainConfig): void {
   int('candidates', 2, 100);
   int('sampled', 1, 100);
   if (c.sampled > c.candidates) throw new ConfigError('sampled', `cannot exceed candidates (${c.sampled} > ${c.candidates})`);
-  for (const f of ['sampling', 'dropout', 'jomedPrior', 'jomedWeighting', 'generatorEmbeddings', 'generatorNorms'] as const)
+  for (const f of ['sampling', 'dropout', 'reportTest', 'jomedPrior', 'jomedWeighting', 'generatorEmbeddings', 'generatorNorms'] as const)
     if (typeof c[f] !== 'boolean') throw new ConfigError(f, `must be true or false (got ${JSON.stringify(c[f])})`);
   for (const f of ['samplingTemperature', 'tauS', 'tauG', 'infoNceTau', 'lrRetriever', 'lrGenerator'] as const)
     pos(f, f.startsWith('lr'));
@@ -181,6 +184,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.stagedReaderFraction > 0 && c.stagedReaderFraction < 1))
     throw new ConfigError('stagedReaderFraction', `must be between 0 and 1 (got ${c.stagedReaderFraction})`);
   int('topM', 1, 20);
+  if (c.topM > c.candidates) throw new ConfigError('topM', `cannot exceed candidates (${c.topM} > ${c.candidates})`);
   oneOf('generatorContext', ['concat', 'per-document'] as const);
   int('docMaxTokens', 4, 4096);
   oneOf('retrieverSide', ['query', 'both'] as const);

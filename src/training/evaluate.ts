@@ -65,7 +65,7 @@ export async function evaluate(
     for (const d of alignDocs) examples.push(prompts.example(q, [d]));
     return { o, cond, alignAt, alignN: alignDocs.length };
   });
-  const nll = await nllMany(prompts.generator, examples, 24);
+  const nll = await nllMany(prompts.generator, examples);
 
   const correct = { none: 0, retrieved: 0, oracle: 0 };
   let scored = 0;

@@ -65,22 +65,33 @@ export function optionsOf(q: Question): { options: string[]; gold: number } | nu
 }
 
 /**
- * Answer NLLs of many examples without gradient, `chunk` sequences per forward (memory stays
- * bounded however many documents and options an evaluation scores).
+ * Answer NLLs of many examples without gradient. Examples are scored in order of length, in
+ * batches of at most `tokens` padded tokens, so short prompts are not padded to the longest one
+ * (an evaluation mixes prompts with no document and with m documents); results keep input order.
  */
 export async function nllMany(
   g: Generator,
   examples: AnswerExample[],
-  chunk = 16,
+  tokens = 4096,
 ): Promise<{ sum: Float64Array; mean: Float64Array; perToken: Float32Array[] }> {
-  const sum = new Float64Array(examples.length),
-    mean = new Float64Array(examples.length);
-  const perToken: Float32Array[] = [];
-  for (let a = 0; a < examples.length; a += chunk) {
-    const r = await g.answerNll(examples.slice(a, a + chunk));
-    sum.set(r.sum, a);
-    mean.set(r.mean, a);
-    perToken.push(...r.perToken);
+  const n = examples.length;
+  const sum = new Float64Array(n),
+    mean = new Float64Array(n);
+  const perToken: Float32Array[] = new Array<Float32Array>(n);
+  const len = (i: number): number => examples[i]!.prompt.length + examples[i]!.answer.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => len(a) - len(b));
+  for (let at = 0; at < n; ) {
+    // Longest in the batch is the last (sorted): grow while batch size x that length fits.
+    let end = at + 1;
+    while (end < n && (end + 1 - at) * len(order[end]!) <= tokens) end++;
+    const batch = order.slice(at, end);
+    const r = await g.answerNll(batch.map((i) => examples[i]!));
+    batch.forEach((i, j) => {
+      sum[i] = r.sum[j]!;
+      mean[i] = r.mean[j]!;
+      perToken[i] = r.perToken[j]!;
+    });
+    at = end;
   }
   return { sum, mean, perToken };
 }

@@ -41,6 +41,11 @@ export interface RunResult {
   /** Mean milliseconds per step of each phase. */
   phaseMs: Record<Phase, number>;
   wallMs: number;
+  /**
+   * The index at the end of the run, owned by the caller. runTraining owns the index it was given:
+   * a run that re-encodes documents replaces (and frees) it on schedule.
+   */
+  index: ColbertIndex;
 }
 
 export interface RunHooks {
@@ -81,8 +86,12 @@ export async function runTraining(
 ): Promise<RunResult> {
   const t0 = performance.now();
   const train = parts.questions.filter((q) => splitOf(q, config.seed) === 'train');
-  const held = parts.questions.filter((q) => splitOf(q, config.seed) === config.evalSplit);
-  const evalSet = config.evalLimit > 0 ? held.slice(0, config.evalLimit) : held;
+  const heldOut = (split: QuestionSplit): Question[] => {
+    const qs = parts.questions.filter((q) => splitOf(q, config.seed) === split);
+    return config.evalLimit > 0 ? qs.slice(0, config.evalLimit) : qs;
+  };
+  const evalSets: [QuestionSplit, Question[]][] = [[config.evalSplit, heldOut(config.evalSplit)]];
+  if (config.reportTest && config.evalSplit !== 'test') evalSets.push(['test', heldOut('test')]);
   const trainer = new Trainer({ ...parts, train }, config);
   const records: StepRecord[] = [];
   const evals: EvalEntry[] = [];
@@ -93,15 +102,17 @@ export async function runTraining(
       records.push(...resume.records);
       evals.push(...resume.evals);
     }
-    const runEval = async (): Promise<void> => {
-      if (evalSet.length === 0) return;
-      const result = await evaluate(parts.retriever, trainer.index, trainer.prompts, evalSet, {
-        topM: config.topM,
-        alignmentCandidates: config.evalAlignmentCandidates,
-      });
-      const entry = { step: trainer.stepIndex, split: config.evalSplit, result };
-      evals.push(entry);
-      hooks.onEval?.(entry);
+    const runEval = async (final = false): Promise<void> => {
+      for (const [split, qs] of evalSets) {
+        if (qs.length === 0 || (split === 'test' && split !== config.evalSplit && !final && trainer.stepIndex > 0)) continue;
+        const result = await evaluate(parts.retriever, trainer.index, trainer.prompts, qs, {
+          topM: config.topM,
+          alignmentCandidates: config.evalAlignmentCandidates,
+        });
+        const entry = { step: trainer.stepIndex, split, result };
+        evals.push(entry);
+        hooks.onEval?.(entry);
+      }
     };
     if (!resume) await runEval();
     while (trainer.stepIndex < config.steps) {
@@ -125,9 +136,13 @@ export async function runTraining(
       }
       records.push(rec);
       hooks.onStep?.(rec);
+      if (hooks.signal?.aborted) {
+        stopped = { step: trainer.stepIndex, message: 'stopped by the user; resume from the last checkpoint' };
+        break;
+      }
       const t = trainer.stepIndex;
       if (config.evalEvery > 0 && t % config.evalEvery === 0 && t < config.steps) await runEval();
-      if (t === config.steps) await runEval();
+      if (t === config.steps) await runEval(true);
       if (hooks.saveCheckpoint && ((config.checkpointEvery > 0 && t % config.checkpointEvery === 0) || t === config.steps)) {
         await hooks.saveCheckpoint(await snapshot(trainer, records, evals));
       }
@@ -138,7 +153,7 @@ export async function runTraining(
   const phaseMs = Object.fromEntries(
     PHASES.map((p) => [p, records.length ? records.reduce((a, r) => a + r.ms[p], 0) / records.length : 0]),
   ) as Record<Phase, number>;
-  return { config, records, evals, stopped, phaseMs, wallMs: performance.now() - t0 };
+  return { config, records, evals, stopped, phaseMs, wallMs: performance.now() - t0, index: trainer.index };
 }
 
 function trainables(trainer: Trainer) {

@@ -132,17 +132,12 @@ export class Trainer {
           c.seed,
         )
       : r.encoder.weights.setTrainable(() => false);
-    const pg = g.configureTraining({
-      lora: trainsG ? c.generatorLora : undefined,
-      embeddings: trainsG && c.generatorEmbeddings,
-      norms: trainsG && c.generatorNorms,
-      seed: c.seed,
-      ...(trainsG ? {} : { full: false }),
-    });
+    const pg = trainsG
+      ? g.configureTraining({ lora: c.generatorLora, embeddings: c.generatorEmbeddings, norms: c.generatorNorms, seed: c.seed })
+      : g.model.weights.setTrainable(() => false);
     const opts = { weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm };
     this.optR = trainsR && pr.length ? new AdamW(this.e, [{ params: pr, lr: c.lrRetriever }], opts) : null;
     this.optG = trainsG ? new AdamW(this.e, [{ params: pg, lr: c.lrGenerator }], opts) : null;
-    if (!trainsG) g.model.weights.setTrainable(() => false);
   }
 
   /** The questions of step t: a seeded permutation of the training set per epoch. */
