@@ -8,6 +8,7 @@ import { NoWebGpu } from './NoWebGpu';
 import { DataPanel } from './DataPanel';
 import { ModelsPanel } from './ModelsPanel';
 import { SelfTestPanel } from './SelfTestPanel';
+import { TrainPanel } from './TrainPanel';
 
 const NO_WEBGPU = new Set(['WebGpuUnavailableError', 'AdapterUnavailableError']);
 
@@ -49,6 +50,7 @@ export function App() {
         {gpu.info && <AdapterPanel info={gpu.info} />}
         {gpu.status === 'ready' && <ModelsPanel />}
         {gpu.status === 'ready' && <DataPanel />}
+        {gpu.status === 'ready' && <TrainPanel />}
         {gpu.status === 'ready' && (
           <SelfTestPanel
             running={selftest.running}

@@ -23,8 +23,21 @@ function entriesFromFileList(files: FileList): FolderEntry[] {
   return list.map((file, i) => ({ path: strip ? rel[i]!.slice(top!.length + 1) : rel[i]!, file }));
 }
 
+/** The built-in demo models the app serves (public/demo/models/, `npm run make-demo-models`). */
+const DEMO_MODELS: Record<ModelRole, string> = {
+  retriever: '/demo/models/retriever',
+  generator: '/demo/models/generator',
+};
+
 export function ModelsPanel() {
   const models = useStore((s) => s.models);
+  const loadModel = useStore((s) => s.loadModel);
+  const busy = models.retriever.status === 'loading' || models.generator.status === 'loading';
+  const loadDemo = (): void => {
+    // Absolute on the page: the worker would resolve a relative URL against its own script URL.
+    for (const role of ['retriever', 'generator'] as const)
+      void loadModel(role, { kind: 'url', url: new URL(DEMO_MODELS[role], location.origin).href });
+  };
   return (
     <section className="panel" aria-labelledby="models-title" data-testid="models-panel">
       <h2 id="models-title">Models</h2>
@@ -32,6 +45,12 @@ export function ModelsPanel() {
         A hub id downloads from huggingface.co (cached in the browser, so a reload downloads nothing); a URL reads any folder
         served over HTTP; a local folder needs config.json, tokenizer.json and the .safetensors weights.
       </p>
+      <div className="toolbar">
+        <button type="button" disabled={busy} onClick={loadDemo}>
+          Load the demo models
+        </button>
+        <span className="muted">a tiny ColBERT and a tiny Llama made for the demo set (under 2 MB, no download)</span>
+      </div>
       <div className="model-grid">
         <ModelLoader role="retriever" state={models.retriever} />
         <ModelLoader role="generator" state={models.generator} />

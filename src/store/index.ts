@@ -5,14 +5,16 @@ import { createGpuSlice, type GpuSlice } from './gpuSlice';
 import { createDataSlice, type DataSlice } from './dataSlice';
 import { createModelsSlice, type ModelsSlice } from './modelsSlice';
 import { createSelfTestSlice, type SelfTestSlice } from './selftestSlice';
+import { createTrainingSlice, type TrainingSlice } from './trainingSlice';
 
-export type AppState = GpuSlice & SelfTestSlice & ModelsSlice & DataSlice;
+export type AppState = GpuSlice & SelfTestSlice & ModelsSlice & DataSlice & TrainingSlice;
 
 export const useStore = create<AppState>()((...a) => ({
   ...createGpuSlice(...a),
   ...createSelfTestSlice(...a),
   ...createModelsSlice(...a),
   ...createDataSlice(...a),
+  ...createTrainingSlice(...a),
 }));
 
 export type { GpuStatus } from './gpuSlice';

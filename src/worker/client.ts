@@ -4,6 +4,7 @@
 
 import { MedRankError } from '../gpu/errors';
 import type {
+  CancellableKind,
   EngineApi,
   EngineRequest,
   EngineResponse,
@@ -22,6 +23,8 @@ import type {
   RetrieveResult,
   SearchHit,
   SelfTestResult,
+  TrainConfig,
+  TrainResult,
 } from './protocol';
 
 /** An error thrown inside the worker, re-raised on the page with the worker-side class name. */
@@ -110,8 +113,15 @@ export class EngineClient implements EngineApi {
     return this.request('search', undefined, { query, k });
   }
 
-  /** Ask the worker to abort every pending request of this kind (it rejects with a cancel error). */
-  cancel(kind: 'loadDataset' | 'buildIndex'): void {
+  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback): Promise<TrainResult> {
+    return this.request('train', onProgress, { config });
+  }
+
+  /**
+   * Ask the worker to abort every pending request of this kind: a read or build rejects with a
+   * cancel error; a training run stops after its current step and resolves with `stopped` set.
+   */
+  cancel(kind: CancellableKind): void {
     for (const [target, p] of this.pending)
       if (p.kind === kind) this.worker.postMessage({ kind: 'cancel', id: this.nextId++, target } satisfies EngineRequest);
   }
@@ -140,7 +150,14 @@ export class EngineClient implements EngineApi {
     if (!p) return; // a reply to a request that already failed: nothing waits for it
     switch (msg.kind) {
       case 'progress':
-        p.onProgress?.({ done: msg.done, total: msg.total, message: msg.message, case: msg.case });
+        p.onProgress?.({
+          done: msg.done,
+          total: msg.total,
+          message: msg.message,
+          case: msg.case,
+          trainStep: msg.trainStep,
+          trainEval: msg.trainEval,
+        });
         return;
       case 'result':
         this.pending.delete(msg.id);

@@ -10,7 +10,9 @@ import { formatBytes, MedRankError } from '../gpu/errors';
 import type { Weights } from '../models/weights';
 import { parseDataset, type Dataset } from '../data/datasets';
 import { readText } from '../data/jsonl';
-import { openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { buildIndex, openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { resolveConfig, type TrainConfig } from '../training/config';
+import { runTraining, type RunResult } from '../training/run';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { loadGenerator, loadRetriever } from '../models/load';
@@ -25,6 +27,7 @@ import {
   type GenerateResult,
   type IndexSummary,
   type SearchHit,
+  type TrainResult,
   type ModelRole,
   type ModelSourceSpec,
   type ModelSummary,
@@ -38,7 +41,9 @@ function filesOf(source: ModelSourceSpec): ModelFiles {
     case 'hub':
       return hubFiles(source.repo, { revision: source.revision, endpoint: source.endpoint, token: source.token || undefined });
     case 'url':
-      return urlFiles(source.url);
+      // The app's own files (the demo models) are not copied into the Cache API: the server has
+      // them, and a copy would outlive a regeneration of the files.
+      return urlFiles(source.url, { cache: new URL(source.url, self.location.href).origin !== self.location.origin });
     case 'folder':
       return folderFiles(source.entries, { label: source.label });
   }
@@ -109,6 +114,19 @@ class ModelNotLoadedError extends MedRankError {
   override name = 'ModelNotLoadedError';
 }
 
+/** A training run asked for before its parts (models, dataset, index) are there. */
+class TrainingNotReadyError extends MedRankError {
+  override name = 'TrainingNotReadyError';
+}
+
+const indexSummary = (index: ColbertIndex): IndexSummary => ({
+  docs: index.stats.docs,
+  tokens: index.stats.tokens,
+  fromCache: index.stats.fromCache,
+  buildMs: index.stats.buildMs,
+  saveError: index.stats.saveError?.message ?? null,
+});
+
 class GpuEngine implements EngineApi {
   private gpu: Gpu | null = null;
   private engine: Engine | null = null;
@@ -117,6 +135,10 @@ class GpuEngine implements EngineApi {
   private generator: Generator | null = null;
   private dataset: Dataset | null = null;
   private index: ColbertIndex | null = null;
+  /** The retriever `index` was built with: an index from another retriever cannot seed training. */
+  private indexRetriever: ColbertRetriever | null = null;
+  /** The last run's full step records (every candidate), kept here rather than sent to the page. */
+  lastRun: RunResult | null = null;
   /** AbortControllers of the running cancellable requests, by request id. */
   readonly aborts = new Map<number, AbortController>();
 
@@ -279,23 +301,115 @@ class GpuEngine implements EngineApi {
       });
       this.index?.dispose();
       this.index = index;
-      const s = index.stats;
-      return {
-        docs: s.docs,
-        tokens: s.tokens,
-        fromCache: s.fromCache,
-        buildMs: s.buildMs,
-        saveError: s.saveError?.message ?? null,
-      };
+      this.indexRetriever = r;
+      return indexSummary(index);
     } finally {
       this.aborts.delete(id);
     }
+  }
+
+  /** Free the index (idempotent: a refresh inside a run may have freed it already). */
+  private dropIndex(): void {
+    this.index?.dispose();
+    this.index = null;
+    this.indexRetriever = null;
+  }
+
+  async train(partial: Partial<TrainConfig>, onProgress?: ProgressCallback, id = 0): Promise<TrainResult> {
+    const config = resolveConfig(partial); // a bad field fails here, with ConfigError's message
+    await this.ready(); // a lost device drops the models: the checks below then say so
+    const { retriever, generator, dataset, index } = this;
+    const missing = [
+      !retriever && (this.modelsLost ? 'the retriever (lost with the GPU device)' : 'a retriever'),
+      !generator && (this.modelsLost ? 'the generator (lost with the GPU device)' : 'a generator'),
+      !dataset && 'a dataset',
+    ].filter((m): m is string => typeof m === 'string');
+    if (missing.length)
+      throw new TrainingNotReadyError(
+        `training needs ${missing.join(', ')}: load ${missing.length > 1 ? 'them' : 'it'} first, then build the index`,
+      );
+    if (!index || this.indexRetriever !== retriever)
+      throw new TrainingNotReadyError(
+        index
+          ? 'the index was built with another retriever: build the index again with the loaded one first'
+          : 'no index: build the index (Data and index) with the loaded retriever first',
+      );
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    const totalMs = (r: { ms: Record<string, number> }): number => Object.values(r.ms).reduce((a, b) => a + b, 0);
+    let result: RunResult;
+    try {
+      result = await runTraining(
+        { retriever: retriever!, generator: generator!, passages: dataset!.passages, questions: dataset!.questions, index },
+        config,
+        {
+          signal: abort.signal,
+          onStep: (rec) =>
+            onProgress?.({
+              done: rec.step + 1,
+              total: config.steps,
+              message: `step ${rec.step + 1}/${config.steps}: retriever loss ${fmt(rec.loss.retriever)}, generator loss ${fmt(rec.loss.generator)}`,
+              trainStep: {
+                step: rec.step + 1,
+                loss: { ...rec.loss },
+                alignment: { spearman: rec.alignment.spearman },
+                recall: { ...rec.recall },
+                ms: totalMs(rec),
+              },
+            }),
+          onEval: (ev) =>
+            onProgress?.({
+              done: ev.step,
+              total: config.steps,
+              message: `evaluated at step ${ev.step}: accuracy ${(ev.result.accuracy.retrieved * 100).toFixed(0)}% with retrieval`,
+              trainEval: ev,
+            }),
+        },
+      );
+    } catch (err) {
+      // Steps before the failure may have moved the retriever, and a refresh frees the index it
+      // replaces: this index can no longer be trusted. Search and the next run ask for a new one.
+      if (config.schedule !== 'frozen-retriever') this.dropIndex();
+      throw err;
+    } finally {
+      this.aborts.delete(id);
+    }
+    this.lastRun = result;
+    // The index's vectors came from the retriever before the run (and the trainer may have
+    // replaced and freed it on a refresh): if the retriever trained, rebuild it now so search and
+    // the next run start from the trained retriever. Not cancellable: the old index is gone.
+    let rebuilt: IndexSummary | null = null;
+    if (result.records.some((r) => r.trains.retriever)) {
+      if (result.index !== this.index) result.index.dispose(); // a refresh's index: not ours to keep
+      this.dropIndex();
+      const fresh = await buildIndex(retriever!, dataset!.passages, {
+        batchSize: 64,
+        onProgress: (p) =>
+          onProgress?.({
+            done: p.done,
+            total: p.total,
+            message: `re-indexing with the trained retriever: ${p.done} of ${p.total} passages`,
+          }),
+      });
+      this.index = fresh;
+      this.indexRetriever = retriever;
+      rebuilt = indexSummary(fresh);
+    }
+    return {
+      evals: result.evals,
+      stopped: result.stopped,
+      phaseMs: result.phaseMs,
+      steps: result.records.length,
+      index: rebuilt,
+    };
   }
 
   async search(query: string, k: number): Promise<SearchHit[]> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
     if (!this.index || !this.dataset) throw new ModelNotLoadedError('no index: build the index first');
+    if (this.indexRetriever !== r)
+      throw new ModelNotLoadedError('the index was built with another retriever: build the index again with the loaded one');
     const { ids, scores } = await searchIndex(this.index, r, [query], k);
     const text = new Map(this.dataset.passages.map((p) => [p.id, p.title ? `${p.title}. ${p.text}` : p.text]));
     return ids[0]!.map((id, i) => ({ id, score: scores[0]![i]!, text: text.get(id) ?? '' }));
@@ -310,6 +424,8 @@ class GpuEngine implements EngineApi {
     return null;
   }
 }
+
+const fmt = (v: number | null): string => (v === null ? '–' : v.toFixed(4));
 
 function summary(
   role: ModelRole,
@@ -400,6 +516,11 @@ async function handle(req: EngineRequest): Promise<void> {
       case 'search':
         post({ kind: 'result', id: req.id, request: 'search', value: await engine.search(req.query, req.k) });
         return;
+      case 'train': {
+        const value = await engine.train(req.config, (p) => post({ kind: 'progress', id: req.id, ...p }), req.id);
+        post({ kind: 'result', id: req.id, request: 'train', value });
+        return;
+      }
       case 'cancel':
         return; // handled on arrival
       default: {

@@ -7,8 +7,11 @@ import type { GpuInfo } from '../gpu/device';
 import type { DatasetFormat } from '../data/datasets';
 import type { FolderEntry } from '../models/sources';
 import type { SelfTestResult } from '../tensor/selftest';
+import type { TrainConfig } from '../training/config';
+import type { EvalEntry } from '../training/run';
+import type { Phase } from '../training/step';
 
-export type { GpuInfo, SelfTestResult };
+export type { GpuInfo, SelfTestResult, TrainConfig, EvalEntry, Phase };
 
 // ---- models -----------------------------------------------------------------------------------
 
@@ -83,6 +86,32 @@ export interface RetrieveResult {
   ms: number;
 }
 
+// ---- training ---------------------------------------------------------------------------------
+
+/** The scalars of one training step (the worker keeps the per-candidate records). */
+export interface TrainStepSummary {
+  /** Steps taken once this one is done (1 for the first), as EvalEntry.step counts. */
+  step: number;
+  loss: { retriever: number | null; generator: number | null };
+  alignment: { spearman: number | null };
+  /** Recall of gold passages among the candidates, by k. */
+  recall: Record<number, number>;
+  /** Wall time of the step, all phases. */
+  ms: number;
+}
+
+export interface TrainResult {
+  evals: EvalEntry[];
+  /** Set when the run stopped early (the user, a non-finite loss): at which step and why. */
+  stopped: { step: number; message: string } | null;
+  /** Mean milliseconds per step of each phase. */
+  phaseMs: Record<Phase, number>;
+  /** Steps taken. */
+  steps: number;
+  /** The index rebuilt with the trained retriever after the run; null when the retriever did not train. */
+  index: IndexSummary | null;
+}
+
 // ---- requests ---------------------------------------------------------------------------------
 
 export type EngineRequest =
@@ -95,10 +124,14 @@ export type EngineRequest =
   | { kind: 'loadDataset'; id: number; source: DatasetSourceSpec }
   | { kind: 'buildIndex'; id: number }
   | { kind: 'search'; id: number; query: string; k: number }
-  /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex). */
+  | { kind: 'train'; id: number; config: Partial<TrainConfig> }
+  /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex, train). */
   | { kind: 'cancel'; id: number; target: number };
 
 export type RequestKind = EngineRequest['kind'];
+
+/** The requests a `cancel` can stop. */
+export type CancellableKind = 'loadDataset' | 'buildIndex' | 'train';
 
 /** The fields a request of kind K carries besides kind and id. */
 export type PayloadOf<K extends RequestKind> = Omit<Extract<EngineRequest, { kind: K }>, 'kind' | 'id'>;
@@ -114,6 +147,7 @@ export interface ResultOf {
   loadDataset: DatasetSummary;
   buildIndex: IndexSummary;
   search: SearchHit[];
+  train: TrainResult;
   cancel: boolean;
 }
 
@@ -127,6 +161,10 @@ export interface ProgressResponse {
   message: string;
   /** The self-test streams each case's result with its progress message. */
   case?: SelfTestResult;
+  /** Training streams each step's scalars with its progress message... */
+  trainStep?: TrainStepSummary;
+  /** ...and each evaluation as it finishes. */
+  trainEval?: EvalEntry;
 }
 
 export type ResultResponse = {
@@ -162,8 +200,14 @@ export interface EngineApi {
   buildIndex(onProgress?: ProgressCallback): Promise<IndexSummary>;
   /** Top-k passages for a query from the index. */
   search(query: string, k: number): Promise<SearchHit[]>;
+  /**
+   * Train the loaded retriever and generator jointly (runTraining) on the dataset's training split,
+   * starting from the built index; progress per step, with its scalars, and per evaluation. The
+   * models stay trained; the index is rebuilt with the trained retriever when it trained.
+   */
+  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback): Promise<TrainResult>;
   /** Page side only: abort the pending requests of this kind. */
-  cancel?(kind: 'loadDataset' | 'buildIndex'): void;
+  cancel?(kind: CancellableKind): void;
 }
 
 /** Serialize any thrown value as an error response. */

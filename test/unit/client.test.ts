@@ -73,4 +73,33 @@ describe('EngineClient', () => {
     expect(w.terminated).toBe(true);
     await expect(p).rejects.toBeInstanceOf(WorkerCrashedError);
   });
+
+  it('train streams step scalars and evaluations, and cancel targets the running run', async () => {
+    const { w, client } = setup();
+    const steps: number[] = [];
+    const evals: number[] = [];
+    const p = client.train({ steps: 2, batchSize: 1 }, (pr) => {
+      if (pr.trainStep) steps.push(pr.trainStep.loss.generator!);
+      if (pr.trainEval) evals.push(pr.trainEval.step);
+    });
+    const req = w.sent[0]!;
+    expect(req).toEqual({ kind: 'train', id: req.id, config: { steps: 2, batchSize: 1 } });
+    const summary = { step: 1, loss: { retriever: 0.5, generator: 2.25 }, alignment: { spearman: 0.1 }, recall: { 4: 1 }, ms: 9 };
+    w.reply({ kind: 'progress', id: req.id, done: 1, total: 2, message: 'step 1/2', trainStep: summary });
+    const entry = { step: 2, split: 'validation', result: {} } as never;
+    w.reply({ kind: 'progress', id: req.id, done: 2, total: 2, message: 'evaluated', trainEval: entry });
+    client.cancel('train');
+    expect(w.sent[1]).toMatchObject({ kind: 'cancel', target: req.id });
+    const value = {
+      evals: [entry],
+      stopped: { step: 1, message: 'stopped by the user' },
+      phaseMs: {} as never,
+      steps: 1,
+      index: null,
+    };
+    w.reply({ kind: 'result', id: req.id, request: 'train', value });
+    await expect(p).resolves.toBe(value);
+    expect(steps).toEqual([2.25]);
+    expect(evals).toEqual([2]);
+  });
 });
