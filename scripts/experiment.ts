@@ -16,7 +16,7 @@ import type { ExperimentPageResult, WireCheckpoint } from './experiment/page';
 
 const USAGE =
   'usage: npm run experiment -- <config.json> --out <results.json> [--data DIR --format jsonl|pubmedqa|medmcqa|medqa|beir] ' +
-  '[--retriever DIR] [--generator DIR] [--checkpoints DIR] [--resume CHECKPOINT.json] [--steps N] [--stop-after N]';
+  '[--retriever DIR] [--generator DIR] [--checkpoints DIR] [--resume CHECKPOINT.json] [--steps N] [--stop-after N] [--profile-step N]';
 
 function fail(msg: string): never {
   log(`error: ${msg}\n${USAGE}`);
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   const config = readConfig(configFile);
   if (flag('steps')) config.steps = Number(flag('steps'));
   const stopAfter = flag('stop-after') ? Number(flag('stop-after')) : undefined;
+  const profileStep = flag('profile-step') ? Number(flag('profile-step')) : undefined;
   const dataDir = flag('data') ?? path.join(ROOT, 'public/demo');
   const ds = readData(dataDir, flag('format') ?? 'jsonl');
   const retrieverDir = flag('retriever') ?? path.join(ROOT, 'public/demo/models/retriever');
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
         { resume, stopAfter },
       ] as const) as Promise<ExperimentPageResult>;
     },
-    { quiet: true },
+    { quiet: profileStep === undefined },
   );
   const { result } = res;
   const output = {
@@ -150,7 +151,8 @@ async function main(): Promise<void> {
   if (result.stopped && stopAfter === undefined) process.exit(1);
 }
 
-main().catch((e: Error) => {
-  log(`error: ${e.message.replace(/^page\.evaluate: /, '')}`);
-  process.exit(1);
-});
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname))
+  main().catch((e: Error) => {
+    log(`error: ${e.message.replace(/^page\.evaluate: /, '')}`);
+    process.exit(1);
+  });

@@ -29,6 +29,7 @@ export const SETTINGS: DemoTrainSettings = {
   seed: 20261122,
   retriever: { steps: 60, batch: 12, lr: 1e-3, tau: 0.05 },
   generator: { steps: 300, batch: 8, lr: 3e-3, docMaxTokens: 64 },
+  reader: { steps: 400, batch: 8, lr: 1e-3 },
 };
 
 const RETRIEVER_CONFIG = {
@@ -119,7 +120,11 @@ async function main(): Promise<void> {
   if (quick) {
     SETTINGS.retriever.steps = quick[0]!;
     SETTINGS.generator.steps = quick[1]!;
+    SETTINGS.reader.steps = quick[2] ?? SETTINGS.reader.steps;
   }
+  // MEDRANK_DEMO_FROM=public: start from the models in public/demo/models instead of the seeded
+  // init (with MEDRANK_DEMO_STEPS=0,0,N: only the reading phase, which has its own random stream).
+  const fromPublic = process.env.MEDRANK_DEMO_FROM === 'public';
   const ds = parseJsonlQA({
     questions: readFileSync(path.join(DEMO, 'questions.jsonl'), 'utf8'),
     corpus: readFileSync(path.join(DEMO, 'corpus.jsonl'), 'utf8'),
@@ -205,11 +210,16 @@ const first = (xs: number[]): string => mean(xs.slice(0, 10)).toFixed(3);
 const last = (xs: number[]): string => mean(xs.slice(-10)).toFixed(3);
 
 function summary(res: DemoTrainResult) {
+  const lm = SETTINGS.generator.steps;
   return {
     settings: SETTINGS,
     adapter: res.adapter,
     retriever: { seconds: Math.round(res.retriever.ms / 1000), infoNce: res.retriever.losses.map((v) => +v.toFixed(4)) },
-    generator: { seconds: Math.round(res.generator.ms / 1000), nll: res.generator.losses.map((v) => +v.toFixed(4)) },
+    generator: {
+      seconds: Math.round(res.generator.ms / 1000),
+      lmNll: res.generator.losses.slice(0, lm).map((v) => +v.toFixed(4)),
+      readerNll: res.generator.losses.slice(lm).map((v) => +v.toFixed(4)),
+    },
   };
 }
 

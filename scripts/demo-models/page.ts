@@ -25,6 +25,8 @@ export interface DemoTrainSettings {
   seed: number;
   retriever: { steps: number; batch: number; lr: number; tau: number };
   generator: { steps: number; batch: number; lr: number; docMaxTokens: number };
+  /** Then answers only, given the gold passage, with a fresh optimizer and its own random stream: reading practice. */
+  reader: { steps: number; batch: number; lr: number };
 }
 
 export interface DemoTrainResult {
@@ -127,6 +129,28 @@ window.__trainDemoModels = async (passages, train, s) => {
     });
     gLosses.push(loss);
     if (step % 25 === 0) console.log(`generator step ${step} NLL ${loss.toFixed(4)}`);
+  }
+  // Phase 2: answers given the gold passage only. Its draws come from their own stream, so this
+  // phase gives the same weights whether it follows phase 1 in one run or resumes from its files.
+  const readRand = mulberry32(s.seed + 2);
+  const optRead = new AdamW(e, gParams, { lr: s.reader.lr, weightDecay: 0.01, maxGradNorm: 1 });
+  for (let step = 0; step < s.reader.steps; step++) {
+    const examples = Array.from({ length: s.reader.batch }, () => {
+      const q = qa[Math.floor(readRand() * qa.length)]!;
+      return prompts.example(q, [q.goldDocIds[Math.floor(readRand() * q.goldDocIds.length)]!]);
+    });
+    const loss = await e.scopeAsync(async () => {
+      const ctx = new ForwardContext(true, s.seed * 15485863 + step);
+      const l = g.meanAnswerLoss(examples, { ctx });
+      const v = (await l.read())[0]!;
+      optRead.zeroGrad();
+      e.backward(l);
+      optRead.step();
+      optRead.zeroGrad();
+      return v;
+    });
+    gLosses.push(loss);
+    if (step % 25 === 0) console.log(`reader step ${step} answer NLL ${loss.toFixed(4)}`);
   }
   const gWeights = await exportMergedWeights(g.model.weights, g.model.linears());
   const gMs = performance.now() - t0;

@@ -32,7 +32,7 @@ declare global {
       config: TrainConfig,
       passages: Passage[],
       questions: Question[],
-      opts: { resume: WireCheckpoint | null; stopAfter?: number },
+      opts: { resume: WireCheckpoint | null; stopAfter?: number; profileStep?: number },
     ) => Promise<ExperimentPageResult>;
     __medrankStep?: (r: StepRecord) => Promise<void>;
     __medrankEval?: (e: EvalEntry) => Promise<void>;
@@ -71,7 +71,29 @@ window.__runExperiment = async (config, passages, questions, opts) => {
     { retriever, generator, passages, questions, index },
     config,
     {
-      onStep: (r) => void window.__medrankStep?.(r),
+      onStep: (r) => {
+        void window.__medrankStep?.(r);
+        // --profile-step N: GPU time by kernel over step N (timestamp queries, where the adapter has them).
+        const timer = e.gpu.timer;
+        if (timer && opts.profileStep !== undefined && r.step === opts.profileStep - 1) {
+          void timer.collect();
+          timer.enabled = true;
+        }
+        if (timer && opts.profileStep !== undefined && r.step === opts.profileStep) {
+          timer.enabled = false;
+          void timer.collect().then((k) => {
+            const rows = Object.entries(k).sort((a, b) => b[1].ms - a[1].ms);
+            const total = rows.reduce((a, [, v]) => a + v.ms, 0);
+            console.log(
+              `profile of step ${r.step}: ${total.toFixed(0)} ms GPU over ${rows.reduce((a, [, v]) => a + v.count, 0)} timed dispatches: ` +
+                rows
+                  .slice(0, 12)
+                  .map(([n, v]) => `${n} ${v.ms.toFixed(0)} ms (${v.count}x)`)
+                  .join(', '),
+            );
+          });
+        }
+      },
       onEval: (ev) => void window.__medrankEval?.(ev),
       saveCheckpoint: async (c) => window.__medrankCheckpoint?.(toWire(c)),
       stopAfter: opts.stopAfter,
