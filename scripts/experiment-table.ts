@@ -21,23 +21,26 @@ const arrow = (a: number, b: number, f: (v: number) => string): string => `${f(a
 export function tables(files: string[]): string {
   const runs = files.map((f) => ({ file: f, r: JSON.parse(readFileSync(f, 'utf8')) as Results }));
   const lines: string[] = [];
-  const split = runs[0]?.r.evals[0]?.split ?? 'test';
-  lines.push(
-    `| run | schedule, retriever loss | steps | accuracy, top-m retrieved (%) | no retrieval | gold passage (oracle) | recall@5 (%) | alignment (Spearman) |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  );
-  for (const { r } of runs) {
-    const a = r.evals[0]!.result,
-      b = r.evals.at(-1)!.result;
+  const splits = [...new Set(runs.flatMap(({ r }) => r.evals.map((e) => e.split)))].sort().reverse(); // test first
+  for (const split of splits) {
+    const first = runs.map(({ r }) => r.evals.find((e) => e.split === split));
     lines.push(
-      `| ${r.config.name} | ${r.config.schedule}, ${r.config.retrieverLoss} | ${r.steps.length}${r.stopped ? ' (stopped)' : ''} | ${arrow(a.accuracy.retrieved, b.accuracy.retrieved, pct)} | ${arrow(a.accuracy.none, b.accuracy.none, pct)} | ${arrow(a.accuracy.oracle, b.accuracy.oracle, pct)} | ${arrow(a.recall[5] ?? 0, b.recall[5] ?? 0, pct)} | ${arrow(a.alignment.spearman, b.alignment.spearman, (v) => v.toFixed(3))} |`,
+      `**${split}** (${first[0]?.result.questions ?? 0} questions; at step 0 → after training):`,
+      '',
+      `| run | schedule, retriever loss | steps | accuracy, top-m retrieved (%) | no retrieval | gold passage (oracle) | recall@5 (%) | alignment (Spearman) |`,
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
     );
+    for (const { r } of runs) {
+      const evs = r.evals.filter((e) => e.split === split);
+      if (evs.length === 0) continue;
+      const a = evs[0]!.result,
+        b = evs.at(-1)!.result;
+      lines.push(
+        `| ${r.config.name} | ${r.config.schedule}, ${r.config.retrieverLoss} | ${r.steps.length}${r.stopped ? ' (stopped)' : ''} | ${arrow(a.accuracy.retrieved, b.accuracy.retrieved, pct)} | ${arrow(a.accuracy.none, b.accuracy.none, pct)} | ${arrow(a.accuracy.oracle, b.accuracy.oracle, pct)} | ${arrow(a.recall[5] ?? 0, b.recall[5] ?? 0, pct)} | ${arrow(a.alignment.spearman, b.alignment.spearman, (v) => v.toFixed(3))} |`,
+      );
+    }
+    lines.push('');
   }
-  lines.push(
-    '',
-    `Held-out split: ${split}, ${runs[0]?.r.evals[0]?.result.questions ?? 0} questions; step 0 → end of training.`,
-    '',
-  );
   const phases = Object.keys(runs[0]?.r.phaseMs ?? {});
   lines.push(`| run | ${phases.join(' | ')} | total s/step |`, `| --- | ${phases.map(() => '---').join(' | ')} | --- |`);
   for (const { r } of runs) {

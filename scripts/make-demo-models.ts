@@ -122,9 +122,9 @@ async function main(): Promise<void> {
     SETTINGS.generator.steps = quick[1]!;
     SETTINGS.reader.steps = quick[2] ?? SETTINGS.reader.steps;
   }
-  // MEDRANK_DEMO_FROM=public: start from the models in public/demo/models instead of the seeded
-  // init (with MEDRANK_DEMO_STEPS=0,0,N: only the reading phase, which has its own random stream).
-  const fromPublic = process.env.MEDRANK_DEMO_FROM === 'public';
+  // MEDRANK_DEMO_FROM=DIR: start from a models folder's weights instead of the seeded init (with
+  // MEDRANK_DEMO_STEPS=0,0,N: only the reading phase, which has its own random stream).
+  const startFrom = process.env.MEDRANK_DEMO_FROM;
   const ds = parseJsonlQA({
     questions: readFileSync(path.join(DEMO, 'questions.jsonl'), 'utf8'),
     corpus: readFileSync(path.join(DEMO, 'corpus.jsonl'), 'utf8'),
@@ -177,13 +177,22 @@ async function main(): Promise<void> {
     const rc = parseConfig(rConfig) as BertConfig;
     const gc = parseConfig(gConfig) as LlamaConfig;
     const rSpecs = [...bertSpecs(rc, ''), { name: 'linear.weight', shape: [rc.colbertDim, rc.hiddenSize] }];
-    writeModel(path.join(init, 'retriever'), rConfig, rTok, rTokCfg, writeSafetensors(randomWeights(rSpecs, SETTINGS.seed)));
+    // The starting weights: the seeded init, or a models folder's (MEDRANK_DEMO_FROM).
+    const start = (role: string, fresh: () => Uint8Array): Uint8Array =>
+      startFrom ? readFileSync(path.join(startFrom, role, 'model.safetensors')) : fresh();
+    writeModel(
+      path.join(init, 'retriever'),
+      rConfig,
+      rTok,
+      rTokCfg,
+      start('retriever', () => writeSafetensors(randomWeights(rSpecs, SETTINGS.seed))),
+    );
     writeModel(
       path.join(init, 'generator'),
       gConfig,
       gTok,
       gTokCfg,
-      writeSafetensors(randomWeights(llamaSpecs(gc), SETTINGS.seed + 1)),
+      start('generator', () => writeSafetensors(randomWeights(llamaSpecs(gc), SETTINGS.seed + 1))),
     );
 
     const res = await withChromiumPage('/scripts/demo-models/index.html', async ({ page, url }) => {

@@ -12,6 +12,7 @@ import { acquireGpu } from '../../src/gpu/device';
 import { viteKernels } from '../../src/gpu/kernels-vite';
 import type { Passage, Question } from '../../src/data/datasets';
 import { exportMergedWeights } from '../../src/models/export';
+import type { AnswerExample } from '../../src/models/generator';
 import { ForwardContext } from '../../src/models/lora';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { urlFiles } from '../../src/models/sources';
@@ -107,6 +108,17 @@ window.__trainDemoModels = async (passages, train, s) => {
   const bos = g.tokenizer.special.bos;
   const qa = train.filter((q) => q.goldDocIds.length > 0);
   const gLosses: number[] = [];
+  /** One step of answer NLL (forward, zero grad, backward, update); returns the loss. */
+  const lmStep = (opt: AdamW, examples: AnswerExample[], dropoutSeed: number): Promise<number> =>
+    e.scopeAsync(async () => {
+      const l = g.meanAnswerLoss(examples, { ctx: new ForwardContext(true, dropoutSeed) });
+      const v = (await l.read())[0]!;
+      opt.zeroGrad();
+      e.backward(l);
+      opt.step();
+      opt.zeroGrad();
+      return v;
+    });
   t0 = performance.now();
   for (let step = 0; step < s.generator.steps; step++) {
     const examples = Array.from({ length: s.generator.batch }, (_, i) => {
@@ -117,16 +129,7 @@ window.__trainDemoModels = async (passages, train, s) => {
       const q = pick(qa);
       return prompts.example(q, [pick(q.goldDocIds)]);
     }).map((x) => (x.prompt.length ? x : { prompt: x.answer.slice(0, 1), answer: x.answer.slice(1) }));
-    const loss = await e.scopeAsync(async () => {
-      const ctx = new ForwardContext(true, s.seed * 104729 + step);
-      const l = g.meanAnswerLoss(examples, { ctx });
-      const v = (await l.read())[0]!;
-      optG.zeroGrad();
-      e.backward(l);
-      optG.step();
-      optG.zeroGrad();
-      return v;
-    });
+    const loss = await lmStep(optG, examples, s.seed * 104729 + step);
     gLosses.push(loss);
     if (step % 25 === 0) console.log(`generator step ${step} NLL ${loss.toFixed(4)}`);
   }
@@ -139,16 +142,7 @@ window.__trainDemoModels = async (passages, train, s) => {
       const q = qa[Math.floor(readRand() * qa.length)]!;
       return prompts.example(q, [q.goldDocIds[Math.floor(readRand() * q.goldDocIds.length)]!]);
     });
-    const loss = await e.scopeAsync(async () => {
-      const ctx = new ForwardContext(true, s.seed * 15485863 + step);
-      const l = g.meanAnswerLoss(examples, { ctx });
-      const v = (await l.read())[0]!;
-      optRead.zeroGrad();
-      e.backward(l);
-      optRead.step();
-      optRead.zeroGrad();
-      return v;
-    });
+    const loss = await lmStep(optRead, examples, s.seed * 15485863 + step);
     gLosses.push(loss);
     if (step % 25 === 0) console.log(`reader step ${step} answer NLL ${loss.toFixed(4)}`);
   }

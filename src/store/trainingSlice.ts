@@ -32,32 +32,23 @@ export interface TrainingSlice {
 }
 
 export const createTrainingSlice: StateCreator<AppState, [], [], TrainingSlice> = (set, get) => {
+  const IDLE: TrainingSlice['training'] = {
+    status: 'idle',
+    progress: null,
+    startedAt: null,
+    totalSteps: null,
+    steps: [],
+    evals: [],
+    error: null,
+    errorField: null,
+    result: null,
+  };
   const patch = (p: Partial<TrainingSlice['training']>): void => set((s) => ({ training: { ...s.training, ...p } }));
   return {
-    training: {
-      status: 'idle',
-      progress: null,
-      startedAt: null,
-      totalSteps: null,
-      steps: [],
-      evals: [],
-      error: null,
-      errorField: null,
-      result: null,
-    },
+    training: IDLE,
     train: async (config) => {
       if (get().training.status === 'running') return;
-      patch({
-        status: 'running',
-        progress: null,
-        startedAt: performance.now(),
-        totalSteps: null,
-        steps: [],
-        evals: [],
-        error: null,
-        errorField: null,
-        result: null,
-      });
+      patch({ ...IDLE, status: 'running', startedAt: performance.now() });
       try {
         const result = await engineClient().train(config, (p) => {
           const t = get().training;

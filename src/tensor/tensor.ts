@@ -258,6 +258,12 @@ export class Engine {
     } finally {
       this.scopes.pop();
     }
+    this.closeScope(created, result);
+    return result;
+  }
+
+  /** Dispose what a scope created, except what its result holds; a pending tape defers it all. */
+  private closeScope(created: Set<Tensor>, result: unknown): void {
     const keep = new Set<Tensor>();
     collectTensors(result, keep);
     // While a tape is pending, its closures still hold this scope's tensors: hand them to the
@@ -267,7 +273,6 @@ export class Engine {
       if (deferred || keep.has(t) || keep.has(t.storage)) this.scopes.at(-1)?.add(t);
       else t.dispose();
     }
-    return result;
   }
 
   /**
@@ -288,13 +293,7 @@ export class Engine {
       this.scopes.splice(this.scopes.indexOf(created), 1);
       if (interleaved) console.error('MedRank: engine scopes interleaved across an await (two async scopes at once?)');
     }
-    const keep = new Set<Tensor>();
-    collectTensors(result, keep);
-    const deferred = this.tape.length > 0 && this.scopes.length > 0;
-    for (const t of created) {
-      if (deferred || keep.has(t) || keep.has(t.storage)) this.scopes.at(-1)?.add(t);
-      else t.dispose();
-    }
+    this.closeScope(created, result);
     return result;
   }
 

@@ -4,7 +4,7 @@
 // and a diverging run stopping on its NaN with the last good checkpoint kept.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Passage, Question } from '../../src/data/datasets';
+import { parseJsonlQA, type Question } from '../../src/data/datasets';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { buildIndex } from '../../src/retrieval/index';
 import { resolveConfig, type TrainConfig } from '../../src/training/config';
@@ -12,60 +12,15 @@ import { runTraining, type RunCheckpoint } from '../../src/training/run';
 import { Trainer } from '../../src/training/step';
 import { evaluate } from '../../src/training/evaluate';
 import stepGolden from '../goldens/step.json';
+import corpusJsonl from '../fixtures/tiny-qa/corpus.jsonl?raw';
+import questionsJsonl from '../fixtures/tiny-qa/questions.jsonl?raw';
 import { fixtureFiles } from './fixtures';
 import { destroyEngine, getEngine } from './helpers';
 
 afterAll(destroyEngine);
 
-const PASSAGES: Passage[] = [
-  { id: 'p1', title: 'insulin', text: 'insulin lowers blood sugar in diabetes.' },
-  { id: 'p2', title: 'fever', text: 'a virus or bacteria infection can cause fever and headache.' },
-  { id: 'p3', title: 'asthma', text: 'asthma is a chronic lung disease with cough.' },
-  { id: 'p4', title: 'stroke', text: 'high blood pressure is the most common cause of stroke.' },
-  { id: 'p5', title: 'vaccine', text: 'a vaccine can reduce the risk of infection.' },
-  { id: 'p6', title: 'kidney', text: 'chronic kidney disease may increase blood pressure.' },
-];
-
-const QUESTIONS: Question[] = [
-  {
-    id: 'q1',
-    question: 'what lowers blood sugar?',
-    kind: 'multiple-choice',
-    options: ['insulin', 'vaccine'],
-    answer: 'insulin',
-    answerIndex: 0,
-    goldDocIds: ['p1'],
-    split: 'train',
-  },
-  {
-    id: 'q2',
-    question: 'is asthma a lung disease?',
-    kind: 'yes-no-maybe',
-    answer: 'yes',
-    answerIndex: 0,
-    goldDocIds: ['p3'],
-    split: 'train',
-  },
-  {
-    id: 'q3',
-    question: 'what is the most common cause of stroke?',
-    kind: 'multiple-choice',
-    options: ['fever', 'high blood pressure'],
-    answer: 'high blood pressure',
-    answerIndex: 1,
-    goldDocIds: ['p4'],
-    split: 'train',
-  },
-  {
-    id: 'q4',
-    question: 'can a vaccine reduce infection?',
-    kind: 'yes-no-maybe',
-    answer: 'yes',
-    answerIndex: 0,
-    goldDocIds: ['p5'],
-    split: 'validation',
-  },
-];
+// Six passages and four questions the tiny fixtures' vocabularies cover (also used by the CLI test).
+const { passages: PASSAGES, questions: QUESTIONS } = parseJsonlQA({ questions: questionsJsonl, corpus: corpusJsonl });
 
 const BASE: Partial<TrainConfig> = {
   name: 'tiny',
@@ -254,6 +209,28 @@ describe('joint training on the tiny fixtures', () => {
     const s1 = await trainer.step();
     expect(s1.trains).toEqual({ retriever: true, generator: false });
     expect(await p.generator.model.weights.get('model.norm.weight').read()).toEqual(g1);
+    trainer.dispose();
+  });
+
+  it('retriever-only (REPLUG LSR with a frozen LM): the generator does not move', async () => {
+    const p = await parts();
+    const config = resolveConfig({
+      ...BASE,
+      schedule: 'retriever-only',
+      retrieverLoss: 'replug',
+      sampling: false,
+      retrieverSide: 'query',
+      steps: 1,
+    });
+    const trainer = new Trainer({ ...p, train: QUESTIONS.filter((q) => q.split === 'train') }, config);
+    const g0 = await p.generator.model.weights.get('model.norm.weight').read();
+    const r0 = await p.retriever.projection.read();
+    const rec = await trainer.step();
+    expect(rec.loss.generator).toBeNull();
+    expect(Number.isFinite(rec.loss.retriever)).toBe(true);
+    expect(await p.generator.model.weights.get('model.norm.weight').read()).toEqual(g0);
+    expect((await p.retriever.projection.read()).some((v, i) => v !== r0[i])).toBe(true);
+    expect(trainer.optG).toBeNull();
     trainer.dispose();
   });
 

@@ -14,39 +14,10 @@ const run = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
 const cli = (args: string[]) => run('npx', ['tsx', 'scripts/experiment.ts', ...args], { cwd: root, timeout: 600_000 });
 
-const corpus = [
-  ['p1', 'insulin', 'insulin lowers blood sugar in diabetes.'],
-  ['p2', 'fever', 'a virus or bacteria infection can cause fever and headache.'],
-  ['p3', 'asthma', 'asthma is a chronic lung disease with cough.'],
-  ['p4', 'stroke', 'high blood pressure is the most common cause of stroke.'],
-  ['p5', 'vaccine', 'a vaccine can reduce the risk of infection.'],
-  ['p6', 'kidney', 'chronic kidney disease may increase blood pressure.'],
-].map(([id, title, text]) => JSON.stringify({ id, title, text }));
-const questions = [
-  {
-    id: 'q1',
-    question: 'what lowers blood sugar?',
-    options: ['insulin', 'vaccine'],
-    answer: 'insulin',
-    gold_doc_ids: ['p1'],
-    split: 'train',
-  },
-  { id: 'q2', question: 'is asthma a lung disease?', answer: 'yes', gold_doc_ids: ['p3'], split: 'train' },
-  {
-    id: 'q3',
-    question: 'what causes stroke?',
-    options: ['fever', 'high blood pressure'],
-    answer: 'B',
-    gold_doc_ids: ['p4'],
-    split: 'train',
-  },
-  { id: 'q4', question: 'can a vaccine reduce infection?', answer: 'yes', gold_doc_ids: ['p5'], split: 'validation' },
-].map((q) => JSON.stringify(q));
+const TINY_QA = path.join(root, 'test/fixtures/tiny-qa');
 
 function setup() {
   const dir = mkdtempSync(path.join(tmpdir(), 'medrank-exp-'));
-  writeFileSync(path.join(dir, 'corpus.jsonl'), corpus.join('\n'));
-  writeFileSync(path.join(dir, 'questions.jsonl'), questions.join('\n'));
   const config = {
     preset: 'jmlr-code',
     name: 'tiny',
@@ -64,7 +35,7 @@ function setup() {
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   const models = ['--retriever', 'test/fixtures/models/tiny-colbert', '--generator', 'test/fixtures/models/tiny-llama'];
-  return { dir, args: [path.join(dir, 'config.json'), '--data', dir, ...models] };
+  return { dir, args: [path.join(dir, 'config.json'), '--data', TINY_QA, ...models] };
 }
 
 type Out = {
