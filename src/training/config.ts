@@ -175,7 +175,15 @@ export function validateConfig(c: TrainConfig): void {
   int('candidates', 2, 100);
   int('sampled', 1, 100);
   if (c.sampled > c.candidates) throw new ConfigError('sampled', `cannot exceed candidates (${c.sampled} > ${c.candidates})`);
-  for (const f of ['sampling', 'dropout', 'reportTest', 'jomedPrior', 'jomedWeighting', 'generatorEmbeddings', 'generatorNorms'] as const)
+  for (const f of [
+    'sampling',
+    'dropout',
+    'reportTest',
+    'jomedPrior',
+    'jomedWeighting',
+    'generatorEmbeddings',
+    'generatorNorms',
+  ] as const)
     if (typeof c[f] !== 'boolean') throw new ConfigError(f, `must be true or false (got ${JSON.stringify(c[f])})`);
   for (const f of ['samplingTemperature', 'tauS', 'tauG', 'infoNceTau', 'lrRetriever', 'lrGenerator'] as const)
     pos(f, f.startsWith('lr'));

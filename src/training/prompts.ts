@@ -80,7 +80,7 @@ export async function nllMany(
   const perToken: Float32Array[] = new Array<Float32Array>(n);
   const len = (i: number): number => examples[i]!.prompt.length + examples[i]!.answer.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => len(a) - len(b));
-  for (let at = 0; at < n; ) {
+  for (let at = 0; at < n;) {
     // Longest in the batch is the last (sorted): grow while batch size x that length fits.
     let end = at + 1;
     while (end < n && (end + 1 - at) * len(order[end]!) <= tokens) end++;
