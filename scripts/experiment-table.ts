@@ -23,17 +23,19 @@ export function tables(files: string[]): string {
   const lines: string[] = [];
   const splits = [...new Set(runs.flatMap(({ r }) => r.evals.map((e) => e.split)))].sort().reverse(); // test first
   for (const split of splits) {
-    const first = runs.map(({ r }) => r.evals.find((e) => e.split === split));
+    const first = runs.map(({ r }) => r.evals.find((e) => e.split === split)).filter((e) => e !== undefined);
     lines.push(
       `**${split}** (${first[0]?.result.questions ?? 0} questions; at step 0 → after training):`,
       '',
       `| run | schedule, retriever loss | steps | accuracy, top-m retrieved (%) | no retrieval | gold passage (oracle) | recall@5 (%) | alignment (Spearman) |`,
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
     );
+    // A run made with evalAtStart off shares its step-0 evaluation with a run of the same models.
+    const start = runs.map(({ r }) => r.evals.find((e) => e.split === split && e.step === 0)).find((e) => e !== undefined);
     for (const { r } of runs) {
       const evs = r.evals.filter((e) => e.split === split);
       if (evs.length === 0) continue;
-      const a = evs[0]!.result,
+      const a = (evs[0]!.step === 0 ? evs[0]! : (start ?? evs[0]!)).result,
         b = evs.at(-1)!.result;
       lines.push(
         `| ${r.config.name} | ${r.config.schedule}, ${r.config.retrieverLoss} | ${r.steps.length}${r.stopped ? ' (stopped)' : ''} | ${arrow(a.accuracy.retrieved, b.accuracy.retrieved, pct)} | ${arrow(a.accuracy.none, b.accuracy.none, pct)} | ${arrow(a.accuracy.oracle, b.accuracy.oracle, pct)} | ${arrow(a.recall[5] ?? 0, b.recall[5] ?? 0, pct)} | ${arrow(a.alignment.spearman, b.alignment.spearman, (v) => v.toFixed(3))} |`,

@@ -86,6 +86,8 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Evaluate on this split (settings are chosen on validation; test is reported once). */
   evalSplit: 'validation' | 'test';
+  /** Evaluate before the first step (off when another run of the same models already did). */
+  evalAtStart: boolean;
   /** Also evaluate on test at the start and the end (report it once settings are chosen on validation). */
   reportTest: boolean;
   /** Evaluate every this many steps besides the start and the end (0: only those two). */
@@ -130,6 +132,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   refreshIndexEvery: 50,
   checkpointEvery: 50,
   evalSplit: 'validation',
+  evalAtStart: true,
   reportTest: false,
   evalEvery: 0,
   evalLimit: 0,

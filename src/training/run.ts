@@ -114,7 +114,7 @@ export async function runTraining(
         hooks.onEval?.(entry);
       }
     };
-    if (!resume) await runEval();
+    if (!resume && config.evalAtStart) await runEval();
     while (trainer.stepIndex < config.steps) {
       if (hooks.signal?.aborted) {
         stopped = { step: trainer.stepIndex, message: 'stopped by the user; resume from the last checkpoint' };
