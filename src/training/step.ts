@@ -6,7 +6,7 @@
 // sampled, utility, gold), alignment, recall of gold among the candidates, time per phase, GPU bytes.
 // B = questions per step, K = candidates, n = sampled documents, m = documents in the generator context.
 
-import { kendall, questionMetrics, spearman } from '../data/metrics';
+import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
 import type { Passage, Question } from '../data/datasets';
 import { MedRankError } from '../gpu/errors';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
@@ -18,7 +18,7 @@ import { mulberry32 } from '../tensor/random';
 import { phaseAt, type TrainConfig } from './config';
 import * as L from './losses';
 import { nllMany, optionsOf, PromptBuilder } from './prompts';
-import { sampleDocuments } from './sampler';
+import { sampleDocuments, samplingProbs } from './sampler';
 
 export class NonFiniteLossError extends MedRankError {
   constructor(
@@ -211,7 +211,7 @@ export class Trainer {
       const samples = scores.map((s) =>
         c.sampling
           ? sampleDocuments(s, c.sampled, rand, c.samplingTemperature)
-          : { probs: L.softmax(L.minMaxScale(s).scaled, c.samplingTemperature), drawn: topIndices(s, c.sampled) },
+          : { probs: samplingProbs(s, c.samplingTemperature), drawn: topIndices(s, c.sampled) },
       );
 
       // 4. Utility: the generator's answer NLL given each judged document, without gradient.
@@ -329,7 +329,7 @@ export class Trainer {
         this.parts.generator,
         docs.map((d) => P.example(q, [d])),
       );
-      const u: Utility = { docs, nllMean: single.mean, nllSum: single.sum, perToken: single.perToken };
+      const u: Utility = { nllMean: single.mean, nllSum: single.sum, perToken: single.perToken };
       if (c.retrieverLoss === 'jomed') {
         const o = optionsOf(q);
         if (!o) throw new MedRankError(`JOMED's loss needs answer options; question ${q.id} is open-ended`);
@@ -456,16 +456,20 @@ export class Trainer {
           : null,
       };
     });
+    // Candidates re-ranked by this step's scores; recall averaged over questions with gold.
     const ks = [1, 5, this.config.candidates];
-    const withGold = qs.map((q, b) => ({ q, b })).filter(({ q }) => q.goldDocIds.length > 0);
-    const recall: Record<number, number> = {};
-    for (const k of ks) {
-      const ranked = withGold.map(({ q, b }) => {
-        const order = topIndices(scores[b]!, scores[b]!.length).map((i) => ids[b]![i]!);
-        return questionMetrics(order, q.goldDocIds, [k]).recall[k]!;
-      });
-      recall[k] = mean(ranked) ?? 0;
-    }
+    const perQ = qs.map((q, b) =>
+      questionMetrics(
+        topIndices(scores[b]!, scores[b]!.length).map((i) => ids[b]![i]!),
+        q.goldDocIds,
+        ks,
+      ),
+    );
+    const { recall } = aggregate(
+      perQ,
+      qs.map((q) => q.goldDocIds),
+      ks,
+    );
     return {
       step: t,
       trains,
@@ -488,7 +492,6 @@ export class Trainer {
 }
 
 interface Utility {
-  docs: string[];
   nllMean: Float64Array;
   nllSum: Float64Array;
   perToken: Float32Array[];
