@@ -6,17 +6,18 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
-const LAYERS = ['gpu', 'tensor', 'models', 'data', 'retrieval', 'training', 'worker', 'store', 'components'];
+const LAYERS = ['gpu', 'tensor', 'models', 'data', 'retrieval', 'training', 'worker', 'notebook', 'store', 'components'];
 // training sits above retrieval: a joint step searches the index for each question's candidates
 // and refreshes it when the retriever moves; retrieval knows nothing of training.
 const ABOVE = {
-  gpu: ['tensor', 'models', 'data', 'retrieval', 'training', 'worker', 'store', 'components'],
-  tensor: ['models', 'data', 'retrieval', 'training', 'worker', 'store', 'components'],
-  models: ['data', 'retrieval', 'training', 'worker', 'store', 'components'],
-  data: ['retrieval', 'training', 'worker', 'store', 'components'],
-  retrieval: ['training', 'worker', 'store', 'components'],
-  training: ['worker', 'store', 'components'],
-  worker: ['store', 'components'],
+  gpu: ['tensor', 'models', 'data', 'retrieval', 'training', 'worker', 'notebook', 'store', 'components'],
+  tensor: ['models', 'data', 'retrieval', 'training', 'worker', 'notebook', 'store', 'components'],
+  models: ['data', 'retrieval', 'training', 'worker', 'notebook', 'store', 'components'],
+  data: ['retrieval', 'training', 'worker', 'notebook', 'store', 'components'],
+  retrieval: ['training', 'worker', 'notebook', 'store', 'components'],
+  training: ['worker', 'notebook', 'store', 'components'],
+  worker: ['notebook', 'store', 'components'],
+  notebook: ['store', 'components'],
   store: ['components'],
   components: [],
 };
