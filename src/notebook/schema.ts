@@ -7,10 +7,11 @@
 import type { DatasetFormat } from '../data/datasets';
 import type { QuestionSplit } from '../data/datasets';
 import type { TrainConfig } from '../training/config';
+import type { EvalResult } from '../training/evaluate';
 import type { EvalEntry, RunCheckpoint } from '../training/run';
 import type { Phase, StepRecord } from '../training/step';
 
-export type { EvalEntry, RunCheckpoint, StepRecord, Phase, TrainConfig, QuestionSplit };
+export type { EvalEntry, EvalResult, RunCheckpoint, StepRecord, Phase, TrainConfig, QuestionSplit };
 
 /** Version of the notebook file format (export/import). */
 export const NOTEBOOK_FILE_VERSION = 1;
@@ -64,6 +65,8 @@ export interface EvaluateCell extends CellBase {
   split: QuestionSplit;
   /** At most this many questions (0: all of the split). */
   limit: number;
+  /** The last evaluation this cell ran (null: not run yet). */
+  last: { at: number; runId: string | null; result: EvalResult } | null;
 }
 export interface InspectCell extends CellBase {
   kind: 'inspect';
@@ -92,6 +95,8 @@ export type RunStatus = 'running' | 'done' | 'stopped' | 'error' | 'interrupted'
 export interface RunMeta {
   id: string;
   notebookId: string;
+  /** The Train cell that started it (its charts show this run). */
+  cellId: string;
   /** Shown in charts and lists: 'jmlr-code #3'. */
   name: string;
   createdAt: number;

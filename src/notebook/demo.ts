@@ -1,0 +1,85 @@
+// The built-in demo notebook (what a first visit opens) and the defaults of a new cell of each
+// kind. The demo's Train cell is kept short (4 steps, 8 evaluation questions) so it finishes in
+// minutes on a software GPU.
+
+import type { Cell, CellKind, Notebook } from './schema';
+
+const INTRO = `# MedRank demo: joint retriever + generator training
+
+This notebook trains a retriever and a generator together, in this tab, on your GPU.
+
+- Data: a small built-in medical QA set (480 passages, 500 questions). Every condition and drug in it is invented, so the answer has to come from the passages. Not medical information.
+- Models: two tiny demo models that MedRank made itself: a ColBERT retriever and a Llama-style generator, about 0.2 M parameters each.
+- Index: encodes every passage with the retriever so questions can search them.
+- Train: runs JMLR's LLM-Rank loss: for each question the generator measures how much each retrieved document lowers its answer NLL, and the retriever learns to rank the documents that help most first. The generator trains on its top documents at the same time.
+- Evaluate: reports recall, MRR and answer accuracy with no documents, the retrieved ones and the gold ones.
+- Inspect: shows one question's candidates at one step: retriever score, sampling probability, utility and which are gold.
+- Compare: puts the loss and metric curves of several runs side by side.
+
+Run the cells from top to bottom.`;
+
+/** The demo notebook, fresh (a new object every call). */
+export function demoNotebook(): Notebook {
+  return {
+    id: 'demo',
+    title: 'MedRank demo: joint retriever + generator training',
+    updatedAt: 0,
+    cells: [
+      { id: 'c1', kind: 'markdown', text: INTRO },
+      { id: 'c2', kind: 'data', source: { kind: 'demo' } },
+      { id: 'c3', kind: 'models', retriever: { kind: 'demo' }, generator: { kind: 'demo' } },
+      { id: 'c4', kind: 'index' },
+      {
+        id: 'c5',
+        kind: 'train',
+        preset: 'jmlr-code',
+        // Sized for a software GPU (the demo experiments' settings, experiments/demo/jmlr.json):
+        // a step takes a few seconds there, milliseconds on a real GPU.
+        overrides: {
+          steps: 4,
+          candidates: 10,
+          sampled: 5,
+          topM: 2,
+          docMaxTokens: 64,
+          retrieverSide: 'query',
+          refreshIndexEvery: 0,
+          lrRetriever: 1e-4,
+          lrGenerator: 1e-3,
+          checkpointEvery: 2,
+          evalAtStart: false,
+          evalEvery: 0,
+          evalLimit: 8,
+          evalAlignmentCandidates: 5,
+        },
+      },
+      { id: 'c6', kind: 'evaluate', split: 'validation', limit: 20, last: null },
+      { id: 'c7', kind: 'inspect', runId: null, questionId: null, step: null },
+      { id: 'c8', kind: 'compare', runIds: [] },
+    ],
+  };
+}
+
+/** An unused cell id for this notebook: 'c' + one more than the highest cN in it. */
+export function newCellId(nb: Notebook): string {
+  let max = 0;
+  for (const c of nb.cells) {
+    const m = /^c(\d+)$/.exec(c.id);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return `c${max + 1}`;
+}
+
+/** A new cell of this kind with its defaults. */
+export function emptyCell<K extends CellKind>(kind: K, id: string): Extract<Cell, { kind: K }> {
+  const cells: { [T in CellKind]: () => Extract<Cell, { kind: T }> } = {
+    markdown: () => ({ id, kind: 'markdown', text: '' }),
+    data: () => ({ id, kind: 'data', source: { kind: 'demo' } }),
+    models: () => ({ id, kind: 'models', retriever: { kind: 'demo' }, generator: { kind: 'demo' } }),
+    index: () => ({ id, kind: 'index' }),
+    train: () => ({ id, kind: 'train', preset: 'jmlr-code', overrides: {} }),
+    evaluate: () => ({ id, kind: 'evaluate', split: 'validation', limit: 0, last: null }),
+    inspect: () => ({ id, kind: 'inspect', runId: null, questionId: null, step: null }),
+    compare: () => ({ id, kind: 'compare', runIds: [] }),
+  };
+  return cells[kind]();
+}

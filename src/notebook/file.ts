@@ -1,0 +1,599 @@
+// Notebook files (export/import): a notebook, its runs and their step records as JSON, data only.
+// parseNotebookFile checks every field against the schema (unknown fields, wrong types, bad
+// configs), migrates older file versions through FILE_MIGRATIONS and builds fresh objects from the
+// checked values, so nothing of the parsed text (no `__proto__` key, no extra field) reaches the app.
+// The first problem throws a NotebookFileError that names the field's path and what to do.
+
+import { FORMAT_NAMES, SPLITS, type DatasetFormat } from '../data/datasets';
+import { MedRankError } from '../gpu/errors';
+import { ConfigError, DEFAULT_CONFIG, resolveConfig, type TrainConfig } from '../training/config';
+import { PHASES, type CandidateRecord, type QuestionRecord } from '../training/step';
+import {
+  CELL_KINDS,
+  NOTEBOOK_FILE_FORMAT,
+  NOTEBOOK_FILE_VERSION,
+  type Cell,
+  type DataRef,
+  type EvalEntry,
+  type EvalResult,
+  type ModelRef,
+  type Notebook,
+  type NotebookFile,
+  type Phase,
+  type RunFile,
+  type RunMeta,
+  type RunStatus,
+  type StepRecord,
+} from './schema';
+
+/** Largest notebook file accepted (characters of JSON). */
+export const MAX_FILE_CHARS = 256 * 2 ** 20;
+/** Longest markdown cell accepted (characters). */
+export const MAX_MARKDOWN_CHARS = 2 ** 20;
+/** Longest other string accepted (ids, names, messages). */
+export const MAX_STRING_CHARS = 64 * 2 ** 10;
+
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'done', 'stopped', 'error', 'interrupted'];
+const DATASET_FORMATS = Object.keys(FORMAT_NAMES) as DatasetFormat[];
+
+export class NotebookFileError extends MedRankError {
+  constructor(
+    /** Where in the file ('' for the file as a whole). */
+    readonly path: string,
+    problem: string,
+    advice = 'The notebook was not imported: fix that field in the file (it is JSON) or export the notebook again from MedRank.',
+  ) {
+    super(`${path ? `${path}: ` : ''}${problem}. ${advice}`);
+  }
+}
+
+/**
+ * One file version step: FILE_MIGRATIONS[i] turns the parsed JSON of a version i + 1 file into
+ * version i + 2 (before validation). The current version is FILE_MIGRATIONS.length + 1.
+ */
+export type FileMigration = (file: Record<string, unknown>) => Record<string, unknown>;
+export const FILE_MIGRATIONS: FileMigration[] = [];
+
+// ---- writing -----------------------------------------------------------------------------
+
+export function toNotebookFile(nb: Notebook, runs: RunFile[]): NotebookFile {
+  return {
+    format: NOTEBOOK_FILE_FORMAT,
+    version: NOTEBOOK_FILE_VERSION,
+    exportedAt: Date.now(),
+    notebook: nb,
+    runs: runs.map((r) => ({ meta: { ...r.meta, notebookId: nb.id }, records: r.records })),
+  };
+}
+
+export function serializeNotebookFile(f: NotebookFile): string {
+  return JSON.stringify(f);
+}
+
+// ---- checked reading ---------------------------------------------------------------------
+
+type Check<T> = (v: unknown, path: string) => T;
+
+const fail = (path: string, problem: string): never => {
+  throw new NotebookFileError(path, problem);
+};
+
+/** A short description of a JSON value for messages: "abc", 12, null, an array, an object. */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (v === null || typeof v !== 'object') return String(v);
+  return 'an object';
+}
+
+const at = (path: string, key: string | number): string =>
+  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The `kind` of a tagged object (a cell, a model or data reference). */
+function kindOf<K extends string>(v: unknown, path: string, what: string, kinds: readonly K[]): K {
+  if (!isRecord(v)) fail(path, `expected ${what} (a JSON object), got ${describe(v)}`);
+  return oneOf(Object.hasOwn(v as object, 'kind') ? (v as Record<string, unknown>).kind : undefined, at(path, 'kind'), kinds);
+}
+
+/**
+ * An object with exactly these fields (the optional ones may be left out). Returns a reader that
+ * only ever looks up own properties, so nothing inherited (or planted through `__proto__`) is read.
+ */
+function fields(
+  v: unknown,
+  path: string,
+  what: string,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): (key: string) => unknown {
+  if (!isRecord(v)) fail(path, `expected ${what} (a JSON object), got ${describe(v)}`);
+  const o = v as Record<string, unknown>;
+  const known = [...required, ...optional];
+  for (const k of Object.keys(o))
+    if (!known.includes(k)) fail(at(path, k), `unknown field; ${what} has only ${known.join(', ')}`);
+  for (const k of required) if (!Object.hasOwn(o, k)) fail(at(path, k), `missing; ${what} needs it`);
+  return (k) => (Object.hasOwn(o, k) ? o[k] : undefined);
+}
+
+const has = (get: (k: string) => unknown, k: string): boolean => get(k) !== undefined;
+
+function str(v: unknown, path: string, opts: { max?: number; nonEmpty?: boolean } = {}): string {
+  if (typeof v !== 'string') fail(path, `expected a string, got ${describe(v)}`);
+  const s = v as string;
+  const max = opts.max ?? MAX_STRING_CHARS;
+  if (s.length > max) fail(path, `text of ${s.length} characters is longer than the ${max} allowed`);
+  if (opts.nonEmpty && !s.trim()) fail(path, 'expected a non-empty string');
+  return s;
+}
+/** Ids MedRank makes (notebooks, cells, runs). */
+const id: Check<string> = (v, path) => str(v, path, { max: 200, nonEmpty: true });
+/** Ids a dataset brings (questions, passages): as long as the file had them. */
+const dataId: Check<string> = (v, path) => str(v, path, { max: 4096 });
+
+function num(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, `expected a number, got ${describe(v)}`);
+  return v as number;
+}
+function int(v: unknown, path: string, min = 0): number {
+  const n = num(v, path);
+  if (!Number.isInteger(n) || n < min) fail(path, `expected an integer from ${min} up, got ${n}`);
+  return n;
+}
+const count: Check<number> = (v, path) => int(v, path, 0);
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, `expected true or false, got ${describe(v)}`);
+  return v as boolean;
+}
+function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T))
+    fail(path, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`);
+  return v as T;
+}
+const nullable =
+  <T>(check: Check<T>): Check<T | null> =>
+  (v, path) =>
+    v === null ? null : check(v, path);
+const optNum: Check<number | null> = nullable(num);
+function arr<T>(v: unknown, path: string, each: Check<T>): T[] {
+  if (!Array.isArray(v)) fail(path, `expected an array, got ${describe(v)}`);
+  return (v as unknown[]).map((x, i) => each(x, at(path, i)));
+}
+/** A JSON object used as a map: every key passes `key`, every value passes `value`. */
+function map<K extends string, T>(
+  v: unknown,
+  path: string,
+  key: (k: string, path: string) => K,
+  value: Check<T>,
+): Partial<Record<K, T>> {
+  if (!isRecord(v)) fail(path, `expected a JSON object, got ${describe(v)}`);
+  const out: Partial<Record<K, T>> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (k === '__proto__') fail(at(path, k), 'this key is not allowed');
+    out[key(k, at(path, k))] = value(x, at(path, k));
+  }
+  return out;
+}
+const kKey = (k: string, path: string): string => (/^[1-9]\d{0,3}$/.test(k) ? k : fail(path, 'expected a k (1, 5, 10...)'));
+const nameKey = (k: string, path: string): string =>
+  /^[\w.-]{1,100}$/.test(k) ? k : fail(path, 'expected a short name (letters, digits, _ . -)');
+const recall: Check<Record<number, number>> = (v, path) => map(v, path, kKey, num) as Record<number, number>;
+
+function httpUrl(v: unknown, path: string): string {
+  const s = str(v, path, { max: 4096, nonEmpty: true });
+  let ok = false;
+  try {
+    const u = new URL(s);
+    ok = u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) fail(path, `expected an http(s) URL, got ${describe(s)}`);
+  return s;
+}
+
+// ---- configs -----------------------------------------------------------------------------
+
+/** The fields of a (partial) config, each of the right JSON type, copied into a fresh object. */
+function configFields(v: unknown, path: string): Partial<TrainConfig> {
+  if (!isRecord(v)) fail(path, `expected a config (a JSON object of fields), got ${describe(v)}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const p = at(path, k);
+    if (!Object.hasOwn(DEFAULT_CONFIG, k))
+      fail(p, `unknown config field. Known fields: ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
+    if (k === 'generatorLora') {
+      const get = fields(x, p, 'generatorLora', ['r', 'alpha', 'dropout', 'targetModules']);
+      out[k] = {
+        r: num(get('r'), at(p, 'r')),
+        alpha: num(get('alpha'), at(p, 'alpha')),
+        dropout: num(get('dropout'), at(p, 'dropout')),
+        targetModules: arr(get('targetModules'), at(p, 'targetModules'), id),
+      };
+    } else if (k === 's2attn') {
+      out[k] = nullable((y, q) => {
+        const get = fields(y, q, 's2attn', ['ratio', 'shift']);
+        return { ratio: num(get('ratio'), at(q, 'ratio')), shift: str(get('shift'), at(q, 'shift')) };
+      })(x, p);
+    } else {
+      const type = typeof DEFAULT_CONFIG[k as keyof TrainConfig];
+      if (typeof x !== type) fail(p, `expected ${type === 'boolean' ? 'true or false' : `a ${type}`}, got ${describe(x)}`);
+      if (type === 'number') num(x, p);
+      out[k] = x;
+    }
+  }
+  return out as Partial<TrainConfig>;
+}
+
+/** resolveConfig with its ConfigError reworded to this file's path. */
+function resolveAt(partial: Partial<TrainConfig>, path: string): TrainConfig {
+  try {
+    return resolveConfig(partial);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const prefix = `config.${err.field}: `;
+    const problem = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    return fail(err.field ? at(path, err.field) : path, problem);
+  }
+}
+
+const runConfig: Check<TrainConfig> = (v, path) => resolveAt(configFields(v, path), path);
+
+/**
+ * A Train cell's overrides. Without a preset they are the whole config, checked as one. With a
+ * preset (a file fetched at run time) each field is checked alone, on a base where the rules
+ * between fields (sampled <= candidates, ...) cannot fail, since the preset may be what satisfies them.
+ */
+function overrides(v: unknown, path: string, preset: string | null): Partial<TrainConfig> {
+  const o = configFields(v, path);
+  if (preset === null) {
+    resolveAt(o, path);
+    return o;
+  }
+  for (const [k, x] of Object.entries(o)) {
+    const base: Partial<TrainConfig> = { candidates: 100, sampled: 1, topM: 1, refreshIndexEvery: 0, checkpointEvery: 0 };
+    if (k === 'retrieverLoss')
+      base.schedule = x === 'infonce' ? 'retriever-only' : x === 'none' ? 'frozen-retriever' : 'synchronous';
+    resolveAt({ ...base, [k]: x }, path);
+  }
+  return o;
+}
+
+// ---- references --------------------------------------------------------------------------
+
+const modelRef: Check<ModelRef> = (v, path) => {
+  const kind = kindOf(v, path, 'a model reference', ['demo', 'hub', 'url', 'folder'] as const);
+  switch (kind) {
+    case 'demo':
+      fields(v, path, 'a demo model', ['kind']);
+      return { kind };
+    case 'hub': {
+      const get = fields(v, path, 'a hub model', ['kind', 'repo'], ['revision']);
+      const repo = str(get('repo'), at(path, 'repo'));
+      if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo))
+        fail(at(path, 'repo'), `expected a Hugging Face repo like "owner/name", got ${describe(repo)}`);
+      return has(get, 'revision') ? { kind, repo, revision: id(get('revision'), at(path, 'revision')) } : { kind, repo };
+    }
+    case 'url': {
+      const get = fields(v, path, 'a model URL', ['kind', 'url']);
+      return { kind, url: httpUrl(get('url'), at(path, 'url')) };
+    }
+    case 'folder': {
+      const get = fields(v, path, 'a model folder', ['kind', 'label']);
+      return { kind, label: str(get('label'), at(path, 'label'), { max: 1000 }) };
+    }
+  }
+};
+
+const dataRef: Check<DataRef> = (v, path) => {
+  const kind = kindOf(v, path, 'a data reference', ['demo', 'url', 'files'] as const);
+  switch (kind) {
+    case 'demo':
+      fields(v, path, 'the demo data set', ['kind']);
+      return { kind };
+    case 'url': {
+      const get = fields(v, path, 'a data set by URL', ['kind', 'format', 'urls']);
+      const format = oneOf(get('format'), at(path, 'format'), DATASET_FORMATS);
+      return { kind, format, urls: map(get('urls'), at(path, 'urls'), nameKey, httpUrl) as Record<string, string> };
+    }
+    case 'files': {
+      const get = fields(v, path, 'a data set from files', ['kind', 'format', 'names']);
+      const format = oneOf(get('format'), at(path, 'format'), DATASET_FORMATS);
+      const label: Check<string> = (x, p) => str(x, p, { max: 1000 });
+      return { kind, format, names: map(get('names'), at(path, 'names'), nameKey, label) as Record<string, string> };
+    }
+  }
+};
+
+// ---- cells -------------------------------------------------------------------------------
+
+const PRESET_NAME = /^[\w.-]{1,100}$/;
+
+const cell: Check<Cell> = (v, path) => {
+  const kind = kindOf(v, path, 'a cell', CELL_KINDS);
+  const what = `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} cell`;
+  const get = (required: string[]): ((k: string) => unknown) => fields(v, path, what, ['id', 'kind', ...required]);
+  const base = (g: (k: string) => unknown): { id: string } => ({ id: id(g('id'), at(path, 'id')) });
+  switch (kind) {
+    case 'markdown': {
+      const g = get(['text']);
+      return { ...base(g), kind, text: str(g('text'), at(path, 'text'), { max: MAX_MARKDOWN_CHARS }) };
+    }
+    case 'data': {
+      const g = get(['source']);
+      return { ...base(g), kind, source: dataRef(g('source'), at(path, 'source')) };
+    }
+    case 'models': {
+      const g = get(['retriever', 'generator']);
+      return {
+        ...base(g),
+        kind,
+        retriever: modelRef(g('retriever'), at(path, 'retriever')),
+        generator: modelRef(g('generator'), at(path, 'generator')),
+      };
+    }
+    case 'index':
+      return { ...base(get([])), kind };
+    case 'train': {
+      const g = get(['preset', 'overrides']);
+      const preset = nullable((x, p) => {
+        const s = str(x, p);
+        return PRESET_NAME.test(s) ? s : fail(p, `expected a preset name like "jmlr-code", got ${describe(s)}`);
+      })(g('preset'), at(path, 'preset'));
+      return { ...base(g), kind, preset, overrides: overrides(g('overrides'), at(path, 'overrides'), preset) };
+    }
+    case 'evaluate': {
+      const g = get(['split', 'limit', 'last']);
+      const last = nullable((x, p) => {
+        const l = fields(x, p, 'the last evaluation', ['at', 'runId', 'result']);
+        return {
+          at: num(l('at'), at(p, 'at')),
+          runId: nullable(id)(l('runId'), at(p, 'runId')),
+          result: evalResult(l('result'), at(p, 'result')),
+        };
+      })(g('last'), at(path, 'last'));
+      return {
+        ...base(g),
+        kind,
+        split: oneOf(g('split'), at(path, 'split'), SPLITS),
+        limit: count(g('limit'), at(path, 'limit')),
+        last,
+      };
+    }
+    case 'inspect': {
+      const g = get(['runId', 'questionId', 'step']);
+      return {
+        ...base(g),
+        kind,
+        runId: nullable(id)(g('runId'), at(path, 'runId')),
+        questionId: nullable(dataId)(g('questionId'), at(path, 'questionId')),
+        step: nullable(count)(g('step'), at(path, 'step')),
+      };
+    }
+    case 'compare': {
+      const g = get(['runIds']);
+      return { ...base(g), kind, runIds: arr(g('runIds'), at(path, 'runIds'), id) };
+    }
+  }
+};
+
+function unique<T>(items: T[], path: string, key: (t: T) => string | number, field: string, what: string): void {
+  const seen = new Map<string | number, number>();
+  items.forEach((t, i) => {
+    const k = key(t);
+    const first = seen.get(k);
+    if (first !== undefined)
+      fail(at(at(path, i), field), `${JSON.stringify(k)} is used by ${at(path, first)} too; ${what} must be unique`);
+    seen.set(k, i);
+  });
+}
+
+const notebook: Check<Notebook> = (v, path) => {
+  const get = fields(v, path, 'a notebook', ['id', 'title', 'cells', 'updatedAt']);
+  const cells = arr(get('cells'), at(path, 'cells'), cell);
+  unique(cells, at(path, 'cells'), (c) => c.id, 'id', 'cell ids');
+  return {
+    id: id(get('id'), at(path, 'id')),
+    title: str(get('title'), at(path, 'title'), { max: 1000 }),
+    cells,
+    updatedAt: num(get('updatedAt'), at(path, 'updatedAt')),
+  };
+};
+
+// ---- runs --------------------------------------------------------------------------------
+
+const candidate: Check<CandidateRecord> = (v, path) => {
+  const get = fields(v, path, 'a candidate', ['docId', 'score', 'prob', 'sampled', 'utility', 'gold'], ['scoreAfter']);
+  return {
+    docId: dataId(get('docId'), at(path, 'docId')),
+    score: num(get('score'), at(path, 'score')),
+    // Records made before scoreAfter existed leave it out: null, as for a step that did not re-score.
+    scoreAfter: has(get, 'scoreAfter') ? optNum(get('scoreAfter'), at(path, 'scoreAfter')) : null,
+    prob: num(get('prob'), at(path, 'prob')),
+    sampled: bool(get('sampled'), at(path, 'sampled')),
+    utility: optNum(get('utility'), at(path, 'utility')),
+    gold: bool(get('gold'), at(path, 'gold')),
+  };
+};
+
+const question: Check<QuestionRecord> = (v, path) => {
+  const get = fields(v, path, 'a question record', ['id', 'candidates', 'spearman', 'kendall']);
+  return {
+    id: dataId(get('id'), at(path, 'id')),
+    candidates: arr(get('candidates'), at(path, 'candidates'), candidate),
+    spearman: optNum(get('spearman'), at(path, 'spearman')),
+    kendall: optNum(get('kendall'), at(path, 'kendall')),
+  };
+};
+
+/** An object of exactly these keys, each checked by `check`. */
+function record<K extends string, T>(v: unknown, path: string, what: string, keys: readonly K[], check: Check<T>): Record<K, T> {
+  const get = fields(v, path, what, keys);
+  const out = {} as Record<K, T>;
+  for (const k of keys) out[k] = check(get(k), at(path, k));
+  return out;
+}
+
+const phaseKey = (k: string, path: string): Phase => oneOf(k, path, PHASES);
+
+const stepRecord: Check<StepRecord> = (v, path) => {
+  const get = fields(v, path, 'a step record', ['step', 'trains', 'loss', 'questions', 'alignment', 'recall', 'ms', 'gpuBytes']);
+  return {
+    step: count(get('step'), at(path, 'step')),
+    trains: record(get('trains'), at(path, 'trains'), 'trains', ['retriever', 'generator'], bool),
+    loss: record(get('loss'), at(path, 'loss'), 'loss', ['retriever', 'generator'], optNum),
+    questions: arr(get('questions'), at(path, 'questions'), question),
+    alignment: record(get('alignment'), at(path, 'alignment'), 'alignment', ['spearman', 'kendall'], optNum),
+    recall: recall(get('recall'), at(path, 'recall')),
+    ms: record(get('ms'), at(path, 'ms'), 'ms (one entry per phase)', PHASES, num),
+    gpuBytes: count(get('gpuBytes'), at(path, 'gpuBytes')),
+  };
+};
+
+const evalResult: Check<EvalResult> = (v, path) => {
+  const get = fields(v, path, 'an evaluation result', ['questions', 'accuracy', 'scored', 'recall', 'mrr10', 'alignment', 'ms']);
+  return {
+    questions: count(get('questions'), at(path, 'questions')),
+    accuracy: record(get('accuracy'), at(path, 'accuracy'), 'accuracy', ['none', 'retrieved', 'oracle'], num),
+    scored: count(get('scored'), at(path, 'scored')),
+    recall: recall(get('recall'), at(path, 'recall')),
+    mrr10: num(get('mrr10'), at(path, 'mrr10')),
+    alignment: record(get('alignment'), at(path, 'alignment'), 'alignment', ['spearman', 'kendall'], num),
+    ms: num(get('ms'), at(path, 'ms')),
+  };
+};
+
+const evalEntry: Check<EvalEntry> = (v, path) => {
+  const get = fields(v, path, 'an evaluation', ['step', 'split', 'result']);
+  return {
+    step: count(get('step'), at(path, 'step')),
+    split: oneOf(get('split'), at(path, 'split'), SPLITS),
+    result: evalResult(get('result'), at(path, 'result')),
+  };
+};
+
+const models: Check<RunMeta['models']> = nullable((v, path) => {
+  const get = fields(v, path, 'the run models', ['retriever', 'generator']);
+  return {
+    retriever: modelRef(get('retriever'), at(path, 'retriever')),
+    generator: modelRef(get('generator'), at(path, 'generator')),
+  };
+});
+
+const RUN_META_FIELDS = [
+  'id',
+  'notebookId',
+  'cellId',
+  'name',
+  'createdAt',
+  'config',
+  'models',
+  'data',
+  'status',
+  'steps',
+  'evals',
+  'phaseMs',
+  'message',
+  'checkpointStep',
+  'updatedAt',
+] as const;
+
+const runMeta: Check<RunMeta> = (v, path) => {
+  const get = fields(v, path, 'a run', RUN_META_FIELDS);
+  const status = oneOf(get('status'), at(path, 'status'), RUN_STATUSES);
+  return {
+    id: id(get('id'), at(path, 'id')),
+    notebookId: id(get('notebookId'), at(path, 'notebookId')),
+    cellId: id(get('cellId'), at(path, 'cellId')),
+    name: str(get('name'), at(path, 'name'), { max: 1000 }),
+    createdAt: num(get('createdAt'), at(path, 'createdAt')),
+    config: runConfig(get('config'), at(path, 'config')),
+    models: models(get('models'), at(path, 'models')),
+    data: nullable(dataRef)(get('data'), at(path, 'data')),
+    // The tab that ran it is gone: a run saved mid-way can only resume.
+    status: status === 'running' ? 'interrupted' : status,
+    steps: count(get('steps'), at(path, 'steps')),
+    evals: arr(get('evals'), at(path, 'evals'), evalEntry),
+    phaseMs: map(get('phaseMs'), at(path, 'phaseMs'), phaseKey, num),
+    message: nullable(str)(get('message'), at(path, 'message')),
+    checkpointStep: nullable(count)(get('checkpointStep'), at(path, 'checkpointStep')),
+    updatedAt: num(get('updatedAt'), at(path, 'updatedAt')),
+  };
+};
+
+const runFile: Check<RunFile> = (v, path) => {
+  const get = fields(v, path, 'a run', ['meta', 'records']);
+  const records = arr(get('records'), at(path, 'records'), stepRecord);
+  unique(records, at(path, 'records'), (r) => r.step, 'step', 'steps of a run');
+  return { meta: runMeta(get('meta'), at(path, 'meta')), records };
+};
+
+// ---- the file ----------------------------------------------------------------------------
+
+export interface ParseOptions {
+  /** The file version steps (tests inject their own); default FILE_MIGRATIONS. */
+  migrations?: FileMigration[];
+  /** Largest text accepted, in characters; default MAX_FILE_CHARS. */
+  maxChars?: number;
+}
+
+/** A notebook file from its JSON text: every field checked, older versions migrated, fresh objects built. */
+export function parseNotebookFile(text: string, opts: ParseOptions = {}): NotebookFile {
+  const migrations = opts.migrations ?? FILE_MIGRATIONS;
+  const maxChars = opts.maxChars ?? MAX_FILE_CHARS;
+  const current = migrations.length + 1;
+  if (typeof text !== 'string') fail('', 'a notebook file is JSON text');
+  if (text.length > maxChars)
+    throw new NotebookFileError(
+      '',
+      `the file is ${(text.length / 2 ** 20).toFixed(1)} MB, more than the ${(maxChars / 2 ** 20).toFixed(1)} MB allowed`,
+      'Export the notebook with fewer runs, or delete runs before exporting it.',
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new NotebookFileError(
+      '',
+      `this is not a MedRank notebook file: it is not valid JSON (${(err as Error).message})`,
+      'Choose a .json file that MedRank exported ("Export notebook").',
+    );
+  }
+  if (!isRecord(raw)) fail('', `expected a notebook file (a JSON object), got ${describe(raw)}`);
+  let file = raw as Record<string, unknown>;
+  if (file.format !== NOTEBOOK_FILE_FORMAT)
+    throw new NotebookFileError(
+      'format',
+      `expected "${NOTEBOOK_FILE_FORMAT}", got ${describe(file.format)}: this is not a MedRank notebook file`,
+      'Choose a .json file that MedRank exported ("Export notebook").',
+    );
+  const version = int(file.version, 'version', 1);
+  if (version > current)
+    throw new NotebookFileError(
+      'version',
+      `this file was made by a newer MedRank (file version ${version}; this page reads up to ${current})`,
+      'Reload the page to get the newest MedRank, then import it again.',
+    );
+  for (let v = version; v < current; v++) file = { ...migrations[v - 1]!(file), version: v + 1 };
+
+  const get = fields(file, '', 'a notebook file', ['format', 'version', 'exportedAt', 'notebook', 'runs']);
+  const nb = notebook(get('notebook'), 'notebook');
+  const runs = arr(get('runs'), 'runs', runFile);
+  unique(runs, 'runs', (r) => r.meta.id, 'meta.id', 'run ids');
+  runs.forEach((r, i) => {
+    if (r.meta.notebookId !== nb.id)
+      fail(
+        at(at('runs', i), 'meta.notebookId'),
+        `expected the notebook's id ${JSON.stringify(nb.id)}, got ${describe(r.meta.notebookId)}`,
+      );
+  });
+  return {
+    format: NOTEBOOK_FILE_FORMAT,
+    version: current,
+    exportedAt: num(get('exportedAt'), 'exportedAt'),
+    notebook: nb,
+    runs,
+  };
+}

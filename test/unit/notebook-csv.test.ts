@@ -1,0 +1,142 @@
+// Results export: CSV columns, values and RFC 4180 quoting, parsed back with a small reader.
+import { describe, expect, it } from 'vitest';
+import { evalsToCsv, recordsToCsv, resultsJson } from '../../src/notebook/csv';
+import { PHASES } from '../../src/training/step';
+import { evalResult, runMeta, stepRecord } from './notebook-fixtures';
+
+/** An RFC 4180 reader (quoted fields may hold commas, doubled quotes and line breaks). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [],
+    f = '',
+    quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        f += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else f += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(f);
+      f = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(f);
+      rows.push(row);
+      row = [];
+      f = '';
+      i++;
+    } else f += c;
+  }
+  expect(f).toBe(''); // every row ends with CRLF
+  return rows;
+}
+
+const tricky = 'say "hi", then\nleave';
+
+describe('notebook CSV', () => {
+  it('step records: one row per run per step, recall@k for every k, phases in order', () => {
+    const a = runMeta('r1', 'nb', { name: tricky });
+    const b = runMeta('r2', 'nb', { name: 'plain' });
+    const csv = recordsToCsv([
+      { meta: a, records: [stepRecord(0), stepRecord(1)] },
+      { meta: b, records: [stepRecord(0, { recall: { 10: 0.75, 2: 0.5 } })] },
+    ]);
+    const rows = parseCsv(csv);
+    expect(rows[0]).toEqual([
+      'run_id',
+      'run_name',
+      'step',
+      'retriever_loss',
+      'generator_loss',
+      'spearman',
+      'kendall',
+      'recall@1',
+      'recall@2',
+      'recall@5',
+      'recall@10',
+      'ms_total',
+      ...PHASES.map((p) => `ms_${p}`),
+      'gpu_bytes',
+    ]);
+    expect(rows).toHaveLength(4);
+    expect(rows.every((r) => r.length === rows[0]!.length)).toBe(true);
+    const r1 = stepRecord(1);
+    const total = PHASES.reduce((s, p) => s + r1.ms[p], 0);
+    expect(rows[2]).toEqual([
+      'r1',
+      tricky,
+      '1',
+      String(r1.loss.retriever),
+      '', // generator loss null at step 1
+      '0.5',
+      String(1 / 3),
+      '0.5',
+      '',
+      '1',
+      '',
+      String(total),
+      ...PHASES.map((p) => String(r1.ms[p])),
+      '2048',
+    ]);
+    expect(rows[3]!.slice(7, 11)).toEqual(['', '0.5', '', '0.75']);
+    // The raw text quotes the name and doubles its quotes.
+    expect(csv).toContain('"say ""hi"", then\nleave"');
+    expect(csv.endsWith('\r\n')).toBe(true);
+  });
+
+  it('evaluations: one row per evaluation with accuracy, recall@k, MRR and alignment', () => {
+    const a = runMeta('r1', 'nb'); // evals at step 0 (recall 1, 5, 10) and 4 (recall 1, 20)
+    const b = runMeta('r2', 'nb', { evals: [] });
+    const rows = parseCsv(evalsToCsv([a, b]));
+    expect(rows[0]).toEqual([
+      'run_id',
+      'run_name',
+      'step',
+      'split',
+      'questions',
+      'accuracy_none',
+      'accuracy_retrieved',
+      'accuracy_oracle',
+      'recall@1',
+      'recall@5',
+      'recall@10',
+      'recall@20',
+      'mrr10',
+      'spearman',
+      'kendall',
+    ]);
+    const e = evalResult();
+    expect(rows.slice(1)).toEqual([
+      ['r1', 'jmlr-code #r1', '0', 'validation', '8', '0.25', '0.5', '0.875', '0.25', '0.5', '0.75', '', '0.4', '0.1', '0.05'],
+      ['r1', 'jmlr-code #r1', '4', 'validation', '8', '0.25', '0.5', '0.875', '0.5', '', '', '1', String(e.mrr10), '0.1', '0.05'],
+    ]);
+  });
+
+  it('text a spreadsheet would run as a formula is defused; negative numbers are not', () => {
+    const meta = runMeta('r1', 'nb', { name: '=HYPERLINK("http://x")' });
+    const rows = parseCsv(recordsToCsv([{ meta, records: [stepRecord(0, { loss: { retriever: -0.5, generator: null } })] }]));
+    expect(rows[1]![1]).toBe(`'=HYPERLINK("http://x")`);
+    expect(rows[1]![3]).toBe('-0.5');
+  });
+
+  it('a field with only a line break, or only a comma, is quoted too', () => {
+    const runs = [
+      { meta: runMeta('r1', 'nb', { name: 'line one\nline two' }), records: [stepRecord(0)] },
+      { meta: runMeta('r2', 'nb', { name: 'a,b' }), records: [stepRecord(0)] },
+    ];
+    const csv = recordsToCsv(runs);
+    expect(csv).toContain('\r\nr1,"line one\nline two",0,');
+    expect(csv).toContain('\r\nr2,"a,b",0,');
+    expect(parseCsv(csv).map((r) => r[1])).toEqual(['run_name', 'line one\nline two', 'a,b']);
+  });
+
+  it('no runs: a header only; results JSON holds meta and records', () => {
+    expect(parseCsv(recordsToCsv([]))[0]).toContain('gpu_bytes');
+    expect(parseCsv(evalsToCsv([]))).toHaveLength(1);
+    const runs = [{ meta: runMeta('r1', 'nb'), records: [stepRecord(0)] }];
+    expect(JSON.parse(resultsJson(runs))).toEqual({ format: 'medrank-results', runs });
+  });
+});
