@@ -5,6 +5,8 @@
 import { MedRankError } from '../gpu/errors';
 
 export class ConfigError extends MedRankError {
+  // Explicit: the page branches on the name, which a minifier may shorten on the class.
+  override name = 'ConfigError';
   constructor(
     readonly field: string,
     message: string,
@@ -96,6 +98,11 @@ export interface TrainConfig {
   evalLimit: number;
   /** Candidates over which eval alignment (Spearman, Kendall) is measured. */
   evalAlignmentCandidates: number;
+  /**
+   * Re-score each step's candidates with the updated retriever (no dropout) into
+   * CandidateRecord.scoreAfter; costs one retriever forward per step, draws no random numbers.
+   */
+  recordScoresAfter: boolean;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -137,6 +144,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   evalEvery: 0,
   evalLimit: 0,
   evalAlignmentCandidates: 10,
+  recordScoresAfter: false,
 };
 
 /** A config from JSON: defaults for what is left out, every field checked. */
@@ -186,6 +194,8 @@ export function validateConfig(c: TrainConfig): void {
     'jomedWeighting',
     'generatorEmbeddings',
     'generatorNorms',
+    'evalAtStart',
+    'recordScoresAfter',
   ] as const)
     if (typeof c[f] !== 'boolean') throw new ConfigError(f, `must be true or false (got ${JSON.stringify(c[f])})`);
   for (const f of ['samplingTemperature', 'tauS', 'tauG', 'infoNceTau', 'lrRetriever', 'lrGenerator'] as const)

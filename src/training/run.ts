@@ -96,6 +96,13 @@ export async function runTraining(
   const records: StepRecord[] = [];
   const evals: EvalEntry[] = [];
   let stopped: RunResult['stopped'] = null;
+  // The step of the last checkpoint handed to saveCheckpoint (a resumed run starts at its checkpoint's).
+  let savedAt = resume ? resume.step : -1;
+  const save = async (): Promise<void> => {
+    if (!hooks.saveCheckpoint || savedAt === trainer.stepIndex) return;
+    savedAt = trainer.stepIndex;
+    await hooks.saveCheckpoint(await snapshot(trainer, records, evals));
+  };
   try {
     if (resume) {
       await restore(trainer, resume);
@@ -143,10 +150,12 @@ export async function runTraining(
       const t = trainer.stepIndex;
       if (config.evalEvery > 0 && t % config.evalEvery === 0 && t < config.steps) await runEval();
       if (t === config.steps) await runEval(true);
-      if (hooks.saveCheckpoint && ((config.checkpointEvery > 0 && t % config.checkpointEvery === 0) || t === config.steps)) {
-        await hooks.saveCheckpoint(await snapshot(trainer, records, evals));
-      }
+      if ((config.checkpointEvery > 0 && t % config.checkpointEvery === 0) || t === config.steps) await save();
     }
+    // A run that stopped early (the user, stopAfter, a non-finite loss: that step never updated)
+    // keeps its state at the stop, so it can resume from there rather than from the last multiple
+    // of checkpointEvery.
+    if (stopped && trainer.stepIndex > 0) await save();
   } finally {
     trainer.dispose();
   }
@@ -175,10 +184,23 @@ async function snapshot(trainer: Trainer, records: StepRecord[], evals: EvalEntr
   };
 }
 
+/** Fields that may differ between a checkpoint's config and the run resuming it (no effect on any state or draw). */
+const RESUMABLE_CHANGES: readonly (keyof TrainConfig)[] = ['steps', 'recordScoresAfter'];
+
+/** The config fields in which a checkpoint's run and `config` differ, beyond those a resume may change. */
+export function checkpointConfigDiff(c: RunCheckpoint, config: TrainConfig): (keyof TrainConfig)[] {
+  const keys = new Set([...Object.keys(c.config), ...Object.keys(config)] as (keyof TrainConfig)[]);
+  return [...keys].filter((k) => !RESUMABLE_CHANGES.includes(k) && JSON.stringify(c.config[k]) !== JSON.stringify(config[k]));
+}
+
 async function restore(trainer: Trainer, c: RunCheckpoint): Promise<void> {
   const ps = trainables(trainer);
-  if (JSON.stringify({ ...c.config, steps: 0 }) !== JSON.stringify({ ...trainer.config, steps: 0 }))
-    throw new Error('this checkpoint was made by a run with another configuration (only `steps` may differ); start a new run');
+  const diff = checkpointConfigDiff(c, trainer.config);
+  if (diff.length)
+    throw new Error(
+      `this checkpoint was made by a run with another configuration (${diff.join(', ')} differ; only steps and ` +
+        'recordScoresAfter may change on resume); start a new run',
+    );
   if (c.params.length !== ps.length) throw new Error(`checkpoint holds ${c.params.length} tensors, this run trains ${ps.length}`);
   ps.forEach((p, i) => {
     if (c.params[i]!.length !== p.size)

@@ -36,6 +36,12 @@ export interface CandidateRecord {
   docId: string;
   /** Raw retriever score (MaxSim). */
   score: number;
+  /**
+   * The retriever's score of this candidate right after this step's update (same candidates, same
+   * document vectors as `score`, no dropout): set when the retriever trained this step and
+   * config.recordScoresAfter is on, else null. score -> scoreAfter is how the update moved it.
+   */
+  scoreAfter: number | null;
   /** Probability of being drawn first (softmax of the min-max scaled scores). */
   prob: number;
   sampled: boolean;
@@ -279,7 +285,11 @@ export class Trainer {
       this.optG?.zeroGrad();
       await lap('update');
 
-      return this.makeRecord(t, trains, qs, found.ids, scores, samples, utility, retrieverLoss, generatorLoss, ms);
+      // Outside the timed phases (no lap after it): the same candidates scored by the updated
+      // retriever, without dropout and without gradient. It draws no random numbers.
+      const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids) : null;
+
+      return this.makeRecord(t, trains, qs, found.ids, scores, after, samples, utility, retrieverLoss, generatorLoss, ms);
     });
     this.stepIndex++;
     return record;
@@ -316,6 +326,20 @@ export class Trainer {
       docs = { vectors: embedding(this.index.vectors, rows), offsets };
     }
     return r.score(q, docs);
+  }
+
+  /** Each question's scores of its own candidates by the retriever as it is now (no dropout, no gradient). */
+  private async scoresAfter(qs: Question[], ids: string[][]): Promise<Float64Array[]> {
+    const e = this.e,
+      B = qs.length,
+      K = ids[0]?.length ?? 0;
+    const t = e.scope(() => e.noGrad(() => this.scoreCandidates(qs, ids, new ForwardContext(false))));
+    try {
+      const all = await t.read(); // [B, B*K]
+      return qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
+    } finally {
+      t.dispose();
+    }
   }
 
   /** Per question, what the retriever loss needs from the generator, without gradient. */
@@ -418,6 +442,7 @@ export class Trainer {
     qs: Question[],
     ids: string[][],
     scores: Float64Array[],
+    after: Float64Array[] | null,
     samples: { probs: Float64Array; drawn: number[] }[],
     utility: Utility[] | null,
     retrieverLoss: number | null,
@@ -432,6 +457,7 @@ export class Trainer {
       const candidates = ids[b]!.map((docId, i) => ({
         docId,
         score: scores[b]![i]!,
+        scoreAfter: after ? after[b]![i]! : null,
         prob: samples[b]!.probs[i]!,
         sampled: drawn.includes(i),
         utility: util.get(i) ?? null,

@@ -10,9 +10,13 @@ import type {
   EngineResponse,
   DatasetSourceSpec,
   DatasetSummary,
+  EvalResult,
+  ExportedWeights,
   GenerateResult,
   GpuInfo,
   IndexSummary,
+  LookupResult,
+  MaxSimExplanation,
   ModelRole,
   ModelSourceSpec,
   ModelSummary,
@@ -25,6 +29,7 @@ import type {
   SelfTestResult,
   TrainConfig,
   TrainResult,
+  TrainRunOptions,
 } from './protocol';
 
 /** An error thrown inside the worker, re-raised on the page with the worker-side class name. */
@@ -113,13 +118,33 @@ export class EngineClient implements EngineApi {
     return this.request('search', undefined, { query, k });
   }
 
-  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback): Promise<TrainResult> {
-    return this.request('train', onProgress, { config });
+  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback, run: TrainRunOptions = {}): Promise<TrainResult> {
+    const payload: PayloadOf<'train'> = { config };
+    if (run.runId !== undefined) payload.runId = run.runId;
+    if (run.resume !== undefined) payload.resume = run.resume;
+    return this.request('train', onProgress, payload);
+  }
+
+  lookup(p: PayloadOf<'lookup'>): Promise<LookupResult> {
+    return this.request('lookup', undefined, p);
+  }
+
+  maxsim(p: PayloadOf<'maxsim'>): Promise<MaxSimExplanation> {
+    return this.request('maxsim', undefined, p);
+  }
+
+  evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback): Promise<EvalResult> {
+    return this.request('evaluate', onProgress, p);
+  }
+
+  exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights> {
+    return this.request('exportWeights', undefined, p);
   }
 
   /**
-   * Ask the worker to abort every pending request of this kind: a read or build rejects with a
-   * cancel error; a training run stops after its current step and resolves with `stopped` set.
+   * Ask the worker to abort every pending request of this kind: a read, build or evaluation
+   * rejects with a cancel error; a training run stops after its current step and resolves with
+   * `stopped` set (and its state at the stop sent as a trainCheckpoint).
    */
   cancel(kind: CancellableKind): void {
     for (const [target, p] of this.pending)
@@ -149,16 +174,12 @@ export class EngineClient implements EngineApi {
     const p = this.pending.get(msg.id);
     if (!p) return; // a reply to a request that already failed: nothing waits for it
     switch (msg.kind) {
-      case 'progress':
-        p.onProgress?.({
-          done: msg.done,
-          total: msg.total,
-          message: msg.message,
-          case: msg.case,
-          trainStep: msg.trainStep,
-          trainEval: msg.trainEval,
-        });
+      case 'progress': {
+        // Every field but kind and id, so a field added to ProgressResponse reaches the caller.
+        const { kind: _kind, id: _id, ...progress } = msg;
+        p.onProgress?.(progress);
         return;
+      }
       case 'result':
         this.pending.delete(msg.id);
         p.resolve(msg.value);

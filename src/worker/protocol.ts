@@ -2,16 +2,37 @@
 // responses are discriminated unions keyed by `kind`; every message carries the request `id` so
 // the client can match replies. `EngineApi` is the interface both the worker-side engine and the
 // page-side client implement, so code above this layer does not care which side it talks to.
+//
+// What the notebook reads from it: `train` streams every step's full StepRecord (`trainRecord`,
+// every candidate with its score before and, with config.recordScoresAfter, after the update) and
+// every checkpoint (`trainCheckpoint`, also one when a run stops early), and resumes from one
+// (`runId`, `resume`); `lookup` gives questions and passages by id; `maxsim` opens up one
+// (query, document) score token by token; `evaluate` scores a split on demand (cancellable);
+// `exportWeights` gives a model's trained weights as a model.safetensors the app loads back.
 
 import type { GpuInfo } from '../gpu/device';
-import type { DatasetFormat } from '../data/datasets';
+import type { DatasetFormat, QuestionSplit } from '../data/datasets';
 import type { FolderEntry } from '../models/sources';
 import type { SelfTestResult } from '../tensor/selftest';
 import type { TrainConfig } from '../training/config';
-import type { EvalEntry } from '../training/run';
-import type { Phase } from '../training/step';
+import type { MaxSimExplanation } from '../retrieval/explain';
+import type { EvalResult } from '../training/evaluate';
+import type { EvalEntry, RunCheckpoint } from '../training/run';
+import type { CandidateRecord, Phase, StepRecord } from '../training/step';
 
-export type { GpuInfo, SelfTestResult, TrainConfig, EvalEntry, Phase };
+export type {
+  GpuInfo,
+  SelfTestResult,
+  TrainConfig,
+  EvalEntry,
+  EvalResult,
+  Phase,
+  StepRecord,
+  CandidateRecord,
+  RunCheckpoint,
+  MaxSimExplanation,
+  QuestionSplit,
+};
 
 // ---- models -----------------------------------------------------------------------------------
 
@@ -112,6 +133,51 @@ export interface TrainResult {
   index: IndexSummary | null;
 }
 
+/** Which run a `train` request continues: its id, and the checkpoint to resume from. */
+export interface TrainRunOptions {
+  /**
+   * The notebook's id of the run. The worker remembers which run last trained the loaded models
+   * (loading a model forgets it): a resume is refused when another run trained them since.
+   */
+  runId?: string;
+  /** Continue this checkpoint's run (its config must match the request's but for steps and recordScoresAfter). */
+  resume?: RunCheckpoint;
+}
+
+// ---- inspecting ---------------------------------------------------------------------------------
+
+export interface LookupQuestion {
+  id: string;
+  question: string;
+  /** The options the question is scored over (multiple choice, or yes/no/maybe); null when open. */
+  options: string[] | null;
+  answer: string;
+  goldDocIds: string[];
+  /** The split a run with the request's seed gives it (splitOf). */
+  split: QuestionSplit;
+}
+
+export interface LookupDoc {
+  id: string;
+  title: string | null;
+  text: string;
+}
+
+export interface LookupResult {
+  /** The questions found, in the order asked. */
+  questions: LookupQuestion[];
+  /** The passages found, in the order asked. */
+  docs: LookupDoc[];
+  /** Ids asked for (questions first, then documents) that the loaded dataset does not have. */
+  missing: string[];
+}
+
+export interface ExportedWeights {
+  /** 'model.safetensors': put it beside the model's config.json and tokenizer files. */
+  fileName: string;
+  bytes: Uint8Array;
+}
+
 // ---- requests ---------------------------------------------------------------------------------
 
 export type EngineRequest =
@@ -124,14 +190,37 @@ export type EngineRequest =
   | { kind: 'loadDataset'; id: number; source: DatasetSourceSpec }
   | { kind: 'buildIndex'; id: number }
   | { kind: 'search'; id: number; query: string; k: number }
-  | { kind: 'train'; id: number; config: Partial<TrainConfig> }
-  /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex, train). */
+  | ({ kind: 'train'; id: number; config: Partial<TrainConfig> } & TrainRunOptions)
+  /** Questions and passages of the loaded dataset by id; splits as splitOf with `seed` (default 0) gives them. */
+  | { kind: 'lookup'; id: number; questionIds: string[]; docIds: string[]; seed?: number }
+  /** MaxSim of a query against one passage of the loaded dataset, token by token. */
+  | { kind: 'maxsim'; id: number; query: string; docId: string }
+  /**
+   * Evaluate the loaded models on the questions of `split` (splitOf with `seed`, default 0), the
+   * first `limit` of them (0: all), with the top `topM` passages (default DEFAULT_CONFIG.topM),
+   * each cut to `docMaxTokens` generator tokens (default DEFAULT_CONFIG.docMaxTokens, lowered to
+   * fit the generator's positions) and alignment over `alignmentCandidates` (default
+   * DEFAULT_CONFIG.evalAlignmentCandidates): what runTraining's evaluations measure.
+   */
+  | {
+      kind: 'evaluate';
+      id: number;
+      split: QuestionSplit;
+      limit: number;
+      seed?: number;
+      topM?: number;
+      docMaxTokens?: number;
+      alignmentCandidates?: number;
+    }
+  /** The loaded model's current weights (LoRA merged) as one safetensors file. */
+  | { kind: 'exportWeights'; id: number; role: ModelRole }
+  /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex, train, evaluate). */
   | { kind: 'cancel'; id: number; target: number };
 
 export type RequestKind = EngineRequest['kind'];
 
 /** The requests a `cancel` can stop. */
-export type CancellableKind = 'loadDataset' | 'buildIndex' | 'train';
+export type CancellableKind = 'loadDataset' | 'buildIndex' | 'train' | 'evaluate';
 
 /** The fields a request of kind K carries besides kind and id. */
 export type PayloadOf<K extends RequestKind> = Omit<Extract<EngineRequest, { kind: K }>, 'kind' | 'id'>;
@@ -148,6 +237,10 @@ export interface ResultOf {
   buildIndex: IndexSummary;
   search: SearchHit[];
   train: TrainResult;
+  lookup: LookupResult;
+  maxsim: MaxSimExplanation;
+  evaluate: EvalResult;
+  exportWeights: ExportedWeights;
   cancel: boolean;
 }
 
@@ -163,8 +256,15 @@ export interface ProgressResponse {
   case?: SelfTestResult;
   /** Training streams each step's scalars with its progress message... */
   trainStep?: TrainStepSummary;
-  /** ...and each evaluation as it finishes. */
+  /** ...the same step's full record (every question and candidate) beside them... */
+  trainRecord?: StepRecord;
+  /** ...each evaluation as it finishes... */
   trainEval?: EvalEntry;
+  /**
+   * ...and each checkpoint: every config.checkpointEvery steps, at the end, and where the run
+   * stopped early (so a stopped run resumes from where it stopped). Its own message, no trainStep.
+   */
+  trainCheckpoint?: RunCheckpoint;
 }
 
 export type ResultResponse = {
@@ -202,10 +302,25 @@ export interface EngineApi {
   search(query: string, k: number): Promise<SearchHit[]>;
   /**
    * Train the loaded retriever and generator jointly (runTraining) on the dataset's training split,
-   * starting from the built index; progress per step, with its scalars, and per evaluation. The
-   * models stay trained; the index is rebuilt with the trained retriever when it trained.
+   * starting from the built index; progress per step (its scalars in trainStep, its full record in
+   * trainRecord), per evaluation (trainEval) and per checkpoint (trainCheckpoint). The models stay
+   * trained; the index is rebuilt with the trained retriever when it trained. `run.resume`
+   * continues a checkpoint: refused (TrainingNotReadyError) when a run other than `run.runId`
+   * trained the loaded models since they were loaded, and (ConfigError) when the config differs
+   * from the checkpoint's but for steps and recordScoresAfter.
    */
-  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback): Promise<TrainResult>;
+  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback, run?: TrainRunOptions): Promise<TrainResult>;
+  /** Questions (with their split under `seed`) and passages of the loaded dataset by id; unknown ids in `missing`. */
+  lookup(p: PayloadOf<'lookup'>): Promise<LookupResult>;
+  /**
+   * The loaded retriever's MaxSim of `query` against passage `docId`, token by token (document
+   * vectors from the index when it is built with the loaded retriever); score equals search's.
+   */
+  maxsim(p: PayloadOf<'maxsim'>): Promise<MaxSimExplanation>;
+  /** Evaluate the loaded models and index on a split (EvalResult as runTraining's); progress per chunk of questions; cancellable. */
+  evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback): Promise<EvalResult>;
+  /** The loaded model's current (trained) weights as model.safetensors, loadable with its original config and tokenizer. */
+  exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights>;
   /** Page side only: abort the pending requests of this kind. */
   cancel?(kind: CancellableKind): void;
 }

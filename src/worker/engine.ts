@@ -1,0 +1,659 @@
+// The engine the worker runs: owns the WebGPU device and everything on it (models, dataset,
+// index) and implements EngineApi. engine.worker.ts wraps it in the message protocol; tests build
+// one directly on their own device. Errors, typed ones from the GPU layer included, are thrown
+// with a class name and a message that says what to do next.
+
+import { acquireGpu, type Gpu, type GpuInfo } from '../gpu/device';
+import { viteKernels } from '../gpu/kernels-vite';
+import { Engine } from '../tensor/tensor';
+import { runSelfTest, type SelfTestResult } from '../tensor/selftest';
+import { formatBytes, MedRankError } from '../gpu/errors';
+import type { Weights } from '../models/weights';
+import { parseDataset, SPLITS, type Dataset, type Passage, type Question } from '../data/datasets';
+import { readText } from '../data/jsonl';
+import { buildIndex, docText, openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { explainMaxSim, type MaxSimExplanation } from '../retrieval/explain';
+import { exportMergedWeights } from '../models/export';
+import { ConfigError, DEFAULT_CONFIG, resolveConfig, type TrainConfig } from '../training/config';
+import { evaluate, type EvalResult } from '../training/evaluate';
+import { mergeEvalResults } from './eval-merge';
+import { optionsOf, PromptBuilder } from '../training/prompts';
+import { checkpointConfigDiff, runTraining, splitOf, type RunResult } from '../training/run';
+import type { ColbertRetriever } from '../models/colbert';
+import type { Generator } from '../models/generator';
+import { loadGenerator, loadRetriever } from '../models/load';
+import { folderFiles, hubFiles, urlFiles, type ModelFiles, type ReadAllProgress } from '../models/sources';
+import {
+  type EngineApi,
+  type DatasetSourceSpec,
+  type DatasetSummary,
+  type ExportedWeights,
+  type GenerateResult,
+  type IndexSummary,
+  type LookupResult,
+  type SearchHit,
+  type TrainResult,
+  type ModelRole,
+  type ModelSourceSpec,
+  type ModelSummary,
+  type PayloadOf,
+  type ProgressCallback,
+  type RetrieveResult,
+  type TrainRunOptions,
+} from './protocol';
+
+function filesOf(source: ModelSourceSpec): ModelFiles {
+  switch (source.kind) {
+    case 'hub':
+      return hubFiles(source.repo, { revision: source.revision, endpoint: source.endpoint, token: source.token || undefined });
+    case 'url':
+      // The app's own files (the demo models) are not copied into the Cache API: the server has
+      // them, and a copy would outlive a regeneration of the files.
+      return urlFiles(source.url, { cache: new URL(source.url, self.location.href).origin !== self.location.origin });
+    case 'folder':
+      return folderFiles(source.entries, { label: source.label });
+  }
+}
+
+function progressMessage(p: ReadAllProgress): string {
+  if (p.fromCache && p.done) return `${p.filesTotal} weight file(s) from the browser cache`;
+  const of = p.total !== null ? ` of ${formatBytes(p.total)}` : '';
+  const eta = p.etaSeconds !== null && !p.done ? `, ${Math.ceil(p.etaSeconds)} s left` : '';
+  return `${p.file}: ${formatBytes(p.loaded)}${of}${eta} (${p.filesDone}/${p.filesTotal} files)`;
+}
+
+/** A cancellable request (dataset read, index build, evaluation) stopped by a cancel request. */
+export class RequestCancelledError extends MedRankError {
+  override name = 'RequestCancelledError';
+}
+
+/** The files of a dataset source, read with combined byte progress. */
+async function readDatasetFiles(
+  source: DatasetSourceSpec,
+  signal: AbortSignal,
+  onProgress?: ProgressCallback,
+): Promise<Record<string, string>> {
+  const entries: [string, () => Promise<{ body: ReadableStream<Uint8Array>; size: number | null }>][] = [];
+  const fromUrl = (url: string) => async () => {
+    const res = await fetch(url, { signal });
+    if (!res.ok || !res.body)
+      throw new MedRankError(`${url} answered HTTP ${res.status}; check the address (the server must allow this origin)`);
+    const len = Number(res.headers.get('Content-Length'));
+    return { body: res.body, size: res.headers.get('Content-Encoding') || !len ? null : len };
+  };
+  if (source.kind === 'demo') {
+    const base = new URL('/demo/', self.location.origin);
+    entries.push(
+      ['questions', fromUrl(new URL('questions.jsonl', base).href)],
+      ['corpus', fromUrl(new URL('corpus.jsonl', base).href)],
+    );
+  } else if (source.kind === 'url') {
+    for (const [key, url] of Object.entries(source.urls)) entries.push([key, fromUrl(url)]);
+  } else {
+    for (const [key, blob] of Object.entries(source.files))
+      entries.push([key, async () => ({ body: blob.stream(), size: blob.size })]);
+  }
+  const out: Record<string, string> = {};
+  let before = 0;
+  for (const [i, [key, open]] of entries.entries()) {
+    const { body, size } = await open();
+    let read = 0;
+    out[key] = await readText(body, {
+      total: size ?? undefined,
+      signal,
+      onProgress: (p) => {
+        read = p.loaded;
+        onProgress?.({
+          done: before + p.loaded,
+          total: before + (p.total ?? p.loaded),
+          message: `${key} (${i + 1}/${entries.length}): ${formatBytes(p.loaded)}${p.total ? ` of ${formatBytes(p.total)}` : ''}`,
+        });
+      },
+    });
+    before += read;
+  }
+  return out;
+}
+
+/** generate / retrieve without a model on the GPU (never loaded, or lost with the device). */
+export class ModelNotLoadedError extends MedRankError {
+  override name = 'ModelNotLoadedError';
+}
+
+/** A training run or evaluation asked for before its parts (models, dataset, index) are there, or a resume the loaded models cannot take. */
+export class TrainingNotReadyError extends MedRankError {
+  override name = 'TrainingNotReadyError';
+}
+
+const indexSummary = (index: ColbertIndex): IndexSummary => ({
+  docs: index.stats.docs,
+  tokens: index.stats.tokens,
+  fromCache: index.stats.fromCache,
+  buildMs: index.stats.buildMs,
+  saveError: index.stats.saveError?.message ?? null,
+});
+
+/** Questions evaluated per evaluate() call: progress and cancellation come between chunks. */
+const EVAL_CHUNK = 8;
+
+export class GpuEngine implements EngineApi {
+  private gpu: Gpu | null = null;
+  private engine: Engine | null = null;
+  /** False when the device was handed in (tests): dispose() leaves it to its owner. */
+  private readonly ownsGpu: boolean;
+  private acquiring: Promise<Engine> | null = null;
+  private retriever: ColbertRetriever | null = null;
+  private generator: Generator | null = null;
+  private dataset: Dataset | null = null;
+  private index: ColbertIndex | null = null;
+  /** The retriever `index` was built with: an index from another retriever cannot seed training. */
+  private indexRetriever: ColbertRetriever | null = null;
+  /**
+   * The runId of the run that last trained the loaded models (null: untrained since loaded). A
+   * resume from another run's checkpoint would start from weights that run never had.
+   */
+  trainedBy: string | null = null;
+  /** The last run's result (every step record; the page gets them streamed as trainRecord). */
+  lastRun: RunResult | null = null;
+  /** AbortControllers of the running cancellable requests, by request id. */
+  readonly aborts = new Map<number, AbortController>();
+
+  private modelsLost = false;
+  /** The dataset's questions and passages by id (lookup, maxsim), built on first use. */
+  private byId: { dataset: Dataset; questions: Map<string, Question>; passages: Map<string, Passage> } | null = null;
+
+  /** An engine on its own device (acquired on first use), or on `engine`'s (tests). */
+  constructor(engine?: Engine) {
+    if (engine) {
+      this.engine = engine;
+      this.gpu = engine.gpu;
+    }
+    this.ownsGpu = !engine;
+  }
+
+  /** The loaded models and index, for tests (the page reaches them through requests only). */
+  get loaded(): { retriever: ColbertRetriever | null; generator: Generator | null; index: ColbertIndex | null } {
+    return { retriever: this.retriever, generator: this.generator, index: this.index };
+  }
+
+  /** Questions per evaluate() call of an evaluate request (tests lower it to see chunks merge and cancel). */
+  evalChunk = EVAL_CHUNK;
+
+  private notLoaded(role: ModelRole): ModelNotLoadedError {
+    return new ModelNotLoadedError(
+      this.modelsLost
+        ? `the GPU device was lost and the ${role} with it: load it again`
+        : `no ${role} is loaded: load one (hub id, URL or folder) first`,
+    );
+  }
+
+  /** The tensor engine on a live device; a lost device is replaced by a fresh one (models must be reloaded). */
+  private async ready(): Promise<Engine> {
+    if (this.engine && this.gpu && !this.gpu.isLost) return this.engine;
+    if (this.engine && (this.retriever || this.generator)) {
+      // Their tensors lived on the lost device: keeping them would run ops on a dead GPU.
+      this.retriever = null;
+      this.generator = null;
+      this.modelsLost = true;
+    }
+    this.acquiring ??= acquireGpu({ kernels: viteKernels })
+      .then((gpu) => {
+        this.gpu = gpu;
+        this.engine = new Engine(gpu);
+        return this.engine;
+      })
+      .finally(() => {
+        this.acquiring = null;
+      });
+    return this.acquiring;
+  }
+
+  async init(): Promise<GpuInfo> {
+    return (await this.ready()).gpu.info;
+  }
+
+  async selftest(onProgress?: ProgressCallback): Promise<SelfTestResult[]> {
+    const e = await this.ready();
+    return runSelfTest(e, ({ done, total, result }) =>
+      onProgress?.({
+        done,
+        total,
+        message: `${result.name}: ${result.pass ? 'pass' : 'FAIL'} (max abs diff ${result.maxAbsDiff.toExponential(2)})`,
+        case: result,
+      }),
+    );
+  }
+
+  async loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary> {
+    const e = await this.ready();
+    const files = filesOf(source);
+    const t0 = performance.now();
+    const opts = {
+      onProgress: (p: ReadAllProgress) => onProgress?.({ done: p.loaded, total: p.total ?? 0, message: progressMessage(p) }),
+    };
+    if (role === 'retriever') {
+      const r = await loadRetriever(e, files, opts);
+      this.retriever?.encoder.dispose();
+      this.retriever = r;
+      this.trainedBy = null;
+      const c = r.encoder.config;
+      return summary(
+        role,
+        files.label,
+        'bert + ColBERT head',
+        r.tokenizer.className,
+        c.numLayers,
+        c.hiddenSize,
+        c.numHeads,
+        c.numHeads,
+        c.vocabSize,
+        r.encoder.weights,
+        t0,
+      );
+    }
+    const g = await loadGenerator(e, files, opts);
+    this.generator?.model.dispose();
+    this.generator = g;
+    this.trainedBy = null;
+    const c = g.model.config;
+    return summary(
+      role,
+      files.label,
+      c.family,
+      g.tokenizer.className,
+      c.numLayers,
+      c.hiddenSize,
+      c.numHeads,
+      c.numKvHeads,
+      c.vocabSize,
+      g.model.weights,
+      t0,
+    );
+  }
+
+  async generate(p: PayloadOf<'generate'>): Promise<GenerateResult> {
+    const g = this.generator;
+    if (!g) throw this.notLoaded('generator');
+    const t0 = performance.now();
+    const ids = await g.generate(g.encodePrompt(p.prompt), {
+      maxNewTokens: p.maxNewTokens,
+      temperature: p.temperature,
+      seed: p.seed,
+    });
+    return { text: g.tokenizer.decode(ids, { skipSpecialTokens: true }), tokens: ids.length, ms: performance.now() - t0 };
+  }
+
+  async retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
+    const r = this.retriever;
+    if (!r) throw this.notLoaded('retriever');
+    const e = await this.ready();
+    const t0 = performance.now();
+    const scores = e.scope(() => e.noGrad(() => r.score(r.encodeQueries([p.query]), r.encodeDocs(p.docs))));
+    const values = Array.from(await scores.read());
+    scores.dispose();
+    return { docs: p.docs, scores: values, ms: performance.now() - t0 };
+  }
+
+  async loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback, id = 0): Promise<DatasetSummary> {
+    const t0 = performance.now();
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    try {
+      const files = await readDatasetFiles(source, abort.signal, onProgress);
+      const format = source.kind === 'demo' ? 'jsonl' : source.format;
+      const ds = parseDataset(format, files, source.kind === 'demo' ? 'demo' : undefined);
+      this.dataset = ds;
+      this.index?.dispose(); // an index belongs to one corpus
+      this.index = null;
+      const kinds: Record<string, number> = {};
+      for (const q of ds.questions) kinds[q.kind] = (kinds[q.kind] ?? 0) + 1;
+      return {
+        name: ds.name,
+        format,
+        questions: ds.questions.length,
+        passages: ds.passages.length,
+        withGold: ds.questions.filter((q) => q.goldDocIds.length > 0).length,
+        kinds,
+        loadMs: performance.now() - t0,
+      };
+    } finally {
+      this.aborts.delete(id);
+    }
+  }
+
+  async buildIndex(onProgress?: ProgressCallback, id = 0): Promise<IndexSummary> {
+    const r = this.retriever;
+    if (!r) throw this.notLoaded('retriever');
+    const ds = this.dataset;
+    if (!ds) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
+    if (ds.passages.length === 0) throw new MedRankError(`${ds.name} has no passages to index (MedQA has none)`);
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    try {
+      const index = await openIndex(r, ds.passages, {
+        batchSize: 64, // fewer, larger batches: each waits for the GPU once
+        signal: abort.signal,
+        onProgress: (p) =>
+          onProgress?.({ done: p.done, total: p.total, message: `${p.done} of ${p.total} passages, ${p.tokens} vectors` }),
+      });
+      this.index?.dispose();
+      this.index = index;
+      this.indexRetriever = r;
+      return indexSummary(index);
+    } finally {
+      this.aborts.delete(id);
+    }
+  }
+
+  /** Free the index (idempotent: a refresh inside a run may have freed it already). */
+  private dropIndex(): void {
+    this.index?.dispose();
+    this.index = null;
+    this.indexRetriever = null;
+  }
+
+  /** The loaded models, dataset and an index built with the loaded retriever, or what is missing, said for `what`. */
+  private async partsFor(what: 'training' | 'evaluation'): Promise<{
+    retriever: ColbertRetriever;
+    generator: Generator;
+    dataset: Dataset;
+    index: ColbertIndex;
+  }> {
+    await this.ready(); // a lost device drops the models: the checks below then say so
+    const { retriever, generator, dataset, index } = this;
+    const missing = [
+      !retriever && (this.modelsLost ? 'the retriever (lost with the GPU device)' : 'a retriever'),
+      !generator && (this.modelsLost ? 'the generator (lost with the GPU device)' : 'a generator'),
+      !dataset && 'a dataset',
+    ].filter((m): m is string => typeof m === 'string');
+    if (missing.length || !retriever || !generator || !dataset)
+      throw new TrainingNotReadyError(
+        `${what} needs ${missing.join(', ')}: load ${missing.length > 1 ? 'them' : 'it'} first, then build the index`,
+      );
+    if (!index || this.indexRetriever !== retriever)
+      throw new TrainingNotReadyError(
+        index
+          ? 'the index was built with another retriever: build the index again with the loaded one first'
+          : 'no index: build the index (Data and index) with the loaded retriever first',
+      );
+    return { retriever, generator, dataset, index };
+  }
+
+  async train(
+    partial: Partial<TrainConfig>,
+    onProgress?: ProgressCallback,
+    run: TrainRunOptions = {},
+    id = 0,
+  ): Promise<TrainResult> {
+    const config = resolveConfig(partial); // a bad field fails here, with ConfigError's message
+    const { retriever, generator, dataset, index } = await this.partsFor('training');
+    const resume = run.resume ?? null;
+    if (resume) {
+      if (this.trainedBy !== null && this.trainedBy !== run.runId)
+        throw new TrainingNotReadyError(
+          'the loaded models were trained by another run since they were loaded: load the models again, build the index, then resume',
+        );
+      const diff = checkpointConfigDiff(resume, config);
+      if (diff.length)
+        throw new ConfigError(
+          diff[0]!,
+          `the checkpoint's run had another value (${diff.join(', ')} differ${diff.length > 1 ? '' : 's'}). Resume with the ` +
+            "checkpoint's configuration (only steps and recordScoresAfter may change) or start a new run",
+        );
+      if (resume.step > config.steps)
+        throw new ConfigError('steps', `the checkpoint is at step ${resume.step}: resume with steps >= ${resume.step}`);
+    }
+    // From the first update on the models are this run's, whatever happens next.
+    this.trainedBy = run.runId ?? `unnamed run (request ${id})`;
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    const totalMs = (r: { ms: Record<string, number> }): number => Object.values(r.ms).reduce((a, b) => a + b, 0);
+    let result: RunResult;
+    try {
+      result = await runTraining(
+        { retriever, generator, passages: dataset.passages, questions: dataset.questions, index },
+        config,
+        {
+          signal: abort.signal,
+          onStep: (rec) =>
+            onProgress?.({
+              done: rec.step + 1,
+              total: config.steps,
+              message: `step ${rec.step + 1}/${config.steps}: retriever loss ${fmt(rec.loss.retriever)}, generator loss ${fmt(rec.loss.generator)}`,
+              trainStep: {
+                step: rec.step + 1,
+                loss: { ...rec.loss },
+                alignment: { spearman: rec.alignment.spearman },
+                recall: { ...rec.recall },
+                ms: totalMs(rec),
+              },
+              trainRecord: rec,
+            }),
+          saveCheckpoint: async (c) =>
+            onProgress?.({
+              done: c.step,
+              total: config.steps,
+              message: `checkpoint at step ${c.step}`,
+              trainCheckpoint: c,
+            }),
+          onEval: (ev) =>
+            onProgress?.({
+              done: ev.step,
+              total: config.steps,
+              message: `evaluated at step ${ev.step}: accuracy ${(ev.result.accuracy.retrieved * 100).toFixed(0)}% with retrieval`,
+              trainEval: ev,
+            }),
+        },
+        resume,
+      );
+    } catch (err) {
+      // Steps before the failure may have moved the retriever, and a refresh frees the index it
+      // replaces: this index can no longer be trusted. Search and the next run ask for a new one.
+      if (config.schedule !== 'frozen-retriever') this.dropIndex();
+      throw err;
+    } finally {
+      this.aborts.delete(id);
+    }
+    this.lastRun = result;
+    // The index's vectors came from the retriever before the run (and the trainer may have
+    // replaced and freed it on a refresh): if the retriever trained, rebuild it now so search and
+    // the next run start from the trained retriever. Not cancellable: the old index is gone.
+    let rebuilt: IndexSummary | null = null;
+    if (result.records.some((r) => r.trains.retriever)) {
+      if (result.index !== this.index) result.index.dispose(); // a refresh's index: not ours to keep
+      this.dropIndex();
+      const fresh = await buildIndex(retriever, dataset.passages, {
+        batchSize: 64,
+        onProgress: (p) =>
+          onProgress?.({
+            done: p.done,
+            total: p.total,
+            message: `re-indexing with the trained retriever: ${p.done} of ${p.total} passages`,
+          }),
+      });
+      this.index = fresh;
+      this.indexRetriever = retriever;
+      rebuilt = indexSummary(fresh);
+    }
+    return {
+      evals: result.evals,
+      stopped: result.stopped,
+      phaseMs: result.phaseMs,
+      steps: result.records.length,
+      index: rebuilt,
+    };
+  }
+
+  /** The dataset's questions and passages by id, for the dataset loaded now. */
+  private lookupTables(): NonNullable<GpuEngine['byId']> {
+    const ds = this.dataset;
+    if (!ds) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
+    if (this.byId?.dataset !== ds)
+      this.byId = {
+        dataset: ds,
+        questions: new Map(ds.questions.map((q) => [q.id, q])),
+        passages: new Map(ds.passages.map((p) => [p.id, p])),
+      };
+    return this.byId;
+  }
+
+  async lookup(p: PayloadOf<'lookup'>): Promise<LookupResult> {
+    const { questions, passages } = this.lookupTables();
+    const seed = p.seed ?? 0;
+    const out: LookupResult = { questions: [], docs: [], missing: [] };
+    for (const id of p.questionIds) {
+      const q = questions.get(id);
+      if (!q) {
+        out.missing.push(id);
+        continue;
+      }
+      out.questions.push({
+        id: q.id,
+        question: q.question,
+        options: optionsOf(q)?.options ?? null,
+        answer: q.answer,
+        goldDocIds: [...q.goldDocIds],
+        split: splitOf(q, seed),
+      });
+    }
+    for (const id of p.docIds) {
+      const d = passages.get(id);
+      if (d) out.docs.push({ id: d.id, title: d.title ?? null, text: d.text });
+      else out.missing.push(id);
+    }
+    return out;
+  }
+
+  async maxsim(p: PayloadOf<'maxsim'>): Promise<MaxSimExplanation> {
+    const r = this.retriever;
+    if (!r) throw this.notLoaded('retriever');
+    const passage = this.lookupTables().passages.get(p.docId);
+    if (!passage) throw new ModelNotLoadedError(`the loaded dataset has no passage "${p.docId}"`);
+    await this.ready();
+    // The index's vectors when it was built by this retriever: the very numbers search ranks by.
+    const fromIndex = this.index && this.indexRetriever === r ? { index: this.index, docId: p.docId } : undefined;
+    return explainMaxSim(r, p.query, docText(passage), fromIndex);
+  }
+
+  async evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback, id = 0): Promise<EvalResult> {
+    if (!SPLITS.includes(p.split)) throw new MedRankError(`evaluate: split must be one of ${SPLITS.join(', ')}`);
+    const int = (name: string, v: number, min: number, max = Infinity): number => {
+      if (!Number.isInteger(v) || v < min || v > max)
+        throw new MedRankError(
+          `evaluate: ${name} must be an integer from ${min}${max < Infinity ? ` to ${max}` : ' up'} (got ${v})`,
+        );
+      return v;
+    };
+    const limit = int('limit', p.limit, 0);
+    const seed = int('seed', p.seed ?? 0, 0, 2 ** 32 - 1);
+    const topM = int('topM', p.topM ?? DEFAULT_CONFIG.topM, 1, 20);
+    const alignmentCandidates = int(
+      'alignmentCandidates',
+      p.alignmentCandidates ?? DEFAULT_CONFIG.evalAlignmentCandidates,
+      2,
+      100,
+    );
+    const { retriever, generator, dataset, index } = await this.partsFor('evaluation');
+    const maxPos = generator.model.config.maxPositions;
+    // The Trainer's rule: topM documents of docMaxTokens and a question fit the generator's positions.
+    const docMaxTokens = int(
+      'docMaxTokens',
+      p.docMaxTokens ?? Math.min(DEFAULT_CONFIG.docMaxTokens, Math.floor((maxPos - 48) / topM)),
+      1,
+    );
+    if (topM * docMaxTokens + 48 > maxPos)
+      throw new MedRankError(
+        `evaluate: topM x docMaxTokens = ${topM * docMaxTokens} tokens of context do not fit the generator's ${maxPos} positions with a question: lower topM or docMaxTokens`,
+      );
+    let qs = dataset.questions.filter((q) => splitOf(q, seed) === p.split);
+    if (limit > 0) qs = qs.slice(0, limit);
+    if (qs.length === 0)
+      throw new MedRankError(`${dataset.name} has no ${p.split} questions (split with seed ${seed}): evaluate another split`);
+    const prompts = new PromptBuilder(generator, this.lookupTables().passages, docMaxTokens);
+    const abort = new AbortController();
+    this.aborts.set(id, abort);
+    try {
+      const t0 = performance.now();
+      const parts: { result: EvalResult; questions: Question[] }[] = [];
+      for (let at = 0; at < qs.length; at += this.evalChunk) {
+        if (abort.signal.aborted) throw new RequestCancelledError(`evaluation cancelled after ${at} of ${qs.length} questions`);
+        const chunk = qs.slice(at, at + this.evalChunk);
+        const result = await evaluate(retriever, index, prompts, chunk, { topM, alignmentCandidates });
+        parts.push({ result, questions: chunk });
+        const done = at + chunk.length;
+        onProgress?.({ done, total: qs.length, message: `evaluated ${done} of ${qs.length} ${p.split} questions` });
+      }
+      return { ...mergeEvalResults(parts), ms: performance.now() - t0 };
+    } finally {
+      this.aborts.delete(id);
+    }
+  }
+
+  async exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights> {
+    await this.ready(); // a lost device drops the models: notLoaded then says so
+    if (p.role === 'retriever') {
+      const r = this.retriever;
+      if (!r) throw this.notLoaded('retriever');
+      // The encoder's weights hold the ColBERT head as linear.weight, where the loader looks for it.
+      return { fileName: 'model.safetensors', bytes: await exportMergedWeights(r.encoder.weights, r.encoder.linears()) };
+    }
+    const g = this.generator;
+    if (!g) throw this.notLoaded('generator');
+    return { fileName: 'model.safetensors', bytes: await exportMergedWeights(g.model.weights, g.model.linears()) };
+  }
+
+  async search(query: string, k: number): Promise<SearchHit[]> {
+    const r = this.retriever;
+    if (!r) throw this.notLoaded('retriever');
+    if (!this.index || !this.dataset) throw new ModelNotLoadedError('no index: build the index first');
+    if (this.indexRetriever !== r)
+      throw new ModelNotLoadedError('the index was built with another retriever: build the index again with the loaded one');
+    const { ids, scores } = await searchIndex(this.index, r, [query], k);
+    const text = new Map(this.dataset.passages.map((p) => [p.id, p.title ? `${p.title}. ${p.text}` : p.text]));
+    return ids[0]!.map((id, i) => ({ id, score: scores[0]![i]!, text: text.get(id) ?? '' }));
+  }
+
+  async dispose(): Promise<null> {
+    this.retriever = null;
+    this.generator = null;
+    this.trainedBy = null;
+    if (this.ownsGpu) this.gpu?.destroy();
+    this.gpu = null;
+    this.engine = null;
+    return null;
+  }
+}
+
+const fmt = (v: number | null): string => (v === null ? '–' : v.toFixed(4));
+
+function summary(
+  role: ModelRole,
+  label: string,
+  architecture: string,
+  tokenizer: string,
+  layers: number,
+  hidden: number,
+  heads: number,
+  kvHeads: number,
+  vocab: number,
+  weights: Weights,
+  t0: number,
+): ModelSummary {
+  let params = 0;
+  for (const n of weights.names()) params += weights.shape(n).reduce((a, b) => a * b, 1);
+  const memory = { paramBytes: params * 4, gradBytes: params * 4, optimizerBytes: params * 8 };
+  return {
+    role,
+    label,
+    architecture,
+    tokenizer,
+    layers,
+    hidden,
+    heads,
+    kvHeads,
+    vocab,
+    params,
+    memory,
+    loadMs: performance.now() - t0,
+  };
+}

@@ -1,0 +1,339 @@
+// What the notebook asks of the engine, through GpuEngine (the class the worker wraps) on the tiny
+// fixtures: step records and checkpoints streamed during train, a stopped run resumed (and the
+// resumes refused), scoreAfter against an independent re-scoring, MaxSim explanations that add up
+// to search's score, lookup with seeded splits, evaluation by split in merged chunks (and
+// cancelled), and exported weights that load back to the same scores and logits.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseJsonlQA } from '../../src/data/datasets';
+import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { docText } from '../../src/retrieval/index';
+import { DEFAULT_CONFIG, type TrainConfig } from '../../src/training/config';
+import { evaluate } from '../../src/training/evaluate';
+import { PromptBuilder } from '../../src/training/prompts';
+import { splitOf, type RunCheckpoint } from '../../src/training/run';
+import type { StepRecord } from '../../src/training/step';
+import { GpuEngine } from '../../src/worker/engine';
+import type { ModelRole, ProgressResponse } from '../../src/worker/protocol';
+import corpusJsonl from '../fixtures/tiny-qa/corpus.jsonl?raw';
+import questionsJsonl from '../fixtures/tiny-qa/questions.jsonl?raw';
+import { fixtureBytes, fixtureFiles, type FixtureName } from './fixtures';
+import { destroyEngine, getEngine } from './helpers';
+
+afterAll(destroyEngine);
+
+const DATA = parseJsonlQA({ questions: questionsJsonl, corpus: corpusJsonl });
+const FILES = ['config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'];
+const FIXTURE: Record<ModelRole, FixtureName> = { retriever: 'tiny-colbert', generator: 'tiny-llama' };
+
+/** A fixture model as a folder the user picked (ModelSourceSpec 'folder'). */
+async function folder(role: ModelRole) {
+  const entries = await Promise.all(
+    FILES.map(async (path) => ({ path, file: new Blob([(await fixtureBytes(FIXTURE[role], path)) as Uint8Array<ArrayBuffer>]) })),
+  );
+  return { kind: 'folder' as const, entries, label: FIXTURE[role] };
+}
+
+type Progress = Omit<ProgressResponse, 'kind' | 'id'>;
+
+/** An engine on the test's device with both fixture models, a dataset and (unless told not to) the index. */
+async function engineWith(opts: { questions?: string; index?: boolean } = {}): Promise<GpuEngine> {
+  const g = new GpuEngine(await getEngine());
+  await g.loadModel('retriever', await folder('retriever'));
+  await g.loadModel('generator', await folder('generator'));
+  const files = { questions: new Blob([opts.questions ?? questionsJsonl]), corpus: new Blob([corpusJsonl]) };
+  await g.loadDataset({ kind: 'files', format: 'jsonl', files });
+  if (opts.index !== false) await g.buildIndex();
+  return g;
+}
+
+const CONFIG: Partial<TrainConfig> = {
+  name: 'notebook',
+  seed: 1,
+  steps: 3,
+  batchSize: 2,
+  candidates: 4,
+  sampled: 3,
+  topM: 2,
+  docMaxTokens: 12,
+  retrieverSide: 'query',
+  retrieverTraining: 'full',
+  lrRetriever: 1e-3,
+  lrGenerator: 1e-3,
+  generatorLora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
+  s2attn: null,
+  dropout: false,
+  refreshIndexEvery: 0,
+  checkpointEvery: 0,
+  evalAtStart: false,
+  evalLimit: 1,
+  evalAlignmentCandidates: 3,
+};
+
+const timed = async <T>(label: string, f: () => Promise<T>): Promise<T> => {
+  const t0 = performance.now();
+  const out = await f();
+  console.log(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return out;
+};
+
+describe('the engine for the notebook', () => {
+  it('train streams every step record and checkpoint; a stopped run resumes; foreign resumes are refused', async () => {
+    const g = await engineWith();
+    const records: StepRecord[] = [];
+    const checkpoints: RunCheckpoint[] = [];
+    const collect = (p: Progress): void => {
+      if (p.trainRecord) {
+        expect(p.trainStep?.step).toBe(p.trainRecord.step + 1);
+        records.push(p.trainRecord);
+      }
+      if (p.trainCheckpoint) checkpoints.push(p.trainCheckpoint);
+    };
+    // Stop after the first step as the cancel request does: abort the request's controller.
+    const first = await timed('train (stopped after 1 step)', () =>
+      g.train(
+        CONFIG,
+        (p) => {
+          collect(p);
+          if (p.trainRecord) g.aborts.get(7)!.abort();
+        },
+        { runId: 'run-a' },
+        7,
+      ),
+    );
+    expect(first.stopped?.step).toBe(1);
+    expect(records.map((r) => r.step)).toEqual([0]);
+    expect(records[0]!.questions[0]!.candidates).toHaveLength(4);
+    expect(records[0]!.questions[0]!.candidates[0]!.scoreAfter).toBeNull(); // recordScoresAfter is off
+    // checkpointEvery 0 keeps none on schedule: the stop kept one so the run can resume.
+    expect(checkpoints.map((c) => c.step)).toEqual([1]);
+    const cp = checkpoints[0]!;
+    expect(cp.records).toHaveLength(1);
+    expect(g.trainedBy).toBe('run-a');
+
+    // Another run's checkpoint on models run-a trained, and run-a's with another config: refused.
+    await expect(g.train(CONFIG, undefined, { runId: 'run-b', resume: cp })).rejects.toMatchObject({
+      name: 'TrainingNotReadyError',
+      message: expect.stringMatching(
+        /trained by another run since they were loaded: load the models again, build the index, then resume/,
+      ),
+    });
+    await expect(g.train({ ...CONFIG, lrGenerator: 0.5 }, undefined, { runId: 'run-a', resume: cp })).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/lrGenerator.*checkpoint/),
+    });
+
+    // The same run resumes to the end (steps may grow; recordScoresAfter may change).
+    const resumed = await timed('train (resumed, 2 steps)', () =>
+      g.train({ ...CONFIG, recordScoresAfter: true }, collect, { runId: 'run-a', resume: cp }),
+    );
+    expect(resumed.stopped).toBeNull();
+    expect(resumed.steps).toBe(3);
+    expect(records.map((r) => r.step)).toEqual([0, 1, 2]);
+    expect(checkpoints.map((c) => c.step)).toEqual([1, 3]); // and the one at the end
+    expect(checkpoints[1]!.records.map((r) => r.step)).toEqual([0, 1, 2]);
+
+    // Loading a model forgets who trained them: a checkpoint of any run may then resume.
+    await g.loadModel('generator', await folder('generator'));
+    expect(g.trainedBy).toBeNull();
+  });
+
+  it('scoreAfter: the updated retriever re-scores the same candidates, as a fresh scoring after the step does', async () => {
+    const config: Partial<TrainConfig> = {
+      ...CONFIG,
+      steps: 1,
+      retrieverSide: 'both',
+      lrRetriever: 5e-2,
+      maxGradNorm: 0,
+      recordScoresAfter: true,
+    };
+    const g = await engineWith();
+    const records: StepRecord[] = [];
+    await timed('train (1 step, scoreAfter)', () => g.train(config, (p) => p.trainRecord && void records.push(p.trainRecord)));
+    const rec = records[0]!;
+    expect(rec.trains.retriever).toBe(true);
+    const byId = new Map(DATA.passages.map((p) => [p.id, p]));
+    const question = new Map(DATA.questions.map((q) => [q.id, q.question]));
+    let moved = 0;
+    for (const q of rec.questions) {
+      // Independently: the trained retriever (the run had one step) scoring the candidate texts.
+      const fresh = await g.retrieve({ query: question.get(q.id)!, docs: q.candidates.map((c) => docText(byId.get(c.docId)!)) });
+      q.candidates.forEach((c, i) => {
+        expect(c.scoreAfter).not.toBeNull();
+        expect(c.scoreAfter!).toBeCloseTo(fresh.scores[i]!, 4);
+        moved = Math.max(moved, Math.abs(c.scoreAfter! - c.score));
+      });
+    }
+    console.log(`largest |scoreAfter - score|: ${moved.toExponential(2)}`);
+    expect(moved).toBeGreaterThan(1e-3);
+
+    // The same step without recordScoresAfter: scoreAfter null, every draw and number the same.
+    const h = await engineWith();
+    const plain: StepRecord[] = [];
+    await h.train({ ...config, recordScoresAfter: false }, (p) => p.trainRecord && void plain.push(p.trainRecord));
+    const other = plain[0]!;
+    expect(other.loss.retriever).toBeCloseTo(rec.loss.retriever!, 6);
+    expect(other.loss.generator).toBeCloseTo(rec.loss.generator!, 6);
+    other.questions.forEach((q, b) =>
+      q.candidates.forEach((c, i) => {
+        const want = rec.questions[b]!.candidates[i]!;
+        expect(c.scoreAfter).toBeNull();
+        expect([c.docId, c.sampled]).toEqual([want.docId, want.sampled]);
+        expect(c.score).toBeCloseTo(want.score, 6);
+        if (want.utility === null) expect(c.utility).toBeNull();
+        else expect(c.utility!).toBeCloseTo(want.utility, 6);
+      }),
+    );
+  });
+
+  it("maxsim: per query token the best document token, summing to search's and retrieve's score", async () => {
+    const g = await engineWith({ index: false });
+    const query = 'what lowers blood sugar?';
+    const r = g.loaded.retriever!;
+    // Without an index: document vectors from encoding the passage.
+    const p1 = DATA.passages[0]!;
+    const x = await g.maxsim({ query, docId: p1.id });
+    const direct = await g.retrieve({ query, docs: [docText(p1)] });
+    expect(x.score).toBeCloseTo(direct.scores[0]!, 4);
+    expect(x.queryTokens).toHaveLength(r.opts.queryMaxLen);
+    expect(x.queryTokens.slice(0, 2)).toEqual(['[CLS]', '[unused0]']);
+    expect(x.queryTokens.at(-1)).toBe('[MASK]'); // query augmentation: scored like the rest
+    expect(x.docTokens.slice(0, 2)).toEqual(['[CLS]', '[unused1]']);
+    expect(x.docTokens.at(-1)).toBe('[SEP]');
+    expect(x.docTokens).not.toContain('.'); // punctuation is dropped from the vectors
+    expect(x.match).toHaveLength(x.queryTokens.length);
+    for (const m of x.match) expect(m >= 0 && m < x.docTokens.length).toBe(true);
+    expect(x.sim.reduce((a, b) => a + b, 0)).toBeCloseTo(x.score, 6);
+
+    // With the index: its vectors, and search's scores.
+    await g.buildIndex();
+    const hits = await g.search(query, DATA.passages.length);
+    for (const hit of hits) {
+      const y = await g.maxsim({ query, docId: hit.id });
+      expect(Math.abs(y.score - hit.score)).toBeLessThan(1e-4);
+    }
+    await expect(g.maxsim({ query, docId: 'nope' })).rejects.toThrow(/no passage "nope"/);
+  });
+
+  it('lookup: questions with options, answer, gold and their seeded split; passages; what is missing', async () => {
+    // Questions without a split of their own: the split comes from splitOf(q, seed).
+    const noSplit = questionsJsonl.replace(/,"split":"[a-z]+"/g, '');
+    const g = new GpuEngine(await getEngine());
+    await expect(g.lookup({ questionIds: ['q1'], docIds: [] })).rejects.toMatchObject({ name: 'ModelNotLoadedError' });
+    await g.loadDataset({
+      kind: 'files',
+      format: 'jsonl',
+      files: { questions: new Blob([noSplit]), corpus: new Blob([corpusJsonl]) },
+    });
+    const qs = parseJsonlQA({ questions: noSplit, corpus: corpusJsonl }).questions;
+    for (const seed of [0, 5]) {
+      const res = await g.lookup({ questionIds: ['q1', 'q2', 'zz'], docIds: ['p4', 'p0'], seed });
+      expect(res.questions.map((q) => q.split)).toEqual(qs.slice(0, 2).map((q) => splitOf(q, seed)));
+    }
+    const res = await g.lookup({ questionIds: ['q1', 'q2', 'zz'], docIds: ['p4', 'p0'] });
+    expect(res.questions[0]).toEqual({
+      id: 'q1',
+      question: 'what lowers blood sugar?',
+      options: ['insulin', 'vaccine'],
+      answer: 'insulin',
+      goldDocIds: ['p1'],
+      split: splitOf(qs[0]!, 0),
+    });
+    expect(res.questions[1]!.options).toEqual(['yes', 'no', 'maybe']); // yes/no/maybe: scored over those
+    expect(res.docs).toEqual([{ id: 'p4', title: 'stroke', text: 'high blood pressure is the most common cause of stroke.' }]);
+    expect(res.missing).toEqual(['zz', 'p0']);
+  });
+
+  it('evaluate: the questions of a split, in chunks that merge to one evaluate() over them; cancellable', async () => {
+    const g = await engineWith({ index: false });
+    await expect(g.evaluate({ split: 'train', limit: 0 })).rejects.toMatchObject({
+      name: 'TrainingNotReadyError',
+      message: expect.stringMatching(/build the index/),
+    });
+    await g.buildIndex();
+    const train = DATA.questions.filter((q) => splitOf(q) === 'train');
+    expect(train).toHaveLength(3);
+    // One question per chunk: three evaluate() calls merged, against one call over all three.
+    g.evalChunk = 1;
+    const progress: number[] = [];
+    const got = await timed('evaluate train (3 chunks)', () =>
+      g.evaluate({ split: 'train', limit: 0, topM: 2, docMaxTokens: 12 }, (p) => progress.push(p.done)),
+    );
+    expect(progress).toEqual([1, 2, 3]);
+    const { retriever, generator, index } = g.loaded;
+    const prompts = new PromptBuilder(generator!, new Map(DATA.passages.map((p) => [p.id, p])), 12);
+    const want = await evaluate(retriever!, index!, prompts, train, {
+      topM: 2,
+      alignmentCandidates: DEFAULT_CONFIG.evalAlignmentCandidates,
+    });
+    expect(got.questions).toBe(3);
+    expect(got.scored).toBe(want.scored);
+    expect(got.accuracy).toEqual(want.accuracy);
+    for (const k of [1, 5, 10]) expect(got.recall[k]).toBeCloseTo(want.recall[k]!, 9);
+    expect(got.mrr10).toBeCloseTo(want.mrr10, 9);
+    expect(got.alignment.spearman).toBeCloseTo(want.alignment.spearman, 6);
+    expect(got.alignment.kendall).toBeCloseTo(want.alignment.kendall, 6);
+
+    const val = await g.evaluate({ split: 'validation', limit: 0, topM: 2 });
+    expect(val.questions).toBe(1);
+    expect((await g.evaluate({ split: 'train', limit: 2, topM: 2 })).questions).toBe(2);
+    await expect(g.evaluate({ split: 'test', limit: 0 })).rejects.toThrow(/no test questions/);
+    // A cancel between chunks rejects the request.
+    const cancelled = g.evaluate({ split: 'train', limit: 0, topM: 2 }, () => g.aborts.get(9)?.abort(), 9);
+    await expect(cancelled).rejects.toMatchObject({
+      name: 'RequestCancelledError',
+      message: expect.stringMatching(/after 1 of 3/),
+    });
+  });
+
+  it('exportWeights: trained weights (LoRA merged) load back with the original config to the same scores and logits', async () => {
+    const g = await engineWith();
+    await timed('train (1 step, both models, LoRA in both)', () =>
+      g.train({ ...CONFIG, steps: 1, retrieverTraining: 'lora', lrRetriever: 1e-2, lrGenerator: 1e-2 }),
+    );
+    const e = await getEngine();
+    const { retriever, generator } = g.loaded;
+    expect(generator!.model.linears().some((l) => l.lora)).toBe(true);
+    expect(retriever!.encoder.linears().some((l) => l.lora)).toBe(true);
+
+    const rw = await g.exportWeights({ role: 'retriever' });
+    expect(rw.fileName).toBe('model.safetensors');
+    const r2 = await loadRetriever(e, await fixtureFiles('tiny-colbert', { 'model.safetensors': rw.bytes }));
+    const query = 'is asthma a lung disease?';
+    const docs = DATA.passages.map(docText);
+    const before = await g.retrieve({ query, docs });
+    const s2 = e.scope(() => e.noGrad(() => r2.score(r2.encodeQueries([query]), r2.encodeDocs(docs))));
+    const after = await s2.read();
+    s2.dispose();
+    let dr = 0;
+    before.scores.forEach((s, i) => (dr = Math.max(dr, Math.abs(s - after[i]!))));
+    console.log(`retriever round trip: max abs score diff ${dr.toExponential(2)}`);
+    expect(dr).toBeLessThan(1e-4);
+    // The export is not just the fixture: training moved the scores.
+    const r0 = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const s0 = e.scope(() => e.noGrad(() => r0.score(r0.encodeQueries([query]), r0.encodeDocs(docs))));
+    const untrained = await s0.read();
+    s0.dispose();
+    expect(Math.max(...before.scores.map((s, i) => Math.abs(s - untrained[i]!)))).toBeGreaterThan(1e-3);
+
+    const gw = await g.exportWeights({ role: 'generator' });
+    const g2 = await loadGenerator(e, await fixtureFiles('tiny-llama', { 'model.safetensors': gw.bytes }));
+    const ids = Int32Array.from(generator!.encodePrompt('context: insulin lowers blood sugar question: what lowers it? answer:'));
+    const logitsOf = async (m: typeof generator): Promise<Float32Array> => {
+      const t = e.scope(() =>
+        e.noGrad(() => m!.model.logits(m!.model.forward(ids, 1, ids.length).reshape([ids.length, m!.model.config.hiddenSize]))),
+      );
+      const out = await t.read();
+      t.dispose();
+      return out;
+    };
+    const [la, lb] = [await logitsOf(generator), await logitsOf(g2)];
+    let dg = 0;
+    la.forEach((v, i) => (dg = Math.max(dg, Math.abs(v - lb[i]!))));
+    console.log(`generator round trip: max abs logit diff ${dg.toExponential(2)} over ${la.length} logits`);
+    expect(dg).toBeLessThan(1e-4);
+    r0.encoder.dispose();
+    r2.encoder.dispose();
+    g2.model.dispose();
+  });
+});
