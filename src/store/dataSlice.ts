@@ -3,6 +3,7 @@
 
 import type { StateCreator } from 'zustand';
 import type { DatasetSourceSpec, DatasetSummary, IndexSummary, SearchHit } from '../worker/protocol';
+import type { DataRef } from '../notebook/schema';
 import { engineClient } from './engine';
 import type { AppState } from './index';
 
@@ -33,6 +34,14 @@ export interface DataSlice {
   search: (query: string, k?: number) => Promise<void>;
 }
 
+/** How the notebook remembers a dataset source (local files by their names only). */
+export function dataRef(source: DatasetSourceSpec): DataRef {
+  if (source.kind === 'demo') return { kind: 'demo' };
+  if (source.kind === 'url') return { kind: 'url', format: source.format, urls: { ...source.urls } };
+  const names = Object.fromEntries(Object.entries(source.files).map(([k, f]) => [k, f instanceof File ? f.name : k]));
+  return { kind: 'files', format: source.format, names };
+}
+
 export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, get) => {
   const patch = (p: Partial<DataSlice['data']>): void => set((s) => ({ data: { ...s.data, ...p } }));
   const patchIndex = (p: Partial<DataSlice['data']['index']>): void =>
@@ -54,6 +63,7 @@ export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, 
         const summary = await engineClient().loadDataset(source, (p) => patch({ progress: p }));
         // A new corpus: the old index and results no longer apply.
         patch({ status: 'ready', summary, hits: null });
+        get().rememberData(dataRef(source));
         patchIndex({ status: 'none', progress: null, summary: null, error: null });
       } catch (err) {
         // The worker keeps the previous dataset when a read fails or is cancelled.

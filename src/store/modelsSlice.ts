@@ -3,6 +3,7 @@
 
 import type { StateCreator } from 'zustand';
 import type { GenerateResult, ModelRole, ModelSourceSpec, ModelSummary, RetrieveResult } from '../worker/protocol';
+import type { ModelRef } from '../notebook/schema';
 import { engineClient } from './engine';
 import type { AppState } from './index';
 
@@ -26,6 +27,42 @@ export interface ModelsSlice {
   tryRetrieve: (query: string, docs: string[]) => Promise<void>;
 }
 
+/** The built-in demo models the app serves (public/demo/models/, `npm run make-demo-models`). */
+const DEMO_MODELS: Record<ModelRole, string> = {
+  retriever: '/demo/models/retriever',
+  generator: '/demo/models/generator',
+};
+
+/** The source a remembered model reloads from; null for a local folder (it must be picked again). */
+export function modelSource(role: ModelRole, ref: ModelRef): ModelSourceSpec | null {
+  switch (ref.kind) {
+    case 'demo':
+      // Absolute on the page: the worker would resolve a relative URL against its own script URL.
+      return { kind: 'url', url: new URL(DEMO_MODELS[role], location.origin).href };
+    case 'hub':
+      return { kind: 'hub', repo: ref.repo, revision: ref.revision ?? 'main' };
+    case 'url':
+      return { kind: 'url', url: ref.url };
+    case 'folder':
+      return null;
+  }
+}
+
+/** How the notebook remembers a model source (a local folder by its name; the demo by name). */
+export function modelRef(source: ModelSourceSpec): ModelRef {
+  switch (source.kind) {
+    case 'hub':
+      return { kind: 'hub', repo: source.repo, ...(source.revision ? { revision: source.revision } : {}) };
+    case 'url':
+      return /\/demo\/models\/(retriever|generator)\/?$/.test(new URL(source.url, 'http://x').pathname) &&
+        (typeof location === 'undefined' || new URL(source.url, location.href).origin === location.origin)
+        ? { kind: 'demo' }
+        : { kind: 'url', url: source.url };
+    case 'folder':
+      return { kind: 'folder', label: source.label ?? 'a local folder' };
+  }
+}
+
 const EMPTY: ModelState = { status: 'empty', progress: null, summary: null, error: null, errorClass: null };
 
 export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (set, get) => {
@@ -46,6 +83,9 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
       try {
         const summary = await engineClient().loadModel(role, source, (p) => patch(role, { progress: p }));
         patch(role, { status: 'ready', summary });
+        // Fresh weights: no run has trained them; the notebook remembers where they came from.
+        set((s) => ({ runs: { ...s.runs, trainedBy: null } }));
+        get().rememberModel(role, modelRef(source));
       } catch (err) {
         const e = err as Error & { errorClass?: string };
         // A failed load keeps the previous model (the worker swaps only on success).

@@ -1,13 +1,16 @@
-// Models (connected): load the retriever and the generator from a Hugging Face hub id, a URL or a
+// The Models cell (connected): load the retriever and the generator from a Hugging Face hub id, a URL or a
 // local folder (folder picker, directory input, or drag and drop), watch the download, see what
-// was loaded, and try each one: generate a continuation, or score documents against a query.
+// was loaded, and try each one: generate a continuation, or score documents against a query. The
+// notebook remembers each source (a local folder by name), so Run reloads them after a page reload.
 
 import { useRef, useState, type DragEvent } from 'react';
-import { formatBytes } from '../gpu/errors';
-import { filesFromDataTransfer, type FolderEntry } from '../models/sources';
-import { useStore } from '../store';
-import type { ModelState } from '../store/modelsSlice';
-import type { ModelRole, ModelSourceSpec } from '../worker/protocol';
+import { formatBytes } from '../../gpu/errors';
+import { filesFromDataTransfer, type FolderEntry } from '../../models/sources';
+import { useStore } from '../../store';
+import { modelSource, type ModelState } from '../../store/modelsSlice';
+import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
+import type { ModelRef, ModelsCell as ModelsCellConfig } from '../../notebook/schema';
+import { CellFrame } from './CellFrame';
 
 const EXAMPLES: Record<ModelRole, string> = {
   retriever: 'colbert-ir/colbertv2.0',
@@ -23,24 +26,53 @@ function entriesFromFileList(files: FileList): FolderEntry[] {
   return list.map((file, i) => ({ path: strip ? rel[i]!.slice(top!.length + 1) : rel[i]!, file }));
 }
 
-/** The built-in demo models the app serves (public/demo/models/, `npm run make-demo-models`). */
-const DEMO_MODELS: Record<ModelRole, string> = {
-  retriever: '/demo/models/retriever',
-  generator: '/demo/models/generator',
-};
+const describeRef = (ref: ModelRef): string =>
+  ref.kind === 'demo'
+    ? 'the demo model'
+    : ref.kind === 'hub'
+      ? `${ref.repo}${ref.revision && ref.revision !== 'main' ? `@${ref.revision}` : ''} (hub)`
+      : ref.kind === 'url'
+        ? ref.url
+        : `local folder “${ref.label}” (pick it again to reload)`;
 
-export function ModelsPanel() {
+export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; index: number; count: number }) {
   const models = useStore((s) => s.models);
   const loadModel = useStore((s) => s.loadModel);
   const busy = models.retriever.status === 'loading' || models.generator.status === 'loading';
   const loadDemo = (): void => {
-    // Absolute on the page: the worker would resolve a relative URL against its own script URL.
-    for (const role of ['retriever', 'generator'] as const)
-      void loadModel(role, { kind: 'url', url: new URL(DEMO_MODELS[role], location.origin).href });
+    for (const role of ['retriever', 'generator'] as const) void loadModel(role, modelSource(role, { kind: 'demo' })!);
   };
+  const sources = { retriever: modelSource('retriever', cell.retriever), generator: modelSource('generator', cell.generator) };
+  const ready = (['retriever', 'generator'] as const).filter((r) => models[r].status === 'ready').length;
   return (
-    <section className="panel" aria-labelledby="models-title" data-testid="models-panel">
-      <h2 id="models-title">Models</h2>
+    <CellFrame
+      id={cell.id}
+      kind="models"
+      index={index}
+      count={count}
+      status={
+        busy
+          ? { text: 'loading…', tone: 'busy' }
+          : ready === 2
+            ? { text: 'both loaded', tone: 'ok' }
+            : { text: `${ready} of 2 loaded` }
+      }
+      actions={
+        <button
+          type="button"
+          aria-label="Run the Models cell"
+          disabled={busy || !sources.retriever || !sources.generator}
+          onClick={() => {
+            for (const role of ['retriever', 'generator'] as const) void loadModel(role, sources[role]!);
+          }}
+        >
+          Run
+        </button>
+      }
+    >
+      <p className="muted" data-testid="models-source">
+        Retriever: {describeRef(cell.retriever)}; generator: {describeRef(cell.generator)}.
+      </p>
       <p className="muted">
         A hub id downloads from huggingface.co (cached in the browser, so a reload downloads nothing); a URL reads any folder
         served over HTTP; a local folder needs config.json, tokenizer.json and the .safetensors weights.
@@ -56,7 +88,7 @@ export function ModelsPanel() {
         <ModelLoader role="generator" state={models.generator} />
       </div>
       <TryModels />
-    </section>
+    </CellFrame>
   );
 }
 

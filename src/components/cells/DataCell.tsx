@@ -1,11 +1,13 @@
-// Data and index (connected): load the built-in demo set, dataset files from this computer, or
-// files from URLs (streamed, with progress and cancel); see what was read; index the passages
-// with the loaded retriever (saved in the browser, so a reload does not re-encode) and search.
+// The Data cell (connected): load the built-in demo set, dataset files from this computer, or
+// files from URLs (streamed, with progress and cancel) and see what was read. The notebook
+// remembers the source (local files by name), so Run reloads it after a reload of the page.
 
 import { useState } from 'react';
-import { DATASET_FILES, FORMAT_NAMES, type DatasetFormat } from '../data/datasets';
-import { useStore } from '../store';
-import type { Progress } from '../store/dataSlice';
+import { DATASET_FILES, FORMAT_NAMES, type DatasetFormat } from '../../data/datasets';
+import type { DataCell as DataCellConfig } from '../../notebook/schema';
+import { useStore } from '../../store';
+import { ProgressLine } from './ProgressLine';
+import { CellFrame } from './CellFrame';
 
 const FORMATS = Object.keys(FORMAT_NAMES) as DatasetFormat[];
 
@@ -18,33 +20,48 @@ const FILE_HINTS: Record<string, string> = {
   questions: 'questions.jsonl',
 };
 
-function ProgressLine({ p, testId, onCancel }: { p: Progress | null; testId: string; onCancel: () => void }) {
-  return (
-    <div data-testid={testId} className="row">
-      <progress value={p?.done ?? 0} max={p?.total || undefined} />
-      <span className="muted">{p?.message ?? 'starting…'}</span>
-      <button type="button" onClick={onCancel}>
-        Cancel
-      </button>
-    </div>
-  );
-}
-
-export function DataPanel() {
+export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: number; count: number }) {
   const data = useStore((s) => s.data);
-  const retrieverReady = useStore((s) => s.models.retriever.status === 'ready');
-  const { loadDataset, buildIndex, cancelData, search } = useStore.getState();
+  const { loadDataset, cancelData } = useStore.getState();
   const [format, setFormat] = useState<DatasetFormat>('pubmedqa');
   const [files, setFiles] = useState<Record<string, File>>({});
   const [urls, setUrls] = useState<Record<string, string>>({});
-  const [query, setQuery] = useState('');
   const keys = [...DATASET_FILES[format].required, ...DATASET_FILES[format].optional];
   const loading = data.status === 'loading';
   const s = data.summary;
 
+  const src = cell.source;
+  const rerun = (): void => {
+    if (src.kind === 'demo') void loadDataset({ kind: 'demo' });
+    else if (src.kind === 'url') void loadDataset({ kind: 'url', format: src.format, urls: src.urls });
+  };
   return (
-    <section className="panel" aria-labelledby="data-title" data-testid="data-panel">
-      <h2 id="data-title">Data and index</h2>
+    <CellFrame
+      id={cell.id}
+      kind="data"
+      index={index}
+      count={count}
+      status={
+        loading
+          ? { text: 'loading…', tone: 'busy' }
+          : s
+            ? { text: `${s.name}: ${s.questions} questions, ${s.passages} passages`, tone: 'ok' }
+            : { text: 'not loaded' }
+      }
+      actions={
+        <button type="button" disabled={loading || src.kind === 'files'} onClick={rerun} aria-label="Run the Data cell">
+          Run
+        </button>
+      }
+    >
+      <p className="muted" data-testid="data-source">
+        Source:{' '}
+        {src.kind === 'demo'
+          ? 'the built-in demo set'
+          : src.kind === 'url'
+            ? `${FORMAT_NAMES[src.format]} from ${Object.values(src.urls).join(', ')}`
+            : `${FORMAT_NAMES[src.format]} files ${Object.values(src.names).join(', ')} (choose them again below to reload)`}
+      </p>
       <div className="row">
         <button type="button" disabled={loading} onClick={() => void loadDataset({ kind: 'demo' })}>
           Load the built-in demo set
@@ -118,63 +135,6 @@ export function DataPanel() {
           ; {s.withGold} with gold passages), <span data-testid="dataset-passages">{s.passages}</span> passages.
         </p>
       )}
-      {s && (
-        <div className="row">
-          <button
-            type="button"
-            disabled={!retrieverReady || data.index.status === 'building' || s.passages === 0}
-            onClick={() => void buildIndex()}
-          >
-            Build index
-          </button>
-          {!retrieverReady && <span className="muted">load a retriever above first</span>}
-        </div>
-      )}
-      {data.index.status === 'building' && (
-        <ProgressLine p={data.index.progress} testId="index-progress" onCancel={() => cancelData('buildIndex')} />
-      )}
-      {data.index.error && (
-        <p className="error" role="alert" data-testid="index-error">
-          {data.index.error}
-        </p>
-      )}
-      {data.index.summary && (
-        <p data-testid="index-summary" data-from-cache={String(data.index.summary.fromCache)}>
-          Index: {data.index.summary.docs} passages, {data.index.summary.tokens} vectors,{' '}
-          {data.index.summary.fromCache
-            ? 'loaded from this browser'
-            : `built in ${(data.index.summary.buildMs / 1000).toFixed(1)} s`}
-          {data.index.summary.saveError ? ` (not saved: ${data.index.summary.saveError})` : ''}
-        </p>
-      )}
-      {data.index.status === 'ready' && (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (query.trim()) void search(query.trim());
-          }}
-        >
-          <label>
-            Search
-            <input value={query} onChange={(e) => setQuery(e.target.value)} aria-label="search query" />
-          </label>
-          <button type="submit">Search</button>
-        </form>
-      )}
-      {data.searchError && (
-        <p className="error" role="alert">
-          {data.searchError}
-        </p>
-      )}
-      {data.hits && (
-        <ol data-testid="search-hits">
-          {data.hits.map((h) => (
-            <li key={h.id}>
-              <span className="score">{h.score.toFixed(2)}</span> <code>{h.id}</code> {h.text}
-            </li>
-          ))}
-        </ol>
-      )}
-    </section>
+    </CellFrame>
   );
 }

@@ -1,0 +1,106 @@
+// A small React wrapper around Chart.js (canvas): line charts of per-step series and scatter
+// plots. The chart is made once per canvas and updated in place (no animation), so a live run
+// redraws cheaply. Each series is a list of {x, y} points; y null leaves a gap.
+
+import { useEffect, useRef } from 'react';
+import {
+  Chart as ChartJs,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  ScatterController,
+  Tooltip,
+  type ChartDataset,
+} from 'chart.js';
+
+ChartJs.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
+
+export interface Series {
+  label: string;
+  points: { x: number; y: number | null }[];
+  color?: string;
+  /** Point radius per point (scatter), or one for all. */
+  radius?: number | number[];
+  dashed?: boolean;
+}
+
+/** A qualitative palette that stays readable for common color-vision deficiencies (Okabe-Ito). */
+export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
+
+export function Chart({
+  type,
+  series,
+  xLabel,
+  yLabel,
+  title,
+  height = 180,
+  testId,
+}: {
+  type: 'line' | 'scatter';
+  series: Series[];
+  xLabel: string;
+  yLabel: string;
+  /** Also the canvas's accessible name. */
+  title: string;
+  height?: number;
+  testId?: string;
+}) {
+  const canvas = useRef<HTMLCanvasElement | null>(null);
+  const chart = useRef<ChartJs | null>(null);
+
+  const datasets = series.map((s, i): ChartDataset<'line' | 'scatter', { x: number; y: number | null }[]> => ({
+    label: s.label,
+    data: s.points,
+    borderColor: s.color ?? PALETTE[i % PALETTE.length],
+    backgroundColor: s.color ?? PALETTE[i % PALETTE.length],
+    pointRadius: s.radius ?? (type === 'line' ? (s.points.length > 40 ? 0 : 2) : 4),
+    borderWidth: 2,
+    borderDash: s.dashed ? [5, 4] : [],
+    spanGaps: false,
+    showLine: type === 'line',
+  }));
+
+  useEffect(() => {
+    if (!canvas.current) return;
+    const c = new ChartJs(canvas.current, {
+      type,
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        normalized: true,
+        plugins: { legend: { display: true, position: 'bottom', labels: { boxWidth: 12 } } },
+        scales: {
+          x: { type: 'linear', title: { display: true, text: xLabel } },
+          y: { type: 'linear', title: { display: true, text: yLabel } },
+        },
+      },
+    });
+    chart.current = c;
+    return () => {
+      c.destroy();
+      chart.current = null;
+    };
+  }, [type, xLabel, yLabel]);
+
+  useEffect(() => {
+    const c = chart.current;
+    if (!c) return;
+    c.data.datasets = datasets as ChartDataset<'line'>[];
+    c.update('none');
+  });
+
+  const points = series.reduce((a, s) => a + s.points.filter((p) => p.y !== null).length, 0);
+  return (
+    <figure className="chart" data-testid={testId} data-points={points}>
+      <figcaption>{title}</figcaption>
+      <div style={{ height }}>
+        <canvas ref={canvas} role="img" aria-label={`${title}: ${yLabel} against ${xLabel}`} />
+      </div>
+    </figure>
+  );
+}

@@ -1,0 +1,467 @@
+// The Train cell (connected): a preset and the settings that decide a run's size and speed, run
+// and stop, progress with an ETA, and live charts of the run: both losses, alignment (Spearman of
+// retriever score against -answer NLL), recall of gold among the candidates, step time, and the
+// held-out evaluations. A bad value is flagged at its field before a run (resolveConfig's
+// ConfigError names the field). Every run of the cell is listed; a stopped or interrupted run
+// resumes from its last checkpoint.
+
+import { useEffect, useMemo, useState } from 'react';
+import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
+import { useStore } from '../../store';
+import { loadPreset, PRESETS } from '../../store/presets';
+import { ConfigError, resolveConfig, type TrainConfig } from '../../training/config';
+import { Chart, type Series } from '../Chart';
+import { fmt, pct, stepSeries } from '../runView';
+import { CellFrame } from './CellFrame';
+import { ProgressLine } from './ProgressLine';
+
+/** The settings on the form, in order, with their labels; the rest of the config comes from the preset. */
+const FIELDS = [
+  ['steps', 'Steps'],
+  ['batchSize', 'Batch size (questions per step)'],
+  ['seed', 'Seed'],
+  ['candidates', 'Candidates per question (K)'],
+  ['sampled', 'Documents sampled (n)'],
+  ['topM', 'Documents in the generator context (m)'],
+  ['lrRetriever', 'Retriever learning rate'],
+  ['lrGenerator', 'Generator learning rate'],
+  ['evalEvery', 'Evaluate every (steps, 0: at the end)'],
+  ['evalLimit', 'Evaluation questions (0: all)'],
+] as const satisfies readonly (readonly [keyof TrainConfig, string])[];
+type FieldKey = (typeof FIELDS)[number][0];
+
+/** What makes a preset the method it is: changing the preset drops the cell's own values of these. */
+const METHOD_FIELDS = new Set<string>([
+  'name',
+  'schedule',
+  'stagedReaderFraction',
+  'retrieverLoss',
+  'sampling',
+  'samplingTemperature',
+  'tauS',
+  'tauG',
+  'jomedPrior',
+  'jomedWeighting',
+  'infoNceTau',
+  'generatorContext',
+]);
+
+/** What a run's status reads as. */
+export const RUN_STATUS: Record<RunMeta['status'], string> = {
+  running: 'training…',
+  done: 'done',
+  stopped: 'stopped',
+  error: 'failed',
+  interrupted: 'interrupted (the tab closed)',
+};
+
+export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index: number; count: number }) {
+  const runs = useStore((s) => s.runs);
+  const ready = useStore(
+    (s) =>
+      s.models.retriever.status === 'ready' &&
+      s.models.generator.status === 'ready' &&
+      s.data.status === 'ready' &&
+      s.data.index.status === 'ready',
+  );
+  const { updateCell, startRun, stopRun, resumeRun, loadRecords } = useStore.getState();
+  const presetName = cell.preset ?? 'jmlr-code';
+  const [loaded, setLoaded] = useState<{ name: string; config: Partial<TrainConfig> } | null>(null);
+  const [presetError, setPresetError] = useState<string | null>(null);
+  const preset = loaded?.name === presetName ? loaded.config : null;
+  /** What is typed in each field, while it is not a number (a number goes straight to the cell). */
+  const [typed, setTyped] = useState<Partial<Record<FieldKey, string>>>({});
+  const [shown, setShown] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    loadPreset(presetName)
+      .then((config) => live && (setLoaded({ name: presetName, config }), setPresetError(null)))
+      .catch((err: Error) => live && setPresetError(err.message));
+    return () => {
+      live = false;
+    };
+  }, [presetName]);
+
+  const partial = useMemo(() => ({ ...(preset ?? {}), ...cell.overrides }), [preset, cell.overrides]);
+  const resolved = useMemo((): { config: TrainConfig | null; error: ConfigError | null } => {
+    try {
+      return { config: resolveConfig(partial), error: null };
+    } catch (err) {
+      if (err instanceof ConfigError) return { config: null, error: err };
+      throw err;
+    }
+  }, [partial]);
+  const typedBad = FIELDS.find(([k]) => typed[k] !== undefined)?.[0] ?? null;
+
+  const mine = runs.list.filter((m) => m.cellId === cell.id);
+  const active = runs.active?.cellId === cell.id ? runs.active : null;
+  const current = mine.find((m) => m.id === (active?.id ?? shown)) ?? mine[mine.length - 1] ?? null;
+  const records = current ? runs.records[current.id] : undefined;
+  useEffect(() => {
+    if (current && !records) void loadRecords(current.id);
+  }, [current, records, loadRecords]);
+
+  const runError = runs.errors[cell.id] ?? null;
+  const badField = typedBad ?? resolved.error?.field ?? runError?.field ?? null;
+  const canRun = ready && !runs.active && !typedBad && !resolved.error && preset !== null;
+
+  const setField = (k: FieldKey, text: string): void => {
+    const v = Number(text.trim());
+    if (text.trim() === '' || !Number.isFinite(v)) {
+      setTyped((t) => ({ ...t, [k]: text }));
+      return;
+    }
+    setTyped((t) => {
+      const next = { ...t };
+      delete next[k];
+      return next;
+    });
+    updateCell(cell.id, { overrides: { ...cell.overrides, [k]: v } });
+  };
+  const valueOf = (k: FieldKey): string => typed[k] ?? String(partial[k] ?? resolveConfig({})[k]);
+
+  return (
+    <CellFrame
+      id={cell.id}
+      kind="train"
+      index={index}
+      count={count}
+      status={
+        active
+          ? { text: `training: step ${records?.length ?? 0} of ${active.totalSteps}`, tone: 'busy' }
+          : current
+            ? { text: `${current.name}: ${RUN_STATUS[current.status]}`, tone: current.status === 'error' ? 'bad' : 'ok' }
+            : { text: ready ? 'ready to run' : 'needs data, models and the index (cells above)' }
+      }
+      actions={
+        <>
+          <button type="submit" form={`${cell.id}-form`} disabled={!canRun} data-testid="train-run">
+            Run
+          </button>
+          <button type="button" disabled={!active} onClick={stopRun} data-testid="train-stop">
+            Stop
+          </button>
+        </>
+      }
+    >
+      <form
+        id={`${cell.id}-form`}
+        data-testid="train-form"
+        data-preset={cell.preset ?? ''}
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (canRun) void startRun(cell.id);
+          else if (badField) document.getElementById(`${cell.id}-${badField}`)?.focus();
+        }}
+      >
+        <div className="train-fields">
+          <div className="field">
+            <label htmlFor={`${cell.id}-preset`}>Preset</label>
+            <select
+              id={`${cell.id}-preset`}
+              value={presetName}
+              disabled={Boolean(active)}
+              onChange={(e) => {
+                // A new method: the preset's method settings, but keep the run's size, rates and seed.
+                const keep = Object.fromEntries(Object.entries(cell.overrides).filter(([k]) => !METHOD_FIELDS.has(k)));
+                setTyped({});
+                updateCell(cell.id, { preset: e.target.value, overrides: keep });
+              }}
+            >
+              {PRESETS.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </div>
+          {FIELDS.map(([k, label]) => {
+            const bad = badField === k;
+            const message =
+              typed[k] !== undefined
+                ? `${label}: "${typed[k]}" is not a number`
+                : resolved.error?.field === k
+                  ? resolved.error.message
+                  : runError?.message;
+            return (
+              <div className="field" key={k}>
+                <label htmlFor={`${cell.id}-${k}`}>{label}</label>
+                <input
+                  id={`${cell.id}-${k}`}
+                  inputMode="decimal"
+                  value={valueOf(k)}
+                  disabled={Boolean(active)}
+                  aria-invalid={bad}
+                  aria-describedby={bad ? `${cell.id}-error-${k}` : undefined}
+                  data-testid={`train-field-${k}`}
+                  onChange={(e) => setField(k, e.target.value)}
+                  size={8}
+                />
+                {bad && (
+                  <span className="error field-error" id={`${cell.id}-error-${k}`} data-testid={`train-error-${k}`}>
+                    {message}
+                  </span>
+                )}
+              </div>
+            );
+          })}
+        </div>
+        {resolved.config && (
+          <p className="muted" data-testid="train-preset-summary">
+            {cell.preset}: schedule {resolved.config.schedule}, retriever loss {resolved.config.retrieverLoss}, sampling{' '}
+            {resolved.config.sampling ? `n = ${resolved.config.sampled} of K = ${resolved.config.candidates}` : 'top-n'}
+          </p>
+        )}
+        {presetError && (
+          <p className="error" role="alert">
+            {presetError}
+          </p>
+        )}
+        {resolved.error && !FIELDS.some(([k]) => k === resolved.error?.field) && (
+          <p className="error" role="alert" data-testid="train-config-error">
+            {resolved.error.message}
+          </p>
+        )}
+      </form>
+      {active && (
+        <ProgressLine
+          p={active.progress}
+          startedAt={active.startedAt}
+          testId="train-progress"
+          onCancel={stopRun}
+          label="Training progress"
+        />
+      )}
+      {runError && !badField && (
+        <p className="error" role="alert" data-testid="train-error">
+          {runError.message}
+        </p>
+      )}
+      {runs.saveError && active && (
+        <p className="error" role="alert" data-testid="save-error">
+          {runs.saveError}. The run goes on and stays on screen; delete old runs under Storage or export the notebook to keep it.
+        </p>
+      )}
+      {mine.length > 0 && (
+        <RunList
+          runs={mine}
+          current={current?.id ?? null}
+          onShow={setShown}
+          busy={Boolean(runs.active)}
+          onResume={resumeRun}
+          ready={ready}
+        />
+      )}
+      {current && records && <RunCharts meta={current} records={records} />}
+    </CellFrame>
+  );
+}
+
+function RunList({
+  runs,
+  current,
+  onShow,
+  onResume,
+  busy,
+  ready,
+}: {
+  runs: RunMeta[];
+  current: string | null;
+  onShow: (id: string) => void;
+  onResume: (id: string) => Promise<void>;
+  busy: boolean;
+  ready: boolean;
+}) {
+  return (
+    <table data-testid="train-runs" className="runs">
+      <caption>Runs of this cell</caption>
+      <thead>
+        <tr>
+          <th scope="col">Run</th>
+          <th scope="col">Status</th>
+          <th scope="col" className="num">
+            Steps
+          </th>
+          <th scope="col">Checkpoint</th>
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((m) => (
+          <tr
+            key={m.id}
+            data-testid="train-run-row"
+            data-run-id={m.id}
+            data-status={m.status}
+            aria-current={m.id === current || undefined}
+          >
+            <th scope="row">
+              <button type="button" className="link" onClick={() => onShow(m.id)} aria-label={`Show ${m.name}`}>
+                {m.name}
+              </button>
+            </th>
+            <td>
+              {RUN_STATUS[m.status]}
+              {m.message && <span className="muted"> — {m.message}</span>}
+            </td>
+            <td className="num">
+              {m.steps}/{m.config.steps}
+            </td>
+            <td>{m.checkpointStep !== null ? `step ${m.checkpointStep}` : '–'}</td>
+            <td>
+              {(m.status === 'interrupted' || m.status === 'stopped' || m.status === 'error') &&
+                m.checkpointStep !== null &&
+                m.checkpointStep < m.config.steps && (
+                  <button
+                    type="button"
+                    disabled={busy || !ready}
+                    title={ready ? undefined : 'load the data and models and build the index first'}
+                    onClick={() => void onResume(m.id)}
+                    data-testid="train-resume"
+                  >
+                    Resume from step {m.checkpointStep}
+                  </button>
+                )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Live curves of one run: losses, alignment, recall, step time; evaluations as a table and a chart. */
+export function RunCharts({ meta, records }: { meta: RunMeta; records: readonly StepRecord[] }) {
+  const s = useMemo(() => stepSeries(records), [records]);
+  const line = (ys: (number | null)[]): { x: number; y: number | null }[] => ys.map((y, i) => ({ x: s.step[i]!, y }));
+  const losses: Series[] = [
+    { label: 'retriever loss', points: line(s.retrieverLoss) },
+    { label: 'generator loss (answer NLL)', points: line(s.generatorLoss) },
+  ];
+  const align: Series[] = [
+    { label: 'Spearman(score, −NLL)', points: line(s.spearman) },
+    ...Object.entries(s.recall).map(([k, ys]) => ({ label: `recall@${k} of gold`, points: line(ys), dashed: true })),
+  ];
+  const evals = meta.evals;
+  const evalSeries: Series[] = (['none', 'retrieved', 'oracle'] as const).map((k) => ({
+    label: `accuracy, ${k === 'none' ? 'no documents' : k}`,
+    points: evals.filter((e) => e.split === meta.config.evalSplit).map((e) => ({ x: e.step, y: e.result.accuracy[k] })),
+  }));
+  return (
+    <div data-testid="run-charts" data-run-id={meta.id} data-steps={records.length}>
+      <div className="chart-grid">
+        <Chart type="line" title="Losses" series={losses} xLabel="step" yLabel="loss" testId="chart-losses" />
+        <Chart type="line" title="Alignment and recall" series={align} xLabel="step" yLabel="value" testId="chart-alignment" />
+        <Chart
+          type="line"
+          title="Step time"
+          series={[{ label: 'ms per step', points: s.ms.map((y, i) => ({ x: s.step[i]!, y })) }]}
+          xLabel="step"
+          yLabel="ms"
+          testId="chart-ms"
+        />
+        {evals.length > 0 && (
+          <Chart
+            type="line"
+            title={`Accuracy (${meta.config.evalSplit})`}
+            series={evalSeries}
+            xLabel="step"
+            yLabel="accuracy"
+            testId="chart-accuracy"
+          />
+        )}
+      </div>
+      {records.length > 0 && (
+        <table data-testid="train-steps">
+          <caption>Last steps</caption>
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
+              <th scope="col" className="num">
+                Retriever loss
+              </th>
+              <th scope="col" className="num">
+                Generator loss
+              </th>
+              <th scope="col" className="num">
+                Spearman
+              </th>
+              <th scope="col" className="num">
+                ms
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {records.slice(-5).map((r, i, a) => {
+              const at = records.length - a.length + i;
+              return (
+                <tr key={r.step} data-testid="train-step-row">
+                  <th scope="row">{r.step + 1}</th>
+                  <td className="num">{fmt(r.loss.retriever, 4)}</td>
+                  <td className="num">{fmt(r.loss.generator, 4)}</td>
+                  <td className="num">{fmt(r.alignment.spearman)}</td>
+                  <td className="num">{s.ms[at]!.toFixed(0)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {evals.length > 0 && <EvalTable evals={evals} testId="train-evals" />}
+    </div>
+  );
+}
+
+export function EvalTable({ evals, testId }: { evals: RunMeta['evals']; testId: string }) {
+  return (
+    <table data-testid={testId}>
+      <caption>Evaluations (held-out questions)</caption>
+      <thead>
+        <tr>
+          <th scope="col">Step</th>
+          <th scope="col">Split</th>
+          <th scope="col" className="num">
+            Questions
+          </th>
+          <th scope="col" className="num">
+            Accuracy, no documents
+          </th>
+          <th scope="col" className="num">
+            Retrieved
+          </th>
+          <th scope="col" className="num">
+            Oracle
+          </th>
+          <th scope="col" className="num">
+            Recall@5
+          </th>
+          <th scope="col" className="num">
+            MRR@10
+          </th>
+          <th scope="col" className="num">
+            Spearman
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {evals.map((ev) => (
+          <tr key={`${ev.split}-${ev.step}`} data-testid="eval-row">
+            <th scope="row">{ev.step}</th>
+            <td>{ev.split}</td>
+            <td className="num">{ev.result.questions}</td>
+            <td className="num">{pct(ev.result.accuracy.none)}</td>
+            <td className="num">{pct(ev.result.accuracy.retrieved)}</td>
+            <td className="num">{pct(ev.result.accuracy.oracle)}</td>
+            <td className="num">{fmt(ev.result.recall[5])}</td>
+            <td className="num">{fmt(ev.result.mrr10)}</td>
+            <td className="num">{fmt(ev.result.alignment.spearman)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

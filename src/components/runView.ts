@@ -1,0 +1,145 @@
+// What the notebook's views show, computed from a run's step records (pure functions, unit
+// tested): per-step series for the charts, the inspector's rows for one question at one step
+// (rank by retriever, by utility, after the update), a document's rank across the steps the
+// question was trained on, and the LLM-Rank loss of one question split into its pairs.
+
+import type { CandidateRecord, QuestionRecord, StepRecord } from '../training/step';
+import { llmRankLoss } from '../training/losses';
+
+export interface StepSeries {
+  step: number[];
+  retrieverLoss: (number | null)[];
+  generatorLoss: (number | null)[];
+  spearman: (number | null)[];
+  /** By k, the recall of gold among the candidates. */
+  recall: Record<number, (number | null)[]>;
+  /** Wall time of the step, all phases. */
+  ms: number[];
+}
+
+export function stepSeries(records: readonly StepRecord[]): StepSeries {
+  const ks = [...new Set(records.flatMap((r) => Object.keys(r.recall).map(Number)))].sort((a, b) => a - b);
+  return {
+    step: records.map((r) => r.step + 1),
+    retrieverLoss: records.map((r) => r.loss.retriever),
+    generatorLoss: records.map((r) => r.loss.generator),
+    spearman: records.map((r) => r.alignment.spearman),
+    recall: Object.fromEntries(ks.map((k) => [k, records.map((r) => r.recall[k] ?? null)])),
+    ms: records.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0)),
+  };
+}
+
+/** The questions a run trained on, with the steps (record indices) each appeared in. */
+export function questionsOf(records: readonly StepRecord[]): { id: string; steps: number[] }[] {
+  const seen = new Map<string, number[]>();
+  for (const r of records) for (const q of r.questions) seen.set(q.id, [...(seen.get(q.id) ?? []), r.step]);
+  return [...seen].map(([id, steps]) => ({ id, steps }));
+}
+
+/** 1-based ranks of `values` (higher first when `desc`); nulls get null. Ties keep list order. */
+export function ranksOf(values: readonly (number | null)[], desc: boolean): (number | null)[] {
+  const order = values
+    .map((v, i) => ({ v, i }))
+    .filter((x): x is { v: number; i: number } => x.v !== null)
+    .sort((a, b) => (desc ? b.v - a.v : a.v - b.v) || a.i - b.i);
+  const out: (number | null)[] = values.map(() => null);
+  order.forEach((x, r) => (out[x.i] = r + 1));
+  return out;
+}
+
+export interface CandidateRow extends CandidateRecord {
+  /** Rank among the K candidates by retriever score at this step (1 = top). */
+  rankRetriever: number;
+  /** Rank among the judged documents by utility (1 = lowest answer NLL), null if not judged. */
+  rankUtility: number | null;
+  /** Rank by the score after this step's update (null when not recorded). */
+  rankAfter: number | null;
+}
+
+/** One question at one step: its candidates in retriever order, with their ranks. */
+export function candidateRows(q: QuestionRecord): CandidateRow[] {
+  const byScore = ranksOf(
+    q.candidates.map((c) => c.score),
+    true,
+  );
+  const byUtility = ranksOf(
+    q.candidates.map((c) => c.utility),
+    false,
+  );
+  const after = q.candidates.every((c) => c.scoreAfter !== null && c.scoreAfter !== undefined)
+    ? ranksOf(
+        q.candidates.map((c) => c.scoreAfter ?? null),
+        true,
+      )
+    : q.candidates.map(() => null);
+  return q.candidates
+    .map((c, i) => ({ ...c, rankRetriever: byScore[i]!, rankUtility: byUtility[i]!, rankAfter: after[i]! }))
+    .sort((a, b) => a.rankRetriever - b.rankRetriever);
+}
+
+export function questionAt(records: readonly StepRecord[], step: number, questionId: string): QuestionRecord | null {
+  return records.find((r) => r.step === step)?.questions.find((q) => q.id === questionId) ?? null;
+}
+
+/** Each document's rank (by retriever score) at every step the question was in, and after the update. */
+export function rankHistory(
+  records: readonly StepRecord[],
+  questionId: string,
+): { steps: number[]; docs: Map<string, { before: (number | null)[]; after: (number | null)[] }> } {
+  const at = records.filter((r) => r.questions.some((q) => q.id === questionId));
+  const docs = new Map<string, { before: (number | null)[]; after: (number | null)[] }>();
+  at.forEach((r, t) => {
+    const rows = candidateRows(r.questions.find((q) => q.id === questionId)!);
+    for (const row of rows) {
+      const h = docs.get(row.docId) ?? { before: at.map(() => null), after: at.map(() => null) };
+      h.before[t] = row.rankRetriever;
+      h.after[t] = row.rankAfter;
+      docs.set(row.docId, h);
+    }
+  });
+  return { steps: at.map((r) => r.step), docs };
+}
+
+export interface PairTerm {
+  /** Candidate indices (into QuestionRecord.candidates) of the two judged documents. */
+  a: number;
+  b: number;
+  /** Min-max scaled scores' difference s'_a - s'_b (the logit). */
+  x: number;
+  /** 1 when a's answer NLL is lower than b's (a should rank above b). */
+  y: 0 | 1;
+  /** This pair's share of the loss: BCE(sigmoid(x), y) / (1 + #pairs). */
+  loss: number;
+}
+
+/**
+ * The LLM-Rank loss of one question, pair by pair, recomputed from the record's scores, sampled
+ * flags and utilities. `total` is losses.ts's llmRankLoss on the same inputs (it equals the sum of
+ * the pairs: BCE of a pair does not depend on which of the two was drawn first, unless NLLs tie).
+ */
+export function llmRankPairs(q: QuestionRecord): { pairs: PairTerm[]; total: number; grad: Float64Array } | null {
+  const sampled = q.candidates.flatMap((c, i) => (c.sampled && c.utility !== null ? [i] : []));
+  if (sampled.length < 2) return null;
+  const scores = q.candidates.map((c) => c.score);
+  const lo = Math.min(...scores),
+    range = Math.max(...scores) - lo;
+  const scaled = scores.map((s) => (range > 0 ? (s - lo) / range : 0));
+  const nll = sampled.map((i) => q.candidates[i]!.utility!);
+  const n = sampled.length,
+    norm = 1 + (n * (n - 1)) / 2;
+  const pairs: PairTerm[] = [];
+  for (let a = 0; a < n; a++)
+    for (let b = a + 1; b < n; b++) {
+      const x = scaled[sampled[a]!]! - scaled[sampled[b]!]!;
+      const y: 0 | 1 = nll[b]! > nll[a]! ? 1 : 0;
+      const softplus = x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+      pairs.push({ a: sampled[a]!, b: sampled[b]!, x, y, loss: (softplus - y * x) / norm });
+    }
+  const { loss, grad } = llmRankLoss(scores, sampled, nll);
+  return { pairs, total: loss, grad };
+}
+
+export const fmt = (v: number | null | undefined, digits = 3): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+export const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(0)}%`;

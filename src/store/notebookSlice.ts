@@ -1,0 +1,181 @@
+// The `notebook` slice: the notebook document (ordered cells with their configs), restored from
+// IndexedDB on load (the built-in demo notebook the first time), autosaved a moment after every
+// change and when the page hides, exported and imported as a JSON file. An import is parsed and
+// validated field by field (src/notebook/file.ts) before anything is replaced: a bad file leaves
+// the notebook as it was and says what is wrong.
+
+import type { StateCreator } from 'zustand';
+import { demoNotebook, emptyCell, newCellId } from '../notebook/demo';
+import { parseNotebookFile, serializeNotebookFile, toNotebookFile } from '../notebook/file';
+import type { Cell, CellKind, DataRef, ModelRef, Notebook, RunFile } from '../notebook/schema';
+import type { ModelRole } from '../worker/protocol';
+import type { AppState } from './index';
+import { notebookDb } from './notebookDb';
+
+export type SaveState = 'idle' | 'saving' | 'saved' | 'error';
+
+export interface NotebookSlice {
+  notebook: {
+    doc: Notebook;
+    /** False until openNotebook has restored the saved notebook (or chosen the demo). */
+    restored: boolean;
+    save: { state: SaveState; at: number | null; error: string | null };
+    /** Why nothing is being saved in this browser, when so (no IndexedDB, a newer schema on disk). */
+    storageProblem: string | null;
+    /** The last import's outcome: an error that names what is wrong, or what was imported. */
+    importError: string | null;
+    importMessage: string | null;
+  };
+  /** Restore the current notebook and its runs from IndexedDB; the demo notebook when there is none. */
+  openNotebook: () => Promise<void>;
+  updateCell: (id: string, patch: Partial<Cell>) => void;
+  addCell: (kind: CellKind, afterId: string | null) => void;
+  removeCell: (id: string) => void;
+  moveCell: (id: string, by: -1 | 1) => void;
+  setTitle: (title: string) => void;
+  /** Replace the notebook with a fresh copy of the demo (the runs stay saved). */
+  resetToDemo: () => void;
+  /** Remember where the dataset / a model came from in the notebook's Data / Models cell. */
+  rememberData: (ref: DataRef) => void;
+  rememberModel: (role: ModelRole, ref: ModelRef) => void;
+  /** Save now (autosave does it a moment after each change). */
+  flushSave: () => Promise<void>;
+  /** The notebook and its runs (with their step records) as a notebook file. */
+  exportNotebook: () => Promise<Blob>;
+  importNotebook: (file: Blob) => Promise<void>;
+}
+
+const AUTOSAVE_MS = 400;
+
+export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> = (set, get) => {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const patch = (p: Partial<NotebookSlice['notebook']>): void => set((s) => ({ notebook: { ...s.notebook, ...p } }));
+  const patchSave = (p: Partial<NotebookSlice['notebook']['save']>): void =>
+    set((s) => ({ notebook: { ...s.notebook, save: { ...s.notebook.save, ...p } } }));
+
+  const save = async (): Promise<void> => {
+    timer = null;
+    const { doc, storageProblem } = get().notebook;
+    if (storageProblem) return;
+    patchSave({ state: 'saving' });
+    try {
+      const db = await notebookDb();
+      await db.saveNotebook(doc);
+      patchSave({ state: 'saved', at: Date.now(), error: null });
+    } catch (err) {
+      // Nothing on screen is lost: the next change tries again; the user can export meanwhile.
+      patchSave({ state: 'error', error: (err as Error).message });
+    }
+  };
+  const schedule = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => void save(), AUTOSAVE_MS);
+  };
+  const edit = (f: (nb: Notebook) => Notebook): void => {
+    set((s) => ({ notebook: { ...s.notebook, doc: { ...f(s.notebook.doc), updatedAt: Date.now() } } }));
+    schedule();
+  };
+  const mapCells = (nb: Notebook, f: (c: Cell) => Cell): Notebook => ({ ...nb, cells: nb.cells.map(f) });
+
+  if (typeof window !== 'undefined')
+    window.addEventListener('pagehide', () => {
+      if (timer) void save();
+    });
+
+  return {
+    notebook: {
+      doc: demoNotebook(),
+      restored: false,
+      save: { state: 'idle', at: null, error: null },
+      storageProblem: null,
+      importError: null,
+      importMessage: null,
+    },
+
+    openNotebook: async () => {
+      try {
+        const db = await notebookDb();
+        const saved = await db.loadCurrentNotebook();
+        const doc = saved ?? demoNotebook();
+        patch({ doc, restored: true, storageProblem: null });
+        if (!saved) await db.saveNotebook(doc);
+        await get().loadRuns(doc.id, db.interrupted);
+      } catch (err) {
+        // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.
+        patch({ restored: true, storageProblem: (err as Error).message });
+      }
+    },
+
+    updateCell: (id, p) => edit((nb) => mapCells(nb, (c) => (c.id === id ? ({ ...c, ...p, id, kind: c.kind } as Cell) : c))),
+    addCell: (kind, afterId) =>
+      edit((nb) => {
+        const cell = emptyCell(kind, newCellId(nb));
+        const at = afterId === null ? nb.cells.length : nb.cells.findIndex((c) => c.id === afterId) + 1;
+        return { ...nb, cells: [...nb.cells.slice(0, at), cell, ...nb.cells.slice(at)] };
+      }),
+    removeCell: (id) => edit((nb) => ({ ...nb, cells: nb.cells.filter((c) => c.id !== id) })),
+    moveCell: (id, by) =>
+      edit((nb) => {
+        const i = nb.cells.findIndex((c) => c.id === id),
+          j = i + by;
+        if (i < 0 || j < 0 || j >= nb.cells.length) return nb;
+        const cells = [...nb.cells];
+        [cells[i], cells[j]] = [cells[j]!, cells[i]!];
+        return { ...nb, cells };
+      }),
+    setTitle: (title) => edit((nb) => ({ ...nb, title })),
+    resetToDemo: () => {
+      edit(() => demoNotebook());
+      void get().loadRuns('demo', []);
+    },
+    rememberData: (ref) => edit((nb) => mapCells(nb, (c) => (c.kind === 'data' ? { ...c, source: ref } : c))),
+    rememberModel: (role, ref) => edit((nb) => mapCells(nb, (c) => (c.kind === 'models' ? { ...c, [role]: ref } : c))),
+    flushSave: async () => {
+      if (timer) clearTimeout(timer);
+      await save();
+    },
+
+    exportNotebook: async () => {
+      const doc = get().notebook.doc;
+      const runs: RunFile[] = [];
+      for (const meta of get().runs.list) runs.push({ meta, records: await get().loadRecords(meta.id) });
+      return new Blob([serializeNotebookFile(toNotebookFile(doc, runs))], { type: 'application/json' });
+    },
+
+    importNotebook: async (blob) => {
+      patch({ importError: null, importMessage: null });
+      let file;
+      try {
+        file = parseNotebookFile(await blob.text());
+      } catch (err) {
+        patch({ importError: (err as Error).message });
+        return;
+      }
+      if (get().runs.active) {
+        patch({ importError: 'a run is in progress: stop it (or let it finish) before importing a notebook' });
+        return;
+      }
+      await get().flushSave(); // the current notebook stays saved, under its own id
+      let doc = file.notebook;
+      try {
+        const db = await notebookDb();
+        doc = await db.importNotebookFile(file);
+        await get().loadRuns(doc.id, []);
+      } catch (err) {
+        // Not saved (storage full or unavailable): show it for this session anyway.
+        patch({ importError: `imported for this session only: ${(err as Error).message}` });
+        set((s) => ({
+          runs: {
+            ...s.runs,
+            list: file.runs.map((r) => r.meta),
+            records: Object.fromEntries(file.runs.map((r) => [r.meta.id, r.records])),
+          },
+        }));
+      }
+      patch({
+        doc,
+        importMessage: `imported “${doc.title}”: ${doc.cells.length} cells, ${file.runs.length} run${file.runs.length === 1 ? '' : 's'}`,
+      });
+    },
+  };
+};

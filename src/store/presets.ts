@@ -1,0 +1,28 @@
+// Training presets (public/presets/<name>.json) and a Train cell's config: the preset, then the
+// fields the cell changed. Presets are fetched once per page.
+
+import type { TrainCell } from '../notebook/schema';
+import type { TrainConfig } from '../training/config';
+
+export const PRESETS = ['jmlr-code', 'jmlr-paper', 'jomed', 'atlas-pdist', 'replug', 'rag-frozen'] as const;
+
+const cache = new Map<string, Promise<Partial<TrainConfig>>>();
+
+export function loadPreset(name: string): Promise<Partial<TrainConfig>> {
+  let p = cache.get(name);
+  if (!p) {
+    p = fetch(`/presets/${encodeURIComponent(name)}.json`).then(async (res) => {
+      if (!res.ok) throw new Error(`preset ${name}: /presets/${name}.json answered HTTP ${res.status}`);
+      return (await res.json()) as Partial<TrainConfig>;
+    });
+    p.catch(() => cache.delete(name)); // a failed fetch is retried next time
+    cache.set(name, p);
+  }
+  return p;
+}
+
+/** The partial config a Train cell describes: its preset's fields, then its own. */
+export async function cellConfig(cell: TrainCell): Promise<Partial<TrainConfig>> {
+  const preset = cell.preset ? await loadPreset(cell.preset) : {};
+  return { ...preset, ...cell.overrides };
+}

@@ -1,0 +1,62 @@
+// The `texts` slice: question and passage texts the inspector shows beside a run's records
+// (records keep ids only), fetched from the loaded dataset in the worker and cached; and MaxSim
+// explanations (which query token matched which document token) for the loaded retriever.
+
+import type { StateCreator } from 'zustand';
+import type { LookupResult, MaxSimExplanation } from '../worker/protocol';
+import { engineClient } from './engine';
+import type { AppState } from './index';
+
+export type QuestionText = LookupResult['questions'][number];
+export type DocText = LookupResult['docs'][number];
+
+export interface TextsSlice {
+  texts: {
+    questions: Record<string, QuestionText>;
+    docs: Record<string, DocText>;
+    /** By `${query}\u0000${docId}`, for the retriever loaded when it was asked. */
+    maxsim: Record<string, MaxSimExplanation>;
+    error: string | null;
+  };
+  /** Fetch what is not cached yet; a no-op without a dataset (the view shows ids then). */
+  lookupTexts: (questionIds: string[], docIds: string[]) => Promise<void>;
+  explainMaxSim: (query: string, docId: string) => Promise<MaxSimExplanation | null>;
+}
+
+export const maxsimKey = (query: string, docId: string): string => `${query}\u0000${docId}`;
+
+export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set, get) => ({
+  texts: { questions: {}, docs: {}, maxsim: {}, error: null },
+  lookupTexts: async (questionIds, docIds) => {
+    const t = get().texts;
+    const qs = questionIds.filter((id) => !t.questions[id]);
+    const ds = docIds.filter((id) => !t.docs[id]);
+    if ((!qs.length && !ds.length) || get().data.status !== 'ready') return;
+    try {
+      const r = await engineClient().lookup({ questionIds: qs, docIds: ds });
+      set((s) => ({
+        texts: {
+          ...s.texts,
+          error: null,
+          questions: { ...s.texts.questions, ...Object.fromEntries(r.questions.map((q) => [q.id, q])) },
+          docs: { ...s.texts.docs, ...Object.fromEntries(r.docs.map((d) => [d.id, d])) },
+        },
+      }));
+    } catch (err) {
+      set((s) => ({ texts: { ...s.texts, error: (err as Error).message } }));
+    }
+  },
+  explainMaxSim: async (query, docId) => {
+    const key = maxsimKey(query, docId);
+    const have = get().texts.maxsim[key];
+    if (have) return have;
+    try {
+      const ex = await engineClient().maxsim({ query, docId });
+      set((s) => ({ texts: { ...s.texts, error: null, maxsim: { ...s.texts.maxsim, [key]: ex } } }));
+      return ex;
+    } catch (err) {
+      set((s) => ({ texts: { ...s.texts, error: (err as Error).message } }));
+      return null;
+    }
+  },
+});
