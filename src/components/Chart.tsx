@@ -75,7 +75,8 @@ export function Chart({
         normalized: true,
         plugins: { legend: { display: true, position: 'bottom', labels: { boxWidth: 12 } } },
         scales: {
-          x: { type: 'linear', title: { display: true, text: xLabel } },
+          // Steps are whole numbers: no 1.5 ticks.
+          x: { type: 'linear', title: { display: true, text: xLabel }, ticks: xLabel === 'step' ? { precision: 0 } : {} },
           y: { type: 'linear', title: { display: true, text: yLabel } },
         },
       },

@@ -4,7 +4,7 @@
 // question was trained on, and the LLM-Rank loss of one question split into its pairs.
 
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../training/step';
-import { llmRankLoss } from '../training/losses';
+import { llmRankLoss, minMaxScale } from '../training/losses';
 
 export interface StepSeries {
   step: number[];
@@ -104,7 +104,7 @@ export interface PairTerm {
   /** Candidate indices (into QuestionRecord.candidates) of the two judged documents. */
   a: number;
   b: number;
-  /** Min-max scaled scores' difference s'_a - s'_b (the logit). */
+  /** Min-max scaled scores' difference s'_a - s'_b (the logit; s' in [-1, 1], as losses.ts scales). */
   x: number;
   /** 1 when a's answer NLL is lower than b's (a should rank above b). */
   y: 0 | 1;
@@ -121,9 +121,8 @@ export function llmRankPairs(q: QuestionRecord): { pairs: PairTerm[]; total: num
   const sampled = q.candidates.flatMap((c, i) => (c.sampled && c.utility !== null ? [i] : []));
   if (sampled.length < 2) return null;
   const scores = q.candidates.map((c) => c.score);
-  const lo = Math.min(...scores),
-    range = Math.max(...scores) - lo;
-  const scaled = scores.map((s) => (range > 0 ? (s - lo) / range : 0));
+  // The loss's own scaling (to [-1, 1]), so the pairs add up to `total`.
+  const { scaled } = minMaxScale(scores);
   const nll = sampled.map((i) => q.candidates[i]!.utility!);
   const n = sampled.length,
     norm = 1 + (n * (n - 1)) / 2;

@@ -108,6 +108,13 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       patchMeta(meta.id, { status: 'running', steps: kept.length, evals: checkpoint.evals, message: null });
     }
     await persist('the run', async () => db?.putRun(get().runs.list.find((m) => m.id === meta.id)!));
+    // What the worker streams is saved in the order it came, one write after another, and the
+    // final meta only after them all: worker messages can arrive faster than a transaction commits,
+    // and a step's meta saved late would turn a finished run back into 'running' on disk.
+    let saves: Promise<void> = Promise.resolve();
+    const save = (what: string, f: () => Promise<void>): void => {
+      saves = saves.then(() => persist(what, f));
+    };
     try {
       const result = await engineClient().train(
         config,
@@ -120,7 +127,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
               runs: { ...s.runs, records: { ...s.runs.records, [meta.id]: [...(s.runs.records[meta.id] ?? []), rec] } },
             }));
             const m = patchMeta(meta.id, { steps: rec.step + 1 });
-            void persist('a step record', async () => {
+            save('a step record', async () => {
               await db?.appendRecords(meta.id, [rec]);
               await db?.putRun(m);
             });
@@ -128,12 +135,12 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
           if (p.trainEval) {
             const ev = p.trainEval;
             const m = patchMeta(meta.id, { evals: [...(get().runs.list.find((x) => x.id === meta.id)?.evals ?? []), ev] });
-            void persist('an evaluation', async () => db?.putRun(m));
+            save('an evaluation', async () => db?.putRun(m));
           }
           if (p.trainCheckpoint) {
             const cp = p.trainCheckpoint;
             patchMeta(meta.id, { checkpointStep: cp.step });
-            void persist('a checkpoint', async () => db?.putCheckpoint(meta.id, cp));
+            save('a checkpoint', async () => db?.putCheckpoint(meta.id, cp));
           }
         },
         { runId: meta.id, resume: checkpoint ?? undefined },
@@ -144,11 +151,13 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         evals: result.evals,
         phaseMs: result.phaseMs,
       });
+      await saves;
       await persist('the run', async () => db?.putRun(m));
       patch({ trainedBy: meta.id });
       // The worker rebuilt the index with the trained retriever: the Index cell shows that one.
       if (result.index) set((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready', summary: result.index } } }));
     } catch (err) {
+      await saves;
       const e = err as Error;
       const field = /^config\.([A-Za-z0-9]*):/.exec(e.message)?.[1] ?? null;
       const refused = e.name === 'ConfigError' || e.name === 'TrainingNotReadyError';

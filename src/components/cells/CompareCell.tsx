@@ -13,9 +13,13 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
   const records = useStore((s) => s.runs.records);
   const { updateCell, loadRecords } = useStore.getState();
   const chosen = cell.runIds.map((id) => list.find((m) => m.id === id)).filter((m): m is RunMeta => Boolean(m));
+  const missing = chosen
+    .filter((m) => !records[m.id])
+    .map((m) => m.id)
+    .join(' ');
   useEffect(() => {
-    for (const m of chosen) if (!records[m.id]) void loadRecords(m.id);
-  }, [chosen, records, loadRecords]);
+    for (const id of missing ? missing.split(' ') : []) void loadRecords(id);
+  }, [missing, loadRecords]);
 
   const toggle = (id: string, on: boolean): void =>
     updateCell(cell.id, { runIds: on ? [...cell.runIds, id] : cell.runIds.filter((r) => r !== id) });

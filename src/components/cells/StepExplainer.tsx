@@ -85,8 +85,8 @@ export function StepExplainer({
         {stage === 1 && (
           <>
             <p>
-              Scores are min-max scaled to s′ = (s − {fmt(lo, 3)}) / {fmt(hi - lo, 3)} and turned into a distribution p =
-              softmax(s′ / {c.samplingTemperature}).{' '}
+              Scores are min-max scaled to [−1, 1], s′ = 2 (s − {fmt(lo, 3)}) / {fmt(hi - lo, 3)} − 1, and turned into a
+              distribution p = softmax(s′ / {c.samplingTemperature}).{' '}
               {c.sampling
                 ? `n = ${c.sampled} documents were drawn from it without replacement (seeded by the run's seed and the step).`
                 : `The top n = ${c.sampled} were taken (sampling off).`}
