@@ -99,7 +99,7 @@ export function Notebook({ gpuReady }: { gpuReady: boolean }) {
 function SaveState() {
   const save = useStore((s) => s.notebook.save);
   const text =
-    save.state === 'saving'
+    save.state === 'pending' || save.state === 'saving'
       ? 'saving…'
       : save.state === 'saved'
         ? `saved ${new Date(save.at!).toLocaleTimeString()}`

@@ -40,8 +40,8 @@ export class DeviceLostError extends MedRankError {
   ) {
     super(
       `The GPU device was lost (${reason}${detail ? `: ${detail}` : ''}). ` +
-        'Nothing saved is lost: reload the page or press "Reconnect GPU" to get a new device, ' +
-        'then resume from the last checkpoint.',
+        'Nothing saved is lost: reload the page to get a new device, run the setup cells again, ' +
+        'then resume the run from its last checkpoint.',
     );
   }
 }

@@ -12,7 +12,7 @@ import type { ModelRole } from '../worker/protocol';
 import type { AppState } from './index';
 import { notebookDb } from './notebookDb';
 
-export type SaveState = 'idle' | 'saving' | 'saved' | 'error';
+export type SaveState = 'idle' | 'pending' | 'saving' | 'saved' | 'error';
 
 export interface NotebookSlice {
   notebook: {
@@ -46,6 +46,29 @@ export interface NotebookSlice {
 }
 
 const AUTOSAVE_MS = 400;
+/**
+ * localStorage key of an edit not yet in IndexedDB when the page went away: pagehide cannot wait
+ * for an IndexedDB transaction, but a synchronous localStorage write always lands. The next open
+ * takes it when it is newer than the saved notebook, saves it, and removes it.
+ */
+const STASH_KEY = 'medrank-notebook-unsaved';
+
+function readStash(): Notebook | null {
+  try {
+    const text = globalThis.localStorage?.getItem(STASH_KEY);
+    // Validated like an imported file: it is data from the page, but still only data.
+    return text ? parseNotebookFile(serializeNotebookFile(toNotebookFile(JSON.parse(text) as Notebook, []))).notebook : null;
+  } catch {
+    return null;
+  }
+}
+const clearStash = (): void => {
+  try {
+    globalThis.localStorage?.removeItem(STASH_KEY);
+  } catch {
+    // no localStorage: nothing was stashed
+  }
+};
 
 export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> = (set, get) => {
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -61,6 +84,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     try {
       const db = await notebookDb();
       await db.saveNotebook(doc);
+      clearStash();
       patchSave({ state: 'saved', at: Date.now(), error: null });
     } catch (err) {
       // Nothing on screen is lost: the next change tries again; the user can export meanwhile.
@@ -72,14 +96,26 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     timer = setTimeout(() => void save(), AUTOSAVE_MS);
   };
   const edit = (f: (nb: Notebook) => Notebook): void => {
-    set((s) => ({ notebook: { ...s.notebook, doc: { ...f(s.notebook.doc), updatedAt: Date.now() } } }));
+    set((s) => ({
+      notebook: {
+        ...s.notebook,
+        doc: { ...f(s.notebook.doc), updatedAt: Date.now() },
+        save: { ...s.notebook.save, state: 'pending' },
+      },
+    }));
     schedule();
   };
   const mapCells = (nb: Notebook, f: (c: Cell) => Cell): Notebook => ({ ...nb, cells: nb.cells.map(f) });
 
   if (typeof window !== 'undefined')
     window.addEventListener('pagehide', () => {
-      if (timer) void save();
+      if (!timer) return;
+      try {
+        localStorage.setItem(STASH_KEY, JSON.stringify(get().notebook.doc));
+      } catch {
+        // no room or no localStorage: the IndexedDB save below may still land
+      }
+      void save();
     });
 
   return {
@@ -96,9 +132,12 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       try {
         const db = await notebookDb();
         const saved = await db.loadCurrentNotebook();
-        const doc = saved ?? demoNotebook();
+        const stash = readStash();
+        const newer = stash && (!saved || (stash.id === saved.id && stash.updatedAt > saved.updatedAt)) ? stash : null;
+        const doc = newer ?? saved ?? demoNotebook();
         patch({ doc, restored: true, storageProblem: null });
-        if (!saved) await db.saveNotebook(doc);
+        if (doc !== saved) await db.saveNotebook(doc);
+        clearStash();
         await get().loadRuns(doc.id, db.interrupted);
       } catch (err) {
         // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.

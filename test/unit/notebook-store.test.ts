@@ -230,6 +230,34 @@ async function startHeldRun(): Promise<{ id: string; finish: (r: TrainResult) =>
 // ---- tests -------------------------------------------------------------------------------------
 
 describe('notebook store: restore and autosave', () => {
+  it('an edit the page could not save before it went away comes back from the pagehide stash', async () => {
+    const items = new Map<string, string>();
+    vi.stubGlobal('localStorage', {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => void items.set(k, v),
+      removeItem: (k: string) => void items.delete(k),
+    });
+    await st().openNotebook();
+    const saved = st().notebook.doc;
+    // What pagehide writes when the 400 ms autosave had not run yet: a newer copy of the notebook.
+    items.set(
+      'medrank-notebook-unsaved',
+      JSON.stringify({ ...saved, title: 'typed just before reload', updatedAt: saved.updatedAt + 1 }),
+    );
+    await reload();
+    expect(st().notebook.doc.title).toBe('typed just before reload');
+    expect(items.has('medrank-notebook-unsaved')).toBe(false);
+    expect((await db.loadCurrentNotebook())?.title).toBe('typed just before reload'); // now in IndexedDB
+    // An older stash (the save landed after all) is ignored; a malformed one too.
+    items.set('medrank-notebook-unsaved', JSON.stringify({ ...saved, title: 'stale', updatedAt: 1 }));
+    await reload();
+    expect(st().notebook.doc.title).toBe('typed just before reload');
+    items.set('medrank-notebook-unsaved', '{"id": 5}');
+    await reload();
+    expect(st().notebook.doc.title).toBe('typed just before reload');
+    vi.unstubAllGlobals();
+  });
+
   it('opens the demo notebook on an empty database and saves it', async () => {
     expect(st().notebook.restored).toBe(false);
     await st().openNotebook();
