@@ -7,6 +7,7 @@ import { useRef, useState, type ChangeEvent } from 'react';
 import { evalsToCsv, recordsToCsv, resultsJson } from '../notebook/csv';
 import { CELL_KINDS, type Cell, type CellKind } from '../notebook/schema';
 import { useStore } from '../store';
+import { dataSource } from '../store/dataSlice';
 import { modelSource } from '../store/modelsSlice';
 import { formatBytes } from '../gpu/errors';
 import { CELL_TITLES } from './cells/CellFrame';
@@ -74,7 +75,8 @@ export function Notebook({ gpuReady }: { gpuReady: boolean }) {
       )}
       <Toolbar gpuReady={gpuReady} />
       {cells.map((c, i) => (
-        <CellView key={c.id} cell={c} index={i} count={cells.length} />
+        // Keyed by notebook too: a cell's local state (text being typed) never outlives its notebook.
+        <CellView key={`${nb.doc.id}:${c.id}`} cell={c} index={i} count={cells.length} />
       ))}
       <div className="panel row add-cell">
         <label>
@@ -225,10 +227,9 @@ function SetupButton({ gpuReady }: { gpuReady: boolean }) {
     try {
       const data = cells.find((c) => c.kind === 'data');
       if (data?.kind === 'data') {
-        if (data.source.kind === 'files') throw new Error('the Data cell reads local files: choose them again in the Data cell');
-        await s.loadDataset(
-          data.source.kind === 'demo' ? { kind: 'demo' } : { kind: 'url', format: data.source.format, urls: data.source.urls },
-        );
+        const source = dataSource(data.source);
+        if (!source) throw new Error('the Data cell reads local files: choose them again in the Data cell');
+        await s.loadDataset(source);
         if (useStore.getState().data.status !== 'ready')
           throw new Error(useStore.getState().data.error ?? 'the dataset did not load');
       }

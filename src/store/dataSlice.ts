@@ -34,6 +34,13 @@ export interface DataSlice {
   search: (query: string, k?: number) => Promise<void>;
 }
 
+/** The source a remembered dataset reloads from; null for local files (they must be chosen again). */
+export function dataSource(ref: DataRef): DatasetSourceSpec | null {
+  if (ref.kind === 'demo') return { kind: 'demo' };
+  if (ref.kind === 'url') return { kind: 'url', format: ref.format, urls: { ...ref.urls } };
+  return null;
+}
+
 /** How the notebook remembers a dataset source (local files by their names only). */
 export function dataRef(source: DatasetSourceSpec): DataRef {
   if (source.kind === 'demo') return { kind: 'demo' };
@@ -64,6 +71,7 @@ export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, 
         // A new corpus: the old index and results no longer apply.
         patch({ status: 'ready', summary, hits: null });
         get().rememberData(dataRef(source));
+        get().clearTexts('all'); // another corpus: ids may mean other texts now
         patchIndex({ status: 'none', progress: null, summary: null, error: null });
       } catch (err) {
         // The worker keeps the previous dataset when a read fails or is cancelled.

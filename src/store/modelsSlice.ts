@@ -85,6 +85,7 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
         patch(role, { status: 'ready', summary });
         // Fresh weights: no run has trained them; the notebook remembers where they came from.
         set((s) => ({ runs: { ...s.runs, trainedBy: null } }));
+        if (role === 'retriever') get().clearTexts('maxsim'); // token matches were the old retriever's
         get().rememberModel(role, modelRef(source));
       } catch (err) {
         const e = err as Error & { errorClass?: string };

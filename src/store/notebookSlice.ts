@@ -84,6 +84,8 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     try {
       const db = await notebookDb();
       await db.saveNotebook(doc);
+      // An edit made while this one was written is still pending (its own save is scheduled).
+      if (get().notebook.doc !== doc) return;
       clearStash();
       patchSave({ state: 'saved', at: Date.now(), error: null });
     } catch (err) {
@@ -96,11 +98,13 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     timer = setTimeout(() => void save(), AUTOSAVE_MS);
   };
   const edit = (f: (nb: Notebook) => Notebook): void => {
+    if (!get().notebook.restored) return; // the saved notebook is not in yet: an edit would overwrite it
     set((s) => ({
       notebook: {
         ...s.notebook,
         doc: { ...f(s.notebook.doc), updatedAt: Date.now() },
-        save: { ...s.notebook.save, state: 'pending' },
+        // Not saved in this browser at all (storageProblem): nothing is pending, the banner says so.
+        save: { ...s.notebook.save, state: s.notebook.storageProblem ? s.notebook.save.state : 'pending' },
       },
     }));
     schedule();
@@ -109,7 +113,8 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
 
   if (typeof window !== 'undefined')
     window.addEventListener('pagehide', () => {
-      if (!timer) return;
+      const { state } = get().notebook.save;
+      if (!get().notebook.restored || (state !== 'pending' && state !== 'saving' && state !== 'error')) return;
       try {
         localStorage.setItem(STASH_KEY, JSON.stringify(get().notebook.doc));
       } catch {
@@ -138,7 +143,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
         patch({ doc, restored: true, storageProblem: null });
         if (doc !== saved) await db.saveNotebook(doc);
         clearStash();
-        await get().loadRuns(doc.id, db.interrupted);
+        await get().loadRuns(doc.id);
       } catch (err) {
         // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.
         patch({ restored: true, storageProblem: (err as Error).message });
@@ -165,7 +170,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     setTitle: (title) => edit((nb) => ({ ...nb, title })),
     resetToDemo: () => {
       edit(() => demoNotebook());
-      void get().loadRuns('demo', []);
+      void get().loadRuns('demo');
     },
     rememberData: (ref) => edit((nb) => mapCells(nb, (c) => (c.kind === 'data' ? { ...c, source: ref } : c))),
     rememberModel: (role, ref) => edit((nb) => mapCells(nb, (c) => (c.kind === 'models' ? { ...c, [role]: ref } : c))),
@@ -199,7 +204,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       try {
         const db = await notebookDb();
         doc = await db.importNotebookFile(file);
-        await get().loadRuns(doc.id, []);
+        await get().loadRuns(doc.id);
       } catch (err) {
         // Not saved (storage full or unavailable): show it for this session anyway.
         patch({ importError: `imported for this session only: ${(err as Error).message}` });

@@ -5,7 +5,7 @@
 // on screen is kept and the message says to delete old runs or export.
 
 import type { StateCreator } from 'zustand';
-import type { EvaluateCell, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
+import type { EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
 import { resolveConfig, type TrainConfig } from '../training/config';
 import type { ModelRole } from '../worker/protocol';
 import type { Progress } from './dataSlice';
@@ -45,7 +45,8 @@ export interface RunsSlice {
     /** The run that last trained the loaded models (null: as loaded). */
     trainedBy: string | null;
   };
-  loadRuns: (notebookId: string, interrupted: string[]) => Promise<void>;
+  /** The runs of a notebook (runs the tab lost mid-way come back 'interrupted': db.ts). */
+  loadRuns: (notebookId: string) => Promise<void>;
   startRun: (cellId: string) => Promise<void>;
   /** Continue an interrupted or stopped run from its last checkpoint. */
   resumeRun: (runId: string) => Promise<void>;
@@ -58,6 +59,9 @@ export interface RunsSlice {
   /** The loaded model's current weights as a safetensors download. */
   exportWeights: (role: ModelRole) => Promise<{ fileName: string; blob: Blob }>;
 }
+
+/** The field a ConfigError names: its message starts with `config.<field>:` (the class does not cross the worker). */
+const configField = (message: string): string | null => /^config\.([A-Za-z0-9]*):/.exec(message)?.[1] || null;
 
 const newRunId = (): string => `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 
@@ -90,24 +94,21 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     }
   };
 
-  /** One run in the worker, fresh or resumed, with everything it streams saved as it comes. */
-  const drive = async (meta: RunMeta, config: TrainConfig, resumeStep: number | null): Promise<void> => {
+  /**
+   * One run in the worker, fresh or resumed, with everything it streams saved as it comes. The
+   * caller has claimed `active` already (synchronously, so a double click cannot start two).
+   */
+  const drive = async (meta: RunMeta, config: TrainConfig, resume: RunCheckpoint | null): Promise<void> => {
     const db = get().notebook.storageProblem ? null : await notebookDb().catch(() => null);
-    const checkpoint = resumeStep !== null ? await db?.getCheckpoint(meta.id) : null;
-    if (resumeStep !== null && !checkpoint) throw new Error('this run has no saved checkpoint to resume from');
-    patch({
-      active: { id: meta.id, cellId: meta.cellId, startedAt: performance.now(), totalSteps: config.steps, progress: null },
-      saveError: null,
-    });
-    setError(meta.cellId, null);
-    if (checkpoint) {
-      // Records after the checkpoint are recomputed by the resumed run (same seeds, same numbers).
-      const kept = (get().runs.records[meta.id] ?? (await get().loadRecords(meta.id))).filter((r) => r.step < checkpoint.step);
+    const before = { meta, records: resume ? await get().loadRecords(meta.id) : [] };
+    if (resume) {
+      // The records after the checkpoint are recomputed by the resumed run (same seeds, same
+      // numbers); on disk they go only when the first new one arrives, so a refused resume loses nothing.
+      const kept = before.records.filter((r) => r.step < resume.step);
       set((s) => ({ runs: { ...s.runs, records: { ...s.runs.records, [meta.id]: kept } } }));
-      await persist('the run', async () => db!.truncateRecords(meta.id, checkpoint.step));
-      patchMeta(meta.id, { status: 'running', steps: kept.length, evals: checkpoint.evals, message: null });
+      patchMeta(meta.id, { status: 'running', steps: kept.length, evals: resume.evals, message: null });
     }
-    await persist('the run', async () => db?.putRun(get().runs.list.find((m) => m.id === meta.id)!));
+    await persist('the run', async () => db?.putRun(get().runs.list.find((m) => m.id === meta.id) ?? meta));
     // What the worker streams is saved in the order it came, one write after another, and the
     // final meta only after them all: worker messages can arrive faster than a transaction commits,
     // and a step's meta saved late would turn a finished run back into 'running' on disk.
@@ -115,6 +116,8 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     const save = (what: string, f: () => Promise<void>): void => {
       saves = saves.then(() => persist(what, f));
     };
+    let stepped = false;
+    const latest = (): RunMeta => get().runs.list.find((x) => x.id === meta.id) ?? meta;
     try {
       const result = await engineClient().train(
         config,
@@ -123,27 +126,34 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
           if (active) patch({ active: { ...active, progress: { done: p.done, total: p.total, message: p.message } } });
           if (p.trainRecord) {
             const rec = p.trainRecord;
+            const first = !stepped;
+            stepped = true;
             set((s) => ({
               runs: { ...s.runs, records: { ...s.runs.records, [meta.id]: [...(s.runs.records[meta.id] ?? []), rec] } },
             }));
-            const m = patchMeta(meta.id, { steps: rec.step + 1 });
+            patchMeta(meta.id, { steps: rec.step + 1 });
             save('a step record', async () => {
+              if (first && resume) await db?.truncateRecords(meta.id, resume.step);
               await db?.appendRecords(meta.id, [rec]);
-              await db?.putRun(m);
+              await db?.putRun(latest()); // as it is now: with the checkpoint step saved before it
             });
           }
           if (p.trainEval) {
             const ev = p.trainEval;
-            const m = patchMeta(meta.id, { evals: [...(get().runs.list.find((x) => x.id === meta.id)?.evals ?? []), ev] });
-            save('an evaluation', async () => db?.putRun(m));
+            patchMeta(meta.id, { evals: [...latest().evals, ev] });
+            save('an evaluation', async () => db?.putRun(latest()));
           }
           if (p.trainCheckpoint) {
             const cp = p.trainCheckpoint;
-            patchMeta(meta.id, { checkpointStep: cp.step });
-            save('a checkpoint', async () => db?.putCheckpoint(meta.id, cp));
+            // Offered for resume only once it is on disk.
+            save('a checkpoint', async () => {
+              if (!db) return;
+              await db.putCheckpoint(meta.id, cp);
+              patchMeta(meta.id, { checkpointStep: cp.step });
+            });
           }
         },
-        { runId: meta.id, resume: checkpoint ?? undefined },
+        { runId: meta.id, resume: resume ?? undefined },
       );
       const m = patchMeta(meta.id, {
         status: result.stopped ? 'stopped' : 'done',
@@ -152,49 +162,73 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         phaseMs: result.phaseMs,
       });
       await saves;
-      await persist('the run', async () => db?.putRun(m));
-      patch({ trainedBy: meta.id });
+      await persist('the run', async () => db?.putRun({ ...m, checkpointStep: latest().checkpointStep }));
       // The worker rebuilt the index with the trained retriever: the Index cell shows that one.
       if (result.index) set((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready', summary: result.index } } }));
     } catch (err) {
       await saves;
       const e = err as Error;
-      const field = /^config\.([A-Za-z0-9]*):/.exec(e.message)?.[1] ?? null;
+      const field = configField(e.message);
       const refused = e.name === 'ConfigError' || e.name === 'TrainingNotReadyError';
-      if (refused && resumeStep === null) {
-        // Refused before its first step (models or index missing): no run to keep.
+      if (!stepped && resume) {
+        // A refused resume (other runs trained the models, another config): the run stays as it was.
+        set((s) => ({
+          runs: {
+            ...s.runs,
+            list: s.runs.list.map((x) => (x.id === meta.id ? before.meta : x)),
+            records: { ...s.runs.records, [meta.id]: before.records },
+          },
+        }));
+        await persist('the run', async () => db?.putRun(before.meta));
+      } else if (!stepped && refused) {
+        // Refused before its first step (models or index missing, a bad field): no run to keep.
         set((s) => ({ runs: { ...s.runs, list: s.runs.list.filter((x) => x.id !== meta.id) } }));
         await persist('the run', async () => db?.deleteRun(meta.id));
       } else {
         const m = patchMeta(meta.id, { status: 'error', message: e.message });
         await persist('the run', async () => db?.putRun(m));
       }
-      setError(meta.cellId, e.message, field || null);
+      setError(meta.cellId, e.message, field);
       // A run that failed after it started may have moved the retriever: the worker dropped its index.
-      const started = !refused && e.name !== 'WorkerCrashedError';
-      if (started && config.schedule !== 'frozen-retriever')
+      if (!refused && e.name !== 'WorkerCrashedError' && config.schedule !== 'frozen-retriever')
         set((s) => ({ data: { ...s.data, hits: null, index: { status: 'none', progress: null, summary: null, error: null } } }));
     } finally {
+      // Any step taken trained the loaded models: an evaluation now measures this run's models,
+      // and token matches cached for the retriever as it was are stale.
+      if (stepped) {
+        patch({ trainedBy: meta.id });
+        get().clearTexts('maxsim');
+      }
       patch({ active: null });
       void get().refreshUsage();
     }
   };
 
+  /** Claim the one run slot now (before any await), or say why not. */
+  const claim = (meta: Pick<RunMeta, 'id' | 'cellId'>, totalSteps: number): boolean => {
+    if (get().runs.active) return false;
+    patch({
+      active: { id: meta.id, cellId: meta.cellId, startedAt: performance.now(), totalSteps, progress: null },
+      saveError: null,
+    });
+    setError(meta.cellId, null);
+    return true;
+  };
+
   return {
     runs: { list: [], records: {}, active: null, errors: {}, saveError: null, evaluating: null, usage: null, trainedBy: null },
 
-    loadRuns: async (notebookId, interrupted) => {
+    loadRuns: async (notebookId) => {
       const db = await notebookDb();
       const list = await db.listRuns(notebookId);
       patch({ list, records: {} });
-      if (interrupted.length) patch({ saveError: null });
       void get().refreshUsage();
     },
 
     startRun: async (cellId) => {
-      if (get().runs.active) return;
       const cell = get().notebook.doc.cells.find((c): c is TrainCell => c.id === cellId && c.kind === 'train');
-      if (!cell) return;
+      const id = newRunId();
+      if (!cell || !claim({ id, cellId }, 0)) return;
       let config: TrainConfig;
       try {
         // recordScoresAfter: the inspector shows how each step's update moved the candidates.
@@ -202,7 +236,8 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         if (!(config.checkpointEvery > 0)) config = { ...config, checkpointEvery: Math.max(1, Math.floor(config.steps / 10)) };
       } catch (err) {
         const e = err as Error;
-        setError(cellId, e.message, /^config\.([A-Za-z0-9]*):/.exec(e.message)?.[1] ?? null);
+        patch({ active: null });
+        setError(cellId, e.message, configField(e.message));
         return;
       }
       const nb = get().notebook.doc;
@@ -211,7 +246,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       const n = get().runs.list.filter((m) => m.cellId === cellId).length + 1;
       const now = Date.now();
       const meta: RunMeta = {
-        id: newRunId(),
+        id,
         notebookId: nb.id,
         cellId,
         name: `${cell.preset ?? 'custom'} #${n}`,
@@ -227,15 +262,32 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         checkpointStep: null,
         updatedAt: now,
       };
-      set((s) => ({ runs: { ...s.runs, list: [...s.runs.list, meta], records: { ...s.runs.records, [meta.id]: [] } } }));
+      set((s) => ({
+        runs: {
+          ...s.runs,
+          list: [...s.runs.list, meta],
+          records: { ...s.runs.records, [meta.id]: [] },
+          active: s.runs.active && { ...s.runs.active, totalSteps: config.steps },
+        },
+      }));
       await drive(meta, config, null);
     },
 
     resumeRun: async (runId) => {
-      if (get().runs.active) return;
       const meta = get().runs.list.find((m) => m.id === runId);
-      if (!meta || meta.checkpointStep === null) return;
-      await drive(meta, meta.config, meta.checkpointStep);
+      if (!meta || meta.checkpointStep === null || !claim(meta, meta.config.steps)) return;
+      let checkpoint: RunCheckpoint | null = null;
+      try {
+        checkpoint = get().notebook.storageProblem ? null : await (await notebookDb()).getCheckpoint(runId);
+      } catch {
+        // unreadable: said below
+      }
+      if (!checkpoint) {
+        patch({ active: null });
+        setError(meta.cellId, `${meta.name} has no readable checkpoint in this browser: it cannot resume (run it again instead)`);
+        return;
+      }
+      await drive(meta, meta.config, checkpoint);
     },
 
     stopRun: () => engineClient().cancel?.('train'),

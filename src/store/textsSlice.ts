@@ -21,6 +21,8 @@ export interface TextsSlice {
   /** Fetch what is not cached yet; a no-op without a dataset (the view shows ids then). */
   lookupTexts: (questionIds: string[], docIds: string[]) => Promise<void>;
   explainMaxSim: (query: string, docId: string) => Promise<MaxSimExplanation | null>;
+  /** Forget cached texts (a new dataset) or token matches (the retriever changed or trained). */
+  clearTexts: (what: 'all' | 'maxsim') => void;
 }
 
 export const maxsimKey = (query: string, docId: string): string => `${query}\u0000${docId}`;
@@ -46,6 +48,10 @@ export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set
       set((s) => ({ texts: { ...s.texts, error: (err as Error).message } }));
     }
   },
+  clearTexts: (what) =>
+    set((s) => ({
+      texts: what === 'all' ? { questions: {}, docs: {}, maxsim: {}, error: null } : { ...s.texts, maxsim: {} },
+    })),
   explainMaxSim: async (query, docId) => {
     const key = maxsimKey(query, docId);
     const have = get().texts.maxsim[key];

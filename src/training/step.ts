@@ -38,7 +38,7 @@ export interface CandidateRecord {
   score: number;
   /**
    * The retriever's score of this candidate right after this step's update (same candidates, same
-   * document vectors as `score`, no dropout): set when the retriever trained this step and
+   * document vectors and dropout masks as `score`, no gradient): set when the retriever trained this step and
    * config.recordScoresAfter is on, else null. score -> scoreAfter is how the update moved it.
    */
   scoreAfter: number | null;
@@ -286,8 +286,10 @@ export class Trainer {
       await lap('update');
 
       // Outside the timed phases (no lap after it): the same candidates scored by the updated
-      // retriever, without dropout and without gradient. It draws no random numbers.
-      const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids) : null;
+      // retriever without gradient, under the same dropout masks as step 2 (the same seeded
+      // context), so score -> scoreAfter is the update alone, not dropout noise. It draws nothing
+      // from the step's random stream.
+      const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids, t) : null;
 
       return this.makeRecord(t, trains, qs, found.ids, scores, after, samples, utility, retrieverLoss, generatorLoss, ms);
     });
@@ -328,12 +330,13 @@ export class Trainer {
     return r.score(q, docs);
   }
 
-  /** Each question's scores of its own candidates by the retriever as it is now (no dropout, no gradient). */
-  private async scoresAfter(qs: Question[], ids: string[][]): Promise<Float64Array[]> {
+  /** Each question's scores of its own candidates by the retriever as it is now (step `step`'s dropout masks, no gradient). */
+  private async scoresAfter(qs: Question[], ids: string[][], step: number): Promise<Float64Array[]> {
     const e = this.e,
       B = qs.length,
       K = ids[0]?.length ?? 0;
-    const t = e.scope(() => e.noGrad(() => this.scoreCandidates(qs, ids, new ForwardContext(false))));
+    const ctx = new ForwardContext(this.config.dropout, stepSeed(this.config.seed, step, 2));
+    const t = e.scope(() => e.noGrad(() => this.scoreCandidates(qs, ids, ctx)));
     try {
       const all = await t.read(); // [B, B*K]
       return qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));

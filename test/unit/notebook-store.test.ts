@@ -420,7 +420,8 @@ describe('notebook store: interrupted runs', () => {
     expect(meta).toMatchObject({ id, status: 'interrupted', checkpointStep: 2, steps: 3 });
     expect(st().runs.active).toBeNull();
 
-    // Resume: the checkpoint goes to the worker; records from its step on are gone before new ones come.
+    // Resume: the checkpoint goes to the worker; the records from its step on leave the screen at
+    // once and the disk when the first new one arrives (a refused resume must not lose them).
     const savedCp = (await db.getCheckpoint(id))!;
     let atStart: { memory: number[] | undefined; disk: number[] | undefined } | null = null;
     const resumed = streamingTrain({ from: 2, steps: 4, recordOver: { gpuBytes: 999 } });
@@ -437,7 +438,7 @@ describe('notebook store: interrupted runs', () => {
     expect(call.run?.resume).toEqual(savedCp);
     expect(call.run?.resume?.params[0]).toBeInstanceOf(Float32Array);
     expect(call.config).toEqual(config);
-    expect(atStart).toEqual({ memory: [0, 1], disk: [0, 1] });
+    expect(atStart).toEqual({ memory: [0, 1], disk: [0, 1, 2] });
 
     const expected = [stepRecord(0), stepRecord(1), stepRecord(2, { gpuBytes: 999 }), stepRecord(3, { gpuBytes: 999 })];
     expect(st().runs.records[id]).toEqual(expected);
@@ -457,6 +458,48 @@ describe('notebook store: interrupted runs', () => {
     expect(meta.checkpointStep).toBeNull();
     await st().resumeRun(meta.id);
     expect(engine.trainCalls).toHaveLength(1);
+  });
+});
+
+describe('notebook store: resume edge cases', () => {
+  it('a refused resume leaves the run, its records and its message as they were', async () => {
+    await st().openNotebook();
+    engine.trainImpl = streamingTrain({ steps: 3, hang: true });
+    void st().startRun('c5');
+    const id = await waitFor(() => st().runs.list[0]?.id, 'the run');
+    await waitFor(
+      async () => (await db.getRecords(id)).length === 3 && (await db.listRuns('demo'))[0]?.checkpointStep === 2,
+      'the saved steps',
+    );
+    await reload();
+    const before = st().runs.list[0]!;
+    engine.trainImpl = () =>
+      Promise.reject(
+        Object.assign(new Error('the loaded models were trained by another run'), { name: 'TrainingNotReadyError' }),
+      );
+    await st().resumeRun(id);
+    expect(st().runs.list[0]).toEqual(before);
+    expect(steps(st().runs.records[id])).toEqual([0, 1, 2]);
+    expect(steps(await db.getRecords(id))).toEqual([0, 1, 2]);
+    expect((await db.listRuns('demo'))[0]).toMatchObject({ status: 'interrupted', checkpointStep: 2 });
+    expect(st().runs.errors.c5?.message).toContain('trained by another run');
+    expect(st().runs.active).toBeNull();
+  });
+
+  it('a double click on Resume starts one run', async () => {
+    await st().openNotebook();
+    engine.trainImpl = streamingTrain({ steps: 3, hang: true });
+    void st().startRun('c5');
+    const id = await waitFor(() => st().runs.list[0]?.id, 'the run');
+    await waitFor(
+      async () => (await db.getRecords(id)).length === 3 && (await db.listRuns('demo'))[0]?.checkpointStep === 2,
+      'the saved steps',
+    );
+    await reload();
+    engine.trainImpl = streamingTrain({ from: 2, steps: 3 });
+    await Promise.all([st().resumeRun(id), st().resumeRun(id)]);
+    expect(engine.trainCalls).toHaveLength(2); // the first run, then one resume
+    expect(steps(st().runs.records[id])).toEqual([0, 1, 2]);
   });
 });
 

@@ -6,6 +6,7 @@ import { useState } from 'react';
 import { DATASET_FILES, FORMAT_NAMES, type DatasetFormat } from '../../data/datasets';
 import type { DataCell as DataCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
+import { dataSource } from '../../store/dataSlice';
 import { ProgressLine } from './ProgressLine';
 import { CellFrame } from './CellFrame';
 
@@ -31,10 +32,8 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
   const s = data.summary;
 
   const src = cell.source;
-  const rerun = (): void => {
-    if (src.kind === 'demo') void loadDataset({ kind: 'demo' });
-    else if (src.kind === 'url') void loadDataset({ kind: 'url', format: src.format, urls: src.urls });
-  };
+  const source = dataSource(src);
+  const rerun = (): void => void (source && loadDataset(source));
   return (
     <CellFrame
       id={cell.id}
@@ -49,7 +48,7 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
             : { text: 'not loaded' }
       }
       actions={
-        <button type="button" disabled={loading || src.kind === 'files'} onClick={rerun} aria-label="Run the Data cell">
+        <button type="button" disabled={loading || !source} onClick={rerun} aria-label="Run the Data cell">
           Run
         </button>
       }

@@ -3,6 +3,7 @@
 // with the gold passages (oracle), recall@k and MRR@10 of gold, and alignment. The result is kept
 // in the notebook with the run it measured.
 
+import { useState } from 'react';
 import { SPLITS, type QuestionSplit } from '../../data/datasets';
 import type { EvaluateCell as EvaluateCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
@@ -19,7 +20,9 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
     (s) => s.models.retriever.status === 'ready' && s.models.generator.status === 'ready' && s.data.index.status === 'ready',
   );
   const { updateCell, runEvaluate, cancelEvaluate } = useStore.getState();
-  const limitOk = Number.isInteger(cell.limit) && cell.limit >= 0;
+  // The text as typed; only a whole number 0 or more reaches the cell (and the notebook file).
+  const [limitText, setLimitText] = useState(String(cell.limit));
+  const limitOk = /^\s*\d+\s*$/.test(limitText);
   return (
     <CellFrame
       id={cell.id}
@@ -60,12 +63,12 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
           <input
             inputMode="numeric"
             size={6}
-            defaultValue={String(cell.limit)}
+            value={limitText}
             aria-invalid={!limitOk}
             data-testid="evaluate-limit"
             onChange={(e) => {
-              const v = Number(e.target.value);
-              updateCell(cell.id, { limit: e.target.value.trim() === '' ? NaN : v });
+              setLimitText(e.target.value);
+              if (/^\s*\d+\s*$/.test(e.target.value)) updateCell(cell.id, { limit: Number(e.target.value) });
             }}
           />
         </label>

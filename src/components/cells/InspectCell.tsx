@@ -244,7 +244,8 @@ function CandidateTable({
 }
 
 function ScoreUtilityScatter({ rows }: { rows: CandidateRow[] }) {
-  const judged = rows.filter((r) => r.utility !== null);
+  // Sorted by x: Chart.js takes unparsed data as sorted when it looks up the hovered point.
+  const judged = rows.filter((r) => r.utility !== null).sort((a, b) => a.score - b.score);
   if (judged.length === 0) return <p className="muted">No document was judged by the generator at this step.</p>;
   const series: Series[] = [
     { label: 'judged', points: judged.filter((r) => !r.gold).map((r) => ({ x: r.score, y: r.utility })), color: '#0072B2' },

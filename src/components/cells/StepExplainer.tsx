@@ -228,8 +228,9 @@ export function StepExplainer({
           (rows.some((r) => r.rankAfter !== null) ? (
             <>
               <p>
-                One AdamW step on both models (retriever lr {c.lrRetriever}, generator lr {c.lrGenerator}), then the same
-                candidates scored again:
+                One AdamW step on {record.trains.generator ? 'both models' : 'the retriever'} (retriever lr {c.lrRetriever}
+                {record.trains.generator ? `, generator lr ${c.lrGenerator}` : ''}), then the same candidates scored again under
+                the same dropout masks:
               </p>
               <table className="compact" data-testid="explainer-after">
                 <thead>

@@ -30,6 +30,8 @@ const FIELDS = [
 ] as const satisfies readonly (readonly [keyof TrainConfig, string])[];
 type FieldKey = (typeof FIELDS)[number][0];
 
+const NO_PRESET: Partial<TrainConfig> = {};
+
 /** What makes a preset the method it is: changing the preset drops the cell's own values of these. */
 const METHOD_FIELDS = new Set<string>([
   'name',
@@ -65,15 +67,24 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       s.data.index.status === 'ready',
   );
   const { updateCell, startRun, stopRun, resumeRun, loadRecords } = useStore.getState();
-  const presetName = cell.preset ?? 'jmlr-code';
+  const presetName = cell.preset;
   const [loaded, setLoaded] = useState<{ name: string; config: Partial<TrainConfig> } | null>(null);
   const [presetError, setPresetError] = useState<string | null>(null);
-  const preset = loaded?.name === presetName ? loaded.config : null;
-  /** What is typed in each field, while it is not a number (a number goes straight to the cell). */
+  // No preset: the cell's fields over the config defaults, as the run will use them.
+  const preset = presetName === null ? NO_PRESET : loaded?.name === presetName ? loaded.config : null;
+  /**
+   * The text of a field while it is edited ("0." on the way to "0.0003" must stay as typed); every
+   * number typed also goes straight to the cell. Dropped on blur when it is a number.
+   */
   const [typed, setTyped] = useState<Partial<Record<FieldKey, string>>>({});
+  const parse = (text: string): number | null => {
+    const v = Number(text.trim());
+    return text.trim() === '' || !Number.isFinite(v) ? null : v;
+  };
   const [shown, setShown] = useState<string | null>(null);
 
   useEffect(() => {
+    if (presetName === null) return;
     let live = true;
     loadPreset(presetName)
       .then((config) => live && (setLoaded({ name: presetName, config }), setPresetError(null)))
@@ -92,7 +103,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       throw err;
     }
   }, [partial]);
-  const typedBad = FIELDS.find(([k]) => typed[k] !== undefined)?.[0] ?? null;
+  const typedBad = FIELDS.find(([k]) => typed[k] !== undefined && parse(typed[k]) === null)?.[0] ?? null;
 
   const mine = runs.list.filter((m) => m.cellId === cell.id);
   const active = runs.active?.cellId === cell.id ? runs.active : null;
@@ -107,17 +118,17 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
   const canRun = ready && !runs.active && !typedBad && !resolved.error && preset !== null;
 
   const setField = (k: FieldKey, text: string): void => {
-    const v = Number(text.trim());
-    if (text.trim() === '' || !Number.isFinite(v)) {
-      setTyped((t) => ({ ...t, [k]: text }));
-      return;
-    }
-    setTyped((t) => {
-      const next = { ...t };
-      delete next[k];
-      return next;
-    });
-    updateCell(cell.id, { overrides: { ...cell.overrides, [k]: v } });
+    setTyped((t) => ({ ...t, [k]: text }));
+    const v = parse(text);
+    if (v !== null) updateCell(cell.id, { overrides: { ...cell.overrides, [k]: v } });
+  };
+  const settle = (k: FieldKey): void => {
+    if (typed[k] !== undefined && parse(typed[k]) !== null)
+      setTyped((t) => {
+        const next = { ...t };
+        delete next[k];
+        return next;
+      });
   };
   const valueOf = (k: FieldKey): string => typed[k] ?? String(partial[k] ?? resolveConfig({})[k]);
 
@@ -161,15 +172,16 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
             <label htmlFor={`${cell.id}-preset`}>Preset</label>
             <select
               id={`${cell.id}-preset`}
-              value={presetName}
+              value={presetName ?? ''}
               disabled={Boolean(active)}
               onChange={(e) => {
                 // A new method: the preset's method settings, but keep the run's size, rates and seed.
                 const keep = Object.fromEntries(Object.entries(cell.overrides).filter(([k]) => !METHOD_FIELDS.has(k)));
                 setTyped({});
-                updateCell(cell.id, { preset: e.target.value, overrides: keep });
+                updateCell(cell.id, { preset: e.target.value || null, overrides: keep });
               }}
             >
+              <option value="">none (the config defaults)</option>
               {PRESETS.map((p) => (
                 <option key={p} value={p}>
                   {p}
@@ -180,7 +192,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
           {FIELDS.map(([k, label]) => {
             const bad = badField === k;
             const message =
-              typed[k] !== undefined
+              typed[k] !== undefined && parse(typed[k]) === null
                 ? `${label}: "${typed[k]}" is not a number`
                 : resolved.error?.field === k
                   ? resolved.error.message
@@ -197,6 +209,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
                   aria-describedby={bad ? `${cell.id}-error-${k}` : undefined}
                   data-testid={`train-field-${k}`}
                   onChange={(e) => setField(k, e.target.value)}
+                  onBlur={() => settle(k)}
                   size={8}
                 />
                 {bad && (
@@ -210,8 +223,8 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
         </div>
         {resolved.config && (
           <p className="muted" data-testid="train-preset-summary">
-            {cell.preset}: schedule {resolved.config.schedule}, retriever loss {resolved.config.retrieverLoss}, sampling{' '}
-            {resolved.config.sampling ? `n = ${resolved.config.sampled} of K = ${resolved.config.candidates}` : 'top-n'}
+            {cell.preset ?? 'no preset'}: schedule {resolved.config.schedule}, retriever loss {resolved.config.retrieverLoss},
+            sampling {resolved.config.sampling ? `n = ${resolved.config.sampled} of K = ${resolved.config.candidates}` : 'top-n'}
           </p>
         )}
         {presetError && (
