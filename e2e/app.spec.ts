@@ -9,6 +9,9 @@ test('finds the WebGPU adapter and every self-test case passes', async ({ page }
   await page.goto('/');
 
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+  // The adapter and the self-test are under "This browser's GPU", below the notebook: open it by keyboard.
+  await page.getByText("This browser's GPU").focus();
+  await page.keyboard.press('Enter');
   // COOP + COEP from vite.config.ts: onnxruntime-web's wasm threads need an isolated page.
   expect(await page.evaluate(() => window.crossOriginIsolated)).toBe(true);
   await expect(page.getByTestId('adapter-vendor')).not.toHaveText('unknown');
@@ -59,5 +62,8 @@ test('without WebGPU the page says which browser and flag to use', async ({ page
   await expect(help).toContainText('Chrome or Edge 113+');
   await expect(page.getByTestId('adapter-panel')).toHaveCount(0);
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'error');
+  // The notebook still opens (saved runs, charts and the inspector need no GPU); setup says why not.
+  await expect(page.getByTestId('notebook')).toHaveAttribute('data-restored', 'true');
+  await expect(page.getByTestId('run-setup')).toBeDisabled();
   await page.screenshot({ path: 'test-results/app-no-webgpu.png', fullPage: true });
 });

@@ -259,7 +259,9 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     await page.getByTestId('import-file').setInputFiles({
       name: 'broken.medrank.json',
       mimeType: 'application/json',
-      buffer: Buffer.from('{"format":"medrank-notebook","version":1,"exportedAt":0,"notebook":{"id":"x","title":7},"runs":[]}'),
+      buffer: Buffer.from(
+        '{"format":"medrank-notebook","version":1,"exportedAt":0,"notebook":{"id":"x","title":7,"cells":[],"updatedAt":0},"runs":[]}',
+      ),
     });
     await expect(page.getByTestId('import-error')).toContainText('notebook.title');
     await expect(page.getByLabel('Notebook title')).toHaveValue('My demo notebook');

@@ -70,7 +70,7 @@ export function App() {
           </section>
         )}
         <Notebook gpuReady={gpu.status === 'ready'} />
-        <details className="panel system">
+        <details className="panel system" open={autoSelfTest || undefined}>
           <summary>This browser&apos;s GPU</summary>
           {gpu.info && <AdapterPanel info={gpu.info} />}
           {gpu.status === 'ready' && (

@@ -262,7 +262,7 @@ function ScoreUtilityScatter({ rows }: { rows: CandidateRow[] }) {
       title="Retriever score against utility (aligned: high score, low NLL)"
       series={series}
       xLabel="retriever score (MaxSim)"
-      yLabel="answer NLL given the document"
+      yLabel="answer NLL"
       testId="chart-scatter"
       height={220}
     />
