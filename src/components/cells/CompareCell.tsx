@@ -7,6 +7,7 @@ import { useStore } from '../../store';
 import { Chart, PALETTE, type Series } from '../Chart';
 import { fmt, pct, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
+import { NumTh } from './NumTh';
 
 export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; index: number; count: number }) {
   const list = useStore((s) => s.runs.list);
@@ -105,21 +106,11 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
                 <th scope="col">Run</th>
                 <th scope="col">Loss</th>
                 <th scope="col">Schedule</th>
-                <th scope="col" className="num">
-                  Steps
-                </th>
-                <th scope="col" className="num">
-                  lr (retriever)
-                </th>
-                <th scope="col" className="num">
-                  Accuracy
-                </th>
-                <th scope="col" className="num">
-                  Recall@5
-                </th>
-                <th scope="col" className="num">
-                  Spearman
-                </th>
+                <NumTh>Steps</NumTh>
+                <NumTh>lr (retriever)</NumTh>
+                <NumTh>Accuracy</NumTh>
+                <NumTh>Recall@5</NumTh>
+                <NumTh>Spearman</NumTh>
               </tr>
             </thead>
             <tbody>

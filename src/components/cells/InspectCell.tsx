@@ -14,6 +14,7 @@ import { Chart, type Series } from '../Chart';
 import { candidateRows, fmt, questionAt, questionsOf, rankHistory, type CandidateRow } from '../runView';
 import { CellFrame } from './CellFrame';
 import { StepExplainer } from './StepExplainer';
+import { NumTh } from './NumTh';
 
 export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; index: number; count: number }) {
   const list = useStore((s) => s.runs.list);
@@ -163,26 +164,14 @@ function CandidateTable({
       </caption>
       <thead>
         <tr>
-          <th scope="col" className="num" title="rank by retriever score">
-            Rank
-          </th>
+          <NumTh title="rank by retriever score">Rank</NumTh>
           <th scope="col">Document</th>
-          <th scope="col" className="num">
-            Score
-          </th>
-          <th scope="col" className="num">
-            P(draw)
-          </th>
+          <NumTh>Score</NumTh>
+          <NumTh>P(draw)</NumTh>
           <th scope="col">Sampled</th>
-          <th scope="col" className="num">
-            Utility (NLL)
-          </th>
-          <th scope="col" className="num" title="rank among the judged documents by utility">
-            Rank by utility
-          </th>
-          <th scope="col" className="num" title="rank after this step's update">
-            After update
-          </th>
+          <NumTh>Utility (NLL)</NumTh>
+          <NumTh title="rank among the judged documents by utility">Rank by utility</NumTh>
+          <NumTh title="rank after this step's update">After update</NumTh>
           <th scope="col" title="rank at each step this question was trained on">
             Rank across steps
           </th>

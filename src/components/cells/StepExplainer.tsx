@@ -7,6 +7,7 @@
 import { useState, type KeyboardEvent } from 'react';
 import type { RunMeta, StepRecord } from '../../notebook/schema';
 import { candidateRows, fmt, llmRankPairs, questionAt } from '../runView';
+import { NumTh } from './NumTh';
 
 const STAGES = ['1. Candidates', '2. Sampling', '3. Utility', '4. Rank loss', '5. Gradient', '6. After the update'] as const;
 
@@ -40,9 +41,14 @@ export function StepExplainer({
   const lo = Math.min(...scores),
     hi = Math.max(...scores);
   const maxP = Math.max(...q.candidates.map((x) => x.prob));
-  const onKey = (e: KeyboardEvent): void => {
-    if (e.key === 'ArrowRight') setStage((s) => Math.min(STAGES.length - 1, s + 1));
-    if (e.key === 'ArrowLeft') setStage((s) => Math.max(0, s - 1));
+  // Tabs pattern: the arrow keys move the selection and the focus with it.
+  const onKey = (e: KeyboardEvent<HTMLDivElement>): void => {
+    const next =
+      e.key === 'ArrowRight' ? Math.min(STAGES.length - 1, stage + 1) : e.key === 'ArrowLeft' ? Math.max(0, stage - 1) : null;
+    if (next === null) return;
+    e.preventDefault();
+    setStage(next);
+    e.currentTarget.querySelectorAll<HTMLButtonElement>('[role=tab]')[next]?.focus();
   };
 
   return (
@@ -117,15 +123,9 @@ export function StepExplainer({
               <thead>
                 <tr>
                   <th scope="col">Document</th>
-                  <th scope="col" className="num">
-                    Score
-                  </th>
-                  <th scope="col" className="num">
-                    Answer NLL
-                  </th>
-                  <th scope="col" className="num">
-                    Rank by NLL
-                  </th>
+                  <NumTh>Score</NumTh>
+                  <NumTh>Answer NLL</NumTh>
+                  <NumTh>Rank by NLL</NumTh>
                 </tr>
               </thead>
               <tbody>
@@ -161,15 +161,9 @@ export function StepExplainer({
                   <tr>
                     <th scope="col">a</th>
                     <th scope="col">b</th>
-                    <th scope="col" className="num">
-                      x = s′ₐ − s′ᵦ
-                    </th>
-                    <th scope="col" className="num">
-                      y
-                    </th>
-                    <th scope="col" className="num">
-                      Share of the loss
-                    </th>
+                    <NumTh>x = s′ₐ − s′ᵦ</NumTh>
+                    <NumTh>y</NumTh>
+                    <NumTh>Share of the loss</NumTh>
                   </tr>
                 </thead>
                 <tbody>
@@ -236,15 +230,9 @@ export function StepExplainer({
                 <thead>
                   <tr>
                     <th scope="col">Document</th>
-                    <th scope="col" className="num">
-                      Score before
-                    </th>
-                    <th scope="col" className="num">
-                      after
-                    </th>
-                    <th scope="col" className="num">
-                      Rank before → after
-                    </th>
+                    <NumTh>Score before</NumTh>
+                    <NumTh>after</NumTh>
+                    <NumTh>Rank before → after</NumTh>
                   </tr>
                 </thead>
                 <tbody>

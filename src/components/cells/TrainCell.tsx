@@ -14,6 +14,7 @@ import { Chart, type Series } from '../Chart';
 import { fmt, pct, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
 import { ProgressLine } from './ProgressLine';
+import { NumTh } from './NumTh';
 
 /** The settings on the form, in order, with their labels; the rest of the config comes from the preset. */
 const FIELDS = [
@@ -294,9 +295,7 @@ function RunList({
         <tr>
           <th scope="col">Run</th>
           <th scope="col">Status</th>
-          <th scope="col" className="num">
-            Steps
-          </th>
+          <NumTh>Steps</NumTh>
           <th scope="col">Checkpoint</th>
           <th scope="col">
             <span className="visually-hidden">Actions</span>
@@ -394,18 +393,10 @@ export function RunCharts({ meta, records }: { meta: RunMeta; records: readonly 
           <thead>
             <tr>
               <th scope="col">Step</th>
-              <th scope="col" className="num">
-                Retriever loss
-              </th>
-              <th scope="col" className="num">
-                Generator loss
-              </th>
-              <th scope="col" className="num">
-                Spearman
-              </th>
-              <th scope="col" className="num">
-                ms
-              </th>
+              <NumTh>Retriever loss</NumTh>
+              <NumTh>Generator loss</NumTh>
+              <NumTh>Spearman</NumTh>
+              <NumTh>ms</NumTh>
             </tr>
           </thead>
           <tbody>
@@ -437,27 +428,13 @@ export function EvalTable({ evals, testId }: { evals: RunMeta['evals']; testId: 
         <tr>
           <th scope="col">Step</th>
           <th scope="col">Split</th>
-          <th scope="col" className="num">
-            Questions
-          </th>
-          <th scope="col" className="num">
-            Accuracy, no documents
-          </th>
-          <th scope="col" className="num">
-            Retrieved
-          </th>
-          <th scope="col" className="num">
-            Oracle
-          </th>
-          <th scope="col" className="num">
-            Recall@5
-          </th>
-          <th scope="col" className="num">
-            MRR@10
-          </th>
-          <th scope="col" className="num">
-            Spearman
-          </th>
+          <NumTh>Questions</NumTh>
+          <NumTh>Accuracy, no documents</NumTh>
+          <NumTh>Retrieved</NumTh>
+          <NumTh>Oracle</NumTh>
+          <NumTh>Recall@5</NumTh>
+          <NumTh>MRR@10</NumTh>
+          <NumTh>Spearman</NumTh>
         </tr>
       </thead>
       <tbody>
