@@ -186,6 +186,27 @@ describe('the engine for the notebook', () => {
     );
   });
 
+  it('scoreAfter with dropout on: the same masks as score, so a step that barely moves the retriever barely moves scoreAfter', async () => {
+    // lr 1e-9: AdamW moves each weight by about 1e-9, so score -> scoreAfter is (nearly) zero when
+    // both are computed under the same dropout masks; under fresh masks (or none) it is dropout noise.
+    const config: Partial<TrainConfig> = { ...CONFIG, steps: 1, dropout: true, lrRetriever: 1e-9, recordScoresAfter: true };
+    const records: StepRecord[] = [];
+    await (await engineWith()).train(config, (p) => p.trainRecord && void records.push(p.trainRecord));
+    const plain: StepRecord[] = [];
+    await (await engineWith()).train({ ...config, dropout: false }, (p) => p.trainRecord && void plain.push(p.trainRecord));
+    let noise = 0,
+      moved = 0;
+    records[0]!.questions.forEach((q, b) =>
+      q.candidates.forEach((c, i) => {
+        moved = Math.max(moved, Math.abs(c.scoreAfter! - c.score));
+        noise = Math.max(noise, Math.abs(c.score - plain[0]!.questions[b]!.candidates[i]!.score));
+      }),
+    );
+    console.log(`dropout noise on a score ${noise.toExponential(2)}; score -> scoreAfter at lr 1e-9 ${moved.toExponential(2)}`);
+    expect(noise).toBeGreaterThan(1e-3); // dropout does change the scores of this model
+    expect(moved).toBeLessThan(1e-4);
+  });
+
   it("maxsim: per query token the best document token, summing to search's and retrieve's score", async () => {
     const g = await engineWith({ index: false });
     const query = 'what lowers blood sugar?';
