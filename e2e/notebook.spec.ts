@@ -226,7 +226,18 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     await setup(page);
     await row.getByTestId('train-resume').click();
     await expect(row).toHaveAttribute('data-status', 'done', { timeout: 600_000 });
-    expect((await savedRecords(page, runB)).map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5]);
+    const b = await savedRecords(page, runB);
+    expect(b.map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5]);
+    // Same seed, same config: run B, interrupted after 2 steps and resumed on freshly loaded models
+    // from its checkpoint, retraces run A's 4 steps number for number.
+    const a = await savedRecords(page, runA);
+    for (let t = 0; t < 4; t++) {
+      expect(b[t]!.loss.retriever!).toBeCloseTo(a[t]!.loss.retriever!, 6);
+      expect(b[t]!.loss.generator!).toBeCloseTo(a[t]!.loss.generator!, 6);
+      expect(b[t]!.questions.map((q) => q.candidates.map((c) => c.docId))).toEqual(
+        a[t]!.questions.map((q) => q.candidates.map((c) => c.docId)),
+      );
+    }
     lap('run B, resumed');
   });
 
