@@ -11,6 +11,7 @@ import { modelSource, type ModelState } from '../../store/modelsSlice';
 import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
 import type { ModelRef, ModelsCell as ModelsCellConfig } from '../../notebook/schema';
 import { CellFrame } from './CellFrame';
+import { ProgressLine } from './ProgressLine';
 
 const EXAMPLES: Record<ModelRole, string> = {
   retriever: 'colbert-ir/colbertv2.0',
@@ -215,10 +216,12 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
         />
       </div>
       {busy && (
-        <div data-testid={`model-progress-${role}`}>
-          <progress value={state.progress?.done ?? 0} max={state.progress?.total || undefined} />
-          <span className="muted"> {state.progress?.message ?? 'reading config…'}</span>
-        </div>
+        // Progress in bytes, with an ETA once bytes arrive (the bar starts when loading does).
+        <ProgressLine
+          p={state.progress ?? { done: 0, total: 0, message: 'reading config…' }}
+          testId={`model-progress-${role}`}
+          label={`${role} download`}
+        />
       )}
       {state.error && (
         <p className="error" role="alert" data-testid={`model-error-${role}`} data-error-class={state.errorClass ?? ''}>
