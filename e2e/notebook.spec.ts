@@ -277,6 +277,13 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     await expect(page.getByTestId('import-error')).toContainText('notebook.title');
     await expect(page.getByLabel('Notebook title')).toHaveValue('My demo notebook');
     await expect(train.getByTestId('train-run-row')).toHaveCount(2);
+
+    // The notebook the import replaced on screen is still in the browser: Storage lists and opens it.
+    const notebooks = page.getByTestId('storage-notebook-row');
+    await expect(notebooks).toHaveCount(2);
+    await notebooks.filter({ hasText: 'Changed after export' }).getByRole('button', { name: 'Open' }).click();
+    await expect(page.getByLabel('Notebook title')).toHaveValue('Changed after export');
+    await expect(train.getByTestId('train-run-row')).toHaveCount(2);
   });
 
   console.log(`notebook e2e timings (s since start): ${JSON.stringify(times)}`);

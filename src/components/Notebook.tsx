@@ -191,7 +191,7 @@ function Toolbar({ gpuReady }: { gpuReady: boolean }) {
         type="button"
         disabled={Boolean(runs.active)}
         onClick={() => {
-          if (confirm('Replace this notebook with a fresh demo notebook? Its runs stay saved under Storage.')) resetToDemo();
+          if (confirm('Open a fresh demo notebook? This one stays saved: open it again under Storage.')) resetToDemo();
         }}
       >
         New demo notebook
@@ -270,7 +270,9 @@ function SetupButton({ gpuReady }: { gpuReady: boolean }) {
 
 function StoragePanel() {
   const runs = useStore((s) => s.runs);
-  const { deleteRun, refreshUsage } = useStore.getState();
+  const notebooks = useStore((s) => s.notebook.list);
+  const openId = useStore((s) => s.notebook.doc.id);
+  const { deleteRun, refreshUsage, switchNotebook, deleteNotebook } = useStore.getState();
   const u = runs.usage;
   return (
     <section className="panel" aria-labelledby="storage-title" data-testid="storage-panel">
@@ -296,8 +298,57 @@ function StoragePanel() {
           {runs.saveError}
         </p>
       )}
+      {notebooks.length > 1 && (
+        <table data-testid="storage-notebooks">
+          <caption>Notebooks in this browser</caption>
+          <thead>
+            <tr>
+              <th scope="col">Notebook</th>
+              <th scope="col" className="num">
+                Runs
+              </th>
+              <th scope="col">Changed</th>
+              <th scope="col">
+                <span className="visually-hidden">Open or delete</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {notebooks.map((n) => (
+              <tr key={n.id} data-testid="storage-notebook-row" aria-current={n.id === openId || undefined}>
+                <th scope="row">
+                  {n.title}
+                  {n.id === openId ? ' (open)' : ''}
+                </th>
+                <td className="num">{n.runs}</td>
+                <td>{new Date(n.updatedAt).toLocaleString()}</td>
+                <td>
+                  {n.id !== openId && (
+                    <>
+                      <button type="button" disabled={Boolean(runs.active)} onClick={() => void switchNotebook(n.id)}>
+                        Open
+                      </button>{' '}
+                      <button
+                        type="button"
+                        aria-label={`Delete notebook ${n.title}`}
+                        onClick={() => {
+                          if (confirm(`Delete the notebook “${n.title}” and its ${n.runs} runs? This cannot be undone.`))
+                            void deleteNotebook(n.id);
+                        }}
+                      >
+                        Delete
+                      </button>
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {u && u.runs.length > 0 && (
         <table data-testid="storage-runs">
+          <caption>Runs of this notebook</caption>
           <thead>
             <tr>
               <th scope="col">Run</th>

@@ -198,6 +198,14 @@ function storedVersion(factory: IDBFactory, name: string): Promise<number | null
 
 // ---- the store ---------------------------------------------------------------------------
 
+/** A notebook as the Storage panel lists it. */
+export interface NotebookEntry {
+  id: string;
+  title: string;
+  updatedAt: number;
+  runs: number;
+}
+
 export interface RunUsage {
   id: string;
   name: string;
@@ -264,6 +272,41 @@ export class NotebookDb {
   async saveNotebook(nb: Notebook): Promise<void> {
     await this.write([NOTEBOOKS, META], 'the notebook', async (tx) => {
       await all([() => tx.objectStore(NOTEBOOKS).put(nb), () => tx.objectStore(META).put(nb.id, CURRENT)]);
+    });
+  }
+
+  /** Every notebook in this browser, most recently changed first, with how many runs each has. */
+  async listNotebooks(): Promise<NotebookEntry[]> {
+    const tx = this.read([NOTEBOOKS, RUNS]);
+    const nbs: Notebook[] = await tx.objectStore(NOTEBOOKS).getAll();
+    const out: NotebookEntry[] = [];
+    for (const nb of nbs)
+      out.push({
+        id: nb.id,
+        title: nb.title,
+        updatedAt: nb.updatedAt,
+        runs: await tx.objectStore(RUNS).index('notebookId').count(nb.id),
+      });
+    await tx.done;
+    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async loadNotebook(id: string): Promise<Notebook | null> {
+    return (await this.read([NOTEBOOKS]).objectStore(NOTEBOOKS).get(id)) ?? null;
+  }
+
+  /** Delete a notebook with all its runs (records and checkpoints), in one transaction. */
+  async deleteNotebook(id: string): Promise<void> {
+    await this.write([NOTEBOOKS, RUNS, RECORDS, CHECKPOINTS], 'the deletion', async (tx) => {
+      const runIds = (await tx.objectStore(RUNS).index('notebookId').getAllKeys(id)) as string[];
+      await all([
+        () => tx.objectStore(NOTEBOOKS).delete(id),
+        ...runIds.flatMap((r) => [
+          () => tx.objectStore(RUNS).delete(r),
+          () => tx.objectStore(RECORDS).delete(recordRange(r)),
+          () => tx.objectStore(CHECKPOINTS).delete(r),
+        ]),
+      ]);
     });
   }
 

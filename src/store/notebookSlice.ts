@@ -7,6 +7,7 @@
 import type { StateCreator } from 'zustand';
 import { demoNotebook, emptyCell, newCellId } from '../notebook/demo';
 import { parseNotebookFile, serializeNotebookFile, toNotebookFile } from '../notebook/file';
+import type { NotebookEntry } from '../notebook/db';
 import type { Cell, CellKind, DataRef, ModelRef, Notebook, RunFile } from '../notebook/schema';
 import type { ModelRole } from '../worker/protocol';
 import type { AppState } from './index';
@@ -25,6 +26,8 @@ export interface NotebookSlice {
     /** The last import's outcome: an error that names what is wrong, or what was imported. */
     importError: string | null;
     importMessage: string | null;
+    /** Every notebook saved in this browser (the Storage panel opens or deletes them). */
+    list: NotebookEntry[];
   };
   /** Restore the current notebook and its runs from IndexedDB; the demo notebook when there is none. */
   openNotebook: () => Promise<void>;
@@ -33,7 +36,7 @@ export interface NotebookSlice {
   removeCell: (id: string) => void;
   moveCell: (id: string, by: -1 | 1) => void;
   setTitle: (title: string) => void;
-  /** Replace the notebook with a fresh copy of the demo (the runs stay saved). */
+  /** Open a new copy of the demo notebook (the open one stays saved, listed under Storage). */
   resetToDemo: () => void;
   /** Remember where the dataset / a model came from in the notebook's Data / Models cell. */
   rememberData: (ref: DataRef) => void;
@@ -43,6 +46,11 @@ export interface NotebookSlice {
   /** The notebook and its runs (with their step records) as a notebook file. */
   exportNotebook: () => Promise<Blob>;
   importNotebook: (file: Blob) => Promise<void>;
+  refreshNotebooks: () => Promise<void>;
+  /** Open another saved notebook (the open one is saved first); not while a run goes. */
+  switchNotebook: (id: string) => Promise<void>;
+  /** Delete a saved notebook that is not the open one, with its runs. */
+  deleteNotebook: (id: string) => Promise<void>;
 }
 
 const AUTOSAVE_MS = 400;
@@ -131,6 +139,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       storageProblem: null,
       importError: null,
       importMessage: null,
+      list: [],
     },
 
     openNotebook: async () => {
@@ -144,6 +153,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
         if (doc !== saved) await db.saveNotebook(doc);
         clearStash();
         await get().loadRuns(doc.id);
+        await get().refreshNotebooks();
       } catch (err) {
         // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.
         patch({ restored: true, storageProblem: (err as Error).message });
@@ -169,8 +179,13 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       }),
     setTitle: (title) => edit((nb) => ({ ...nb, title })),
     resetToDemo: () => {
-      edit(() => demoNotebook());
-      void get().loadRuns('demo');
+      // A new notebook beside the others (a fresh id: the first demo, edited or not, stays as it is).
+      const fresh = { ...demoNotebook(), id: `demo-${Date.now().toString(36)}` };
+      edit(() => fresh);
+      void get().loadRuns(fresh.id);
+      void get()
+        .flushSave()
+        .then(() => get().refreshNotebooks());
     },
     rememberData: (ref) => edit((nb) => mapCells(nb, (c) => (c.kind === 'data' ? { ...c, source: ref } : c))),
     rememberModel: (role, ref) => edit((nb) => mapCells(nb, (c) => (c.kind === 'models' ? { ...c, [role]: ref } : c))),
@@ -220,6 +235,35 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
         doc,
         importMessage: `imported “${doc.title}”: ${doc.cells.length} cells, ${file.runs.length} run${file.runs.length === 1 ? '' : 's'}`,
       });
+      void get().refreshNotebooks();
+    },
+
+    refreshNotebooks: async () => {
+      try {
+        patch({ list: await (await notebookDb()).listNotebooks() });
+      } catch {
+        patch({ list: [] });
+      }
+    },
+
+    switchNotebook: async (id) => {
+      if (get().runs.active || id === get().notebook.doc.id) return;
+      await get().flushSave(); // the open notebook stays saved, under its own id
+      const db = await notebookDb();
+      const doc = await db.loadNotebook(id);
+      if (!doc) return;
+      await db.saveNotebook(doc); // it becomes the current one: a reload opens it
+      patch({ doc, importError: null, importMessage: null });
+      patchSave({ state: 'saved', at: Date.now(), error: null });
+      await get().loadRuns(id);
+      await get().refreshNotebooks();
+    },
+
+    deleteNotebook: async (id) => {
+      if (id === get().notebook.doc.id) return;
+      await (await notebookDb()).deleteNotebook(id);
+      await get().refreshNotebooks();
+      void get().refreshUsage();
     },
   };
 };

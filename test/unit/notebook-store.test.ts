@@ -306,6 +306,41 @@ describe('notebook store: restore and autosave', () => {
   });
 });
 
+describe('notebook store: several notebooks', () => {
+  it('a new demo notebook keeps the old one, which Storage lists, opens (with its runs) and deletes', async () => {
+    await st().openNotebook();
+    engine.trainImpl = streamingTrain({ steps: 2 });
+    await st().startRun('c5');
+    st().setTitle('first');
+    await st().flushSave();
+    st().resetToDemo();
+    await st().flushSave();
+    await st().refreshNotebooks();
+    const second = st().notebook.doc.id;
+    expect(second).not.toBe('demo');
+    expect(st().runs.list).toEqual([]);
+    expect(st().notebook.list.map((n) => [n.id, n.runs])).toEqual([
+      [second, 0],
+      ['demo', 1],
+    ]);
+
+    await st().switchNotebook('demo');
+    expect(st().notebook.doc.title).toBe('first');
+    expect(st().runs.list).toHaveLength(1);
+    await reload(); // the switched-to notebook is the current one
+    expect(st().notebook.doc.id).toBe('demo');
+
+    const runId = st().runs.list[0]!.id;
+    await st().switchNotebook(second);
+    await st().deleteNotebook('demo');
+    expect(st().notebook.list.map((n) => n.id)).toEqual([second]);
+    expect(await db.listRuns('demo')).toEqual([]);
+    expect(await db.getRecords(runId)).toEqual([]);
+    await st().deleteNotebook(second); // the open one: refused
+    expect(await db.loadNotebook(second)).not.toBeNull();
+  });
+});
+
 describe('notebook store: a training run', () => {
   it('streams records, evaluations and a checkpoint into the database and ends done', async () => {
     const id = await runDemo();
