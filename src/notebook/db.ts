@@ -288,7 +288,7 @@ export class NotebookDb {
         runs: await tx.objectStore(RUNS).index('notebookId').count(nb.id),
       });
     await tx.done;
-    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+    return out.sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async loadNotebook(id: string): Promise<Notebook | null> {
