@@ -1,4 +1,5 @@
-// The Train cell (connected): a preset and the settings that decide a run's size and speed, run
+// The Train cell (connected): a preset, the retriever loss and schedule, and the settings that
+// decide a run's size, rates and seed; run
 // and stop, progress with an ETA, and live charts of the run: both losses, alignment (Spearman of
 // retriever score against -answer NLL), recall of gold among the candidates, step time, and the
 // held-out evaluations. A bad value is flagged at its field before a run (resolveConfig's
@@ -9,7 +10,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { loadPreset, PRESETS } from '../../store/presets';
-import { ConfigError, resolveConfig, type TrainConfig } from '../../training/config';
+import { ConfigError, DEFAULT_CONFIG, RETRIEVER_LOSSES, resolveConfig, SCHEDULES, type TrainConfig } from '../../training/config';
 import { Chart, type Series } from '../Chart';
 import { fmt, pct, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
@@ -32,6 +33,12 @@ const FIELDS = [
 type FieldKey = (typeof FIELDS)[number][0];
 
 const NO_PRESET: Partial<TrainConfig> = {};
+
+/** The method, chosen from lists: a preset sets them, the cell may change them. */
+const CHOICES = [
+  ['retrieverLoss', 'Retriever loss', RETRIEVER_LOSSES],
+  ['schedule', 'Schedule', SCHEDULES],
+] as const;
 
 /** What makes a preset the method it is: changing the preset drops the cell's own values of these. */
 const METHOD_FIELDS = new Set<string>([
@@ -190,6 +197,30 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
               ))}
             </select>
           </div>
+          {CHOICES.map(([k, label, options]) => (
+            <div className="field" key={k}>
+              <label htmlFor={`${cell.id}-${k}`}>{label}</label>
+              <select
+                id={`${cell.id}-${k}`}
+                value={String(partial[k] ?? DEFAULT_CONFIG[k])}
+                disabled={Boolean(active)}
+                aria-invalid={badField === k}
+                data-testid={`train-field-${k}`}
+                onChange={(e) => updateCell(cell.id, { overrides: { ...cell.overrides, [k]: e.target.value } })}
+              >
+                {options.map((o) => (
+                  <option key={o} value={o}>
+                    {o}
+                  </option>
+                ))}
+              </select>
+              {badField === k && resolved.error?.field === k && (
+                <span className="error field-error" data-testid={`train-error-${k}`}>
+                  {resolved.error.message}
+                </span>
+              )}
+            </div>
+          ))}
           {FIELDS.map(([k, label]) => {
             const bad = badField === k;
             const message =
