@@ -1,8 +1,7 @@
 // The Train cell (connected): a preset, the retriever loss and schedule, and the settings that
-// decide a run's size, rates and seed; run
-// and stop, progress with an ETA, and live charts of the run: both losses, alignment (Spearman of
-// retriever score against -answer NLL), recall of gold among the candidates, step time, and the
-// held-out evaluations. A bad value is flagged at its field before a run (resolveConfig's
+// decide a run's size, rates and seed; run and stop, progress with an ETA, and live charts of the
+// run: both losses, alignment (Spearman of retriever score against -answer NLL), recall of gold
+// among the candidates, step time, and the held-out evaluations. A bad value is flagged at its field before a run (resolveConfig's
 // ConfigError names the field). Every run of the cell is listed; a stopped or interrupted run
 // resumes from its last checkpoint.
 
