@@ -4,7 +4,7 @@
 // question was trained on, and the LLM-Rank loss of one question split into its pairs.
 
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../training/step';
-import { llmRankLoss, minMaxScale } from '../training/losses';
+import { llmRankLoss, llmRankPairs as rankPairs, minMaxScale } from '../training/losses';
 
 export interface StepSeries {
   step: number[];
@@ -124,16 +124,8 @@ export function llmRankPairs(q: QuestionRecord): { pairs: PairTerm[]; total: num
   // The loss's own scaling (to [-1, 1]), so the pairs add up to `total`.
   const { scaled } = minMaxScale(scores);
   const nll = sampled.map((i) => q.candidates[i]!.utility!);
-  const n = sampled.length,
-    norm = 1 + (n * (n - 1)) / 2;
-  const pairs: PairTerm[] = [];
-  for (let a = 0; a < n; a++)
-    for (let b = a + 1; b < n; b++) {
-      const x = scaled[sampled[a]!]! - scaled[sampled[b]!]!;
-      const y: 0 | 1 = nll[b]! > nll[a]! ? 1 : 0;
-      const softplus = x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-      pairs.push({ a: sampled[a]!, b: sampled[b]!, x, y, loss: (softplus - y * x) / norm });
-    }
+  const terms = rankPairs(scaled, sampled, nll);
+  const pairs = terms.map(({ a, b, x, y, bce }): PairTerm => ({ a, b, x, y, loss: bce / (1 + terms.length) }));
   const { loss, grad } = llmRankLoss(scores, sampled, nll);
   return { pairs, total: loss, grad };
 }

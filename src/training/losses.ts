@@ -84,6 +84,30 @@ export function minMaxScale(s: ArrayLike<number>): { scaled: Float64Array; backw
 const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
+/** One pair of LLM-Rank: candidate indices a, b (a drawn before b), its logit, target and BCE. */
+export interface RankPair {
+  a: number;
+  b: number;
+  /** s'_a - s'_b, the min-max scaled scores' difference. */
+  x: number;
+  /** 1 when a's answer NLL is lower than b's (a should rank above b). */
+  y: 0 | 1;
+  /** BCE with logits, softplus(x) - y x (the loss divides the sum by 1 + #pairs). */
+  bce: number;
+}
+
+/** LLM-Rank's pairs a < b of the sampled documents (draw order), over the scaled scores s'. */
+export function llmRankPairs(scaled: ArrayLike<number>, sampled: readonly number[], nll: ArrayLike<number>): RankPair[] {
+  const out: RankPair[] = [];
+  for (let a = 0; a < sampled.length; a++)
+    for (let b = a + 1; b < sampled.length; b++) {
+      const x = scaled[sampled[a]!]! - scaled[sampled[b]!]!;
+      const y = nll[b]! > nll[a]! ? 1 : 0;
+      out.push({ a: sampled[a]!, b: sampled[b]!, x, y, bce: softplus(x) - y * x });
+    }
+  return out;
+}
+
 /**
  * JMLR's LLM-Rank loss (pairwise, RankNet style, as in the public code): over pairs a < b of the
  * sampled documents (draw order), BCE(sigmoid(s'_a - s'_b), [nll_b > nll_a]), summed and divided by
@@ -91,20 +115,16 @@ const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.e
  */
 export function llmRankLoss(scores: ArrayLike<number>, sampled: readonly number[], nll: ArrayLike<number>): LossGrad {
   const { scaled, backward } = minMaxScale(scores);
-  const n = sampled.length;
-  const pairs = (n * (n - 1)) / 2;
+  const pairs = llmRankPairs(scaled, sampled, nll);
   const gScaled = new Float64Array(scores.length);
   let loss = 0;
-  for (let a = 0; a < n; a++)
-    for (let b = a + 1; b < n; b++) {
-      const x = scaled[sampled[a]!]! - scaled[sampled[b]!]!;
-      const y = nll[b]! > nll[a]! ? 1 : 0;
-      loss += softplus(x) - y * x; // BCE with logits
-      const d = (sigmoid(x) - y) / (1 + pairs);
-      gScaled[sampled[a]!]! += d;
-      gScaled[sampled[b]!]! -= d;
-    }
-  return { loss: loss / (1 + pairs), grad: backward(gScaled) };
+  for (const { a, b, x, y, bce } of pairs) {
+    loss += bce;
+    const d = (sigmoid(x) - y) / (1 + pairs.length);
+    gScaled[a]! += d;
+    gScaled[b]! -= d;
+  }
+  return { loss: loss / (1 + pairs.length), grad: backward(gScaled) };
 }
 
 /** Listwise variant: KL(softmax(-nll / tauG) || softmax(s'_sampled / tauS)) over the sampled documents. */
