@@ -6,8 +6,9 @@
 
 import { MedRankError } from '../gpu/errors';
 import type { ColbertRetriever } from '../models/colbert';
-import { embedding, type Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import type { ColbertIndex } from './index-db';
+import { indexedDocs } from './index';
 
 export interface MaxSimExplanation {
   /** The query's tokens as scored: [CLS], the query marker, the text, [SEP], then [MASK] padding. */
@@ -43,12 +44,7 @@ export async function explainMaxSim(
   const [qv, dv] = e.scope(() =>
     e.noGrad((): [Tensor, Tensor] => {
       const qt = r.encodeQueries([query]);
-      if (!from) return [qt, r.encodeDocs([text]).vectors];
-      const i = from.index.docIds.indexOf(from.docId);
-      if (i < 0) throw new MedRankError(`document "${from.docId}" is not in the index: build the index again`);
-      const rows: number[] = [];
-      for (let j = from.index.offsets[i]!; j < from.index.offsets[i + 1]!; j++) rows.push(j);
-      return [qt, embedding(from.index.vectors, rows)];
+      return [qt, (from ? indexedDocs(from.index, [from.docId]) : r.encodeDocs([text])).vectors];
     }),
   );
   let Q: Float32Array, D: Float32Array;

@@ -6,7 +6,7 @@
 
 import { MedRankError } from '../gpu/errors';
 import type { Passage } from '../data/datasets';
-import type { ColbertRetriever } from '../models/colbert';
+import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import { embedding, maxsimSearch, type Tensor } from '../tensor';
 import {
   loadIndex,
@@ -285,6 +285,26 @@ export async function refreshIndex(index: ColbertIndex, r: ColbertRetriever): Pr
 const QUERY_BATCH = 32;
 
 /** Exact top-k by MaxSim for each query: doc ids and scores, best first (k is capped at N). */
+const positions = new WeakMap<ColbertIndex, Map<string, number>>();
+
+/**
+ * The index's vectors of these documents, as encodeDocs packs them: each document's rows in order,
+ * with offsets (a gather on the GPU, no encoding). An id the index does not hold is an error.
+ */
+export function indexedDocs(index: ColbertIndex, docIds: readonly string[]): EncodedDocs {
+  let pos = positions.get(index);
+  if (!pos) positions.set(index, (pos = new Map(index.docIds.map((d, i) => [d, i]))));
+  const rows: number[] = [];
+  const offsets = new Int32Array(docIds.length + 1);
+  docIds.forEach((id, n) => {
+    const i = pos.get(id);
+    if (i === undefined) throw new MedRankError(`document "${id}" is not in the index: build the index again`);
+    for (let j = index.offsets[i]!; j < index.offsets[i + 1]!; j++) rows.push(j);
+    offsets[n + 1] = rows.length;
+  });
+  return { vectors: embedding(index.vectors, rows), offsets };
+}
+
 export async function searchIndex(
   index: ColbertIndex,
   r: ColbertRetriever,

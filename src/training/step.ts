@@ -12,8 +12,8 @@ import { MedRankError } from '../gpu/errors';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { ForwardContext } from '../models/lora';
-import { buildIndex, docText, searchIndex, type ColbertIndex } from '../retrieval/index';
-import { AdamW, add, embedding, mul, sumAll, type Engine, type Tensor } from '../tensor';
+import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { AdamW, add, mul, sumAll, type Engine, type Tensor } from '../tensor';
 import { mulberry32 } from '../tensor/random';
 import { phaseAt, type TrainConfig } from './config';
 import * as L from './losses';
@@ -315,18 +315,8 @@ export class Trainer {
         flat.map((id) => docText(this.passageById.get(id)!)),
         ctx,
       );
-    else {
-      // Document vectors from the index (fixed): gather each candidate's rows.
-      const pos = new Map(this.index.docIds.map((d, i) => [d, i]));
-      const rows: number[] = [];
-      const offsets = new Int32Array(flat.length + 1);
-      flat.forEach((id, n) => {
-        const i = pos.get(id)!;
-        for (let j = this.index.offsets[i]!; j < this.index.offsets[i + 1]!; j++) rows.push(j);
-        offsets[n + 1] = rows.length;
-      });
-      docs = { vectors: embedding(this.index.vectors, rows), offsets };
-    }
+    // Document vectors from the index (fixed): each candidate's rows gathered.
+    else docs = indexedDocs(this.index, flat);
     return r.score(q, docs);
   }
 
