@@ -99,8 +99,8 @@ export interface TrainConfig {
   /** Candidates over which eval alignment (Spearman, Kendall) is measured. */
   evalAlignmentCandidates: number;
   /**
-   * Re-score each step's candidates with the updated retriever (no dropout) into
-   * CandidateRecord.scoreAfter; costs one retriever forward per step, draws no random numbers.
+   * Re-score each step's candidates with the updated retriever (the step's own dropout masks) into
+   * CandidateRecord.scoreAfter; costs one retriever forward per step, draws nothing from the step's stream.
    */
   recordScoresAfter: boolean;
 }
