@@ -193,13 +193,9 @@ export class Trainer {
       await this.rebuildIndex();
     await lap('refresh');
 
-    // 1. Top-K candidates per question by exact MaxSim over the index.
-    const found = await searchIndex(
-      this.index,
-      r,
-      qs.map((q) => q.question),
-      K,
-    );
+    // 1. Top-K candidates per question by exact MaxSim over the index (InfoNCE: the gold passage
+    // first, then the K-1 best other passages as hard negatives).
+    const found = await this.candidates(qs);
     await lap('retrieve');
 
     const record = await e.scopeAsync(async () => {
@@ -238,7 +234,13 @@ export class Trainer {
         let total = 0,
           weight = 0;
         for (let b = 0; b < B; b++) {
-          const { loss, grad, w } = this.retrieverLossOf(scores[b]!, samples[b]!.drawn, utility?.[b]);
+          const gold = qs[b]!.goldDocIds[0];
+          const { loss, grad, w } = this.retrieverLossOf(
+            scores[b]!,
+            samples[b]!.drawn,
+            utility?.[b],
+            gold !== undefined && found.ids[b]![0] === gold,
+          );
           total += w * loss;
           weight += w;
           gradRows.push(grad.map((v) => v * w));
@@ -295,6 +297,37 @@ export class Trainer {
     });
     this.stepIndex++;
     return record;
+  }
+
+  /**
+   * Top-K candidates of each question. For InfoNCE (ColBERT's n-way cross-entropy, positive first,
+   * BMRetriever's hard negatives with the positives removed) the question's first gold passage comes
+   * first and the K-1 best-scoring other passages follow; a question without gold keeps its top K
+   * and weighs 0 in the loss. Scores are the index's (no dropout).
+   */
+  private async candidates(qs: Question[]): Promise<{ ids: string[][]; scores: number[][] }> {
+    const K = this.config.candidates;
+    const texts = qs.map((q) => q.question);
+    if (this.config.retrieverLoss !== 'infonce') return searchIndex(this.index, this.parts.retriever, texts, K);
+    const extra = Math.max(...qs.map((q) => Math.min(q.goldDocIds.length, 1)));
+    const found = await searchIndex(this.index, this.parts.retriever, texts, K + extra);
+    const ids: string[][] = [],
+      scores: number[][] = [];
+    qs.forEach((q, b) => {
+      const gold = q.goldDocIds[0];
+      const ri = found.ids[b]!,
+        rs = found.scores[b]!;
+      if (gold === undefined) {
+        ids.push(ri.slice(0, K));
+        scores.push(rs.slice(0, K));
+        return;
+      }
+      const rest = ri.flatMap((d, i) => (d === gold ? [] : [i])).slice(0, K - 1);
+      const at = ri.indexOf(gold);
+      ids.push([gold, ...rest.map((i) => ri[i]!)]);
+      scores.push([at >= 0 ? rs[at]! : 0, ...rest.map((i) => rs[i]!)]);
+    });
+    return { ids, scores };
   }
 
   /**
@@ -376,9 +409,12 @@ export class Trainer {
     s: Float64Array,
     drawn: number[],
     u: Utility | undefined,
+    hasGold = false,
   ): { loss: number; grad: Float64Array; w: number } {
     const c = this.config;
     const K = s.length;
+    // InfoNCE: -log softmax(s / tau)[0] over the question's candidates, the gold passage first.
+    if (c.retrieverLoss === 'infonce') return { ...L.infoNceLoss(s, 1, K, [0], c.infoNceTau), w: hasGold ? 1 : 0 };
     if (!u) throw new MedRankError('internal: the retriever loss needs utilities');
     // Losses over the judged documents only: scatter their gradient back to the K candidates.
     const sub = drawn.map((i) => s[i]!);
@@ -423,7 +459,6 @@ export class Trainer {
             Array.from(u.nllSum, (v) => -v),
           ),
         );
-      case 'infonce':
       case 'none':
         throw new MedRankError(`internal: ${c.retrieverLoss} is not a joint-training loss`);
     }
