@@ -1,8 +1,10 @@
 // What the notebook's views show, computed from a run's step records (pure functions, unit
 // tested): per-step series for the charts, the inspector's rows for one question at one step
 // (rank by retriever, by utility, after the update), a document's rank across the steps the
-// question was trained on, and the LLM-Rank loss of one question split into its pairs.
+// question was trained on, the LLM-Rank loss of one question split into its pairs, where a run was
+// trained, and which of a shown step's ids the loaded dataset lacks (a run imported from elsewhere).
 
+import type { RunMeta } from '../notebook/schema';
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../training/step';
 import { llmRankLoss, llmRankPairs as rankPairs, minMaxScale } from '../training/losses';
 
@@ -134,3 +136,38 @@ export const fmt = (v: number | null | undefined, digits = 3): string =>
   v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
 export const pct = (v: number | null | undefined): string =>
   v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(0)}%`;
+
+/** Where a run was trained, as the runs lists say it: 'this browser', or the adapter of an imported run. */
+export function runOrigin(m: Pick<RunMeta, 'imported'>): string {
+  return m.imported ? `imported: ${m.imported.adapter}` : 'this browser';
+}
+
+/** Which of a shown question and its candidates the loaded dataset does not have (ids looked up already). */
+export function corpusGaps(
+  q: QuestionRecord,
+  missing: { questions: Record<string, true>; docs: Record<string, true> },
+): { question: boolean; docs: string[]; of: number } {
+  return {
+    question: Object.hasOwn(missing.questions, q.id),
+    docs: q.candidates.filter((c) => Object.hasOwn(missing.docs, c.docId)).map((c) => c.docId),
+    of: q.candidates.length,
+  };
+}
+
+/** The inspector's plain word on those gaps (null when the loaded dataset has them all). */
+export function corpusGapMessage(g: ReturnType<typeof corpusGaps>, questionId: string): string | null {
+  if (!g.question && g.docs.length === 0) return null;
+  const n = g.docs.length;
+  const shown = `${g.docs.slice(0, 3).join(', ')}${n > 3 ? ', …' : ''}`;
+  const docs = (whose: string): string => `${n === g.of ? 'any' : n} of ${whose} ${g.of} candidates (${shown})`;
+  const what =
+    g.question && n
+      ? `has neither the question ${questionId} nor ${docs('its')}`
+      : g.question
+        ? `does not have the question ${questionId}`
+        : `does not have ${docs("this step's")}`;
+  return (
+    `The loaded dataset ${what}: the run was trained on other data than the loaded set. ` +
+    "The scores, utilities and ranks are the run's own; texts and MaxSim token matches show only for what the loaded dataset has."
+  );
+}

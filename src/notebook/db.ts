@@ -449,6 +449,22 @@ export class NotebookDb {
     });
   }
 
+  /**
+   * Add one run with all its step records (an imported results file) in one transaction: all of
+   * it or nothing, and nothing else is touched. A run id already taken is refused.
+   */
+  async importRun(meta: RunMeta, records: StepRecord[]): Promise<void> {
+    await this.write([RUNS, RECORDS], `the imported run "${meta.name}"`, async (tx) => {
+      if ((await tx.objectStore(RUNS).getKey(meta.id)) !== undefined)
+        throw new MedRankError(`importRun: a run "${meta.id}" is already stored; import it under a new id`);
+      const store = tx.objectStore(RECORDS);
+      await all([
+        () => tx.objectStore(RUNS).put(meta),
+        ...records.map((record) => () => store.put({ runId: meta.id, step: record.step, record })),
+      ]);
+    });
+  }
+
   // ---- transactions ----
 
   private check(): void {

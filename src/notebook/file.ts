@@ -1,8 +1,11 @@
-// Notebook files (export/import): a notebook, its runs and their step records as JSON, data only.
-// parseNotebookFile checks every field against the schema (unknown fields, wrong types, bad
-// configs), migrates older file versions through FILE_MIGRATIONS and builds fresh objects from the
-// checked values, so nothing of the parsed text (no `__proto__` key, no extra field) reaches the app.
-// The first problem throws a NotebookFileError that names the field's path and what to do.
+// Files the notebook reads, data only: notebook files (export/import: a notebook, its runs and their
+// step records as JSON) and results files (one run's results.json from `npm run experiment --out`
+// or the PyTorch twin, docs/cluster.md). parseNotebookFile and parseResultsFile check every field
+// against the schema (unknown fields, wrong types, non-finite numbers, bad configs, arrays longer
+// than the run could have made, checked before they are copied), migrate older notebook file
+// versions through FILE_MIGRATIONS and build fresh objects from the checked values, so nothing of
+// the parsed text (no `__proto__` key, no extra field) reaches the app. The first problem throws a
+// NotebookFileError (ResultsFileError) that names the field's path and what to do.
 
 import { FORMAT_NAMES, SPLITS, type DatasetFormat } from '../data/datasets';
 import { MedRankError } from '../gpu/errors';
@@ -12,16 +15,20 @@ import {
   CELL_KINDS,
   NOTEBOOK_FILE_FORMAT,
   NOTEBOOK_FILE_VERSION,
+  RESULTS_FILE_FORMAT,
+  RESULTS_FILE_VERSION,
   type Cell,
   type DataRef,
   type EvalEntry,
   type EvalResult,
+  type ExperimentResults,
   type ModelRef,
   type Notebook,
   type NotebookFile,
   type Phase,
   type RunFile,
   type RunMeta,
+  type RunOrigin,
   type RunStatus,
   type StepRecord,
 } from './schema';
@@ -32,6 +39,17 @@ export const MAX_FILE_CHARS = 256 * 2 ** 20;
 export const MAX_MARKDOWN_CHARS = 2 ** 20;
 /** Longest other string accepted (ids, names, messages). */
 export const MAX_STRING_CHARS = 64 * 2 ** 10;
+/** Largest results file accepted (characters of JSON; its bytes are checked before it is read). */
+export const MAX_RESULTS_CHARS = 256 * 2 ** 20;
+/** Most step records one run may carry. */
+export const MAX_RUN_STEPS = 100_000;
+/** Most evaluations one run may carry. */
+export const MAX_RUN_EVALS = 10_000;
+/** validateConfig's bounds: questions per step (batchSize) and candidates per question. */
+const MAX_STEP_QUESTIONS = 64;
+const MAX_CANDIDATES = 100;
+/** Marks a bare NaN / Infinity of a results file's text (markNonFinite); a JSON string cannot hold it unescaped. */
+const NON_FINITE = '\u0000non-finite:';
 
 const RUN_STATUSES: readonly RunStatus[] = ['running', 'done', 'stopped', 'error', 'interrupted'];
 const DATASET_FORMATS = Object.keys(FORMAT_NAMES) as DatasetFormat[];
@@ -40,8 +58,26 @@ export class NotebookFileError extends MedRankError {
   constructor(
     /** Where in the file ('' for the file as a whole). */
     readonly path: string,
-    problem: string,
+    /** What is wrong there, without the advice. */
+    readonly problem: string,
     advice = 'The notebook was not imported: fix that field in the file (it is JSON) or export the notebook again from MedRank.',
+  ) {
+    super(`${path ? `${path}: ` : ''}${problem}. ${advice}`);
+  }
+}
+
+const RESULTS_ADVICE =
+  'The results were not imported and nothing in the notebook changed: fix that field in the file (it is JSON), or write ' +
+  'it again with `npm run experiment -- CONFIG --out results.json` or the PyTorch twin (docs/cluster.md).';
+
+/** A results file that cannot be a run: the first problem, at its path. */
+export class ResultsFileError extends MedRankError {
+  override name = 'ResultsFileError';
+  constructor(
+    /** Where in the file ('' for the file as a whole). */
+    readonly path: string,
+    readonly problem: string,
+    advice = RESULTS_ADVICE,
   ) {
     super(`${path ? `${path}: ` : ''}${problem}. ${advice}`);
   }
@@ -52,7 +88,10 @@ export class NotebookFileError extends MedRankError {
  * version i + 2 (before validation). The current version is FILE_MIGRATIONS.length + 1.
  */
 export type FileMigration = (file: Record<string, unknown>) => Record<string, unknown>;
-export const FILE_MIGRATIONS: FileMigration[] = [];
+export const FILE_MIGRATIONS: FileMigration[] = [
+  // 1 -> 2: a run may carry `imported` (a run from a results file); a version 1 file has none.
+  (file) => file,
+];
 
 // ---- writing -----------------------------------------------------------------------------
 
@@ -80,6 +119,7 @@ const fail = (path: string, problem: string): never => {
 
 /** A short description of a JSON value for messages: "abc", 12, null, an array, an object. */
 function describe(v: unknown): string {
+  if (typeof v === 'string' && v.startsWith(NON_FINITE)) return v.slice(NON_FINITE.length);
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'an array';
@@ -121,7 +161,7 @@ function fields(
 const has = (get: (k: string) => unknown, k: string): boolean => get(k) !== undefined;
 
 function str(v: unknown, path: string, opts: { max?: number; nonEmpty?: boolean } = {}): string {
-  if (typeof v !== 'string') fail(path, `expected a string, got ${describe(v)}`);
+  if (typeof v !== 'string' || v.startsWith(NON_FINITE)) fail(path, `expected a string, got ${describe(v)}`);
   const s = v as string;
   const max = opts.max ?? MAX_STRING_CHARS;
   if (s.length > max) fail(path, `text of ${s.length} characters is longer than the ${max} allowed`);
@@ -134,6 +174,8 @@ const id: Check<string> = (v, path) => str(v, path, { max: 200, nonEmpty: true }
 const dataId: Check<string> = (v, path) => str(v, path, { max: 4096 });
 
 function num(v: unknown, path: string): number {
+  if (typeof v === 'string' && v.startsWith(NON_FINITE))
+    fail(path, `expected a finite number, got ${v.slice(NON_FINITE.length)} (JSON has no NaN or Infinity)`);
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, `expected a number, got ${describe(v)}`);
   return v as number;
 }
@@ -157,9 +199,12 @@ const nullable =
   (v, path) =>
     v === null ? null : check(v, path);
 const optNum: Check<number | null> = nullable(num);
-function arr<T>(v: unknown, path: string, each: Check<T>): T[] {
+/** An array of at most `max` items (counted before any is checked or copied), each passing `each`. */
+function arr<T>(v: unknown, path: string, each: Check<T>, max = Infinity, why = ''): T[] {
   if (!Array.isArray(v)) fail(path, `expected an array, got ${describe(v)}`);
-  return (v as unknown[]).map((x, i) => each(x, at(path, i)));
+  const a = v as unknown[];
+  if (a.length > max) fail(path, `${a.length} items, more than the ${max} allowed${why ? ` (${why})` : ''}`);
+  return a.map((x, i) => each(x, at(path, i)));
 }
 /** A JSON object used as a map: every key passes `key`, every value passes `value`. */
 function map<K extends string, T>(
@@ -418,15 +463,34 @@ const candidate: Check<CandidateRecord> = (v, path) => {
   };
 };
 
-const question: Check<QuestionRecord> = (v, path) => {
-  const get = fields(v, path, 'a question record', ['id', 'candidates', 'spearman', 'kendall']);
-  return {
-    id: dataId(get('id'), at(path, 'id')),
-    candidates: arr(get('candidates'), at(path, 'candidates'), candidate),
-    spearman: optNum(get('spearman'), at(path, 'spearman')),
-    kendall: optNum(get('kendall'), at(path, 'kendall')),
-  };
+/** How long a step record's lists may be: a run's batch size and candidates (validateConfig's bounds by default). */
+interface StepLimits {
+  questions: number;
+  candidates: number;
+  why: { questions: string; candidates: string };
+}
+const ANY_RUN: StepLimits = {
+  questions: MAX_STEP_QUESTIONS,
+  candidates: MAX_CANDIDATES,
+  why: { questions: 'the largest batchSize', candidates: 'the most candidates a run takes' },
 };
+const limitsOf = (c: TrainConfig): StepLimits => ({
+  questions: c.batchSize,
+  candidates: c.candidates,
+  why: { questions: `the run's config.batchSize`, candidates: `the run's config.candidates` },
+});
+
+const questionWith =
+  (lim: StepLimits): Check<QuestionRecord> =>
+  (v, path) => {
+    const get = fields(v, path, 'a question record', ['id', 'candidates', 'spearman', 'kendall']);
+    return {
+      id: dataId(get('id'), at(path, 'id')),
+      candidates: arr(get('candidates'), at(path, 'candidates'), candidate, lim.candidates, lim.why.candidates),
+      spearman: optNum(get('spearman'), at(path, 'spearman')),
+      kendall: optNum(get('kendall'), at(path, 'kendall')),
+    };
+  };
 
 /** An object of exactly these keys, each checked by `check`. */
 function record<K extends string, T>(v: unknown, path: string, what: string, keys: readonly K[], check: Check<T>): Record<K, T> {
@@ -438,19 +502,30 @@ function record<K extends string, T>(v: unknown, path: string, what: string, key
 
 const phaseKey = (k: string, path: string): Phase => oneOf(k, path, PHASES);
 
-const stepRecord: Check<StepRecord> = (v, path) => {
-  const get = fields(v, path, 'a step record', ['step', 'trains', 'loss', 'questions', 'alignment', 'recall', 'ms', 'gpuBytes']);
-  return {
-    step: count(get('step'), at(path, 'step')),
-    trains: record(get('trains'), at(path, 'trains'), 'trains', ['retriever', 'generator'], bool),
-    loss: record(get('loss'), at(path, 'loss'), 'loss', ['retriever', 'generator'], optNum),
-    questions: arr(get('questions'), at(path, 'questions'), question),
-    alignment: record(get('alignment'), at(path, 'alignment'), 'alignment', ['spearman', 'kendall'], optNum),
-    recall: recall(get('recall'), at(path, 'recall')),
-    ms: record(get('ms'), at(path, 'ms'), 'ms (one entry per phase)', PHASES, num),
-    gpuBytes: count(get('gpuBytes'), at(path, 'gpuBytes')),
+const stepRecordWith =
+  (lim: StepLimits): Check<StepRecord> =>
+  (v, path) => {
+    const get = fields(v, path, 'a step record', [
+      'step',
+      'trains',
+      'loss',
+      'questions',
+      'alignment',
+      'recall',
+      'ms',
+      'gpuBytes',
+    ]);
+    return {
+      step: count(get('step'), at(path, 'step')),
+      trains: record(get('trains'), at(path, 'trains'), 'trains', ['retriever', 'generator'], bool),
+      loss: record(get('loss'), at(path, 'loss'), 'loss', ['retriever', 'generator'], optNum),
+      questions: arr(get('questions'), at(path, 'questions'), questionWith(lim), lim.questions, lim.why.questions),
+      alignment: record(get('alignment'), at(path, 'alignment'), 'alignment', ['spearman', 'kendall'], optNum),
+      recall: recall(get('recall'), at(path, 'recall')),
+      ms: record(get('ms'), at(path, 'ms'), 'ms (one entry per phase)', PHASES, num),
+      gpuBytes: count(get('gpuBytes'), at(path, 'gpuBytes')),
+    };
   };
-};
 
 const evalResult: Check<EvalResult> = (v, path) => {
   const get = fields(v, path, 'an evaluation result', ['questions', 'accuracy', 'scored', 'recall', 'mrr10', 'alignment', 'ms']);
@@ -471,6 +546,42 @@ const evalEntry: Check<EvalEntry> = (v, path) => {
     step: count(get('step'), at(path, 'step')),
     split: oneOf(get('split'), at(path, 'split'), SPLITS),
     result: evalResult(get('result'), at(path, 'result')),
+  };
+};
+
+/** A non-negative number (times, sizes). */
+function nonNeg(v: unknown, path: string): number {
+  const n = num(v, path);
+  if (n < 0) fail(path, `expected a number from 0 up, got ${n}`);
+  return n;
+}
+
+/** A name as a runner writes it: an adapter, a path, a hub id. */
+const label: Check<string> = (v, path) => str(v, path, { max: 4096, nonEmpty: true });
+
+const modelLabels: Check<RunOrigin['models']> = (v, path) => {
+  const get = fields(v, path, 'the models (their paths or hub ids)', ['retriever', 'generator']);
+  return { retriever: label(get('retriever'), at(path, 'retriever')), generator: label(get('generator'), at(path, 'generator')) };
+};
+
+const runOrigin: Check<RunOrigin> = (v, path) => {
+  const get = fields(v, path, 'where an imported run was trained', [
+    'adapter',
+    'data',
+    'models',
+    'wallSeconds',
+    'indexMs',
+    'fileName',
+    'importedAt',
+  ]);
+  return {
+    adapter: str(get('adapter'), at(path, 'adapter'), { max: 200, nonEmpty: true }),
+    data: label(get('data'), at(path, 'data')),
+    models: modelLabels(get('models'), at(path, 'models')),
+    wallSeconds: nonNeg(get('wallSeconds'), at(path, 'wallSeconds')),
+    indexMs: nonNeg(get('indexMs'), at(path, 'indexMs')),
+    fileName: str(get('fileName'), at(path, 'fileName'), { max: 1000 }),
+    importedAt: num(get('importedAt'), at(path, 'importedAt')),
   };
 };
 
@@ -501,8 +612,9 @@ const RUN_META_FIELDS = [
 ] as const;
 
 const runMeta: Check<RunMeta> = (v, path) => {
-  const get = fields(v, path, 'a run', RUN_META_FIELDS);
+  const get = fields(v, path, 'a run', RUN_META_FIELDS, ['imported']);
   const status = oneOf(get('status'), at(path, 'status'), RUN_STATUSES);
+  const imported = has(get, 'imported') ? { imported: runOrigin(get('imported'), at(path, 'imported')) } : {};
   return {
     id: id(get('id'), at(path, 'id')),
     notebookId: id(get('notebookId'), at(path, 'notebookId')),
@@ -515,17 +627,18 @@ const runMeta: Check<RunMeta> = (v, path) => {
     // The tab that ran it is gone: a run saved mid-way can only resume.
     status: status === 'running' ? 'interrupted' : status,
     steps: count(get('steps'), at(path, 'steps')),
-    evals: arr(get('evals'), at(path, 'evals'), evalEntry),
+    evals: arr(get('evals'), at(path, 'evals'), evalEntry, MAX_RUN_EVALS),
     phaseMs: map(get('phaseMs'), at(path, 'phaseMs'), phaseKey, num),
     message: nullable(str)(get('message'), at(path, 'message')),
     checkpointStep: nullable(count)(get('checkpointStep'), at(path, 'checkpointStep')),
     updatedAt: num(get('updatedAt'), at(path, 'updatedAt')),
+    ...imported,
   };
 };
 
 const runFile: Check<RunFile> = (v, path) => {
   const get = fields(v, path, 'a run', ['meta', 'records']);
-  const records = arr(get('records'), at(path, 'records'), stepRecord);
+  const records = arr(get('records'), at(path, 'records'), stepRecordWith(ANY_RUN), MAX_RUN_STEPS);
   unique(records, at(path, 'records'), (r) => r.step, 'step', 'steps of a run');
   return { meta: runMeta(get('meta'), at(path, 'meta')), records };
 };
@@ -596,4 +709,200 @@ export function parseNotebookFile(text: string, opts: ParseOptions = {}): Notebo
     notebook: nb,
     runs,
   };
+}
+
+// ---- results files -----------------------------------------------------------------------
+
+/**
+ * The text with every bare NaN, Infinity and -Infinity outside strings (what Python's json.dump
+ * writes unless allow_nan=False) turned into a marked string, so that the check of the field it
+ * sits in names its path. Null when there is none (the text is broken some other way).
+ */
+function markNonFinite(text: string): string | null {
+  const parts: string[] = [];
+  let from = 0,
+    inString = false,
+    found = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c)
+        i++; // a backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+      continue;
+    }
+    if (ch === 0x22) {
+      inString = true;
+      continue;
+    }
+    const token = text.startsWith('NaN', i)
+      ? 'NaN'
+      : text.startsWith('Infinity', i)
+        ? 'Infinity'
+        : text.startsWith('-Infinity', i)
+          ? '-Infinity'
+          : null;
+    if (!token) continue;
+    parts.push(text.slice(from, i), JSON.stringify(NON_FINITE + token));
+    i += token.length - 1;
+    from = i + 1;
+    found = true;
+  }
+  if (!found) return null;
+  parts.push(text.slice(from));
+  return parts.join('');
+}
+
+const RESULTS_FIELDS = [
+  'config',
+  'data',
+  'models',
+  'adapter',
+  'indexMs',
+  'wallSeconds',
+  'stopped',
+  'phaseMs',
+  'evals',
+  'steps',
+] as const;
+
+const stopped: Check<ExperimentResults['stopped']> = nullable((v, path) => {
+  const get = fields(v, path, 'where the run stopped', ['step', 'message']);
+  return { step: count(get('step'), at(path, 'step')), message: str(get('message'), at(path, 'message')) };
+});
+
+/** The checked fields of a results file (config first: it bounds the steps' lists). */
+function results(file: Record<string, unknown>): ExperimentResults {
+  const get = fields(file, '', 'a results file', RESULTS_FIELDS, ['format', 'formatVersion']);
+  const config = runConfig(get('config'), 'config');
+  const steps = arr(
+    get('steps'),
+    'steps',
+    stepRecordWith(limitsOf(config)),
+    Math.min(config.steps, MAX_RUN_STEPS),
+    config.steps <= MAX_RUN_STEPS ? "the run's config.steps" : 'the most steps a run may carry',
+  );
+  unique(steps, 'steps', (r) => r.step, 'step', 'steps of a run');
+  steps.forEach((r, i) => {
+    if (r.step >= config.steps) fail(at(at('steps', i), 'step'), `step ${r.step} is past the run's ${config.steps} steps`);
+  });
+  const evals = arr(get('evals'), 'evals', evalEntry, MAX_RUN_EVALS);
+  evals.forEach((e, i) => {
+    if (e.step > config.steps) fail(at(at('evals', i), 'step'), `step ${e.step} is past the run's ${config.steps} steps`);
+  });
+  return {
+    config,
+    data: label(get('data'), 'data'),
+    models: modelLabels(get('models'), 'models'),
+    adapter: str(get('adapter'), 'adapter', { max: 200, nonEmpty: true }),
+    indexMs: nonNeg(get('indexMs'), 'indexMs'),
+    wallSeconds: nonNeg(get('wallSeconds'), 'wallSeconds'),
+    stopped: stopped(get('stopped'), 'stopped'),
+    phaseMs: map(get('phaseMs'), 'phaseMs', phaseKey, nonNeg),
+    evals,
+    steps: [...steps].sort((a, b) => a.step - b.step),
+  };
+}
+
+/** Refuse a results file by its size in bytes, before it is read (a byte is at most one character). */
+export function checkResultsFileSize(bytes: number, maxChars = MAX_RESULTS_CHARS): void {
+  if (bytes > maxChars) throw tooLarge(bytes, maxChars);
+}
+
+const tooLarge = (size: number, maxChars: number): ResultsFileError =>
+  new ResultsFileError(
+    '',
+    `the file is ${(size / 2 ** 20).toFixed(1)} MB, more than the ${(maxChars / 2 ** 20).toFixed(1)} MB allowed`,
+    'Import a run with fewer steps, or split the run into shorter ones (--steps, --resume).',
+  );
+
+/**
+ * One run's results.json (`npm run experiment --out`, the PyTorch twin): every field checked, the
+ * lists bounded by the run's own config before they are copied, fresh objects built, steps in order.
+ */
+export function parseResultsFile(text: string, opts: { maxChars?: number } = {}): ExperimentResults {
+  const maxChars = opts.maxChars ?? MAX_RESULTS_CHARS;
+  if (typeof text !== 'string') throw new ResultsFileError('', 'a results file is JSON text');
+  if (text.length > maxChars) throw tooLarge(text.length, maxChars);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    // NaN and Infinity are not JSON, but a number field that holds one is worth its path.
+    const marked = markNonFinite(text);
+    try {
+      raw = marked === null ? undefined : JSON.parse(marked);
+    } catch {
+      raw = undefined;
+    }
+    if (raw === undefined)
+      throw new ResultsFileError(
+        '',
+        `this is not a results file: it is not valid JSON (${(err as Error).message}); a file cut short while it was written or copied reads like this`,
+        'Choose the results.json that `npm run experiment --out` or the PyTorch twin wrote, copied whole.',
+      );
+  }
+  if (!isRecord(raw)) throw new ResultsFileError('', `expected a results file (a JSON object), got ${describe(raw)}`);
+  const file = raw as Record<string, unknown>;
+  const own = (k: string): unknown => (Object.hasOwn(file, k) ? file[k] : undefined);
+  if (own('format') === NOTEBOOK_FILE_FORMAT)
+    throw new ResultsFileError('format', "this is a notebook file, not one run's results", 'Import it with "Import notebook".');
+  if (own('format') === 'medrank-results')
+    throw new ResultsFileError(
+      'format',
+      'this is the notebook\'s "Results as JSON" export (every run of a notebook), not one run\'s results.json',
+      'Import the notebook file itself ("Import notebook"), or a results.json from `npm run experiment --out` or the PyTorch twin.',
+    );
+  if (own('format') !== undefined && own('format') !== RESULTS_FILE_FORMAT)
+    throw new ResultsFileError('format', `expected "${RESULTS_FILE_FORMAT}" or no format, got ${describe(own('format'))}`);
+  try {
+    if (own('formatVersion') !== undefined) {
+      const version = int(own('formatVersion'), 'formatVersion', 1);
+      if (version > RESULTS_FILE_VERSION)
+        throw new ResultsFileError(
+          'formatVersion',
+          `this file was written by a newer MedRank or twin (results version ${version}; this page reads up to ${RESULTS_FILE_VERSION})`,
+          'Reload the page to get the newest MedRank, then import it again.',
+        );
+    }
+    return results(file);
+  } catch (err) {
+    if (err instanceof NotebookFileError) throw new ResultsFileError(err.path, err.problem);
+    throw err;
+  }
+}
+
+/** What a results file becomes in a notebook: a finished (or stopped) run with no checkpoint, marked as imported. */
+export function resultsToRun(
+  r: ExperimentResults,
+  opts: { id: string; notebookId: string; cellId: string; name: string; fileName: string; now: number },
+): RunFile {
+  const meta: RunMeta = {
+    id: opts.id,
+    notebookId: opts.notebookId,
+    cellId: opts.cellId,
+    name: opts.name,
+    createdAt: opts.now,
+    config: r.config,
+    // Where it ran is the file's business (paths or hub ids on another machine): kept in `imported`.
+    models: null,
+    data: null,
+    status: r.stopped ? 'stopped' : 'done',
+    steps: r.steps.length,
+    evals: r.evals,
+    phaseMs: r.phaseMs,
+    message: r.stopped?.message ?? null,
+    checkpointStep: null,
+    updatedAt: opts.now,
+    imported: {
+      adapter: r.adapter,
+      data: r.data,
+      models: r.models,
+      wallSeconds: r.wallSeconds,
+      indexMs: r.indexMs,
+      fileName: opts.fileName,
+      importedAt: opts.now,
+    },
+  };
+  return { meta, records: r.steps };
 }

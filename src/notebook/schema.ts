@@ -13,8 +13,8 @@ import type { Phase, StepRecord } from '../training/step';
 
 export type { EvalEntry, EvalResult, RunCheckpoint, StepRecord, Phase, TrainConfig, QuestionSplit };
 
-/** Version of the notebook file format (export/import). */
-export const NOTEBOOK_FILE_VERSION = 1;
+/** Version of the notebook file format (export/import). 2: a run may carry `imported`. */
+export const NOTEBOOK_FILE_VERSION = 2;
 /** The `format` field of a notebook file. */
 export const NOTEBOOK_FILE_FORMAT = 'medrank-notebook';
 
@@ -91,6 +91,23 @@ export interface Notebook {
 
 export type RunStatus = 'running' | 'done' | 'stopped' | 'error' | 'interrupted';
 
+/**
+ * Where an imported run was trained: a results.json of `npm run experiment --out` or of the
+ * PyTorch twin (docs/cluster.md), as the file says it. Such a run has no checkpoint.
+ */
+export interface RunOrigin {
+  /** The adapter it trained on, as the file names it: 'google/swiftshader', 'pytorch/cuda'. */
+  adapter: string;
+  /** The data and models as the file names them (paths or hub ids, for the record). */
+  data: string;
+  models: { retriever: string; generator: string };
+  wallSeconds: number;
+  indexMs: number;
+  /** The file's name on the computer it was imported from. */
+  fileName: string;
+  importedAt: number;
+}
+
 /** A training run as saved: everything but its step records and checkpoint (stored apart, by run id). */
 export interface RunMeta {
   id: string;
@@ -116,12 +133,38 @@ export interface RunMeta {
   /** Step of the saved checkpoint (null: none). */
   checkpointStep: number | null;
   updatedAt: number;
+  /** Set on a run imported from a results file: where it was trained (absent: in this browser). */
+  imported?: RunOrigin;
 }
 
 /** One run as a notebook file carries it: no checkpoint (weights export as safetensors). */
 export interface RunFile {
   meta: RunMeta;
   records: StepRecord[];
+}
+
+/** The `format` a results file may name (`npm run experiment --out` writes none: version 1). */
+export const RESULTS_FILE_FORMAT = 'medrank-experiment-results';
+/** The results file version this page reads (a file's optional `formatVersion`; absent: 1). */
+export const RESULTS_FILE_VERSION = 1;
+
+/**
+ * One run's results as `npm run experiment --out` (scripts/experiment.ts) and the PyTorch twin
+ * (docs/cluster.md) write them: what it ran, where, and every step record and evaluation.
+ */
+export interface ExperimentResults {
+  config: TrainConfig;
+  /** The dataset and models as the runner names them (a path or a hub id). */
+  data: string;
+  models: { retriever: string; generator: string };
+  /** The adapter it ran on: 'google/swiftshader' (headless Chromium), 'pytorch/cuda'. */
+  adapter: string;
+  indexMs: number;
+  wallSeconds: number;
+  stopped: { step: number; message: string } | null;
+  phaseMs: Partial<Record<Phase, number>>;
+  evals: EvalEntry[];
+  steps: StepRecord[];
 }
 
 /** The notebook file (export/import): data only. */

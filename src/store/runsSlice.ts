@@ -2,9 +2,12 @@
 // saved in IndexedDB as it goes (its meta at the start and after each evaluation, every step's
 // record as it streams in, each checkpoint the worker sends), so a reload shows it and a run the
 // tab lost resumes from its last checkpoint. A full quota stops the saving, not the run: what is
-// on screen is kept and the message says to delete old runs or export.
+// on screen is kept and the message says to delete old runs or export. A results.json from
+// `npm run experiment --out` or the PyTorch twin imports as a run of a Train cell (validated field
+// by field first, saved in one transaction, marked with where it was trained).
 
 import type { StateCreator } from 'zustand';
+import { checkResultsFileSize, parseResultsFile, resultsToRun } from '../notebook/file';
 import type { EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
 import { resolveConfig, type TrainConfig } from '../training/config';
 import type { ModelRole } from '../worker/protocol';
@@ -44,6 +47,8 @@ export interface RunsSlice {
     usage: StorageUsage | null;
     /** The run that last trained the loaded models (null: as loaded). */
     trainedBy: string | null;
+    /** The last results import of each Train cell: what it imported, or why not. */
+    imports: Record<string, { error: string | null; message: string | null }>;
   };
   /** The runs of a notebook (runs the tab lost mid-way come back 'interrupted': db.ts). */
   loadRuns: (notebookId: string) => Promise<void>;
@@ -58,6 +63,12 @@ export interface RunsSlice {
   cancelEvaluate: () => void;
   /** The loaded model's current weights as a safetensors download. */
   exportWeights: (role: ModelRole) => Promise<{ fileName: string; blob: Blob }>;
+  /**
+   * A results.json (`npm run experiment --out`, the PyTorch twin) as a run of Train cell `cellId`:
+   * validated before anything changes (a bad file leaves the notebook as it was and says where it
+   * is wrong), then saved with its records in one transaction. The new run's id, or null.
+   */
+  importResults: (cellId: string, file: Blob, fileName?: string) => Promise<string | null>;
 }
 
 /** The field a ConfigError names: its message starts with `config.<field>:` (the class does not cross the worker). */
@@ -216,7 +227,17 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
   };
 
   return {
-    runs: { list: [], records: {}, active: null, errors: {}, saveError: null, evaluating: null, usage: null, trainedBy: null },
+    runs: {
+      list: [],
+      records: {},
+      active: null,
+      errors: {},
+      saveError: null,
+      evaluating: null,
+      usage: null,
+      trainedBy: null,
+      imports: {},
+    },
 
     loadRuns: async (notebookId) => {
       const db = await notebookDb();
@@ -353,6 +374,51 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     exportWeights: async (role) => {
       const { fileName, bytes } = await engineClient().exportWeights({ role });
       return { fileName, blob: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }) };
+    },
+
+    importResults: async (cellId, blob, fileName) => {
+      const name = fileName ?? (blob as Blob & { name?: string }).name ?? 'results.json';
+      const report = (error: string | null, message: string | null = null): void =>
+        set((s) => ({ runs: { ...s.runs, imports: { ...s.runs.imports, [cellId]: { error, message } } } }));
+      const nb = get().notebook.doc;
+      if (!nb.cells.some((c) => c.id === cellId && c.kind === 'train')) return null;
+      report(null);
+      let file;
+      try {
+        checkResultsFileSize(blob.size); // before reading it
+        file = parseResultsFile(await blob.text());
+      } catch (err) {
+        report(`not imported: ${name}: ${(err as Error).message}`);
+        return null;
+      }
+      const base = `${file.config.name} (${file.adapter})`;
+      const same = get().runs.list.filter((m) => m.name === base || m.name.startsWith(`${base} #`)).length;
+      const now = Date.now();
+      const { meta, records } = resultsToRun(file, {
+        id: newRunId(),
+        notebookId: nb.id,
+        cellId,
+        name: same ? `${base} #${same + 1}` : base,
+        fileName: name,
+        now,
+      });
+      let unsaved: string | null = get().notebook.storageProblem;
+      if (!unsaved)
+        try {
+          await (await notebookDb()).importRun(meta, records);
+        } catch (err) {
+          unsaved = (err as Error).message;
+        }
+      set((s) => ({
+        runs: { ...s.runs, list: [...s.runs.list, meta], records: { ...s.runs.records, [meta.id]: records } },
+      }));
+      const what =
+        `imported “${meta.name}” from ${name}: ${records.length} step${records.length === 1 ? '' : 's'}, ` +
+        `${meta.evals.length} evaluation${meta.evals.length === 1 ? '' : 's'}, trained on ${file.adapter}`;
+      if (unsaved) report(`${what}, for this session only (not saved: ${unsaved})`, null);
+      else report(null, what);
+      void get().refreshUsage();
+      return meta.id;
     },
   };
 };

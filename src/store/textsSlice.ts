@@ -1,6 +1,8 @@
 // The `texts` slice: question and passage texts the inspector shows beside a run's records
 // (records keep ids only), fetched from the loaded dataset in the worker and cached; and MaxSim
-// explanations (which query token matched which document token) for the loaded retriever.
+// explanations (which query token matched which document token) for the loaded retriever. Ids
+// the loaded dataset does not have (a run imported from another corpus) are remembered as missing,
+// so the inspector can say so instead of asking again or failing.
 
 import type { StateCreator } from 'zustand';
 import type { LookupResult, MaxSimExplanation } from '../worker/protocol';
@@ -16,6 +18,8 @@ export interface TextsSlice {
     docs: Record<string, DocText>;
     /** By `${query}\u0000${docId}`, for the retriever loaded when it was asked. */
     maxsim: Record<string, MaxSimExplanation>;
+    /** Ids asked for that the loaded dataset does not have. */
+    missing: { questions: Record<string, true>; docs: Record<string, true> };
     error: string | null;
   };
   /** Fetch what is not cached yet; a no-op without a dataset (the view shows ids then). */
@@ -28,20 +32,28 @@ export interface TextsSlice {
 export const maxsimKey = (query: string, docId: string): string => `${query}\u0000${docId}`;
 
 export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set, get) => ({
-  texts: { questions: {}, docs: {}, maxsim: {}, error: null },
+  texts: { questions: {}, docs: {}, maxsim: {}, missing: { questions: {}, docs: {} }, error: null },
   lookupTexts: async (questionIds, docIds) => {
     const t = get().texts;
-    const qs = questionIds.filter((id) => !t.questions[id]);
-    const ds = docIds.filter((id) => !t.docs[id]);
+    const qs = questionIds.filter((id) => !t.questions[id] && !t.missing.questions[id]);
+    const ds = docIds.filter((id) => !t.docs[id] && !t.missing.docs[id]);
     if ((!qs.length && !ds.length) || get().data.status !== 'ready') return;
     try {
       const r = await engineClient().lookup({ questionIds: qs, docIds: ds });
+      const foundQ = new Set(r.questions.map((q) => q.id));
+      const foundD = new Set(r.docs.map((d) => d.id));
+      const none = (ids: string[], found: Set<string>): Record<string, true> =>
+        Object.fromEntries(ids.filter((id) => !found.has(id)).map((id) => [id, true] as const));
       set((s) => ({
         texts: {
           ...s.texts,
           error: null,
           questions: { ...s.texts.questions, ...Object.fromEntries(r.questions.map((q) => [q.id, q])) },
           docs: { ...s.texts.docs, ...Object.fromEntries(r.docs.map((d) => [d.id, d])) },
+          missing: {
+            questions: { ...s.texts.missing.questions, ...none(qs, foundQ) },
+            docs: { ...s.texts.missing.docs, ...none(ds, foundD) },
+          },
         },
       }));
     } catch (err) {
@@ -50,12 +62,16 @@ export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set
   },
   clearTexts: (what) =>
     set((s) => ({
-      texts: what === 'all' ? { questions: {}, docs: {}, maxsim: {}, error: null } : { ...s.texts, maxsim: {} },
+      texts:
+        what === 'all'
+          ? { questions: {}, docs: {}, maxsim: {}, missing: { questions: {}, docs: {} }, error: null }
+          : { ...s.texts, maxsim: {} },
     })),
   explainMaxSim: async (query, docId) => {
     const key = maxsimKey(query, docId);
     const have = get().texts.maxsim[key];
     if (have) return have;
+    if (get().texts.missing.docs[docId]) return null; // not in the loaded dataset: the inspector says so
     try {
       const ex = await engineClient().maxsim({ query, docId });
       set((s) => ({ texts: { ...s.texts, error: null, maxsim: { ...s.texts.maxsim, [key]: ex } } }));

@@ -107,6 +107,7 @@ describe('notebook file: versions', () => {
       return { ...f, notebook: { ...rest, title: name } };
     };
     const v1 = json();
+    v1.version = 1;
     v1.notebook.name = v1.notebook.title;
     delete v1.notebook.title;
     const out = parseNotebookFile(JSON.stringify(v1), { migrations: [renameTitle] });

@@ -1,11 +1,12 @@
 // The Compare cell (connected): two or more runs on the same charts (losses, alignment, recall of
-// gold, held-out accuracy), with a table of each run's settings and last evaluation.
+// gold, held-out accuracy), with a table of each run's settings, where it was trained (this
+// browser, or the adapter of an imported results file) and its last evaluation.
 
 import { useEffect } from 'react';
 import type { CompareCell as CompareCellConfig, RunMeta } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { Chart, PALETTE, type Series } from '../Chart';
-import { fmt, pct, stepSeries } from '../runView';
+import { fmt, pct, runOrigin, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
 import { NumTh } from './NumTh';
 
@@ -57,7 +58,7 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
               <input type="checkbox" checked={cell.runIds.includes(m.id)} onChange={(e) => toggle(m.id, e.target.checked)} />{' '}
               {m.name}{' '}
               <span className="muted">
-                ({m.config.retrieverLoss}, {m.config.schedule}, {m.steps} steps)
+                ({m.config.retrieverLoss}, {m.config.schedule}, {m.steps} steps, {runOrigin(m)})
               </span>
             </label>
           ))}
@@ -106,6 +107,7 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
                 <th scope="col">Run</th>
                 <th scope="col">Loss</th>
                 <th scope="col">Schedule</th>
+                <th scope="col">Trained on</th>
                 <NumTh>Steps</NumTh>
                 <NumTh>lr (retriever)</NumTh>
                 <NumTh>Accuracy</NumTh>
@@ -121,6 +123,7 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
                     <th scope="row">{m.name}</th>
                     <td>{m.config.retrieverLoss}</td>
                     <td>{m.config.schedule}</td>
+                    <td>{runOrigin(m)}</td>
                     <td className="num">{m.steps}</td>
                     <td className="num">{m.config.lrRetriever.toExponential(0)}</td>
                     <td className="num">{pct(last?.accuracy.retrieved)}</td>

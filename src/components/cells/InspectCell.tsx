@@ -4,14 +4,25 @@
 // by utility, the gold passage marked, how the update moved each rank and how the ranks moved
 // across the steps the question was in; a scatter of score against utility; and, for one
 // document, which query token matched which document token under MaxSim. Below it, the step
-// explainer walks the same step stage by stage.
+// explainer walks the same step stage by stage. A run trained on other data (an imported one)
+// shows its own numbers, and says plainly which ids the loaded dataset lacks.
 
 import { useEffect, useMemo, useState } from 'react';
 import type { InspectCell as InspectCellConfig, RunMeta } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { maxsimKey } from '../../store/textsSlice';
 import { Chart, type Series } from '../Chart';
-import { candidateRows, fmt, questionAt, questionsOf, rankHistory, type CandidateRow } from '../runView';
+import {
+  candidateRows,
+  corpusGapMessage,
+  corpusGaps,
+  fmt,
+  questionAt,
+  questionsOf,
+  rankHistory,
+  runOrigin,
+  type CandidateRow,
+} from '../runView';
 import { CellFrame } from './CellFrame';
 import { StepExplainer } from './StepExplainer';
 import { NumTh } from './NumTh';
@@ -50,6 +61,8 @@ export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; i
 
   const set = (p: Partial<InspectCellConfig>): void => updateCell(cell.id, p);
   const questionText = qid ? texts.questions[qid] : undefined;
+  const gap = q && qid && dataReady ? corpusGapMessage(corpusGaps(q, texts.missing), qid) : null;
+  const questionMissing = qid !== null && Object.hasOwn(texts.missing.questions, qid);
 
   return (
     <CellFrame
@@ -72,6 +85,7 @@ export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; i
               {list.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name}
+                  {m.imported ? ` (${runOrigin(m)})` : ''}
                 </option>
               ))}
             </select>
@@ -115,14 +129,38 @@ export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; i
         </blockquote>
       )}
       {!dataReady && run && <p className="muted">Load the data (Data cell) to see the question and document texts.</p>}
+      {gap && (
+        <p className="muted" role="status" data-testid="inspect-corpus-gap">
+          {gap}
+        </p>
+      )}
       {q && (
         <>
-          <CandidateTable rows={rows} history={history} docs={texts.docs} focus={focus} onFocus={setFocus} />
+          <CandidateTable
+            rows={rows}
+            history={history}
+            docs={texts.docs}
+            missing={dataReady ? texts.missing.docs : {}}
+            focus={focus}
+            onFocus={setFocus}
+          />
           <ScoreUtilityScatter rows={rows} />
-          {focus && questionText && (
+          {focus && Object.hasOwn(texts.missing.docs, focus) && (
+            <p className="muted" data-testid="maxsim-missing">
+              <code>{focus}</code> is not in the loaded dataset: there are no tokens to match. Load the data this run was trained
+              on to see them.
+            </p>
+          )}
+          {focus && !Object.hasOwn(texts.missing.docs, focus) && questionText && (
             <MaxSimView query={questionText.question} docId={focus} docTitle={texts.docs[focus]?.title ?? null} />
           )}
-          {focus && !questionText && <p className="muted">Load the data and the retriever to see the token matches.</p>}
+          {focus && !questionText && (
+            <p className="muted">
+              {questionMissing
+                ? 'The question is not in the loaded dataset, so its token matches cannot be computed.'
+                : 'Load the data and the retriever to see the token matches.'}
+            </p>
+          )}
           {records && step !== null && qid && (
             <StepExplainer records={records} run={run!} step={step} questionId={qid} docs={texts.docs} />
           )}
@@ -147,12 +185,15 @@ function CandidateTable({
   rows,
   history,
   docs,
+  missing,
   focus,
   onFocus,
 }: {
   rows: CandidateRow[];
   history: ReturnType<typeof rankHistory> | null;
   docs: Record<string, { title: string | null; text: string }>;
+  /** Documents the loaded dataset does not have. */
+  missing: Record<string, true>;
   focus: string | null;
   onFocus: (id: string) => void;
 }) {
@@ -204,7 +245,11 @@ function CandidateTable({
                   <code>{r.docId}</code>
                 </button>{' '}
                 <span className="muted">
-                  {d ? (d.title ? `${d.title}. ` : '') + d.text.slice(0, 90) + (d.text.length > 90 ? '…' : '') : ''}
+                  {d
+                    ? (d.title ? `${d.title}. ` : '') + d.text.slice(0, 90) + (d.text.length > 90 ? '…' : '')
+                    : Object.hasOwn(missing, r.docId)
+                      ? '(not in the loaded dataset)'
+                      : ''}
                 </span>
               </td>
               <td className="num" data-col="score">

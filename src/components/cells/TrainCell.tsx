@@ -3,15 +3,16 @@
 // run: both losses, alignment (Spearman of retriever score against -answer NLL), recall of gold
 // among the candidates, step time, and the held-out evaluations. A bad value is flagged at its field before a run (resolveConfig's
 // ConfigError names the field). Every run of the cell is listed; a stopped or interrupted run
-// resumes from its last checkpoint.
+// resumes from its last checkpoint. A results.json from `npm run experiment --out` or the PyTorch
+// twin imports as one of the cell's runs, marked with where it was trained.
 
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { loadPreset, PRESETS } from '../../store/presets';
 import { ConfigError, DEFAULT_CONFIG, RETRIEVER_LOSSES, resolveConfig, SCHEDULES, type TrainConfig } from '../../training/config';
 import { Chart, type Series } from '../Chart';
-import { fmt, pct, stepSeries } from '../runView';
+import { fmt, pct, runOrigin, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
 import { ProgressLine } from './ProgressLine';
 import { NumTh } from './NumTh';
@@ -288,6 +289,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
           {runs.saveError}. The run goes on and stays on screen; delete old runs under Storage or export the notebook to keep it.
         </p>
       )}
+      <ResultsImport cellId={cell.id} onImported={setShown} />
       {mine.length > 0 && (
         <RunList
           runs={mine}
@@ -300,6 +302,53 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       )}
       {current && records && <RunCharts meta={current} records={records} />}
     </CellFrame>
+  );
+}
+
+/** Import a results.json as a run of this cell; says what came in, or where the file is wrong. */
+function ResultsImport({ cellId, onImported }: { cellId: string; onImported: (runId: string) => void }) {
+  const outcome = useStore((s) => s.runs.imports[cellId]);
+  const input = useRef<HTMLInputElement>(null);
+  const onFile = async (f: File | undefined): Promise<void> => {
+    if (!f) return;
+    const id = await useStore.getState().importResults(cellId, f, f.name);
+    if (id) onImported(id);
+  };
+  return (
+    <div className="row train-files">
+      <button
+        type="button"
+        onClick={() => input.current?.click()}
+        data-testid="train-import-results"
+        title="a results.json from npm run experiment --out or the PyTorch twin (docs/cluster.md)"
+      >
+        Import results…
+      </button>
+      <input
+        ref={input}
+        type="file"
+        accept=".json,application/json"
+        className="visually-hidden"
+        aria-label="results file to import as a run"
+        data-testid="train-import-file"
+        tabIndex={-1}
+        onChange={(e) => {
+          const f = e.target.files?.[0];
+          e.target.value = '';
+          void onFile(f);
+        }}
+      />
+      {outcome?.error && (
+        <p className="error" role="alert" data-testid="train-import-error">
+          {outcome.error}
+        </p>
+      )}
+      {outcome?.message && (
+        <p className="ok" role="status" data-testid="train-import-message">
+          {outcome.message}
+        </p>
+      )}
+    </div>
   );
 }
 
@@ -325,6 +374,7 @@ function RunList({
         <tr>
           <th scope="col">Run</th>
           <th scope="col">Status</th>
+          <th scope="col">Trained on</th>
           <NumTh>Steps</NumTh>
           <th scope="col">Checkpoint</th>
           <th scope="col">
@@ -339,6 +389,7 @@ function RunList({
             data-testid="train-run-row"
             data-run-id={m.id}
             data-status={m.status}
+            data-imported={m.imported ? m.imported.adapter : undefined}
             aria-current={m.id === current || undefined}
           >
             <th scope="row">
@@ -349,6 +400,16 @@ function RunList({
             <td>
               {RUN_STATUS[m.status]}
               {m.message && <span className="muted"> — {m.message}</span>}
+            </td>
+            <td
+              data-testid="train-run-origin"
+              title={
+                m.imported
+                  ? `${m.imported.fileName}: data ${m.imported.data}, retriever ${m.imported.models.retriever}, generator ${m.imported.models.generator}`
+                  : undefined
+              }
+            >
+              {runOrigin(m)}
             </td>
             <td className="num">
               {m.steps}/{m.config.steps}
