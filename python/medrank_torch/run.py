@@ -6,6 +6,7 @@ state kept; a resumed run gives the uninterrupted run's records (every draw of s
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -63,8 +64,8 @@ def run_training(retriever, generator, bundle, config: dict, dist, on_step=None,
 
     if resume:
         restore(trainer, resume)
-        records.extend(resume["records"])
-        evals.extend(resume["evals"])
+        records.extend(json.loads(resume["records"]))
+        evals.extend(json.loads(resume["evals"]))
 
     def run_eval(final=False):
         for split, qs in eval_sets:
@@ -111,24 +112,26 @@ def trainables(trainer: Trainer) -> list:
 
 
 def snapshot(trainer: Trainer, records: list, evals: list) -> dict:
+    # Records, evaluations and the config travel as JSON text: torch.load(weights_only=True), which
+    # a hostile checkpoint cannot run code through, refuses pickled floats on torch 1.13.
     return {
         "format": CHECKPOINT_FORMAT,
         "step": trainer.step_index,
-        "config": trainer.config,
+        "config": json.dumps(trainer.config),
         "params": [p.detach().cpu().clone() for p in trainables(trainer)],
         "optimizers": {
             "retriever": trainer.opt_r.save_state() if trainer.opt_r else None,
             "generator": trainer.opt_g.save_state() if trainer.opt_g else None,
         },
-        "records": list(records),
-        "evals": list(evals),
+        "records": json.dumps(records),
+        "evals": json.dumps(evals),
     }
 
 
 def restore(trainer: Trainer, ck: dict) -> None:
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise ResumeError("not a checkpoint of the PyTorch twin (medrank_torch); give --resume a file its --checkpoints wrote")
-    diff = config_diff(ck["config"], trainer.config)
+    diff = config_diff(json.loads(ck["config"]), trainer.config)
     if diff:
         raise ResumeError(
             f"this checkpoint was made by a run with another configuration ({', '.join(diff)} differ; only steps and "

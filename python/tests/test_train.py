@@ -59,7 +59,9 @@ def test_torchrun_two_processes_equal_one(tiny_bundle, tmp_path):
     one, two = str(tmp_path / "one.json"), str(tmp_path / "two.json")
     assert run(tiny_bundle, one) == 0
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "python"), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    # --redirects/--tee: torch 1.13's launcher cannot parse its own defaults on Python 3.11 (Debian bookworm).
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--redirects", "1", "--tee", "2",
+                        "--nproc_per_node", "2", "--master_port", "29517",
                         "-m", "medrank_torch.train", tiny_bundle, "--out", two], env=env, capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = records(one), records(two)
