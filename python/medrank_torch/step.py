@@ -189,8 +189,6 @@ class Trainer:
             token_nll, _ = self.g.answer_tokens(local, ctx=ctx, attention=attention, T=T)
             lm_local = token_nll.sum() / n_global
             generator_loss = dist.sum(float(lm_local.detach()))
-            if dist.world == 1:
-                generator_loss = float(lm_local.detach().float())
             if not math.isfinite(generator_loss):
                 raise NonFiniteLossError(t, "generator")
         lap("generatorForward")
