@@ -70,13 +70,22 @@ def dropout_keep(seed: int, n: int, offset: int = 0) -> np.ndarray:
         return _pcg(_pcg(i) ^ s)
 
 
-def dropout_mask(seed: int, shape, p: float, offset: int = 0) -> torch.Tensor:
-    """The scaled keep mask (0 or 1/(1-p) in float32) of a contiguous tensor of `shape`."""
+def _pcg_t(v: torch.Tensor) -> torch.Tensor:
+    """pcg on int64 tensors holding uint32 values (products stay below 2^63), on any device."""
+    state = (v * 747796405 + 2891336453) & M32
+    word = (((state >> ((state >> 28) + 4)) ^ state) * 277803737) & M32
+    return ((word >> 22) ^ word) & M32
+
+
+def dropout_mask(seed: int, shape, p: float, offset: int = 0, device="cpu") -> torch.Tensor:
+    """The scaled keep mask (0 or 1/(1-p) in float32) of a contiguous tensor of `shape`, made on `device`."""
     n = int(np.prod(shape)) if len(shape) else 1
     threshold = min(math.floor(p * 2**32), 2**32 - 1)
-    keep = dropout_keep(seed, n, offset) >= np.uint32(threshold)
-    scale = np.float32(1.0 / (1.0 - p))  # the kernel's f32 uniform
-    return torch.from_numpy(np.where(keep, scale, np.float32(0)).astype(np.float32).reshape(shape))
+    i = torch.arange(offset, offset + n, dtype=torch.int64, device=device) & M32
+    s = int(_pcg(np.array([(seed ^ 0x9E3779B9) & M32], dtype=np.uint32))[0])
+    keep = _pcg_t(_pcg_t(i) ^ s) >= threshold
+    scale = float(np.float32(1.0 / (1.0 - p)))  # the kernel's f32 uniform
+    return (keep.to(torch.float32) * scale).reshape(shape)
 
 
 def dropout(x: torch.Tensor, p: float, seed: int, offset: int = 0) -> torch.Tensor:
@@ -86,7 +95,7 @@ def dropout(x: torch.Tensor, p: float, seed: int, offset: int = 0) -> torch.Tens
     (a rank of a distributed run holds rows of the global batch)."""
     if p == 0:
         return x
-    return x * dropout_mask(seed, tuple(x.shape), p, offset).to(x.device)
+    return x * dropout_mask(seed, tuple(x.shape), p, offset, x.device)
 
 
 def ctx_dropout(x: torch.Tensor, p: float, ctx: ForwardContext) -> torch.Tensor:
