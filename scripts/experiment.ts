@@ -23,17 +23,20 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-/** A config file: a TrainConfig, or {"preset": name, ...overrides} over public/presets/<name>.json. */
-export function readConfig(file: string): TrainConfig {
+/**
+ * A config file: a TrainConfig, or {"preset": name, ...overrides} over public/presets/<name>.json.
+ * A file that cannot be read goes to `bad` (default: this CLI's usage and exit 2).
+ */
+export function readConfig(file: string, bad: (msg: string) => never = fail): TrainConfig {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    fail(`${file}: ${(e as Error).message}`);
+    bad(`${file}: ${(e as Error).message}`);
   }
   if (typeof raw.preset === 'string') {
     const presetFile = path.join(ROOT, 'public/presets', `${raw.preset}.json`);
-    if (!existsSync(presetFile)) fail(`${file}: preset "${raw.preset}" is not in public/presets/`);
+    if (!existsSync(presetFile)) bad(`${file}: preset "${raw.preset}" is not in public/presets/`);
     const { preset: _, ...over } = raw;
     void _;
     raw = { ...(JSON.parse(readFileSync(presetFile, 'utf8')) as object), ...over };
@@ -41,7 +44,8 @@ export function readConfig(file: string): TrainConfig {
   return resolveConfig(raw as Partial<TrainConfig>);
 }
 
-function readData(dir: string, format: string): Dataset {
+/** A dataset folder in one of the formats (jsonl: questions.jsonl and an optional corpus.jsonl). */
+export function readData(dir: string, format: string): Dataset {
   if (format === 'jsonl')
     return parseJsonlQA({
       questions: readFileSync(path.join(dir, 'questions.jsonl'), 'utf8'),

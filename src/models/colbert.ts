@@ -38,31 +38,28 @@ export interface EncodedDocs {
   offsets: Int32Array;
 }
 
-export class ColbertRetriever {
+/**
+ * ColBERT's tokenization without any weights: the markers, [MASK] query augmentation, document
+ * truncation and the punctuation mask. ColbertRetriever delegates to it; the experiment bundle
+ * (src/training/bundle.ts) tokenizes with it where no model is loaded.
+ */
+export class ColbertTokenizer {
   readonly opts: ColbertOptions;
+  /** Documents are right-padded with the encoder's pad token. */
+  readonly padTokenId: number;
   private readonly qMarker: number;
   private readonly dMarker: number;
   private readonly skip: Set<number>;
-
-  constructor(
-    readonly encoder: BertEncoder,
-    /** The projection, [dim, D], stored as `linear.weight` in colbert-ir checkpoints. */
-    readonly projection: Tensor,
-    readonly tokenizer: Tokenizer,
-    opts: Partial<ColbertOptions> = {},
-  ) {
-    const setup = ColbertRetriever.check(encoder.config, tokenizer, opts);
-    this.opts = setup.opts;
-    this.qMarker = setup.qMarker;
-    this.dMarker = setup.dMarker;
-    this.skip = setup.skip;
-  }
 
   /**
    * The tokens and lengths ColBERT needs, checked before any weight is uploaded: the query and
    * document markers ([unused0], [unused1]), [MASK] for query padding, lengths within positions.
    */
-  static check(c: BertConfig, tokenizer: Tokenizer, opts: Partial<ColbertOptions> = {}) {
+  constructor(
+    c: BertConfig,
+    readonly tokenizer: Tokenizer,
+    opts: Partial<ColbertOptions> = {},
+  ) {
     // Short-context encoders (e.g. tiny test models) get doc length capped at their positions.
     const docMaxLen = Math.min(COLBERT_DEFAULTS.docMaxLen, c.maxPositions);
     const full: ColbertOptions = { ...COLBERT_DEFAULTS, docMaxLen, ...opts };
@@ -89,7 +86,70 @@ export class ColbertRetriever {
       throw new ModelConfigError(
         `ColBERT max lengths (${full.queryMaxLen}, ${full.docMaxLen}) exceed the encoder's ${c.maxPositions} positions`,
       );
-    return { opts: full, qMarker, dMarker, skip };
+    this.opts = full;
+    this.padTokenId = c.padTokenId;
+    this.qMarker = qMarker;
+    this.dMarker = dMarker;
+    this.skip = skip;
+  }
+
+  /** Query token ids [B, queryMaxLen] with [MASK] augmentation, and the attention mask. */
+  tokenizeQueries(texts: string[]): BertInput {
+    const L = this.opts.queryMaxLen;
+    const mask = this.tokenizer.special.mask!;
+    const B = texts.length;
+    const ids = new Int32Array(B * L).fill(mask);
+    const att = new Float32Array(B * L).fill(this.opts.attendToMaskTokens ? 1 : 0);
+    texts.forEach((text, b) => {
+      const seq = this.marked(text, this.qMarker, L);
+      ids.set(seq, b * L);
+      att.fill(1, b * L, b * L + seq.length);
+    });
+    return { ids, mask: att, B, T: L };
+  }
+
+  /** Doc token ids [B, T] (T = longest doc, at most docMaxLen), attention mask, and which vectors to keep. */
+  tokenizeDocs(texts: string[]): BertInput & { keep: Uint8Array } {
+    const seqs = texts.map((t) => this.marked(t, this.dMarker, this.opts.docMaxLen));
+    const B = texts.length;
+    const T = Math.max(1, ...seqs.map((s) => s.length));
+    const ids = new Int32Array(B * T).fill(this.padTokenId);
+    const att = new Float32Array(B * T);
+    const keep = new Uint8Array(B * T);
+    seqs.forEach((s, b) => {
+      ids.set(s, b * T);
+      att.fill(1, b * T, b * T + s.length);
+      s.forEach((id, t) => (keep[b * T + t] = this.opts.maskPunctuation && this.skip.has(id) ? 0 : 1));
+    });
+    return { ids, mask: att, keep, B, T };
+  }
+
+  /** [CLS] marker tokens... [SEP], truncated to maxLen. */
+  private marked(text: string, marker: number, maxLen: number): number[] {
+    const body = this.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, maxLen - 3);
+    return [this.tokenizer.special.cls!, marker, ...body, this.tokenizer.special.sep!];
+  }
+}
+
+export class ColbertRetriever {
+  readonly opts: ColbertOptions;
+  /** The tokenization, shared with the code that tokenizes without weights. */
+  readonly tokens: ColbertTokenizer;
+
+  constructor(
+    readonly encoder: BertEncoder,
+    /** The projection, [dim, D], stored as `linear.weight` in colbert-ir checkpoints. */
+    readonly projection: Tensor,
+    readonly tokenizer: Tokenizer,
+    opts: Partial<ColbertOptions> = {},
+  ) {
+    this.tokens = new ColbertTokenizer(encoder.config, tokenizer, opts);
+    this.opts = this.tokens.opts;
+  }
+
+  /** ColBERT's tokens and lengths checked against the config (ColbertTokenizer), before any weight is uploaded. */
+  static check(c: BertConfig, tokenizer: Tokenizer, opts: Partial<ColbertOptions> = {}): ColbertTokenizer {
+    return new ColbertTokenizer(c, tokenizer, opts);
   }
 
   /**
@@ -143,39 +203,12 @@ export class ColbertRetriever {
 
   /** Query token ids [B, queryMaxLen] with [MASK] augmentation, and the attention mask. */
   tokenizeQueries(texts: string[]): BertInput {
-    const L = this.opts.queryMaxLen;
-    const mask = this.tokenizer.special.mask!;
-    const B = texts.length;
-    const ids = new Int32Array(B * L).fill(mask);
-    const att = new Float32Array(B * L).fill(this.opts.attendToMaskTokens ? 1 : 0);
-    texts.forEach((text, b) => {
-      const seq = this.marked(text, this.qMarker, L);
-      ids.set(seq, b * L);
-      att.fill(1, b * L, b * L + seq.length);
-    });
-    return { ids, mask: att, B, T: L };
+    return this.tokens.tokenizeQueries(texts);
   }
 
   /** Doc token ids [B, T] (T = longest doc, at most docMaxLen), attention mask, and which vectors to keep. */
   tokenizeDocs(texts: string[]): BertInput & { keep: Uint8Array } {
-    const seqs = texts.map((t) => this.marked(t, this.dMarker, this.opts.docMaxLen));
-    const B = texts.length;
-    const T = Math.max(1, ...seqs.map((s) => s.length));
-    const ids = new Int32Array(B * T).fill(this.encoder.config.padTokenId);
-    const att = new Float32Array(B * T);
-    const keep = new Uint8Array(B * T);
-    seqs.forEach((s, b) => {
-      ids.set(s, b * T);
-      att.fill(1, b * T, b * T + s.length);
-      s.forEach((id, t) => (keep[b * T + t] = this.opts.maskPunctuation && this.skip.has(id) ? 0 : 1));
-    });
-    return { ids, mask: att, keep, B, T };
-  }
-
-  /** [CLS] marker tokens... [SEP], truncated to maxLen. */
-  private marked(text: string, marker: number, maxLen: number): number[] {
-    const body = this.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, maxLen - 3);
-    return [this.tokenizer.special.cls!, marker, ...body, this.tokenizer.special.sep!];
+    return this.tokens.tokenizeDocs(texts);
   }
 
   /** Per-token ColBERT vectors: L2-normalised projection of the encoder output. [..., dim] */

@@ -38,6 +38,16 @@ export interface ForwardOptions {
   attention?: AttentionMode;
 }
 
+/**
+ * Answer ids of a text with the generator's tokenizer alone (Generator.encodeAnswer, for code that
+ * tokenizes without a model): no BOS, EOS appended when `eos` and the tokenizer has one.
+ */
+export function answerIds(tokenizer: Tokenizer, text: string, eos = true): number[] {
+  const ids = tokenizer.encode(text, { addSpecialTokens: false });
+  const e = tokenizer.special.eos;
+  return eos && e !== null ? [...ids, e] : ids;
+}
+
 export class Generator {
   /** The LoRA config of configureTraining, for export. */
   private lora: LoraConfig | null = null;
@@ -109,9 +119,7 @@ export class Generator {
 
   /** Answer ids of a text: no BOS, EOS appended when `eos` (default true) and the tokenizer has one. */
   encodeAnswer(text: string, eos = true): number[] {
-    const ids = this.tokenizer.encode(text, { addSpecialTokens: false });
-    const e = this.tokenizer.special.eos;
-    return eos && e !== null ? [...ids, e] : ids;
+    return answerIds(this.tokenizer, text, eos);
   }
 
   private get padId(): number {

@@ -5,7 +5,7 @@
 import type { Engine } from '../tensor';
 import { bertSpecs } from './bert';
 import { Checkpoint } from './checkpoint';
-import { ColbertRetriever, type ColbertOptions } from './colbert';
+import { ColbertRetriever, ColbertTokenizer, type ColbertOptions } from './colbert';
 import { parseConfig, type BertConfig, type LlamaConfig, type ModelConfig } from './config';
 import { UnsupportedArchitectureError } from './errors';
 import { Generator } from './generator';
@@ -79,16 +79,55 @@ async function tokenizerJson(
   );
 }
 
-/** Read config, tokenizer and weights (not yet on the GPU). */
-export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {}): Promise<ModelFolder> {
+/** config.json and the tokenizer of a model folder, without its weights (enough to tokenize). */
+export async function readModelTokenizer(
+  files: ModelFiles,
+  opts: { signal?: AbortSignal } = {},
+): Promise<Omit<ModelFolder, 'checkpoint'>> {
   const configJson = await readJson(files, 'config.json', opts.signal);
   const config = parseConfig(configJson);
   let tokCfg = (await files.exists('tokenizer_config.json')) ? await readJson(files, 'tokenizer_config.json', opts.signal) : {};
   if (config.kind === 'bert') tokCfg = { ...BERT_TOKENIZER_DEFAULTS, ...tokCfg };
   const tokenizer = Tokenizer.fromJson(await tokenizerJson(files, config, tokCfg, opts.signal), tokCfg);
+  return { config, configJson, tokenizer };
+}
+
+/** Read config, tokenizer and weights (not yet on the GPU). */
+export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {}): Promise<ModelFolder> {
+  const head = await readModelTokenizer(files, opts);
   const weights = await weightFileNames(files, { signal: opts.signal });
   const bytes = await readAll(files, weights.files, { onProgress: opts.onProgress, signal: opts.signal });
-  return { config, configJson, tokenizer, checkpoint: new Checkpoint(bytes) };
+  return { ...head, checkpoint: new Checkpoint(bytes) };
+}
+
+/** The folder's config as a retriever's: a BERT encoder, or the error loadRetriever gives. */
+export function retrieverConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): BertConfig {
+  if (folder.config.kind !== 'bert')
+    throw new UnsupportedArchitectureError(
+      `${label} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
+    );
+  return folder.config;
+}
+
+/** The folder's config as a generator's: a Llama-family decoder, or the error loadGenerator gives. */
+export function generatorConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): LlamaConfig {
+  if (folder.config.kind !== 'llama')
+    throw new UnsupportedArchitectureError(
+      `${label} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
+    );
+  return folder.config;
+}
+
+/**
+ * The ColBERT tokenization loadRetriever gives the retriever of this folder with these options
+ * (the same defaults: docMaxLen capped at the encoder's positions), without loading any weight.
+ */
+export function retrieverTokenizer(
+  folder: Omit<ModelFolder, 'checkpoint'>,
+  label: string,
+  colbert: Partial<ColbertOptions> = {},
+): ColbertTokenizer {
+  return new ColbertTokenizer(retrieverConfigOf(folder, label), folder.tokenizer, colbert);
 }
 
 export function memoryPlanFor(folder: ModelFolder, trainable: (name: string) => boolean = () => true): MemoryPlan {
@@ -122,23 +161,17 @@ export async function loadRetriever(
   opts: LoadOptions & { colbert?: Partial<ColbertOptions>; seed?: number } = {},
 ): Promise<ColbertRetriever> {
   const folder = await readModelFolder(files, opts);
-  if (folder.config.kind !== 'bert')
-    throw new UnsupportedArchitectureError(
-      `${files.label} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
-    );
+  const config = retrieverConfigOf(folder, files.label);
   fit(e, folder, opts, files.label);
-  return ColbertRetriever.load(e, folder.config as BertConfig, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, {
+  return ColbertRetriever.load(e, config, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, {
     splitAboveBytes: opts.splitAboveBytes,
   });
 }
 
 export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOptions = {}): Promise<Generator> {
   const folder = await readModelFolder(files, opts);
-  if (folder.config.kind !== 'llama')
-    throw new UnsupportedArchitectureError(
-      `${files.label} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
-    );
+  const config = generatorConfigOf(folder, files.label);
   fit(e, folder, opts, files.label);
-  const model = LlamaModel.load(e, folder.config as LlamaConfig, folder.checkpoint, { splitAboveBytes: opts.splitAboveBytes });
+  const model = LlamaModel.load(e, config, folder.checkpoint, { splitAboveBytes: opts.splitAboveBytes });
   return new Generator(model, folder.tokenizer);
 }

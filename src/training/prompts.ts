@@ -5,22 +5,34 @@
 
 import { YES_NO_MAYBE, type Passage, type Question } from '../data/datasets';
 import type { AnswerExample, Generator } from '../models/generator';
+import type { Tokenizer } from '../models/tokenizer';
 import { ConfigError } from './config';
 
-export class PromptBuilder {
+/**
+ * What prompts need of a generator: its tokenizer and its answer encoding. A Generator is one; so
+ * is `{ tokenizer, encodeAnswer: (t) => answerIds(tokenizer, t) }` where no model is loaded (the
+ * experiment bundle).
+ */
+export interface PromptTokens {
+  readonly tokenizer: Tokenizer;
+  encodeAnswer(text: string): number[];
+}
+
+export class PromptBuilder<G extends PromptTokens = Generator> {
   private readonly docCache = new Map<string, number[]>();
-  private readonly bos: number[];
-  private readonly contextIds: number[];
+  /** The special tokens the tokenizer puts before a text (BOS for Llama-family tokenizers; may be none). */
+  readonly bos: readonly number[];
+  /** `context:`, which opens the documents of a prompt that has some. */
+  readonly contextIds: readonly number[];
 
   constructor(
-    readonly generator: Generator,
+    readonly generator: G,
     private readonly passages: ReadonlyMap<string, Passage>,
     readonly docMaxTokens: number,
   ) {
     const tok = generator.tokenizer;
     const withSpecial = tok.encode('a');
     const plain = tok.encode('a', { addSpecialTokens: false });
-    // The special tokens the tokenizer puts before a text (BOS for Llama-family tokenizers).
     const at = withSpecial.indexOf(plain[0]!);
     this.bos = at > 0 ? withSpecial.slice(0, at) : [];
     this.contextIds = this.text('context:');
@@ -30,21 +42,31 @@ export class PromptBuilder {
     return this.generator.tokenizer.encode(s, { addSpecialTokens: false });
   }
 
+  /** A passage's tokens in a prompt: ` <title>. <text>`, cut to docMaxTokens (docTokens without its cache). */
+  passageTokens(p: Passage): number[] {
+    return this.text(` ${p.title ? `${p.title}. ` : ''}${p.text}`).slice(0, this.docMaxTokens);
+  }
+
   docTokens(id: string): number[] {
     let ids = this.docCache.get(id);
     if (!ids) {
       const p = this.passages.get(id);
       if (!p) throw new ConfigError('data', `passage "${id}" is not in the corpus the run was given`);
-      ids = this.text(` ${p.title ? `${p.title}. ` : ''}${p.text}`).slice(0, this.docMaxTokens);
+      ids = this.passageTokens(p);
       this.docCache.set(id, ids);
     }
     return ids;
   }
 
+  /** The question part of a prompt: ` question: <q> answer:` after documents, without the leading space when there are none. */
+  questionTokens(q: Question, afterDocs: boolean): number[] {
+    return this.text(`${afterDocs ? ' ' : ''}question: ${q.question} answer:`);
+  }
+
   /** Prompt ids: BOS, then the documents (if any) as context, then the question. */
   prompt(q: Question, docIds: readonly string[]): number[] {
     const ctx = docIds.length ? [...this.contextIds, ...docIds.flatMap((d) => this.docTokens(d))] : [];
-    return [...this.bos, ...ctx, ...this.text(`${docIds.length ? ' ' : ''}question: ${q.question} answer:`)];
+    return [...this.bos, ...ctx, ...this.questionTokens(q, docIds.length > 0)];
   }
 
   answer(text: string): number[] {
