@@ -11,6 +11,7 @@ import { dataSource } from '../store/dataSlice';
 import { modelSource } from '../store/modelsSlice';
 import { formatBytes } from '../gpu/errors';
 import { CELL_TITLES } from './cells/CellFrame';
+import { download } from './download';
 import { CompareCell } from './cells/CompareCell';
 import { DataCell } from './cells/DataCell';
 import { EvaluateCell } from './cells/EvaluateCell';
@@ -19,16 +20,6 @@ import { InspectCell } from './cells/InspectCell';
 import { MarkdownCell } from './cells/MarkdownCell';
 import { ModelsCell } from './cells/ModelsCell';
 import { TrainCell } from './cells/TrainCell';
-
-/** Save a blob as a file (an object URL on a temporary link). */
-export function download(blob: Blob, fileName: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-|-$/g, '') || 'notebook';
 

@@ -564,22 +564,58 @@ const modelLabels: Check<RunOrigin['models']> = (v, path) => {
   return { retriever: label(get('retriever'), at(path, 'retriever')), generator: label(get('generator'), at(path, 'generator')) };
 };
 
+/** A results file's model: the runner's path, or the twin's bundle reference ({dir} or {hub, revision}), as a label. */
+const modelInResults: Check<string> = (v, path) => {
+  if (typeof v === 'string') return label(v, path);
+  if (isRecord(v) && Object.hasOwn(v, 'dir')) {
+    const get = fields(v, path, 'a model folder of the bundle', ['dir']);
+    return `bundle ${label(get('dir'), at(path, 'dir'))}/`;
+  }
+  const get = fields(v, path, 'a model (a path, {"dir": folder} or {"hub": id, "revision": commit})', ['hub', 'revision']);
+  return `hub:${label(get('hub'), at(path, 'hub'))}@${label(get('revision'), at(path, 'revision'))}`;
+};
+
+const resultsModels: Check<ExperimentResults['models']> = (v, path) => {
+  const get = fields(v, path, 'the models', ['retriever', 'generator']);
+  return {
+    retriever: modelInResults(get('retriever'), at(path, 'retriever')),
+    generator: modelInResults(get('generator'), at(path, 'generator')),
+  };
+};
+
+const engineOf: Check<NonNullable<ExperimentResults['engine']>> = (v, path) => {
+  const get = fields(v, path, 'the engine that trained the run', ['name', 'version'], ['torch', 'processes']);
+  return {
+    name: str(get('name'), at(path, 'name'), { max: 200, nonEmpty: true }),
+    version: str(get('version'), at(path, 'version'), { max: 200 }),
+    ...(has(get, 'torch') ? { torch: str(get('torch'), at(path, 'torch'), { max: 200 }) } : {}),
+    ...(has(get, 'processes') ? { processes: int(get('processes'), at(path, 'processes'), 1) } : {}),
+  };
+};
+
+/** How the runs lists name the engine: 'medrank_torch 0.1.0, torch 2.3.1, 8 processes'. */
+export function engineLabel(e: NonNullable<ExperimentResults['engine']>): string {
+  const p = e.processes;
+  return [`${e.name} ${e.version}`, e.torch && `torch ${e.torch}`, p && `${p} process${p === 1 ? '' : 'es'}`]
+    .filter(Boolean)
+    .join(', ');
+}
+
 const runOrigin: Check<RunOrigin> = (v, path) => {
-  const get = fields(v, path, 'where an imported run was trained', [
-    'adapter',
-    'data',
-    'models',
-    'wallSeconds',
-    'indexMs',
-    'fileName',
-    'importedAt',
-  ]);
+  const get = fields(
+    v,
+    path,
+    'where an imported run was trained',
+    ['adapter', 'data', 'models', 'wallSeconds', 'indexMs', 'fileName', 'importedAt'],
+    ['engine'],
+  );
   return {
     adapter: str(get('adapter'), at(path, 'adapter'), { max: 200, nonEmpty: true }),
     data: label(get('data'), at(path, 'data')),
     models: modelLabels(get('models'), at(path, 'models')),
     wallSeconds: nonNeg(get('wallSeconds'), at(path, 'wallSeconds')),
     indexMs: nonNeg(get('indexMs'), at(path, 'indexMs')),
+    ...(has(get, 'engine') ? { engine: str(get('engine'), at(path, 'engine'), { max: 1000 }) } : {}),
     fileName: str(get('fileName'), at(path, 'fileName'), { max: 1000 }),
     importedAt: num(get('importedAt'), at(path, 'importedAt')),
   };
@@ -773,7 +809,7 @@ const stopped: Check<ExperimentResults['stopped']> = nullable((v, path) => {
 
 /** The checked fields of a results file (config first: it bounds the steps' lists). */
 function results(file: Record<string, unknown>): ExperimentResults {
-  const get = fields(file, '', 'a results file', RESULTS_FIELDS, ['format', 'formatVersion']);
+  const get = fields(file, '', 'a results file', RESULTS_FIELDS, ['format', 'formatVersion', 'engine']);
   const config = runConfig(get('config'), 'config');
   const steps = arr(
     get('steps'),
@@ -793,8 +829,9 @@ function results(file: Record<string, unknown>): ExperimentResults {
   return {
     config,
     data: label(get('data'), 'data'),
-    models: modelLabels(get('models'), 'models'),
+    models: resultsModels(get('models'), 'models'),
     adapter: str(get('adapter'), 'adapter', { max: 200, nonEmpty: true }),
+    engine: nullable(engineOf)(get('engine') ?? null, 'engine'),
     indexMs: nonNeg(get('indexMs'), 'indexMs'),
     wallSeconds: nonNeg(get('wallSeconds'), 'wallSeconds'),
     stopped: stopped(get('stopped'), 'stopped'),
@@ -898,6 +935,7 @@ export function resultsToRun(
       adapter: r.adapter,
       data: r.data,
       models: r.models,
+      ...(r.engine ? { engine: engineLabel(r.engine) } : {}),
       wallSeconds: r.wallSeconds,
       indexMs: r.indexMs,
       fileName: opts.fileName,

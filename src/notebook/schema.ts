@@ -98,9 +98,11 @@ export type RunStatus = 'running' | 'done' | 'stopped' | 'error' | 'interrupted'
 export interface RunOrigin {
   /** The adapter it trained on, as the file names it: 'google/swiftshader', 'pytorch/cuda'. */
   adapter: string;
-  /** The data and models as the file names them (paths or hub ids, for the record). */
+  /** The data and models as the file names them (paths, bundle folders or hub ids, for the record). */
   data: string;
   models: { retriever: string; generator: string };
+  /** The program that trained it, when the file says ('medrank_torch 0.1.0, torch 2.3.1, 8 processes'). */
+  engine?: string;
   wallSeconds: number;
   indexMs: number;
   /** The file's name on the computer it was imported from. */
@@ -154,11 +156,17 @@ export const RESULTS_FILE_VERSION = 1;
  */
 export interface ExperimentResults {
   config: TrainConfig;
-  /** The dataset and models as the runner names them (a path or a hub id). */
+  /** The dataset as the runner names it (a path, the bundle's data source). */
   data: string;
+  /**
+   * The models as labels: the runner's paths, or the twin's bundle references as 'bundle
+   * retriever/' and 'hub:owner/name@<commit>'.
+   */
   models: { retriever: string; generator: string };
-  /** The adapter it ran on: 'google/swiftshader' (headless Chromium), 'pytorch/cuda'. */
+  /** The adapter it ran on: 'google/swiftshader' (headless Chromium), 'pytorch/cuda', 'pytorch/cuda x8'. */
   adapter: string;
+  /** The twin names itself: its name and version, torch's version, the processes (null: the browser's runner). */
+  engine: { name: string; version: string; torch?: string; processes?: number } | null;
   indexMs: number;
   wallSeconds: number;
   stopped: { step: number; message: string } | null;

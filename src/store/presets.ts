@@ -2,7 +2,7 @@
 // fields the cell changed. Presets are fetched once per page.
 
 import type { TrainCell } from '../notebook/schema';
-import type { TrainConfig } from '../training/config';
+import { resolveConfig, type TrainConfig } from '../training/config';
 
 export const PRESETS = ['jmlr-code', 'jmlr-paper', 'jomed', 'atlas-pdist', 'replug', 'rag-frozen'] as const;
 
@@ -25,4 +25,14 @@ export function loadPreset(name: string): Promise<Partial<TrainConfig>> {
 export async function cellConfig(cell: TrainCell): Promise<Partial<TrainConfig>> {
   const preset = cell.preset ? await loadPreset(cell.preset) : {};
   return { ...preset, ...cell.overrides };
+}
+
+/**
+ * The config a run of the cell trains with, here or on a cluster (its bundle): resolved, scores
+ * after each update recorded (the inspector shows how each step moved the candidates), and a
+ * checkpoint every tenth of the run when the config keeps none on the way. Throws ConfigError.
+ */
+export async function runConfigOf(cell: TrainCell): Promise<TrainConfig> {
+  const config = resolveConfig({ ...(await cellConfig(cell)), recordScoresAfter: true });
+  return config.checkpointEvery > 0 ? config : { ...config, checkpointEvery: Math.max(1, Math.floor(config.steps / 10)) };
 }

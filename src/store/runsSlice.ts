@@ -4,18 +4,21 @@
 // tab lost resumes from its last checkpoint. A full quota stops the saving, not the run: what is
 // on screen is kept and the message says to delete old runs or export. A results.json from
 // `npm run experiment --out` or the PyTorch twin imports as a run of a Train cell (validated field
-// by field first, saved in one transaction, marked with where it was trained).
+// by field first, saved in one transaction, marked with where it was trained). "Export for a
+// cluster" asks the worker for the experiment bundle of the loaded data and models under the
+// cell's config and zips it for download.
 
 import type { StateCreator } from 'zustand';
 import { checkResultsFileSize, parseResultsFile, resultsToRun } from '../notebook/file';
-import type { EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
-import { resolveConfig, type TrainConfig } from '../training/config';
+import type { DataRef, EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
+import { zipBundle } from '../notebook/zip';
+import type { TrainConfig } from '../training/config';
 import type { ModelRole } from '../worker/protocol';
 import type { Progress } from './dataSlice';
 import { engineClient } from './engine';
 import type { AppState } from './index';
 import { notebookDb } from './notebookDb';
-import { cellConfig } from './presets';
+import { runConfigOf } from './presets';
 
 export interface StorageUsage {
   runs: { id: string; name: string; bytes: number }[];
@@ -49,6 +52,8 @@ export interface RunsSlice {
     trainedBy: string | null;
     /** The last results import of each Train cell: what it imported, or why not. */
     imports: Record<string, { error: string | null; message: string | null }>;
+    /** The cluster export of each Train cell: under way (with progress), done, or why not. */
+    bundles: Record<string, { busy: boolean; progress: Progress | null; error: string | null; message: string | null }>;
   };
   /** The runs of a notebook (runs the tab lost mid-way come back 'interrupted': db.ts). */
   loadRuns: (notebookId: string) => Promise<void>;
@@ -64,11 +69,26 @@ export interface RunsSlice {
   /** The loaded model's current weights as a safetensors download. */
   exportWeights: (role: ModelRole) => Promise<{ fileName: string; blob: Blob }>;
   /**
-   * A results.json (`npm run experiment --out`, the PyTorch twin) as a run of Train cell `cellId`:
-   * validated before anything changes (a bad file leaves the notebook as it was and says where it
-   * is wrong), then saved with its records in one transaction. The new run's id, or null.
+   * A results.json (`npm run experiment --out`, the PyTorch twin) as a run, asked for by cell
+   * `cellId`: a Train cell's run, or from a Compare cell a run of the notebook's first Train cell,
+   * added to the comparison. Validated before anything changes (a bad file leaves the notebook as
+   * it was and says where it is wrong), then saved with its records in one transaction. The
+   * outcome is runs.imports[cellId]; returns the new run's id, or null.
    */
   importResults: (cellId: string, file: Blob, fileName?: string) => Promise<string | null>;
+  /**
+   * The experiment bundle (docs/cluster.md) of the loaded data and models under Train cell
+   * `cellId`'s config, as one .zip whose root is the bundle folder; null when it failed (the
+   * reason is on the cell: runs.bundles).
+   */
+  exportBundle: (cellId: string) => Promise<{ fileName: string; blob: Blob } | null>;
+}
+
+/** How a bundle's manifest names the data: the demo as `npm run export-experiment` names it, else the URLs or file names. */
+export function dataLabel(ref: DataRef | null): string {
+  if (!ref || ref.kind === 'demo') return 'public/demo';
+  if (ref.kind === 'url') return Object.values(ref.urls).join(' ');
+  return `${ref.format} files: ${Object.values(ref.names).join(', ')}`;
 }
 
 /** The field a ConfigError names: its message starts with `config.<field>:` (the class does not cross the worker). */
@@ -237,6 +257,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       usage: null,
       trainedBy: null,
       imports: {},
+      bundles: {},
     },
 
     loadRuns: async (notebookId) => {
@@ -252,9 +273,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       if (!cell || !claim({ id, cellId }, 0)) return;
       let config: TrainConfig;
       try {
-        // recordScoresAfter: the inspector shows how each step's update moved the candidates.
-        config = resolveConfig({ ...(await cellConfig(cell)), recordScoresAfter: true });
-        if (!(config.checkpointEvery > 0)) config = { ...config, checkpointEvery: Math.max(1, Math.floor(config.steps / 10)) };
+        config = await runConfigOf(cell);
       } catch (err) {
         const e = err as Error;
         patch({ active: null });
@@ -381,7 +400,14 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       const report = (error: string | null, message: string | null = null): void =>
         set((s) => ({ runs: { ...s.runs, imports: { ...s.runs.imports, [cellId]: { error, message } } } }));
       const nb = get().notebook.doc;
-      if (!nb.cells.some((c) => c.id === cellId && c.kind === 'train')) return null;
+      const asking = nb.cells.find((c) => c.id === cellId);
+      const owner =
+        asking?.kind === 'train' ? asking : asking?.kind === 'compare' ? nb.cells.find((c) => c.kind === 'train') : null;
+      if (!owner) {
+        if (asking?.kind === 'compare')
+          report('not imported: an imported run belongs to a Train cell; add one to the notebook first');
+        return null;
+      }
       report(null);
       let file;
       try {
@@ -397,7 +423,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       const { meta, records } = resultsToRun(file, {
         id: newRunId(),
         notebookId: nb.id,
-        cellId,
+        cellId: owner.id,
         name: same ? `${base} #${same + 1}` : base,
         fileName: name,
         now,
@@ -417,8 +443,43 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         `${meta.evals.length} evaluation${meta.evals.length === 1 ? '' : 's'}, trained on ${file.adapter}`;
       if (unsaved) report(`${what}, for this session only (not saved: ${unsaved})`, null);
       else report(null, what);
+      const compare = get().notebook.doc.cells.find((c) => c.id === cellId);
+      if (compare?.kind === 'compare') get().updateCell(cellId, { runIds: [...compare.runIds, meta.id] });
       void get().refreshUsage();
       return meta.id;
+    },
+
+    exportBundle: async (cellId) => {
+      const cell = get().notebook.doc.cells.find((c): c is TrainCell => c.id === cellId && c.kind === 'train');
+      if (!cell || get().runs.bundles[cellId]?.busy) return null;
+      const state = (p: Partial<RunsSlice['runs']['bundles'][string]>): void =>
+        set((s) => {
+          const was = s.runs.bundles[cellId] ?? { busy: false, progress: null, error: null, message: null };
+          return { runs: { ...s.runs, bundles: { ...s.runs.bundles, [cellId]: { ...was, ...p } } } };
+        });
+      state({ busy: true, progress: null, error: null, message: null });
+      try {
+        const config = await runConfigOf(cell);
+        const data = get().notebook.doc.cells.find((c) => c.kind === 'data');
+        const bundle = await engineClient().exportBundle(
+          { config, source: dataLabel(data?.kind === 'data' ? data.source : null) },
+          (p) => state({ progress: { done: p.done, total: p.total, message: p.message } }),
+        );
+        const zip = zipBundle(bundle);
+        const fileName = `${config.name.replace(/[^A-Za-z0-9._-]+/g, '-') || 'experiment'}-bundle.zip`;
+        const n = Object.keys(bundle.files).length + 1;
+        state({
+          busy: false,
+          progress: null,
+          message:
+            `${fileName}: ${n} files, ${(zip.byteLength / 2 ** 20).toFixed(1)} MB. On the cluster: unzip it into a folder, then ` +
+            '`python -m medrank_torch.train FOLDER --out results.json`; import results.json here with "Import results…"',
+        });
+        return { fileName, blob: new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }) };
+      } catch (err) {
+        state({ busy: false, progress: null, error: (err as Error).message });
+        return null;
+      }
     },
   };
 };

@@ -11,6 +11,7 @@ import type {
   DatasetSourceSpec,
   DatasetSummary,
   EvalResult,
+  ExportedBundle,
   ExportedWeights,
   GenerateResult,
   GpuInfo,
@@ -139,6 +140,10 @@ export class EngineClient implements EngineApi {
 
   exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights> {
     return this.request('exportWeights', undefined, p);
+  }
+
+  exportBundle(p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle> {
+    return this.request('exportBundle', onProgress, p);
   }
 
   /**

@@ -23,10 +23,14 @@ import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { loadGenerator, loadRetriever } from '../models/load';
 import { folderFiles, hubFiles, urlFiles, type ModelFiles, type ReadAllProgress } from '../models/sources';
+import { padIdOf } from '../models/llama';
+import { clusterBundle, type BundleModel } from './bundle-export';
+import { version as MEDRANK_VERSION } from '../../package.json';
 import {
   type EngineApi,
   type DatasetSourceSpec,
   type DatasetSummary,
+  type ExportedBundle,
   type ExportedWeights,
   type GenerateResult,
   type IndexSummary,
@@ -158,6 +162,9 @@ export class GpuEngine implements EngineApi {
   /** AbortControllers of the running cancellable requests, by request id. */
   readonly aborts = new Map<number, AbortController>();
 
+  /** Where each loaded model came from, and whether a run has trained it since (exportBundle). */
+  private readonly origins: Partial<Record<ModelRole, { files: ModelFiles; source: ModelSourceSpec; trained: boolean }>> = {};
+
   private modelsLost = false;
   /** The dataset's questions and passages by id (lookup, maxsim), built on first use. */
   private byId: { dataset: Dataset; questions: Map<string, Question>; passages: Map<string, Passage> } | null = null;
@@ -236,6 +243,7 @@ export class GpuEngine implements EngineApi {
       this.retriever?.encoder.dispose();
       this.retriever = r;
       this.trainedBy = null;
+      this.origins.retriever = { files, source, trained: false };
       const c = r.encoder.config;
       return summary(
         role,
@@ -255,6 +263,7 @@ export class GpuEngine implements EngineApi {
     this.generator?.model.dispose();
     this.generator = g;
     this.trainedBy = null;
+    this.origins.generator = { files, source, trained: false };
     const c = g.model.config;
     return summary(
       role,
@@ -405,6 +414,8 @@ export class GpuEngine implements EngineApi {
     }
     // From the first update on the models are this run's, whatever happens next.
     this.trainedBy = run.runId ?? `unnamed run (request ${id})`;
+    if (config.schedule !== 'frozen-retriever' && this.origins.retriever) this.origins.retriever.trained = true;
+    if (config.schedule !== 'retriever-only' && this.origins.generator) this.origins.generator.trained = true;
     const abort = new AbortController();
     this.aborts.set(id, abort);
     const totalMs = (r: { ms: Record<string, number> }): number => Object.values(r.ms).reduce((a, b) => a + b, 0);
@@ -600,6 +611,50 @@ export class GpuEngine implements EngineApi {
     const g = this.generator;
     if (!g) throw this.notLoaded('generator');
     return { fileName: 'model.safetensors', bytes: await exportMergedWeights(g.model.weights, g.model.linears()) };
+  }
+
+  async exportBundle(p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle> {
+    const config = resolveConfig(p.config); // a bad field fails here, with ConfigError's message
+    await this.ready(); // a lost device drops the models: the checks below then say so
+    const { retriever: r, generator: g, dataset } = this;
+    if (!r) throw this.notLoaded('retriever');
+    if (!g) throw this.notLoaded('generator');
+    if (!dataset) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
+    // Stages: tokenizing, then each carried model's files and its weights.
+    const stages = 5;
+    let done = 0;
+    const say = (message: string): void => onProgress?.({ done: Math.min(done++, stages), total: stages, message });
+    const model = (role: ModelRole, weights: Weights): BundleModel => {
+      const o = this.origins[role];
+      if (!o) throw this.notLoaded(role);
+      let params = 0;
+      for (const n of weights.names()) params += weights.shape(n).reduce((a, b) => a * b, 1);
+      return {
+        files: o.files,
+        hub: o.source.kind === 'hub' ? { repo: o.source.repo, revision: o.source.revision, endpoint: o.source.endpoint } : null,
+        asLoaded: !o.trained,
+        weightBytes: 4 * params,
+        weights: async () => (await this.exportWeights({ role })).bytes,
+      };
+    };
+    return clusterBundle({
+      inputs: {
+        config,
+        passages: dataset.passages,
+        questions: dataset.questions,
+        retriever: r.tokens,
+        generator: {
+          tokenizer: g.tokenizer,
+          encodeAnswer: (t) => g.encodeAnswer(t),
+          padTokenId: padIdOf(g.model.config, g.tokenizer),
+          maxPositions: g.model.config.maxPositions,
+        },
+        medrankVersion: MEDRANK_VERSION,
+        source: p.source,
+      },
+      models: { retriever: model('retriever', r.encoder.weights), generator: model('generator', g.model.weights) },
+      onProgress: say,
+    });
   }
 
   async search(query: string, k: number): Promise<SearchHit[]> {

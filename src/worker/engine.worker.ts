@@ -103,6 +103,13 @@ async function handle(req: EngineRequest): Promise<void> {
         post({ kind: 'result', id: req.id, request: 'exportWeights', value }, [value.bytes.buffer as ArrayBuffer]);
         return;
       }
+      case 'exportBundle': {
+        const value = await engine.exportBundle(req, progressTo(req.id));
+        // Fresh arrays (the engine copies what it read): hand their buffers over, each once.
+        const buffers = new Set(Object.values(value.files).map((b) => b.buffer as ArrayBuffer));
+        post({ kind: 'result', id: req.id, request: 'exportBundle', value }, [...buffers]);
+        return;
+      }
       case 'cancel':
         return; // handled on arrival
       default: {

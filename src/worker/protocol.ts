@@ -8,7 +8,8 @@
 // every checkpoint (`trainCheckpoint`, also one when a run stops early), and resumes from one
 // (`runId`, `resume`); `lookup` gives questions and passages by id; `maxsim` opens up one
 // (query, document) score token by token; `evaluate` scores a split on demand (cancellable);
-// `exportWeights` gives a model's trained weights as a model.safetensors the app loads back.
+// `exportWeights` gives a model's trained weights as a model.safetensors the app loads back;
+// `exportBundle` gives the experiment bundle of the loaded data and models for the PyTorch twin.
 
 import type { GpuInfo } from '../gpu/device';
 import type { DatasetFormat, QuestionSplit } from '../data/datasets';
@@ -16,6 +17,7 @@ import type { FolderEntry } from '../models/sources';
 import type { SelfTestResult } from '../tensor/selftest';
 import type { TrainConfig } from '../training/config';
 import type { MaxSimExplanation } from '../retrieval/explain';
+import type { BundleManifest } from '../training/bundle';
 import type { EvalResult } from '../training/evaluate';
 import type { EvalEntry, RunCheckpoint } from '../training/run';
 import type { CandidateRecord, Phase, StepRecord } from '../training/step';
@@ -32,6 +34,7 @@ export type {
   RunCheckpoint,
   MaxSimExplanation,
   QuestionSplit,
+  BundleManifest,
 };
 
 // ---- models -----------------------------------------------------------------------------------
@@ -178,6 +181,12 @@ export interface ExportedWeights {
   bytes: Uint8Array;
 }
 
+/** An experiment bundle (docs/cluster.md): manifest.json's content and every file it lists, by path in the bundle folder. */
+export interface ExportedBundle {
+  manifest: BundleManifest;
+  files: Record<string, Uint8Array>;
+}
+
 // ---- requests ---------------------------------------------------------------------------------
 
 export type EngineRequest =
@@ -214,6 +223,12 @@ export type EngineRequest =
     }
   /** The loaded model's current weights (LoRA merged) as one safetensors file. */
   | { kind: 'exportWeights'; id: number; role: ModelRole }
+  /**
+   * The experiment bundle of the loaded dataset and models under `config` (resolved in the worker,
+   * as `train` resolves it): the tokenized inputs, and each model's folder with its current weights
+   * (or a hub reference). `source` names the data in the manifest and README ('public/demo', URLs).
+   */
+  | { kind: 'exportBundle'; id: number; config: Partial<TrainConfig>; source: string }
   /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex, train, evaluate). */
   | { kind: 'cancel'; id: number; target: number };
 
@@ -241,6 +256,7 @@ export interface ResultOf {
   maxsim: MaxSimExplanation;
   evaluate: EvalResult;
   exportWeights: ExportedWeights;
+  exportBundle: ExportedBundle;
   cancel: boolean;
 }
 
@@ -321,6 +337,12 @@ export interface EngineApi {
   evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback): Promise<EvalResult>;
   /** The loaded model's current (trained) weights as model.safetensors, loadable with its original config and tokenizer. */
   exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights>;
+  /**
+   * The experiment bundle of the loaded dataset and models (BundleError when the config, data or
+   * models cannot make one); progress by stage. A model loaded from the hub at a commit and not
+   * trained since goes in as {hub, revision}; any other as its folder with its current weights.
+   */
+  exportBundle(p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle>;
   /** Page side only: abort the pending requests of this kind. */
   cancel?(kind: CancellableKind): void;
 }

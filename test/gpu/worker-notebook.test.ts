@@ -2,12 +2,14 @@
 // fixtures: step records and checkpoints streamed during train, a stopped run resumed (and the
 // resumes refused), scoreAfter against an independent re-scoring, MaxSim explanations that add up
 // to search's score, lookup with seeded splits, evaluation by split in merged chunks (and
-// cancelled), and exported weights that load back to the same scores and logits.
+// cancelled), exported weights that load back to the same scores and logits, and the cluster
+// bundle of the loaded data and models.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseJsonlQA } from '../../src/data/datasets';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { docText } from '../../src/retrieval/index';
+import { verifyBundleFiles } from '../../src/training/bundle';
 import { DEFAULT_CONFIG, type TrainConfig } from '../../src/training/config';
 import { evaluate } from '../../src/training/evaluate';
 import { PromptBuilder } from '../../src/training/prompts';
@@ -356,5 +358,25 @@ describe('the engine for the notebook', () => {
     r0.encoder.dispose();
     r2.encoder.dispose();
     g2.model.dispose();
+  });
+
+  it('exportBundle: the folders as loaded with the current weights, checked like the twin checks them', async () => {
+    const g = await engineWith({ index: false });
+    const messages: string[] = [];
+    const b = await timed('exportBundle', () =>
+      g.exportBundle({ config: CONFIG, source: 'tiny-qa' }, (p) => messages.push(p.message)),
+    );
+    expect(b.manifest.models).toEqual({ retriever: { dir: 'retriever' }, generator: { dir: 'generator' } });
+    expect(b.manifest.data).toEqual({ passages: DATA.passages.length, questions: DATA.questions.length, source: 'tiny-qa' });
+    for (const role of ['retriever', 'generator'] as const) {
+      for (const f of FILES.filter((x) => x !== 'model.safetensors'))
+        expect(b.files[`${role}/${f}`], `${role}/${f}`).toEqual(await fixtureBytes(FIXTURE[role], f));
+      expect(b.files[`${role}/model.safetensors`]).toEqual((await g.exportWeights({ role })).bytes);
+    }
+    await verifyBundleFiles(b.manifest, async (p) => b.files[p] ?? null);
+    expect(messages[0]).toBe('tokenizing the dataset for the bundle');
+    await expect(g.exportBundle({ config: { ...CONFIG, batchSize: 64 }, source: 'tiny-qa' })).rejects.toThrow(
+      /training questions cannot fill a batch of 64/,
+    );
   });
 });

@@ -1,9 +1,12 @@
 // Results files as runs: a results.json of `npm run experiment --out` (or the PyTorch twin, the same
 // schema) parsed field by field, saved as an imported run of a Train cell, shown by the Compare and
 // inspector views, and every kind of malformed file refused with its path and nothing in the
-// notebook changed. The fixture is the first 2 steps of experiments/results/demo-jmlr.json
-// (config.steps 2, its step-0 evaluations, phaseMs the mean of those 2 steps): real numbers from
-// the browser engine, whose candidates predate scoreAfter (they read as null).
+// notebook changed. Two fixtures: the first 2 steps of experiments/results/demo-jmlr.json
+// (config.steps 2, its step-0 evaluations, phaseMs the mean of those 2 steps), real numbers from
+// the browser engine whose candidates predate scoreAfter (they read as null); and the PyTorch
+// twin's results.json of a 2-step run on the tiny fixtures (a bundle from `npm run
+// export-experiment` of test/fixtures/tiny-qa with tiny-colbert and tiny-llama, then
+// `python -m medrank_torch.train BUNDLE --out results.json --device cpu`), as it wrote it.
 
 import 'fake-indexeddb/auto'; // IDBKeyRange and the IDB* globals that idb's wrappers test against
 import { IDBFactory } from 'fake-indexeddb';
@@ -40,6 +43,8 @@ import { runMeta, stepRecord } from './notebook-fixtures';
 
 const FIXTURE = new URL('../fixtures/results/demo-jmlr-2steps.json', import.meta.url);
 const text = (): string => readFileSync(FIXTURE, 'utf8');
+const TWIN = new URL('../fixtures/results/twin-tiny-jmlr.json', import.meta.url);
+const twinText = (): string => readFileSync(TWIN, 'utf8');
 /** The fixture as plain JSON, for a test to break one field of. */
 const json = (): Record<string, any> => JSON.parse(text()); // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -144,6 +149,57 @@ describe('results file: the browser engine’s results.json', () => {
       { id: 'r', notebookId: 'nb', cellId: 'c5', name: 'n', fileName: 'f', now: 1 },
     );
     expect(stopped.meta).toMatchObject({ status: 'stopped', message: 'step 1: the retriever loss is not finite' });
+  });
+});
+
+describe('results file: the PyTorch twin’s results.json', () => {
+  it('parses as the twin wrote it: bundle model references, its engine, every record field', () => {
+    const file = JSON.parse(twinText());
+    const r = parseResultsFile(twinText());
+    expect(r).toMatchObject({
+      adapter: 'pytorch/cpu',
+      data: 'test/fixtures/tiny-qa',
+      models: { retriever: 'bundle retriever/', generator: 'bundle generator/' },
+      engine: { name: 'medrank_torch', version: '0.1.0', torch: '1.13.0a0', processes: 1 },
+      stopped: null,
+    });
+    expect(r.config).toEqual(resolveConfig(file.config as Partial<TrainConfig>));
+    expect(r.steps).toEqual(file.steps); // scoreAfter recorded: the records as written
+    expect(r.evals).toEqual(file.evals);
+    const { meta } = resultsToRun(r, { id: 'r', notebookId: 'nb', cellId: 'c5', name: 'n', fileName: 'results.json', now: 1 });
+    expect(runOrigin(meta)).toBe('imported: pytorch/cpu');
+    expect(meta.imported?.engine).toBe('medrank_torch 0.1.0, torch 1.13.0a0, 1 process');
+  });
+
+  it('the inspector’s numbers on it: the step loss from its records, ranks after the update', () => {
+    const steps = parseResultsFile(twinText()).steps;
+    for (const step of steps) {
+      const totals = step.questions.map((q) => llmRankPairs(q)!.total);
+      expect(totals.reduce((a, b) => a + b, 0) / totals.length).toBeCloseTo(step.loss.retriever!, 6);
+      for (const q of step.questions) expect(candidateRows(q).every((row) => row.rankAfter !== null)).toBe(true);
+    }
+  });
+
+  it('a hub reference, and a malformed engine or model, are read or refused at their path', () => {
+    const f = JSON.parse(twinText());
+    f.models.retriever = { hub: 'colbert-ir/colbertv2.0', revision: 'c1'.repeat(20) };
+    f.engine.processes = 8;
+    f.adapter = 'pytorch/cuda x8';
+    const r = parseResultsFile(JSON.stringify(f));
+    expect(r.models.retriever).toBe(`hub:colbert-ir/colbertv2.0@${'c1'.repeat(20)}`);
+    expect(
+      resultsToRun(r, { id: 'r', notebookId: 'n', cellId: 'c', name: 'n', fileName: 'f', now: 1 }).meta.imported?.engine,
+    ).toBe('medrank_torch 0.1.0, torch 1.13.0a0, 8 processes');
+    f.engine.processes = 0;
+    expect(reject(f).message).toMatch(/^engine\.processes: expected an integer from 1 up, got 0/);
+    f.engine = { name: 'medrank_torch', version: '0.2.0', gpus: 8 };
+    expect(reject(f).message).toMatch(/^engine\.gpus: unknown field/);
+    f.engine = null;
+    expect(parseResultsFile(JSON.stringify(f)).engine).toBeNull();
+    f.models.generator = { dir: '../outside', hub: 'x' };
+    expect(reject(f).message).toMatch(/^models\.generator\.hub: unknown field; a model folder of the bundle has only dir/);
+    f.models.generator = 7;
+    expect(reject(f).message).toMatch(/^models\.generator: expected a model \(a path/);
   });
 });
 
@@ -407,6 +463,30 @@ describe('results file: imported into the notebook', () => {
     expect(await st().loadRecords(id!)).toEqual(asRead(file.steps));
   });
 
+  it('from the Compare cell: a run of the first Train cell, added to the comparison', async () => {
+    const mine = (await st().importResults('c5', blob(text()), 'browser.json'))!;
+    st().updateCell('c8', { runIds: [mine] });
+    const id = (await st().importResults('c8', blob(twinText()), 'results.json'))!;
+    expect(st().runs.list.find((m) => m.id === id)).toMatchObject({ cellId: 'c5', imported: { adapter: 'pytorch/cpu' } });
+    expect(st().notebook.doc.cells.find((c) => c.id === 'c8')).toMatchObject({ runIds: [mine, id] });
+    expect(st().runs.imports.c8!.message).toMatch(/^imported “tiny-jmlr \(pytorch\/cpu\)” from results\.json: 2 steps/);
+    // Without a Train cell there is no cell for the run to belong to.
+    st().removeCell('c5');
+    expect(await st().importResults('c8', blob(twinText()), 'results.json')).toBeNull();
+    expect(st().runs.imports.c8!.error).toMatch(/belongs to a Train cell; add one/);
+    expect(st().runs.list).toHaveLength(2);
+  });
+
+  it('a twin run imports beside a browser run, each with its origin', async () => {
+    const a = (await st().importResults('c5', blob(text()), 'browser.json'))!;
+    const b = (await st().importResults('c5', blob(twinText()), 'results.json'))!;
+    expect(st().runs.list.map((m) => [m.id, m.name, runOrigin(m)])).toEqual([
+      [a, 'demo-jmlr (google/swiftshader)', 'imported: google/swiftshader'],
+      [b, 'tiny-jmlr (pytorch/cpu)', 'imported: pytorch/cpu'],
+    ]);
+    expect(await db.getRecords(b)).toEqual(JSON.parse(twinText()).steps);
+  });
+
   it('travels in a notebook file (version 2) with its origin; a version 1 file still opens', async () => {
     const id = (await st().importResults('c5', blob(text()), 'results.json'))!;
     const exported = await (await st().exportNotebook()).text();
@@ -455,8 +535,8 @@ describe('results file: imported into the notebook', () => {
     expect(await db.listRuns(before.doc.id)).toEqual(onDisk.runs);
     expect(await db.getRecords(good)).toEqual(onDisk.records);
     expect((await db.loadCurrentNotebook())?.title).toBe('Keep me');
-    // A cell that is not a Train cell imports nothing.
-    expect(await st().importResults('c8', blob(text()))).toBeNull();
+    // A cell that is neither a Train nor a Compare cell imports nothing.
+    expect(await st().importResults('c1', blob(text()))).toBeNull();
     expect(st().runs.list).toBe(before.list);
   });
 

@@ -20,6 +20,7 @@ import type {
   EngineApi,
   EvalEntry,
   EvalResult,
+  ExportedBundle,
   ExportedWeights,
   GenerateResult,
   GpuInfo,
@@ -98,6 +99,9 @@ class FakeEngine implements EngineApi {
   }
   exportWeights(): Promise<ExportedWeights> {
     return unused('exportWeights');
+  }
+  exportBundle(): Promise<ExportedBundle> {
+    return unused('exportBundle');
   }
   cancel(kind: string): void {
     this.cancelled.push(kind);

@@ -8,6 +8,7 @@ import { useStore } from '../../store';
 import { Chart, PALETTE, type Series } from '../Chart';
 import { fmt, pct, runOrigin, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
+import { ResultsImport } from './ResultsImport';
 import { NumTh } from './NumTh';
 
 export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; index: number; count: number }) {
@@ -48,8 +49,11 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
         tone: chosen.length < 2 ? 'muted' : 'ok',
       }}
     >
+      <div className="row">
+        <ResultsImport cellId={cell.id} />
+      </div>
       {list.length === 0 ? (
-        <p className="muted">No runs yet: run a Train cell.</p>
+        <p className="muted">No runs yet: run a Train cell, or import a results.json from a run elsewhere (a cluster).</p>
       ) : (
         <fieldset className="run-picker">
           <legend>Runs to compare</legend>

@@ -4,14 +4,17 @@
 // among the candidates, step time, and the held-out evaluations. A bad value is flagged at its field before a run (resolveConfig's
 // ConfigError names the field). Every run of the cell is listed; a stopped or interrupted run
 // resumes from its last checkpoint. A results.json from `npm run experiment --out` or the PyTorch
-// twin imports as one of the cell's runs, marked with where it was trained.
+// twin imports as one of the cell's runs, marked with where it was trained; "Export for a cluster"
+// downloads the experiment bundle of the loaded data and models under the cell's config as a .zip.
 
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { loadPreset, PRESETS } from '../../store/presets';
 import { ConfigError, DEFAULT_CONFIG, RETRIEVER_LOSSES, resolveConfig, SCHEDULES, type TrainConfig } from '../../training/config';
 import { Chart, type Series } from '../Chart';
+import { download } from '../download';
+import { ResultsImport } from './ResultsImport';
 import { fmt, pct, runOrigin, stepSeries } from '../runView';
 import { CellFrame } from './CellFrame';
 import { ProgressLine } from './ProgressLine';
@@ -74,6 +77,9 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       s.data.status === 'ready' &&
       s.data.index.status === 'ready',
   );
+  const modelsAndData = useStore(
+    (s) => s.models.retriever.status === 'ready' && s.models.generator.status === 'ready' && s.data.status === 'ready',
+  );
   const { updateCell, startRun, stopRun, resumeRun, loadRecords } = useStore.getState();
   const presetName = cell.preset;
   const [loaded, setLoaded] = useState<{ name: string; config: Partial<TrainConfig> } | null>(null);
@@ -124,6 +130,8 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
   const runError = runs.errors[cell.id] ?? null;
   const badField = typedBad ?? resolved.error?.field ?? runError?.field ?? null;
   const canRun = ready && !runs.active && !typedBad && !resolved.error && preset !== null;
+  // A bundle needs the data and both models (not the index: the cluster builds its own).
+  const canExport = modelsAndData && !typedBad && !resolved.error && preset !== null;
 
   const setField = (k: FieldKey, text: string): void => {
     setTyped((t) => ({ ...t, [k]: text }));
@@ -289,7 +297,10 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
           {runs.saveError}. The run goes on and stays on screen; delete old runs under Storage or export the notebook to keep it.
         </p>
       )}
-      <ResultsImport cellId={cell.id} onImported={setShown} />
+      <div className="row train-files">
+        <ResultsImport cellId={cell.id} onImported={setShown} />
+        <ClusterExport cellId={cell.id} canExport={canExport} busyRun={Boolean(runs.active)} />
+      </div>
       {mine.length > 0 && (
         <RunList
           runs={mine}
@@ -305,50 +316,47 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
   );
 }
 
-/** Import a results.json as a run of this cell; says what came in, or where the file is wrong. */
-function ResultsImport({ cellId, onImported }: { cellId: string; onImported: (runId: string) => void }) {
-  const outcome = useStore((s) => s.runs.imports[cellId]);
-  const input = useRef<HTMLInputElement>(null);
-  const onFile = async (f: File | undefined): Promise<void> => {
-    if (!f) return;
-    const id = await useStore.getState().importResults(cellId, f, f.name);
-    if (id) onImported(id);
+/** Download the experiment bundle of the loaded data and models under this cell's config (docs/cluster.md). */
+function ClusterExport({ cellId, canExport, busyRun }: { cellId: string; canExport: boolean; busyRun: boolean }) {
+  const state = useStore((s) => s.runs.bundles[cellId]);
+  const busy = Boolean(state?.busy);
+  const run = async (): Promise<void> => {
+    const out = await useStore.getState().exportBundle(cellId);
+    if (out) download(out.blob, out.fileName);
   };
   return (
-    <div className="row train-files">
+    <>
       <button
         type="button"
-        onClick={() => input.current?.click()}
-        data-testid="train-import-results"
-        title="a results.json from npm run experiment --out or the PyTorch twin (docs/cluster.md)"
+        disabled={!canExport || busy || busyRun}
+        onClick={() => void run()}
+        data-testid="train-export-bundle"
+        title={
+          canExport
+            ? busyRun
+              ? 'after the run: the bundle carries the models as they are then'
+              : 'a .zip of the tokenized data, the config and both models, for the PyTorch twin (docs/cluster.md)'
+            : 'load the data and both models first (cells above)'
+        }
       >
-        Import results…
+        {busy ? 'Exporting…' : 'Export for a cluster'}
       </button>
-      <input
-        ref={input}
-        type="file"
-        accept=".json,application/json"
-        className="visually-hidden"
-        aria-label="results file to import as a run"
-        data-testid="train-import-file"
-        tabIndex={-1}
-        onChange={(e) => {
-          const f = e.target.files?.[0];
-          e.target.value = '';
-          void onFile(f);
-        }}
-      />
-      {outcome?.error && (
-        <p className="error" role="alert" data-testid="train-import-error">
-          {outcome.error}
+      {busy && state?.progress && (
+        <span className="muted" role="status" data-testid="train-export-progress">
+          {state.progress.message}
+        </span>
+      )}
+      {state?.error && (
+        <p className="error" role="alert" data-testid="train-export-error">
+          Could not export: {state.error}
         </p>
       )}
-      {outcome?.message && (
-        <p className="ok" role="status" data-testid="train-import-message">
-          {outcome.message}
+      {state?.message && (
+        <p className="ok" role="status" data-testid="train-export-message">
+          {state.message}
         </p>
       )}
-    </div>
+    </>
   );
 }
 
@@ -405,7 +413,8 @@ function RunList({
               data-testid="train-run-origin"
               title={
                 m.imported
-                  ? `${m.imported.fileName}: data ${m.imported.data}, retriever ${m.imported.models.retriever}, generator ${m.imported.models.generator}`
+                  ? `${m.imported.fileName}: data ${m.imported.data}, retriever ${m.imported.models.retriever}, generator ` +
+                    `${m.imported.models.generator}${m.imported.engine ? `; trained by ${m.imported.engine}` : ''}`
                   : undefined
               }
             >
