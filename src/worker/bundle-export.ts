@@ -10,6 +10,7 @@ import { formatBytes } from '../gpu/errors';
 import type { ModelFiles } from '../models/sources';
 import {
   BUNDLE_MODEL_DIRS,
+  BUNDLE_TOKENIZER_FILES,
   BundleError,
   buildBundle,
   bundleManifestJson,
@@ -21,18 +22,6 @@ import {
   type BundleModelRef,
 } from '../training/bundle';
 import type { ExportedBundle } from './protocol';
-
-/** The tokenizer files a model folder may have (loaders read one of them); those present are copied. */
-export const TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'added_tokens.json',
-  'vocab.txt',
-  'vocab.json',
-  'merges.txt',
-  'tokenizer.model',
-] as const;
 
 /** Most bytes of model weights a bundle built in the tab may carry (it is zipped in memory, without ZIP64). */
 export const MAX_TAB_BUNDLE_WEIGHT_BYTES = 2 * 2 ** 30;
@@ -106,7 +95,7 @@ export async function clusterBundle(input: ClusterBundleInput): Promise<Exported
     onProgress?.(`${role}: config and tokenizer from ${m.files.label}`);
     // Copies: the bundle owns its bytes (the worker hands them over to the page).
     await add(`${dir}/config.json`, (await m.files.read('config.json')).slice());
-    for (const f of TOKENIZER_FILES) if (await m.files.exists(f)) await add(`${dir}/${f}`, (await m.files.read(f)).slice());
+    for (const f of BUNDLE_TOKENIZER_FILES) if (await m.files.exists(f)) await add(`${dir}/${f}`, (await m.files.read(f)).slice());
     onProgress?.(`${role}: its current weights (${formatBytes(m.weightBytes)})`);
     await add(`${dir}/model.safetensors`, await m.weights());
   }
