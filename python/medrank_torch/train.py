@@ -20,7 +20,6 @@ import time
 
 import torch
 
-from . import __version__
 from .bundle import BundleError, load_bundle
 from .dist import Dist
 from .train_config import ConfigError, check_config
@@ -58,6 +57,12 @@ def _finite(x):
     if isinstance(x, (list, tuple)):
         return [_finite(v) for v in x]
     return x
+
+
+def _model_ref(bundle, folder: str, which: str) -> str:
+    """A model as `npm run experiment` names it: its folder, or hub:id@revision."""
+    m = bundle.manifest["models"][which]
+    return os.path.join(folder, m["dir"]) if "dir" in m else f"hub:{m['hub']}@{m['revision']}"
 
 
 def main(argv=None) -> int:
@@ -110,7 +115,8 @@ def main(argv=None) -> int:
         return 2
     if dist.main:
         log(f"{config['name']}: {config['steps']} steps, {config['schedule']}, loss {config['retrieverLoss']}, "
-            f"{len(bundle.question_ids)} questions, {len(bundle.passage_ids)} passages on {dist.world} process(es), {device}"
+            f"{len(bundle.question_ids)} questions, {len(bundle.passage_ids)} passages on {dist.world} process(es), {device}, "
+            f"torch {torch.__version__}"
             + (f", resuming at step {resume['step']}" if resume else ""))
 
     def on_step(r):
@@ -142,9 +148,8 @@ def main(argv=None) -> int:
         output = {
             "config": config,
             "data": bundle.manifest.get("data", {}).get("source", os.path.basename(os.path.abspath(args.bundle))),
-            "models": {"retriever": bundle.manifest["models"]["retriever"], "generator": bundle.manifest["models"]["generator"]},
+            "models": {w: _model_ref(bundle, args.bundle, w) for w in ("retriever", "generator")},
             "adapter": f"pytorch/{kind}" + (f" x{dist.world}" if dist.world > 1 else ""),
-            "engine": {"name": "medrank_torch", "version": __version__, "torch": torch.__version__, "processes": dist.world},
             "indexMs": round(res["indexMs"]),
             "wallSeconds": round(time.time() - t0),
             "stopped": res["stopped"],
