@@ -4,7 +4,7 @@
 import type { TrainCell } from '../notebook/schema';
 import { resolveConfig, type TrainConfig } from '../training/config';
 
-export const PRESETS = ['jmlr-code', 'jmlr-paper', 'jomed', 'atlas-pdist', 'replug', 'rag-frozen'] as const;
+export const PRESETS = ['jmlr-code', 'jmlr-paper', 'jomed', 'atlas-pdist', 'replug', 'rag-frozen', 'infonce'] as const;
 
 const cache = new Map<string, Promise<Partial<TrainConfig>>>();
 

@@ -11,6 +11,7 @@ import { resolveConfig, type TrainConfig } from '../../src/training/config';
 import { runTraining, type RunCheckpoint } from '../../src/training/run';
 import { Trainer } from '../../src/training/step';
 import { evaluate } from '../../src/training/evaluate';
+import { infoNceLoss } from '../../src/training/losses';
 import stepGolden from '../goldens/step.json';
 import corpusJsonl from '../fixtures/tiny-qa/corpus.jsonl?raw';
 import questionsJsonl from '../fixtures/tiny-qa/questions.jsonl?raw';
@@ -195,6 +196,43 @@ describe('joint training on the tiny fixtures', () => {
       expect(after.some((v, i) => v !== before[i])).toBe(true);
       trainer.dispose();
     });
+
+  it('infonce (retriever-only): the gold passage first among the candidates, -log softmax(s / tau)[gold] as the loss', async () => {
+    const p = await parts();
+    const config = resolveConfig({
+      ...BASE,
+      schedule: 'retriever-only',
+      retrieverLoss: 'infonce',
+      infoNceTau: 0.5,
+      retrieverSide: 'query',
+      dropout: false,
+      steps: 1,
+    });
+    const trainer = new Trainer({ ...p, train: QUESTIONS.filter((q) => q.split === 'train') }, config);
+    const r0 = await p.retriever.projection.read();
+    const rec = await trainer.step();
+    let total = 0;
+    for (const q of rec.questions) {
+      const c = q.candidates;
+      const gold = QUESTIONS.find((x) => x.id === q.id)!.goldDocIds[0]!;
+      expect(c).toHaveLength(config.candidates);
+      expect(c[0]!.docId).toBe(gold);
+      expect(c[0]!.gold).toBe(true);
+      expect(new Set(c.map((x) => x.docId)).size).toBe(c.length); // the positive is not also a negative
+      expect(c.every((x) => x.utility === null)).toBe(true);
+      total += infoNceLoss(
+        c.map((x) => x.score),
+        1,
+        c.length,
+        [0],
+        0.5,
+      ).loss;
+    }
+    expect(rec.loss.retriever).toBeCloseTo(total / rec.questions.length, 10);
+    expect(rec.loss.generator).toBeNull();
+    expect((await p.retriever.projection.read()).some((v, i) => v !== r0[i])).toBe(true);
+    trainer.dispose();
+  });
 
   it('staged (JOMED): the reader trains first with the retriever frozen, then the reverse', async () => {
     const p = await parts();
