@@ -27,7 +27,7 @@ class BundleError(Exception):
     """A bundle that cannot be run: missing, truncated, altered, too new, or unsupported."""
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -44,7 +44,7 @@ def _no_proto(pairs):
     d = {}
     for k, v in pairs:
         if k in ("__proto__", "constructor", "prototype"):
-            raise BundleError(f'manifest.json: the key "{k}" is not allowed; re-export the bundle')
+            raise BundleError(f'the key "{k}" is not allowed; re-export the bundle')
         d[k] = v
     return d
 
@@ -137,21 +137,26 @@ class Bundle:
         return [self.options[i] for i in range(a, b)], self.gold_option[q]
 
 
+def _read_json(path: str, limit: int):
+    """A bundle's JSON file, its size bounded before reading, prototype-like keys refused."""
+    if os.path.getsize(path) > limit:
+        raise BundleError(f"{path}: over {limit >> 20} MiB, which no export writes; re-export the bundle")
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            return json.load(f, object_pairs_hook=_no_proto)
+    except BundleError as e:
+        raise BundleError(f"{path}: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise BundleError(f"{path}: not valid JSON ({e}); the file is truncated or altered: export the bundle again") from None
+
+
 def read_manifest(folder: str) -> dict:
     path = os.path.join(folder, "manifest.json")
     if not os.path.isdir(folder):
         raise BundleError(f"{folder}: no such folder; export one with npm run export-experiment -- <config.json> --out DIR")
     if not os.path.isfile(path):
         raise BundleError(f"{path}: missing; a bundle's manifest.json is written last, so the export did not finish: export again")
-    if os.path.getsize(path) > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{path}: over {MAX_MANIFEST_BYTES >> 20} MiB, which no export writes; re-export the bundle")
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            m = json.load(f, object_pairs_hook=_no_proto)
-    except BundleError:
-        raise
-    except (ValueError, RecursionError) as e:
-        raise BundleError(f"{path}: not valid JSON ({e}); the file is truncated or altered: export the bundle again") from None
+    m = _read_json(path, MAX_MANIFEST_BYTES)
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise BundleError(f'{path}: not a MedRank experiment manifest (format must be "{FORMAT}")')
     v = m.get("formatVersion")
@@ -198,7 +203,7 @@ def verify_files(folder: str, manifest: dict) -> None:
         size = os.path.getsize(p)
         if size != info["bytes"]:
             raise BundleError(f"{p}: {size} bytes where the manifest says {info['bytes']} (truncated?); copy it again")
-        if _sha256(p) != info["sha256"].lower():
+        if sha256_file(p) != info["sha256"].lower():
             raise BundleError(f"{p}: its sha256 differs from the manifest's (altered or corrupt); copy it again or re-export")
 
 
@@ -210,15 +215,7 @@ def load_bundle(folder: str, verify: bool = True) -> Bundle:
     if verify:
         verify_files(folder, manifest)
     ids_path = os.path.join(folder, "ids.json")
-    if os.path.getsize(ids_path) > MAX_IDS_BYTES:
-        raise BundleError(f"{ids_path}: too large")
-    try:
-        with open(ids_path, "r", encoding="utf-8") as f:
-            ids = json.load(f, object_pairs_hook=_no_proto)
-    except BundleError:
-        raise
-    except (ValueError, RecursionError) as e:
-        raise BundleError(f"{ids_path}: not valid JSON ({e}); re-export the bundle") from None
+    ids = _read_json(ids_path, MAX_IDS_BYTES)
     if not (
         isinstance(ids, dict)
         and isinstance(ids.get("passages"), list)
