@@ -60,6 +60,8 @@ class Trainer:
         self.prompts = PromptBuilder(bundle)
         self.device = next(generator.parameters()).device
         self.step_index = 0
+        # Called between backward and the update, gradients in place (tests; the browser's beforeUpdate).
+        self.before_update = None
         if len(train) < c["batchSize"]:
             raise ValueError(f"{len(train)} training questions cannot fill a batch of {c['batchSize']}")
         if c["batchSize"] < dist.world:
@@ -207,6 +209,8 @@ class Trainer:
             objective.backward()
         self.all_reduce_grads()
         lap("backward")
+        if self.before_update:
+            self.before_update(self)
         if trains["retriever"] and self.opt_r:
             self.opt_r.step()
         if trains["generator"] and self.opt_g:
