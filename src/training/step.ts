@@ -173,7 +173,7 @@ export class Trainer {
     const c = this.config,
       e = this.e,
       t = this.stepIndex;
-    const { retriever: r, generator: g } = this.parts;
+    const { generator: g } = this.parts;
     const trains = phaseAt(c, t);
     const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
     let clock = performance.now();

@@ -95,7 +95,8 @@ export async function clusterBundle(input: ClusterBundleInput): Promise<Exported
     onProgress?.(`${role}: config and tokenizer from ${m.files.label}`);
     // Copies: the bundle owns its bytes (the worker hands them over to the page).
     await add(`${dir}/config.json`, (await m.files.read('config.json')).slice());
-    for (const f of BUNDLE_TOKENIZER_FILES) if (await m.files.exists(f)) await add(`${dir}/${f}`, (await m.files.read(f)).slice());
+    for (const f of BUNDLE_TOKENIZER_FILES)
+      if (await m.files.exists(f)) await add(`${dir}/${f}`, (await m.files.read(f)).slice());
     onProgress?.(`${role}: its current weights (${formatBytes(m.weightBytes)})`);
     await add(`${dir}/model.safetensors`, await m.weights());
   }
