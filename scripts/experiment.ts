@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDataset, parseJsonlQA, type Dataset, type DatasetFormat } from '../src/data/datasets';
 import { resolveConfig, type TrainConfig } from '../src/training/config';
+import type { RunResult } from '../src/training/run';
 import type { StepRecord } from '../src/training/step';
 import { log, ROOT, serveFolder, withChromiumPage } from './lib/browser-session';
 import type { ExperimentPageResult, WireCheckpoint } from './experiment/page';
@@ -94,24 +95,72 @@ async function main(): Promise<void> {
   const generatorDir = flag('generator') ?? path.join(ROOT, 'public/demo/models/generator');
   for (const d of [retrieverDir, generatorDir]) if (!existsSync(path.join(d, 'config.json'))) fail(`${d} has no config.json`);
   const ckptDir = flag('checkpoints');
-  if (ckptDir) mkdirSync(ckptDir, { recursive: true });
   const resumeFile = flag('resume');
   const resume = resumeFile ? (JSON.parse(readFileSync(resumeFile, 'utf8')) as WireCheckpoint) : null;
   log(
     `${config.name}: ${config.steps} steps, ${config.schedule}, loss ${config.retrieverLoss}, ${ds.questions.length} questions, ${ds.passages.length} passages${resume ? `, resuming at step ${resume.step}` : ''}`,
   );
 
-  const t0 = Date.now();
-  const res = await withChromiumPage(
+  const [output] = await runExperiments([{ config, ds, dataDir, retrieverDir, generatorDir, resume, stopAfter, ckptDir }], {
+    quiet: profileStep === undefined,
+    profileStep,
+  });
+  const result = output!;
+  mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result)}\n`);
+  if (result.stopped) log(`stopped at step ${result.stopped.step}: ${result.stopped.message}`);
+  log(`wrote ${out} (${result.steps.length} steps, ${result.wallSeconds} s)`);
+  if (result.stopped && stopAfter === undefined) process.exit(1);
+}
+
+/** One run for runExperiments: a resolved config, its data, its two model folders. */
+export interface ExperimentSpec {
+  config: TrainConfig;
+  ds: Dataset;
+  dataDir: string;
+  retrieverDir: string;
+  generatorDir: string;
+  resume?: WireCheckpoint | null;
+  stopAfter?: number;
+  ckptDir?: string;
+}
+
+/** What `--out` holds: the run's config, where it ran, its evaluations and every step record. */
+export interface ExperimentOutput {
+  config: TrainConfig;
+  data: string;
+  models: { retriever: string; generator: string };
+  adapter: string;
+  indexMs: number;
+  wallSeconds: number;
+  stopped: RunResult['stopped'];
+  phaseMs: RunResult['phaseMs'];
+  evals: RunResult['evals'];
+  steps: StepRecord[];
+}
+
+/**
+ * Runs one after another in one headless Chromium page: one GPU device, so kernels compile once
+ * for all of them (a 5-step run on the tiny models spends most of its time compiling). Each run
+ * loads its models afresh and frees them after, so runs do not see each other's training.
+ */
+export async function runExperiments(
+  specs: ExperimentSpec[],
+  opts: { quiet?: boolean; profileStep?: number } = {},
+): Promise<ExperimentOutput[]> {
+  let current: ExperimentSpec | null = null;
+  return withChromiumPage(
     '/scripts/experiment/index.html',
     async ({ page, url }) => {
-      await serveFolder(page, url, '/__retriever', retrieverDir);
-      await serveFolder(page, url, '/__generator', generatorDir);
+      for (const [i, s] of specs.entries()) {
+        await serveFolder(page, url, `/__models/${i}/retriever`, s.retrieverDir);
+        await serveFolder(page, url, `/__models/${i}/generator`, s.generatorDir);
+      }
       await page.exposeFunction('__medrankStep', (r: StepRecord) => {
         const s = stepSummary(r);
         const ms = Object.values(r.ms).reduce((a, b) => a + b, 0);
         log(
-          `step ${s.step + 1}/${config.steps}: L_ret ${s.lossRetriever?.toFixed(4) ?? '-'} L_gen ${s.lossGenerator?.toFixed(4) ?? '-'} ` +
+          `step ${s.step + 1}/${current?.config.steps}: L_ret ${s.lossRetriever?.toFixed(4) ?? '-'} L_gen ${s.lossGenerator?.toFixed(4) ?? '-'} ` +
             `rho ${s.spearman?.toFixed(3) ?? '-'} (${(ms / 1000).toFixed(1)} s)`,
         );
       });
@@ -119,40 +168,44 @@ async function main(): Promise<void> {
         log(`eval at step ${e.step}: accuracy ${JSON.stringify(e.result.accuracy)} recall ${JSON.stringify(e.result.recall)}`),
       );
       await page.exposeFunction('__medrankCheckpoint', (c: WireCheckpoint) => {
-        if (!ckptDir) return;
-        const file = path.join(ckptDir, `step-${String(c.step).padStart(5, '0')}.json`);
+        const dir = current?.ckptDir;
+        if (!dir) return;
+        mkdirSync(dir, { recursive: true });
+        const file = path.join(dir, `step-${String(c.step).padStart(5, '0')}.json`);
         writeFileSync(file, JSON.stringify(c));
-        writeFileSync(path.join(ckptDir, 'latest.json'), JSON.stringify(c));
+        writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(c));
         log(`checkpoint: ${file}`);
       });
       await page.waitForFunction(() => window.__runExperiment !== undefined, null, { timeout: 120_000 });
-      return page.evaluate(([c, p, q, o]) => window.__runExperiment!(c, p, q, o), [
-        config,
-        ds.passages,
-        ds.questions,
-        { resume, stopAfter },
-      ] as const) as Promise<ExperimentPageResult>;
+      const outputs: ExperimentOutput[] = [];
+      for (const [i, s] of specs.entries()) {
+        current = s;
+        if (specs.length > 1) log(`${s.config.name}: run ${i + 1} of ${specs.length}`);
+        const t0 = Date.now();
+        const res = (await page.evaluate(([c, p, q, o]) => window.__runExperiment!(c, p, q, o), [
+          s.config,
+          s.ds.passages,
+          s.ds.questions,
+          { resume: s.resume ?? null, stopAfter: s.stopAfter, profileStep: opts.profileStep, models: `/__models/${i}` },
+        ] as const)) as ExperimentPageResult;
+        const { result } = res;
+        outputs.push({
+          config: s.config,
+          data: path.relative(ROOT, s.dataDir) || '.',
+          models: { retriever: path.relative(ROOT, s.retrieverDir), generator: path.relative(ROOT, s.generatorDir) },
+          adapter: res.adapter,
+          indexMs: Math.round(res.indexMs),
+          wallSeconds: Math.round((Date.now() - t0) / 1000),
+          stopped: result.stopped,
+          phaseMs: result.phaseMs,
+          evals: result.evals,
+          steps: result.records,
+        });
+      }
+      return outputs;
     },
-    { quiet: profileStep === undefined },
+    { quiet: opts.quiet },
   );
-  const { result } = res;
-  const output = {
-    config,
-    data: path.relative(ROOT, dataDir) || '.',
-    models: { retriever: path.relative(ROOT, retrieverDir), generator: path.relative(ROOT, generatorDir) },
-    adapter: res.adapter,
-    indexMs: Math.round(res.indexMs),
-    wallSeconds: Math.round((Date.now() - t0) / 1000),
-    stopped: result.stopped,
-    phaseMs: result.phaseMs,
-    evals: result.evals,
-    steps: result.records,
-  };
-  mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(output)}\n`);
-  if (result.stopped) log(`stopped at step ${result.stopped.step}: ${result.stopped.message}`);
-  log(`wrote ${out} (${result.records.length} steps, ${output.wallSeconds} s)`);
-  if (result.stopped && stopAfter === undefined) process.exit(1);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname))

@@ -1,5 +1,5 @@
-// The headless runner's page: loads the retriever and generator the CLI serves at /__retriever/
-// and /__generator/, builds the index with the retriever's initial weights, and runs
+// The headless runner's page: loads the retriever and generator the CLI serves at
+// /__models/<run>/retriever/ and .../generator/, builds the index with the retriever's initial weights, and runs
 // runTraining (src/training/run.ts), the same code the app runs. Step records, evaluations and
 // checkpoints go back to the CLI through functions it exposes on the page.
 
@@ -32,7 +32,7 @@ declare global {
       config: TrainConfig,
       passages: Passage[],
       questions: Question[],
-      opts: { resume: WireCheckpoint | null; stopAfter?: number; profileStep?: number },
+      opts: { resume: WireCheckpoint | null; stopAfter?: number; profileStep?: number; models: string },
     ) => Promise<ExperimentPageResult>;
     __medrankStep?: (r: StepRecord) => Promise<void>;
     __medrankEval?: (e: EvalEntry) => Promise<void>;
@@ -60,10 +60,14 @@ export function fromWire(c: WireCheckpoint): RunCheckpoint {
   };
 }
 
+// One engine for every run of the page: its pipelines compile once (runExperiments runs several).
+let engine: Promise<Engine> | null = null;
+
 window.__runExperiment = async (config, passages, questions, opts) => {
-  const e = new Engine(await acquireGpu({ kernels: viteKernels }));
-  const retriever = await loadRetriever(e, urlFiles(`${location.origin}/__retriever`, { cache: false }));
-  const generator = await loadGenerator(e, urlFiles(`${location.origin}/__generator`, { cache: false }));
+  engine ??= acquireGpu({ kernels: viteKernels }).then((gpu) => new Engine(gpu));
+  const e = await engine;
+  const retriever = await loadRetriever(e, urlFiles(`${location.origin}${opts.models}/retriever`, { cache: false }));
+  const generator = await loadGenerator(e, urlFiles(`${location.origin}${opts.models}/generator`, { cache: false }));
   const t0 = performance.now();
   const index = await buildIndex(retriever, passages, { batchSize: 32 });
   const indexMs = performance.now() - t0;
@@ -100,6 +104,10 @@ window.__runExperiment = async (config, passages, questions, opts) => {
     },
     opts.resume ? fromWire(opts.resume) : null,
   );
+  // The next run loads its own models: free these (and the run's final index) on the device.
+  result.index.dispose();
+  retriever.encoder.dispose();
+  generator.model.dispose();
   const info = e.gpu.info;
-  return { result, adapter: `${info.vendor}/${info.architecture}`, indexMs };
+  return { result: { ...result, index: undefined as never }, adapter: `${info.vendor}/${info.architecture}`, indexMs };
 };
