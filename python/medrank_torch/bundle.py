@@ -20,7 +20,7 @@ FORMAT_VERSION = 1
 # Bounds on what a manifest may claim, checked before anything is read or allocated.
 MAX_FILES = 10_000
 MAX_MANIFEST_BYTES = 64 * 2**20
-MAX_IDS_BYTES = 2 * 2**30
+MAX_IDS_BYTES = 2**30  # the exporter's limit on any one file
 
 
 class BundleError(Exception):
@@ -74,6 +74,19 @@ class Bundle:
         self.question_ids: list = ids["questions"]
         t = tensors
         P, Q = len(self.passage_ids), len(self.question_ids)
+        if P == 0 or Q == 0:
+            raise BundleError("ids.json: a bundle needs at least one passage and one question")
+        if len(set(self.passage_ids)) != P or len(set(self.question_ids)) != Q:
+            raise BundleError("ids.json: passage and question ids must be unique")
+        for name, x in t.items():
+            want = 2 if name in ("colbert.query_ids", "colbert.query_mask") else 1
+            if x.dtype != torch.int32 or x.dim() != want:
+                raise BundleError(f"inputs.safetensors: {name} must be an I32 tensor of {want} dimension(s), is {x.dtype} {list(x.shape)}")
+            if x.numel() and int(x.min()) < (-1 if name == "question.gold_option" else 0):
+                raise BundleError(f"inputs.safetensors: {name} holds negative values")
+        for name in ("colbert.query_mask", "colbert.doc_keep"):
+            if t[name].numel() and int(t[name].max()) > 1:
+                raise BundleError(f"inputs.safetensors: {name} must hold only 0 and 1")
 
         def ragged(prefix: str, offsets_name: str, n: int) -> Ragged:
             flat, off = t[prefix], t[offsets_name]
@@ -100,10 +113,9 @@ class Bundle:
         self.question_nodoc = ragged("gen.question_nodoc_ids", "gen.question_nodoc_offsets", Q)
         self.answer = ragged("gen.answer_ids", "gen.answer_offsets", Q)
         opt_off = t["question.option_offsets"].tolist()
-        n_opt = opt_off[-1] if opt_off else 0
-        self.options = ragged("gen.option_ids", "gen.option_offsets", n_opt)
         if len(opt_off) != Q + 1 or opt_off[0] != 0 or any(b < a for a, b in zip(opt_off, opt_off[1:])):
-            raise BundleError("inputs.safetensors: question.option_offsets must be a non-decreasing list of Q + 1 entries")
+            raise BundleError("inputs.safetensors: question.option_offsets must be a non-decreasing list of Q + 1 entries from 0")
+        self.options = ragged("gen.option_ids", "gen.option_offsets", opt_off[-1])
         self.option_offsets = opt_off
         self.gold_option = t["question.gold_option"].tolist()
         self.split = t["question.split"].tolist()
@@ -137,13 +149,17 @@ class Bundle:
         return [self.options[i] for i in range(a, b)], self.gold_option[q]
 
 
+def _no_constant(name: str):
+    raise BundleError(f"{name} is not a number JSON allows; re-export the bundle")
+
+
 def _read_json(path: str, limit: int):
     """A bundle's JSON file, its size bounded before reading, prototype-like keys refused."""
     if os.path.getsize(path) > limit:
         raise BundleError(f"{path}: over {limit >> 20} MiB, which no export writes; re-export the bundle")
     try:
         with open(path, "r", encoding="utf-8") as f:
-            return json.load(f, object_pairs_hook=_no_proto)
+            return json.load(f, object_pairs_hook=_no_proto, parse_constant=_no_constant)
     except BundleError as e:
         raise BundleError(f"{path}: {e}") from None
     except (ValueError, RecursionError) as e:
@@ -179,8 +195,15 @@ def read_manifest(folder: str) -> dict:
             or (isinstance(mm.get("hub"), str) and isinstance(mm.get("revision"), str))
         ):
             raise BundleError(f'{path}: models.{which} must be {{"dir": "<folder in the bundle>"}} or {{"hub": id, "revision": sha}}')
-    if not isinstance(m["generator"].get("padTokenId"), int):
-        raise BundleError(f"{path}: generator.padTokenId must be an integer")
+    pad = m["generator"].get("padTokenId")
+    if not isinstance(pad, int) or isinstance(pad, bool) or pad < 0:
+        raise BundleError(f"{path}: generator.padTokenId must be a non-negative integer")
+    r = m.get("retriever")
+    if not (isinstance(r, dict) and all(isinstance(r.get(k), int) and not isinstance(r.get(k), bool) and r[k] >= 0
+                                        for k in ("queryMaxLen", "docMaxLen", "padTokenId"))):
+        raise BundleError(f"{path}: retriever must be {{queryMaxLen, docMaxLen, padTokenId}} (non-negative integers)")
+    if not isinstance(m.get("data"), dict):
+        raise BundleError(f"{path}: data must be a JSON object ({{passages, questions, source}})")
     if len(m["files"]) > MAX_FILES:
         raise BundleError(f"{path}: lists {len(m['files'])} files, more than the {MAX_FILES} a bundle may hold")
     return m
@@ -192,6 +215,16 @@ def verify_files(folder: str, manifest: dict) -> None:
     for req in ("inputs.safetensors", "ids.json"):
         if req not in files:
             raise BundleError(f"{os.path.join(folder, 'manifest.json')}: does not list {req}; re-export the bundle")
+    for which, ref in manifest["models"].items():
+        d = ref.get("dir")
+        if d is None or not os.path.isdir(os.path.join(folder, d)):
+            continue
+        for name in sorted(os.listdir(os.path.join(folder, d))):
+            if f"{d}/{name}" not in files:
+                raise BundleError(
+                    f"{os.path.join(folder, d, name)}: in the {which}'s folder but not in the manifest, so it cannot be "
+                    "checked; remove it or re-export the bundle"
+                )
     for rel, info in files.items():
         if not _safe_rel(rel):
             raise BundleError(f'manifest.json: file path "{rel}" leaves the bundle folder; re-export the bundle')
@@ -243,3 +276,47 @@ def load_bundle(folder: str, verify: bool = True) -> Bundle:
         return Bundle(folder, manifest, tensors, ids)
     except KeyError as e:
         raise BundleError(f"manifest.json: lacks {e}") from None
+
+
+def check_inputs(bundle: Bundle, config: dict, retriever_config, generator_config) -> None:
+    """Every id within its model's vocabulary and every sequence within its positions, before a run.
+
+    Every rank runs the same checks on the same bundle, so a bad bundle stops all of them at once
+    instead of one rank failing inside a collective the others wait in."""
+    b, c = bundle, config
+    m = b.manifest["retriever"]
+    if b.query_ids.shape[1] != m["queryMaxLen"]:
+        raise BundleError(f"inputs.safetensors: colbert.query_ids has {b.query_ids.shape[1]} columns, manifest.retriever.queryMaxLen says {m['queryMaxLen']}")
+    if m["padTokenId"] != retriever_config.pad_token_id:
+        raise BundleError(f"manifest.retriever.padTokenId {m['padTokenId']} is not the retriever's pad_token_id {retriever_config.pad_token_id}")
+
+    def within(name: str, flat, vocab: int) -> None:
+        top = max(flat) if len(flat) else -1
+        if top >= vocab:
+            raise BundleError(f"inputs.safetensors: {name} holds token id {top}, outside the model's vocabulary of {vocab}")
+
+    rv = retriever_config.vocab_size
+    within("colbert.query_ids", b.query_ids.reshape(-1).tolist(), rv)
+    within("colbert.doc_ids", b.colbert_docs.flat, rv)
+    longest_doc = max(len(b.colbert_docs[p]) for p in range(len(b.colbert_docs)))
+    if max(longest_doc, b.query_ids.shape[1]) > retriever_config.max_positions:
+        raise BundleError(f"inputs.safetensors: ColBERT sequences of {max(longest_doc, b.query_ids.shape[1])} tokens exceed the retriever's {retriever_config.max_positions} positions")
+    gv = generator_config.vocab_size
+    for name, flat in (("gen.bos", b.bos), ("gen.context", b.context), ("gen.doc_ids", b.gen_docs.flat),
+                       ("gen.question_ids", b.question.flat), ("gen.question_nodoc_ids", b.question_nodoc.flat),
+                       ("gen.answer_ids", b.answer.flat), ("gen.option_ids", b.options.flat)):
+        within(name, flat, gv)
+    docs = sorted((len(b.gen_docs[p]) for p in range(len(b.gen_docs))), reverse=True)
+    tail = max(len(b.answer[q]) for q in range(len(b.answer)))
+    if len(b.options):
+        tail = max(tail, max(len(b.options[i]) for i in range(len(b.options))))
+    longest = len(b.bos) + len(b.context) + sum(docs[: c["topM"]]) + max(len(b.question[q]) for q in range(len(b.question))) + tail
+    if longest > generator_config.max_positions:
+        raise BundleError(
+            f"inputs.safetensors: a prompt of the top {c['topM']} documents can reach {longest} tokens, more than the "
+            f"generator's {generator_config.max_positions} positions; lower topM or docMaxTokens and export again"
+        )
+    if c["retrieverLoss"] == "jomed":
+        open_q = [b.question_ids[q] for q in range(len(b.question_ids)) if b.split[q] == 0 and b.options_of(q) is None]
+        if open_q:
+            raise BundleError(f"JOMED's loss needs answer options; training question {open_q[0]} is open-ended")

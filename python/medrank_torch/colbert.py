@@ -5,9 +5,8 @@ Owns: ColbertRetriever, an nn.Module of the BERT encoder and the projection `lin
 checkpoint lacks it, as ColbertRetriever.load does), each token's vector the L2-normalised
 projection of its hidden state. encode_queries; encode_docs (right-padded with the config's pad
 id, kept rows gathered BEFORE the projection, packed with offsets); score (MaxSim); which weights
-train (configure_training); and forward, the one call a training step makes (so
-DistributedDataParallel sees one forward per step). One ForwardContext passed to the queries and
-then the documents shares its seed counter, as the browser's step does.
+train (configure_training). One ForwardContext passed to the queries and then the documents
+shares its seed counter, as the browser's step does.
 B = queries or documents, T = tokens, D = hidden size, dim = ColBERT dim, Lq = query length.
 """
 
@@ -140,28 +139,3 @@ class ColbertRetriever(nn.Module):
     def score(self, q: torch.Tensor, vectors: torch.Tensor, offsets) -> torch.Tensor:
         """MaxSim [B, N] of query vectors against packed document vectors (every query token counts)."""
         return maxsim(q, vectors, offsets)
-
-    def forward(self, q_ids, q_mask, docs, ctx: ForwardContext | None = None, T: int | None = None,
-                mode: str = "both", doc_row_offset: int | None = None) -> torch.Tensor:
-        """Scores [B, N] in one call. mode 'both': docs are (ids, keep) pairs, encoded after the
-        queries with the same ctx (ctx.row_offset set to doc_row_offset for them when given, then
-        restored). mode 'queries': docs is (vectors, offsets) of fixed documents (no gradient)."""
-        if mode == "queries":
-            vectors, offsets = docs
-            return self.score(self.encode_queries(q_ids, q_mask, ctx), vectors.detach(), offsets)
-        if mode != "both":
-            raise ModelConfigError(f"retriever forward mode must be 'both' or 'queries', got {mode!r}")
-        q = self.encode_queries(q_ids, q_mask, ctx)
-        if ctx is not None and doc_row_offset is not None:
-            saved, ctx.row_offset = ctx.row_offset, doc_row_offset
-            try:
-                vectors, offsets = self.encode_docs(docs, ctx, T)
-            finally:
-                ctx.row_offset = saved
-        else:
-            vectors, offsets = self.encode_docs(docs, ctx, T)
-        return self.score(q, vectors, offsets)
-
-    def forward_queries_only(self, q_ids, q_mask, vectors, offsets, ctx: ForwardContext | None = None) -> torch.Tensor:
-        """forward(..., mode='queries'); under DistributedDataParallel call the wrapper with mode='queries'."""
-        return self(q_ids, q_mask, (vectors, offsets), ctx, mode="queries")

@@ -43,14 +43,7 @@ class Dist:
             return x
         return float(sum(self.gather(float(x))))
 
-    def barrier(self) -> None:
-        if self.enabled:
-            td.barrier()
-
     def close(self) -> None:
         if self.enabled and td.is_initialized():
             td.destroy_process_group()
 
-
-def flat_concat(parts: list) -> list:
-    return [x for p in parts for x in p]

@@ -5,7 +5,7 @@ unless tied), so named_parameters() gives checkpoint and PEFT names
 (model.layers.0.self_attn.q_proj.lora_A); configure_training (Generator.configureTraining's rules);
 answer_tokens (prompt + answer right-padded by pad_batch, the hidden state before each answer token,
 row b*T + P-1+j, gathered BEFORE the LM head, per-token cross-entropy); forward, the mean answer-token
-NLL (the training loss, one call per step for DistributedDataParallel); answer_nll, the no-grad
+NLL (meanAnswerLoss); answer_nll, the no-grad
 utility with the browser's rounding (per-token f32, each sum accumulated in float64 then stored as
 f32, mean = f32(f32 sum / count)); label_logits (JOMED's label subset).
 B = examples, T = padded tokens, D = hidden size, V = vocab, N = answer tokens in the batch.

@@ -32,9 +32,13 @@ def build_index(retriever, bundle, dist, batch_size: int = 32) -> Index:
     P = len(bundle.passage_ids)
     a, b = dist.share(P)
     vecs, offs = [], [0]
-    for s in range(a, b, batch_size):
-        docs = [(bundle.colbert_docs[p], bundle.colbert_keep[p]) for p in range(s, min(s + batch_size, b))]
-        v, o = retriever.encode_docs(docs, ForwardContext(False))
+    # Batches of the whole corpus as one process makes them, each padded to its longest document,
+    # so a rank's share pads (and rounds) as the browser's index does.
+    for s in range(a - a % batch_size, b, batch_size):
+        batch = range(s, min(s + batch_size, P))
+        T = max(len(bundle.colbert_docs[p]) for p in batch)
+        docs = [(bundle.colbert_docs[p], bundle.colbert_keep[p]) for p in batch if a <= p < b]
+        v, o = retriever.encode_docs(docs, ForwardContext(False), T=T)
         vecs.append(v)
         base = offs[-1]
         offs.extend(base + int(x) for x in o[1:].tolist())

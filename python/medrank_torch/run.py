@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 
 import torch
@@ -48,10 +49,11 @@ def run_training(retriever, generator, bundle, config: dict, dist, on_step=None,
     eval_sets = [(eval_split, held_out(eval_split))]
     if c["reportTest"] and eval_split != 2:
         eval_sets.append((2, held_out(2)))
+    # The trainer first: what it refuses (sizes, LoRA targets) costs nothing yet.
+    trainer = Trainer(retriever, generator, bundle, train, None, c, dist)
     t_index = time.perf_counter()
-    index = build_index(retriever, bundle, dist)
+    trainer.index = build_index(retriever, bundle, dist)
     index_ms = (time.perf_counter() - t_index) * 1000
-    trainer = Trainer(retriever, generator, bundle, train, index, c, dist)
     records, evals = [], []
     stopped = None
     saved_at = [resume["step"] if resume else -1]
@@ -60,7 +62,8 @@ def run_training(retriever, generator, bundle, config: dict, dist, on_step=None,
         if not save_checkpoint or saved_at[0] == trainer.step_index:
             return
         saved_at[0] = trainer.step_index
-        save_checkpoint(snapshot(trainer, records, evals))
+        if dist.main:
+            save_checkpoint(snapshot(trainer, records, evals))
 
     if resume:
         restore(trainer, resume)
@@ -100,11 +103,20 @@ def run_training(retriever, generator, bundle, config: dict, dist, on_step=None,
             run_eval(True)
         if (c["checkpointEvery"] > 0 and t % c["checkpointEvery"] == 0) or t == c["steps"]:
             save()
-    if stopped and trainer.step_index > 0:
+    # A run that stopped early keeps its state at the stop, so it resumes from there, unless the
+    # index was rebuilt since: a resumed run rebuilds only at multiples of refreshIndexEvery (with
+    # the weights it has then), so it resumes from the last regular checkpoint instead.
+    if stopped and trainer.step_index > 0 and resumable_at(c, trainer.step_index):
         save()
     phase_ms = {p: (sum(r["ms"][p] for r in records) / len(records) if records else 0) for p in PHASES}
     return {"config": c, "records": records, "evals": evals, "stopped": stopped, "phaseMs": phase_ms,
             "wallMs": (time.perf_counter() - t0) * 1000, "indexMs": index_ms}
+
+
+def resumable_at(c: dict, step: int) -> bool:
+    """Can a run resume exactly from a checkpoint made after `step` steps (the index it searched then is rebuilt)?"""
+    refreshes = c["retrieverSide"] == "both" and c["refreshIndexEvery"] > 0 and c["schedule"] != "frozen-retriever"
+    return not refreshes or step < c["refreshIndexEvery"] or step % c["refreshIndexEvery"] == 0
 
 
 def trainables(trainer: Trainer) -> list:
@@ -128,10 +140,30 @@ def snapshot(trainer: Trainer, records: list, evals: list) -> dict:
     }
 
 
-def restore(trainer: Trainer, ck: dict) -> None:
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+def check_checkpoint(ck) -> None:
+    """The fields restore reads, of the types it reads them as."""
+    ok = (isinstance(ck, dict) and ck.get("format") == CHECKPOINT_FORMAT and isinstance(ck.get("step"), int)
+          and not isinstance(ck.get("step"), bool) and ck["step"] >= 0
+          and all(isinstance(ck.get(k), str) for k in ("config", "records", "evals"))
+          and isinstance(ck.get("params"), list) and all(isinstance(p, torch.Tensor) for p in ck["params"])
+          and isinstance(ck.get("optimizers"), dict))
+    if not ok:
         raise ResumeError("not a checkpoint of the PyTorch twin (medrank_torch); give --resume a file its --checkpoints wrote")
-    diff = config_diff(json.loads(ck["config"]), trainer.config)
+    try:
+        json.loads(ck["config"]), json.loads(ck["records"]), json.loads(ck["evals"])
+    except ValueError:
+        raise ResumeError("the checkpoint's config or records are not valid JSON; it is damaged: use an earlier one") from None
+
+
+def restore(trainer: Trainer, ck: dict) -> None:
+    check_checkpoint(ck)
+    old = json.loads(ck["config"])
+    diff = config_diff(old, trainer.config)
+    # Under a staged schedule the steps move the phase boundary: they may not change on resume.
+    if trainer.config["schedule"] == "staged" and old.get("steps") != trainer.config["steps"]:
+        diff.append("steps (the staged schedule's phases depend on it)")
+    if ck["step"] > trainer.config["steps"]:
+        raise ResumeError(f"the checkpoint is at step {ck['step']}, past this run's {trainer.config['steps']} steps; give --steps {ck['step']} or more")
     if diff:
         raise ResumeError(
             f"this checkpoint was made by a run with another configuration ({', '.join(diff)} differ; only steps and "
@@ -159,6 +191,6 @@ def write_checkpoint(folder: str, ck: dict) -> str:
     torch.save(ck, tmp)
     os.replace(tmp, path)
     latest = os.path.join(folder, "latest.pt")
-    torch.save(ck, latest + ".tmp")
+    shutil.copyfile(path, latest + ".tmp")
     os.replace(latest + ".tmp", latest)
     return path

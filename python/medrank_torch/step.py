@@ -20,6 +20,7 @@ import torch.distributed as td
 
 from . import losses as L
 from .index import build_index, candidate_vectors, search
+from .llama import padded_length
 from .metrics import aggregate, kendall, question_metrics, spearman
 from .optim import AdamW
 from .prompts import PromptBuilder, nll_many
@@ -39,20 +40,6 @@ class NonFiniteLossError(Exception):
         self.step = step
 
 
-def pad_length(lengths, attention) -> int:
-    """padBatch's T: the longest sequence, rounded up to what S2-Attn's groups need."""
-    T = max(lengths)
-    if attention is not None and attention[0] < 1:
-        groups = _js_round(1 / attention[0])
-        need = 2 * groups if attention[1] != "none" else groups
-        T = math.ceil(T / need) * need
-    return T
-
-
-def _js_round(x: float) -> int:
-    return math.floor(x + 0.5)
-
-
 class Trainer:
     def __init__(self, retriever, generator, bundle, train: list, index, config: dict, dist):
         c = self.config = config
@@ -66,6 +53,9 @@ class Trainer:
             raise ValueError(f"{len(train)} training questions cannot fill a batch of {c['batchSize']}")
         if c["batchSize"] < dist.world:
             raise ValueError(f"a batch of {c['batchSize']} questions cannot be shared by {dist.world} ranks: use at most {c['batchSize']} processes")
+        need = c["candidates"] + (1 if c["retrieverLoss"] == "infonce" else 0)
+        if len(bundle.passage_ids) < need:
+            raise ValueError(f"{len(bundle.passage_ids)} passages cannot give {need} candidates per question: lower candidates")
         if c["topM"] * c["docMaxTokens"] + 48 > generator.config.max_positions:
             raise ValueError(f"topM x docMaxTokens = {c['topM'] * c['docMaxTokens']} tokens do not fit the generator's positions")
         trains_r = c["schedule"] != "frozen-retriever"
@@ -183,7 +173,7 @@ class Trainer:
                 top = [ids[i][j] for j in top_indices(scores[i], c["topM"])]
                 per_q.append([self.prompts.example(q, top)] if c["generatorContext"] == "concat" else [self.prompts.example(q, [d]) for d in top])
             examples = [x for ex in per_q for x in ex]
-            T = pad_length([len(p) + len(ans) for p, ans in examples], attention)
+            T = padded_length([len(p) + len(ans) for p, ans in examples], attention)
             n_global = sum(len(ans) for _, ans in examples)
             first = sum(len(ex) for ex in per_q[:a])
             local = [x for ex in per_q[a:b] for x in ex]
@@ -336,13 +326,20 @@ class Trainer:
         for o in (self.opt_r, self.opt_g):
             if not o:
                 continue
-            for p in o.params:
+            # Which parameters got a gradient on any rank: the others stay None (AdamW skips them,
+            # as one process would), the rest are summed.
+            has = torch.tensor([p.grad is not None for p in o.params], dtype=torch.int32, device=self.device)
+            td.all_reduce(has)
+            live = [p for p, h in zip(o.params, has.tolist()) if h]
+            if not live:
+                continue
+            for p in live:
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
-            flat = torch.cat([p.grad.reshape(-1) for p in o.params])
+            flat = torch.cat([p.grad.reshape(-1) for p in live])
             td.all_reduce(flat)
             at = 0
-            for p in o.params:
+            for p in live:
                 n = p.numel()
                 p.grad.copy_(flat[at : at + n].view_as(p))
                 at += n

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from .bundle import BundleError, load_bundle
+from .bundle import BundleError, check_inputs, load_bundle
 from .dist import Dist
 from .train_config import ConfigError, check_config
 
@@ -69,7 +69,8 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from .colbert import ColbertRetriever
     from .generator import Generator
-    from .run import ResumeError, run_training, write_checkpoint
+    from .model_config import ModelConfigError
+    from .run import ResumeError, check_checkpoint, run_training, write_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -92,6 +93,10 @@ def main(argv=None) -> int:
                 resume = torch.load(args.resume, map_location="cpu", weights_only=True)
             except Exception as e:  # noqa: BLE001 - any unreadable file is the same problem for the user
                 raise UsageError(f"--resume {args.resume}: not a readable checkpoint ({e})") from None
+            try:
+                check_checkpoint(resume)
+            except ResumeError as e:
+                raise UsageError(f"--resume {args.resume}: {e}") from None
         out_dir = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(out_dir):
             raise UsageError(f"--out {args.out}: the folder {out_dir} does not exist")
@@ -105,8 +110,10 @@ def main(argv=None) -> int:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
         torch.cuda.set_device(device)
     try:
-        retriever = ColbertRetriever.load(bundle.model_dir("retriever"), seed=config["seed"], device=device)
+        # Seed 0 for a head the checkpoint lacks, as the browser's loadRetriever draws it.
+        retriever = ColbertRetriever.load(bundle.model_dir("retriever"), seed=0, device=device)
         generator = Generator.load(bundle.model_dir("generator"), pad_id=bundle.manifest["generator"]["padTokenId"], device=device)
+        check_inputs(bundle, config, retriever.config, generator.config)
     except BundleError as e:
         log(f"error: {e}")
         return 2
@@ -141,8 +148,9 @@ def main(argv=None) -> int:
     except ResumeError as e:
         log(f"error: --resume {args.resume}: {e}")
         return 2
-    finally:
-        pass
+    except (ValueError, ModelConfigError) as e:  # what the trainer refuses, before the index is built
+        log(f"error: {e}")
+        return 2
     if dist.main:
         kind = "cuda" if device.startswith("cuda") else "cpu"
         output = {
@@ -166,7 +174,8 @@ def main(argv=None) -> int:
             log(f"stopped at step {res['stopped']['step']}: {res['stopped']['message']}")
         log(f"wrote {args.out} ({len(res['records'])} steps, {output['wallSeconds']} s)")
     dist.close()
-    return 1 if res["stopped"] and args.stop_after is None else 0
+    asked = res["stopped"] and args.stop_after is not None and res["stopped"]["step"] == args.stop_after
+    return 1 if res["stopped"] and not asked else 0
 
 
 if __name__ == "__main__":

@@ -142,3 +142,73 @@ def test_malformed_manifest(tiny_bundle, tmp_path, capsys, text):
     b = copy_bundle(tiny_bundle, str(tmp_path / "b"))
     open(os.path.join(b, "manifest.json"), "w").write(text)
     _expect_refusal(b, tmp_path, capsys, "manifest.json")
+
+
+def test_resume_after_a_stop_between_index_refreshes(tiny_bundle, tmp_path):
+    # Documents train ('both') and the index is rebuilt every 2 steps: a stop after step 3 keeps the
+    # step-2 checkpoint (a resume from 3 would search an index the uninterrupted run never had).
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"), refreshIndexEvery=2, checkpointEvery=2, steps=5)
+    full, part, resumed = (str(tmp_path / n) for n in ("full.json", "part.json", "resumed.json"))
+    ck = str(tmp_path / "ck")
+    assert run(b, full) == 0
+    assert run(b, part, "--stop-after", "3", "--checkpoints", ck) == 0
+    assert sorted(os.listdir(ck)) == ["latest.pt", "step-00002.pt"]
+    assert run(b, resumed, "--resume", os.path.join(ck, "latest.pt")) == 0
+    assert records(full)["steps"] == records(resumed)["steps"]
+
+
+def _rewrite_inputs(bundle, change):
+    """Change inputs.safetensors and put its new size and hash in the manifest (a consistent but wrong bundle)."""
+    import hashlib
+
+    from medrank_torch import safetensors
+
+    p = os.path.join(bundle, "inputs.safetensors")
+    t, meta = safetensors.load(p)
+    change(t)
+    safetensors.save(p, t, meta)
+    m = json.load(open(os.path.join(bundle, "manifest.json")))
+    m["files"]["inputs.safetensors"] = {"bytes": os.path.getsize(p), "sha256": hashlib.sha256(open(p, "rb").read()).hexdigest()}
+    json.dump(m, open(os.path.join(bundle, "manifest.json"), "w"))
+
+
+def test_token_id_outside_the_vocabulary(tiny_bundle, tmp_path, capsys):
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"))
+
+    def bad(t):
+        t["gen.answer_ids"][0] = 10**6
+
+    _rewrite_inputs(b, bad)
+    _expect_refusal(b, tmp_path, capsys, "gen.answer_ids", "vocabulary")
+
+
+def test_float_tensor_where_ids_belong(tiny_bundle, tmp_path, capsys):
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"))
+
+    def bad(t):
+        t["question.split"] = t["question.split"].float()
+
+    _rewrite_inputs(b, bad)
+    _expect_refusal(b, tmp_path, capsys, "question.split", "I32")
+
+
+def test_file_not_in_the_manifest(tiny_bundle, tmp_path, capsys):
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"))
+    open(os.path.join(b, "generator", "model-00001-of-00002.safetensors"), "wb").write(b"\0" * 16)
+    _expect_refusal(b, tmp_path, capsys, "model-00001-of-00002.safetensors", "not in the manifest")
+
+
+def test_nan_in_the_manifest(tiny_bundle, tmp_path, capsys):
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"))
+    p = os.path.join(b, "manifest.json")
+    text = open(p).read()
+    assert '"tauS": 1' in text
+    open(p, "w").write(text.replace('"tauS": 1', '"tauS": NaN', 1))
+    _expect_refusal(b, tmp_path, capsys, "manifest.json", "NaN")
+
+
+def test_a_config_the_browser_would_refuse(tiny_bundle, tmp_path, capsys):
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"), generatorLora={"r": 2, "alpha": 4, "dropout": 0, "targetModules": [1]})
+    _expect_refusal(b, tmp_path, capsys, "config.generatorLora")
+    b2 = copy_bundle(tiny_bundle, str(tmp_path / "b2"), s2attn={"ratio": "1/4", "shift": "roll"})
+    _expect_refusal(b2, tmp_path, capsys, "config.s2attn")
