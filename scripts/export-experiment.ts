@@ -19,6 +19,7 @@ import {
   BUNDLE_FORMAT,
   BUNDLE_MODEL_DIRS,
   BUNDLE_TOKENIZER_FILES,
+  BundleError,
   buildBundle,
   bundleManifestJson,
   readBundleManifest,
@@ -243,7 +244,9 @@ async function main(): Promise<void> {
   try {
     m = await exportExperiment({ config, out, dataDir, format, retrieverDir, generatorDir });
   } catch (e) {
-    if (e instanceof ExportRefusedError) fail(e.message);
+    // A bundle the run would refuse (too few questions, a gold id not in the corpus, a file over
+    // the limit) is bad input, like a bad flag.
+    if (e instanceof ExportRefusedError || e instanceof BundleError) fail(e.message);
     throw e;
   }
   const bytes = Object.values(m.files).reduce((a, f) => a + f.bytes, 0);

@@ -203,6 +203,9 @@ export async function buildBundle(input: BundleInput): Promise<Bundle> {
   const train = splits.filter((s) => s === 'train').length;
   // The run would refuse these on the cluster; refuse them here, with the Trainer's words.
   if (train < config.batchSize) throw new BundleError(`${train} training questions cannot fill a batch of ${config.batchSize}`);
+  const need = config.candidates + (config.retrieverLoss === 'infonce' ? 1 : 0);
+  if (passages.length < need)
+    throw new BundleError(`${passages.length} passages cannot give ${need} candidates per question: lower candidates`);
   if (generator.maxPositions !== undefined && config.topM * config.docMaxTokens + 48 > generator.maxPositions)
     throw new BundleError(
       `topM x docMaxTokens = ${config.topM * config.docMaxTokens} tokens of context do not fit the generator's ${generator.maxPositions} positions ` +

@@ -154,8 +154,10 @@ export async function runTraining(
     }
     // A run that stopped early (the user, stopAfter, a non-finite loss: that step never updated)
     // keeps its state at the stop, so it can resume from there rather than from the last multiple
-    // of checkpointEvery.
-    if (stopped && trainer.stepIndex > 0) await save();
+    // of checkpointEvery; unless the index was rebuilt since the last multiple of
+    // refreshIndexEvery: a resumed run searches the index built from the weights it loads, so it
+    // resumes exactly only from a refresh step (checkpointEvery is a multiple of it).
+    if (stopped && trainer.stepIndex > 0 && resumableAt(config, trainer.stepIndex)) await save();
   } finally {
     trainer.dispose();
   }
@@ -187,10 +189,18 @@ async function snapshot(trainer: Trainer, records: StepRecord[], evals: EvalEntr
 /** Fields that may differ between a checkpoint's config and the run resuming it (no effect on any state or draw). */
 const RESUMABLE_CHANGES: readonly (keyof TrainConfig)[] = ['steps', 'recordScoresAfter'];
 
+/** Can a run resume exactly from a checkpoint made after `step` steps (is the index it searched then rebuilt on resume)? */
+export function resumableAt(c: TrainConfig, step: number): boolean {
+  const refreshes = c.retrieverSide === 'both' && c.refreshIndexEvery > 0 && c.schedule !== 'frozen-retriever';
+  return !refreshes || step < c.refreshIndexEvery || step % c.refreshIndexEvery === 0;
+}
+
 /** The config fields in which a checkpoint's run and `config` differ, beyond those a resume may change. */
 export function checkpointConfigDiff(c: RunCheckpoint, config: TrainConfig): (keyof TrainConfig)[] {
   const keys = new Set([...Object.keys(c.config), ...Object.keys(config)] as (keyof TrainConfig)[]);
-  return [...keys].filter((k) => !RESUMABLE_CHANGES.includes(k) && JSON.stringify(c.config[k]) !== JSON.stringify(config[k]));
+  // Under a staged schedule the steps place the phase boundary: they may not change either.
+  const free = config.schedule === 'staged' ? RESUMABLE_CHANGES.filter((k) => k !== 'steps') : RESUMABLE_CHANGES;
+  return [...keys].filter((k) => !free.includes(k) && JSON.stringify(c.config[k]) !== JSON.stringify(config[k]));
 }
 
 async function restore(trainer: Trainer, c: RunCheckpoint): Promise<void> {
