@@ -1,6 +1,8 @@
 // Bench driver: `tsx bench/run.ts NAME [--json]`. Serves the repo with Vite (cross-origin
 // isolated, so onnxruntime-web's wasm gets threads), opens bench/index.html?bench=NAME in the
 // system Chromium, waits for the page's result, prints it and writes bench/results/NAME-DATE.json.
+// Benches in NODE_BENCHES run from Node instead (twin: child processes, each with its own Chromium
+// or Python) and are printed and written the same way.
 // Only the JSON goes to stdout with --json; progress and page logs go to stderr.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,9 +12,12 @@ import { mergeCorpora, parseMedMCQA, parsePubMedQA } from '../src/data/datasets'
 import { mulberry32 } from '../src/tensor/random';
 import type { IndexBenchInput } from './index-bench';
 import type { PageResult } from './page';
+import type { TwinResult } from './twin';
 
 // Each has a page module registered in bench/page.ts (bench/NAME.ts; index: bench/index-bench.ts).
 const BENCHES = ['index', 'matmul', 'maxsim', 'models', 's2attn'];
+/** Benches that run from Node, not in a page; each returns the result with its browser version. */
+const NODE_BENCHES: Record<string, () => Promise<TwinResult>> = { twin: async () => (await import('./twin')).run() };
 /** Benches that need data from Node: made here, handed to the page through window.__benchInput. */
 const INPUTS: Record<string, () => Promise<unknown>> = { index: indexInput };
 const PAGE_TIMEOUT_MS = 15 * 60_000;
@@ -77,12 +82,15 @@ async function indexInput(): Promise<IndexBenchInput> {
   };
 }
 
+type Printable = Pick<PageResult, 'bench' | 'adapter' | 'notes'> & { browser: string; rows: Record<string, unknown>[] };
+
 /** A plain-text table: one column per row field (in first-seen order), then the notes. */
-function table(r: PageResult & { browser: string }): string {
+function table(r: Printable): string {
   const cols = [...new Set(r.rows.flatMap((row) => Object.keys(row)))].filter((c) => c !== 'op' && c !== 'error');
-  const cell = (v: string | number | undefined, c: string): string => {
-    if (v === undefined) return '';
+  const cell = (v: unknown, c: string): string => {
+    if (v === undefined || v === null) return '';
     if (typeof v === 'string') return v;
+    if (typeof v !== 'number') return JSON.stringify(v);
     if (c === 'maxAbsDiff') return v.toExponential(2);
     return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 1 : 3);
   };
@@ -99,13 +107,33 @@ function table(r: PageResult & { browser: string }): string {
   return lines.join('\n');
 }
 
+/** Print a result and write it to bench/results/NAME-DATE.json. */
+async function emit(name: string, result: Omit<Printable, 'browser'>, browser: string, json: boolean): Promise<void> {
+  const date = new Date().toISOString();
+  const { bench, adapter, ...rest } = result; // key order: the fields a reader looks for first
+  const out = { bench, adapter, browser, date, ...rest };
+  const file = path.join(root, 'bench/results', `${name}-${date.slice(0, 10)}.json`);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
+  err(`wrote ${path.relative(root, file)}`);
+  process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${table(out)}\n`);
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
   const name = args.find((a) => !a.startsWith('-'));
-  if (!name || !BENCHES.includes(name)) {
-    err(`usage: npm run bench -- <${BENCHES.join('|')}> [--json]`);
+  const names = [...BENCHES, ...Object.keys(NODE_BENCHES)].sort();
+  if (!name || !names.includes(name)) {
+    err(`usage: npm run bench -- <${names.join('|')}> [--json]`);
     process.exit(2);
+  }
+  const fromNode = NODE_BENCHES[name];
+  if (fromNode) {
+    err(`bench ${name} (from Node)`);
+    const { browser, ...result } = await fromNode();
+    await emit(name, result, browser, json);
+    return;
   }
 
   const input = await INPUTS[name]?.();
@@ -122,14 +150,7 @@ async function main(): Promise<void> {
         setTimeout(() => reject(new Error(`bench ${name} took over ${PAGE_TIMEOUT_MS / 60_000} min`)), PAGE_TIMEOUT_MS).unref(),
       ),
     ]);
-    const date = new Date().toISOString();
-    const { bench, adapter, ...rest } = result; // key order: the fields a reader looks for first
-    const out = { bench, adapter, browser: browser.version(), date, ...rest };
-    const file = path.join(root, 'bench/results', `${name}-${date.slice(0, 10)}.json`);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
-    err(`wrote ${path.relative(root, file)}`);
-    process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${table(out)}\n`);
+    await emit(name, result, browser.version(), json);
   });
 }
 
