@@ -218,7 +218,7 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     const row = train.getByTestId('train-run-row').nth(1);
     await expect(row).toHaveAttribute('data-status', 'running');
     runB = (await row.getAttribute('data-run-id'))!;
-    await expect(row.locator('td').nth(2)).toHaveText('step 2', { timeout: 300_000 }); // checkpoint column
+    await expect(row.getByTestId('train-run-checkpoint')).toHaveText('step 2', { timeout: 300_000 });
     await page.reload(); // the tab goes away mid-run
     await expect(row).toHaveAttribute('data-status', 'interrupted');
     const before = (await savedRecords(page, runB)).map((r) => r.step);

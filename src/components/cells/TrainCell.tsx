@@ -423,7 +423,7 @@ function RunList({
             <td className="num">
               {m.steps}/{m.config.steps}
             </td>
-            <td>{m.checkpointStep !== null ? `step ${m.checkpointStep}` : '–'}</td>
+            <td data-testid="train-run-checkpoint">{m.checkpointStep !== null ? `step ${m.checkpointStep}` : '–'}</td>
             <td>
               {(m.status === 'interrupted' || m.status === 'stopped' || m.status === 'error') &&
                 m.checkpointStep !== null &&
