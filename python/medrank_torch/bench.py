@@ -21,7 +21,6 @@ Nothing here is a test: no timing is asserted on. Progress goes to stderr, rows 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -34,7 +33,7 @@ import torch
 
 from . import safetensors
 from .bert import bert_specs
-from .bundle import load_bundle
+from .bundle import load_bundle, sha256_file
 from .colbert import ColbertRetriever
 from .dist import Dist
 from .generator import Generator
@@ -105,14 +104,6 @@ BOS, EOS = 1, 2  # the generator's (SmolLM's <|endoftext|> is 0, <|im_start|> 1,
 def log(msg: str) -> None:
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def random_weights(specs: list, gen: torch.Generator) -> dict:
@@ -224,7 +215,7 @@ def build_synthetic_bundle(folder: str, shape: str | dict = "colbertv2-smollm2-1
     for rel in ["generator/config.json", "generator/model.safetensors", "ids.json", "inputs.safetensors",
                 "retriever/config.json", "retriever/model.safetensors"]:
         p = os.path.join(folder, rel)
-        files[rel] = {"bytes": os.path.getsize(p), "sha256": _sha256(p)}
+        files[rel] = {"bytes": os.path.getsize(p), "sha256": sha256_file(p)}
     manifest = {
         "format": "medrank-experiment", "formatVersion": 1, "medrankVersion": "0.1.0", "config": cfg,
         "data": {"passages": P, "questions": Q, "source": f"synthetic ({shape if isinstance(shape, str) else 'custom'}, seed {seed})"},
