@@ -8,14 +8,15 @@ import { expect, test } from '@playwright/test';
 test('datasets load, bad files are refused, and the index is built, searched and kept across a reload', async ({
   page,
 }, info) => {
+  test.setTimeout(15 * 60_000); // indexing the 1,500 demo passages on SwiftShader takes minutes
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto('/');
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
 
   await page.getByRole('button', { name: 'Load the built-in demo set' }).click();
-  await expect(page.getByTestId('dataset-questions')).toHaveText('500', { timeout: 30_000 });
-  await expect(page.getByTestId('dataset-passages')).toHaveText('480');
+  await expect(page.getByTestId('dataset-questions')).toHaveText('3000', { timeout: 30_000 });
+  await expect(page.getByTestId('dataset-passages')).toHaveText('1500');
 
   // A real file from disk, streamed in the worker.
   await page.getByLabel('dataset format').selectOption('pubmedqa');
@@ -37,10 +38,10 @@ test('datasets load, bad files are refused, and the index is built, searched and
   await page.getByTestId('folder-input-retriever').setInputFiles('test/fixtures/models/tiny-colbert');
   await expect(page.getByTestId('model-retriever')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
   await page.getByRole('button', { name: 'Load the built-in demo set' }).click();
-  await expect(page.getByTestId('dataset-passages')).toHaveText('480', { timeout: 30_000 });
+  await expect(page.getByTestId('dataset-passages')).toHaveText('1500', { timeout: 30_000 });
   await page.getByRole('button', { name: 'Build index' }).click();
-  await expect(page.getByTestId('index-summary')).toHaveAttribute('data-from-cache', 'false', { timeout: 150_000 });
-  await expect(page.getByTestId('index-summary')).toContainText('480 passages');
+  await expect(page.getByTestId('index-summary')).toHaveAttribute('data-from-cache', 'false', { timeout: 600_000 });
+  await expect(page.getByTestId('index-summary')).toContainText('1500 passages');
   await page.getByLabel('search query').fill('first-line drug for the infection');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await expect(page.getByTestId('search-hits').locator('li')).toHaveCount(5);
@@ -52,7 +53,7 @@ test('datasets load, bad files are refused, and the index is built, searched and
   await page.getByTestId('folder-input-retriever').setInputFiles('test/fixtures/models/tiny-colbert');
   await expect(page.getByTestId('model-retriever')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
   await page.getByRole('button', { name: 'Load the built-in demo set' }).click();
-  await expect(page.getByTestId('dataset-passages')).toHaveText('480', { timeout: 30_000 });
+  await expect(page.getByTestId('dataset-passages')).toHaveText('1500', { timeout: 30_000 });
   await page.getByRole('button', { name: 'Build index' }).click();
   await expect(page.getByTestId('index-summary')).toHaveAttribute('data-from-cache', 'true', { timeout: 60_000 });
   expect(errors, 'uncaught page errors').toEqual([]);

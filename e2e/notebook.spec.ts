@@ -51,7 +51,7 @@ async function savedRecords(page: Page, runId: string): Promise<StepRecord[]> {
 
 async function setup(page: Page): Promise<void> {
   await page.getByTestId('run-setup').click();
-  await expect(page.getByTestId('index-summary')).toContainText('480 passages', { timeout: 400_000 });
+  await expect(page.getByTestId('index-summary')).toContainText('1500 passages', { timeout: 900_000 });
   await expect(page.getByTestId('run-setup')).toBeEnabled();
 }
 

@@ -39,7 +39,7 @@ test('results files import as runs: origin listed, bad files refused, inspector 
 
   // The demo set is loaded, but the twin ran on the tiny fixtures: the inspector says so and shows the run's numbers.
   await page.getByRole('button', { name: 'Load the built-in demo set' }).click();
-  await expect(page.getByTestId('dataset-questions')).toHaveText('500', { timeout: 30_000 });
+  await expect(page.getByTestId('dataset-questions')).toHaveText('3000', { timeout: 30_000 });
   const inspect = page.getByTestId('cell-inspect');
   await expect(inspect.getByTestId('inspector-row')).toHaveCount(4);
   await expect(inspect.getByTestId('inspect-corpus-gap')).toContainText('The loaded dataset has neither the question q');

@@ -85,8 +85,8 @@ test('the app runs under the policy: engine worker ready, demo data and a retrie
   expect((await page.request.get(worker.url())).headers()['content-security-policy']).toBe(csp);
 
   await page.getByRole('button', { name: 'Load the built-in demo set' }).click();
-  await expect(page.getByTestId('dataset-questions')).toHaveText('500', { timeout: 30_000 });
-  await expect(page.getByTestId('dataset-passages')).toHaveText('480');
+  await expect(page.getByTestId('dataset-questions')).toHaveText('3000', { timeout: 30_000 });
+  await expect(page.getByTestId('dataset-passages')).toHaveText('1500');
   await page.getByTestId('folder-input-retriever').setInputFiles('test/fixtures/models/tiny-colbert');
   await expect(page.getByTestId('model-retriever')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
 

@@ -65,7 +65,7 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
         <button type="button" disabled={loading} onClick={() => void loadDataset({ kind: 'demo' })}>
           Load the built-in demo set
         </button>
-        <span className="muted">480 passages and 500 questions, written by MedRank (no download)</span>
+        <span className="muted">1,500 passages and 3,000 questions, written by MedRank (no download)</span>
       </div>
       <form
         onSubmit={(e) => {
