@@ -51,7 +51,7 @@ export const MODEL_SETS: Record<string, ModelSet> = {
     overrides: { batchSize: 2, candidates: 4, sampled: 3, topM: 2, docMaxTokens: 24, evalLimit: 0, evalAlignmentCandidates: 4 },
   },
   demo: {
-    // 80 of the 480 passages and the questions whose gold passage is among them, and document
+    // 80 of the 1,500 passages and the questions whose gold passage is among them, and document
     // vectors from the index (query-side training): on SwiftShader the whole corpus's index takes
     // 2.5 minutes and re-encoding the candidates with gradient 10-20 s a step. The tiny models run
     // every preset as it is ('both' sides where the preset says so).

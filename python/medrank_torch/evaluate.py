@@ -14,7 +14,12 @@ from .metrics import aggregate, kendall, question_metrics, spearman
 from .prompts import nll_many
 
 
-def evaluate(retriever, generator, index, prompts, bundle, questions: list, top_m: int, alignment_candidates: int, dist, ks=(1, 5, 10)) -> dict:
+def evaluate(retriever, generator, index, prompts, bundle, questions: list, top_m: int, alignment_candidates: int, dist, ks=(1, 5, 10),
+             per_question: bool = False) -> dict:
+    """The browser's EvalResult; with per_question, also "perQuestion": each question's id, whether
+    each condition answered it (null when it has no options or no gold passage), its recall@k, its
+    reciprocal rank within 10 and its Spearman over the alignment candidates (null under 2), the
+    inputs of paired bootstrap intervals (python/medrank_torch/report.py)."""
     t0 = time.perf_counter()
     ks = list(ks)
     depth = max(alignment_candidates, top_m, *ks)
@@ -82,7 +87,7 @@ def evaluate(retriever, generator, index, prompts, bundle, questions: list, top_
     def acc(n):
         return n / scored if scored else 0
 
-    return {
+    out = {
         "questions": len(questions),
         "scored": scored,
         "accuracy": {k: acc(v) for k, v in correct.items()},
@@ -91,3 +96,12 @@ def evaluate(retriever, generator, index, prompts, bundle, questions: list, top_
         "alignment": {"spearman": avg(rho), "kendall": avg(tau)},
         "ms": (time.perf_counter() - t0) * 1000,
     }
+    if per_question:
+        out["perQuestion"] = {
+            "ids": [bundle.question_ids[q] for q in questions],
+            "correct": {k: [None if k not in x["correct"] else int(x["correct"][k]) for x in outs] for k in correct},
+            "recall": {str(k): [m["recall"][k] for m in per_q] for k in ks},
+            "rr10": [m["mrr10"] for m in per_q],
+            "spearman": [x["rho"] for x in outs],
+        }
+    return out

@@ -36,7 +36,8 @@ def config_diff(a: dict, b: dict) -> list:
 
 
 def run_training(retriever, generator, bundle, config: dict, dist, on_step=None, on_eval=None,
-                 save_checkpoint=None, resume: dict | None = None, stop_after: int | None = None) -> dict:
+                 save_checkpoint=None, resume: dict | None = None, stop_after: int | None = None,
+                 per_question: bool = False) -> dict:
     t0 = time.perf_counter()
     c = config
     train = questions_of(bundle, 0)
@@ -76,7 +77,7 @@ def run_training(retriever, generator, bundle, config: dict, dist, on_step=None,
                 continue
             with torch.no_grad():
                 result = evaluate(retriever, generator, trainer.index, trainer.prompts, bundle, qs, c["topM"],
-                                  c["evalAlignmentCandidates"], dist)
+                                  c["evalAlignmentCandidates"], dist, per_question=per_question)
             entry = {"step": trainer.step_index, "split": SPLITS[split], "result": result}
             evals.append(entry)
             if on_eval:

@@ -40,6 +40,8 @@ def parse_args(argv):
     p.add_argument("--stop-after", type=int, help="stop after this many steps (resumable), as the browser's runner")
     p.add_argument("--fsdp", action="store_true", help="shard the models across GPUs (FSDP); needs CUDA")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--per-question", action="store_true",
+                   help="evaluations also list each question's outcomes (for confidence intervals)")
     return p.parse_args(argv)
 
 
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     try:
         res = run_training(retriever, generator, bundle, config, dist, on_step=on_step, on_eval=on_eval, save_checkpoint=save,
-                           resume=resume, stop_after=args.stop_after)
+                           resume=resume, stop_after=args.stop_after, per_question=args.per_question)
     except ResumeError as e:
         log(f"error: --resume {args.resume}: {e}")
         return 2

@@ -8,8 +8,8 @@ const INTRO = `# MedRank demo: joint retriever + generator training
 
 This notebook trains a retriever and a generator together, in this tab, on your GPU.
 
-- Data: a small built-in medical QA set (480 passages, 500 questions). Every condition and drug in it is invented, so the answer has to come from the passages. Not medical information.
-- Models: two tiny demo models that MedRank made itself: a ColBERT retriever and a Llama-style generator, about 0.2 M parameters each.
+- Data: a built-in medical QA set (1,500 passages, 3,000 questions). Every condition, drug, gene and test name in it is invented and every fact assigned at random, so the answer has to come from the passages; each condition has a look-alike whose passages share its words and give other answers. Not medical information.
+- Models: two tiny demo models that MedRank made itself: a ColBERT retriever (pretrained without questions, so it finds the condition but often not the passage that answers) and a Llama-style generator that learned to read from a curriculum of fresh invented worlds (it answers from the passage it is given, not from memory).
 - Index: encodes every passage with the retriever so questions can search them.
 - Train: runs JMLR's LLM-Rank loss: for each question the generator measures how much each retrieved document lowers its answer NLL, and the retriever learns to rank the documents that help most first. The generator trains on its top documents at the same time.
 - Evaluate: reports recall, MRR and answer accuracy with no documents, the retrieved ones and the gold ones.
@@ -40,11 +40,12 @@ export function demoNotebook(): Notebook {
           candidates: 10,
           sampled: 5,
           topM: 2,
-          docMaxTokens: 64,
+          docMaxTokens: 48,
           retrieverSide: 'query',
           refreshIndexEvery: 0,
+          s2attn: null,
           lrRetriever: 1e-4,
-          lrGenerator: 1e-3,
+          lrGenerator: 5e-4,
           checkpointEvery: 2,
           evalAtStart: false,
           evalEvery: 0,

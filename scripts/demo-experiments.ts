@@ -1,0 +1,313 @@
+// `npm run demo-experiments -- models|sweep|final [--models DIR]`: the built-in demo's numbers,
+// run with the PyTorch twin (python/medrank_torch) on this machine's CPU, written to
+// experiments/results/ for `npm run -s demo-report` and the README.
+// - models: what the demo models can do before any joint training, on the validation and test
+//   splits (and the rephrased test questions): the generator's accuracy with no document, the
+//   top-m retrieved and the gold passage, its answer NLL with the gold passage against the
+//   look-alike's passage (medrank_torch.reading), the retriever's recall against BM25's.
+// The runs' data: public/demo with public/demo/questions-rephrased.jsonl added to the test split
+// (their ids, demo-r*, tell them apart in the per-question results).
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Passage, Question } from '../src/data/datasets';
+import { aggregate, questionMetrics } from '../src/data/metrics';
+import { Bm25Index } from '../src/retrieval/bm25';
+import type { TrainConfig } from '../src/training/config';
+import { exportExperiment } from './export-experiment';
+import { readConfig, readData } from './experiment';
+import { log, ROOT } from './lib/browser-session';
+import { generateDemoData } from './make-demo-data';
+
+const RESULTS = path.join(ROOT, 'experiments/results');
+const BASE = path.join(ROOT, 'experiments/demo/jmlr.json');
+
+/** The demo set with the rephrased test questions added, in a temporary folder. */
+function evalData(work: string): string {
+  const dir = path.join(work, 'data');
+  mkdirSync(dir, { recursive: true });
+  const demo = path.join(ROOT, 'public/demo');
+  writeFileSync(path.join(dir, 'corpus.jsonl'), readFileSync(path.join(demo, 'corpus.jsonl')));
+  writeFileSync(
+    path.join(dir, 'questions.jsonl'),
+    readFileSync(path.join(demo, 'questions.jsonl'), 'utf8') + readFileSync(path.join(demo, 'questions-rephrased.jsonl'), 'utf8'),
+  );
+  return dir;
+}
+
+function py(args: string[]): void {
+  const r = spawnSync('sh', [path.join(ROOT, 'scripts/py.sh'), ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`python ${args.join(' ')} exited ${r.status}`);
+}
+
+export interface TwinRun {
+  config: TrainConfig;
+  evals: { step: number; split: string; result: Record<string, unknown> & { perQuestion?: PerQuestion } }[];
+  steps: unknown[];
+  phaseMs: Record<string, number>;
+  wallSeconds: number;
+}
+
+export interface PerQuestion {
+  ids: string[];
+  correct: Record<'none' | 'retrieved' | 'oracle', (number | null)[]>;
+  recall: Record<string, number[]>;
+  rr10: number[];
+  spearman: (number | null)[];
+}
+
+/** Export a bundle of `config` on the eval data and train it with the twin. */
+export async function twinRun(
+  config: TrainConfig,
+  work: string,
+  models: { retriever: string; generator: string },
+): Promise<TwinRun> {
+  const bundle = path.join(work, `bundle-${config.name}`);
+  await exportExperiment({
+    config,
+    out: bundle,
+    dataDir: evalData(work),
+    format: 'jsonl',
+    retrieverDir: models.retriever,
+    generatorDir: models.generator,
+  });
+  const out = path.join(work, `${config.name}.json`);
+  py(['-m', 'medrank_torch.train', bundle, '--out', out, '--per-question', '--threads', '2']);
+  const res = JSON.parse(readFileSync(out, 'utf8')) as TwinRun;
+  rmSync(bundle, { recursive: true, force: true });
+  return res;
+}
+
+const mean = (xs: readonly (number | null)[]): number => {
+  const v = xs.filter((x): x is number => x !== null);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
+};
+
+/** Metrics of the questions `keep` selects from a per-question record. */
+export function summarise(pq: PerQuestion, keep: (id: string) => boolean) {
+  const at = pq.ids.map((id, i) => (keep(id) ? i : -1)).filter((i) => i >= 0);
+  const pickOf = <T>(xs: T[]): T[] => at.map((i) => xs[i]!);
+  return {
+    questions: at.length,
+    accuracy: {
+      none: mean(pickOf(pq.correct.none)),
+      retrieved: mean(pickOf(pq.correct.retrieved)),
+      oracle: mean(pickOf(pq.correct.oracle)),
+    },
+    recall5: mean(pickOf(pq.recall['5']!)),
+    recall10: mean(pickOf(pq.recall['10']!)),
+    mrr10: mean(pickOf(pq.rr10)),
+    spearman: mean(pickOf(pq.spearman)),
+  };
+}
+
+export const isRephrased = (id: string): boolean => id.startsWith('demo-r');
+
+function bm25(questions: readonly Question[], passages: readonly Passage[]) {
+  const bm = new Bm25Index(passages);
+  const per = questions.map((q) =>
+    questionMetrics(
+      bm.search(q.question, 10).map((h) => h.id),
+      q.goldDocIds,
+      [1, 5, 10],
+    ),
+  );
+  const m = aggregate(
+    per,
+    questions.map((q) => q.goldDocIds),
+    [1, 5, 10],
+  );
+  return { questions: m.questions, recall1: m.recall[1]!, recall5: m.recall[5]!, recall10: m.recall[10]!, mrr10: m.mrr10 };
+}
+
+async function models(dir: string): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-exp-'));
+  try {
+    const m = { retriever: path.join(dir, 'retriever'), generator: path.join(dir, 'generator') };
+    const config = { ...readConfig(BASE), name: 'demo-models', steps: 0, evalAtStart: true, reportTest: true };
+    const res = await twinRun(config, work, m);
+    const val = res.evals.find((e) => e.split === 'validation')!.result.perQuestion!;
+    const test = res.evals.find((e) => e.split === 'test')!.result.perQuestion!;
+    // The generator reading the gold passage against the look-alike's.
+    const demo = generateDemoData();
+    const distractors: Record<string, string> = {};
+    demo.questions.forEach((q, i) => (distractors[q.id] = demo.meta[i]!.distractor));
+    const rephraseOf = new Map(demo.rephrased.map((q) => [q.id, q.rephrase_of!]));
+    for (const [r, q] of rephraseOf) distractors[r] = distractors[q]!;
+    writeFileSync(path.join(work, 'distractors.json'), JSON.stringify(distractors));
+    const bundle = path.join(work, 'bundle-reading');
+    await exportExperiment({
+      config,
+      out: bundle,
+      dataDir: evalData(work),
+      format: 'jsonl',
+      retrieverDir: m.retriever,
+      generatorDir: m.generator,
+    });
+    py([
+      '-m',
+      'medrank_torch.reading',
+      bundle,
+      '--distractors',
+      path.join(work, 'distractors.json'),
+      '--split',
+      'test',
+      '--out',
+      path.join(work, 'reading.json'),
+    ]);
+    const reading = JSON.parse(readFileSync(path.join(work, 'reading.json'), 'utf8')) as Record<string, unknown>;
+    delete reading.perQuestion;
+    const data = readData(evalData(work), 'jsonl');
+    const split = (s: string, reph: boolean) => data.questions.filter((q) => q.split === s && isRephrased(q.id) === reph);
+    const mc = split('test', false).filter((q) => q.kind === 'multiple-choice').length;
+    const yn = split('test', false).length - mc;
+    const out = {
+      what: 'the demo models before joint training (npm run demo-experiments -- models)',
+      models: path.relative(ROOT, dir),
+      config: { topM: config.topM, docMaxTokens: config.docMaxTokens, alignmentCandidates: config.evalAlignmentCandidates },
+      // Chance: 1 of 4 options for multiple choice; yes/no is scored over yes, no and maybe, and
+      // its answers are yes or no, so 1 of 2 for a model that never says maybe.
+      chance: (mc * 0.25 + yn * 0.5) / (mc + yn),
+      validation: summarise(val, (id) => !isRephrased(id)),
+      test: summarise(test, (id) => !isRephrased(id)),
+      testRephrased: summarise(test, isRephrased),
+      reading,
+      bm25: {
+        validation: bm25(split('validation', false), data.passages),
+        test: bm25(split('test', false), data.passages),
+        testRephrased: bm25(split('test', true), data.passages),
+      },
+      seconds: res.wallSeconds,
+    };
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(path.join(RESULTS, 'demo-models.json'), `${JSON.stringify(out, null, 1)}\n`);
+    console.log(JSON.stringify(out, null, 1));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The sweep: one setting changed at a time from experiments/demo/jmlr.json, scored on validation. */
+export const SWEEP: Record<string, Partial<TrainConfig>> = {
+  base: {},
+  'lrRetriever=3e-5': { lrRetriever: 3e-5 },
+  'lrRetriever=3e-4': { lrRetriever: 3e-4 },
+  'samplingTemperature=0.5': { samplingTemperature: 0.5 },
+  'samplingTemperature=2': { samplingTemperature: 2 },
+  'K=20': { candidates: 20 },
+  'n=3': { sampled: 3 },
+  'm=1': { topM: 1 },
+  'retrieverSide=both': { retrieverSide: 'both', refreshIndexEvery: 50 },
+};
+
+/** What a peer's preset takes from the chosen demo settings: sizes, rates, steps, evaluation. */
+function pickSizes(c: TrainConfig): Partial<TrainConfig> {
+  const keys = [
+    'steps',
+    'batchSize',
+    'candidates',
+    'sampled',
+    'topM',
+    'docMaxTokens',
+    'retrieverSide',
+    'refreshIndexEvery',
+    's2attn',
+    'checkpointEvery',
+    'lrRetriever',
+    'lrGenerator',
+    'generatorLora',
+    'evalAlignmentCandidates',
+    'evalAtStart',
+    'evalLimit',
+    'samplingTemperature',
+  ] as const;
+  return Object.fromEntries(keys.map((k) => [k, c[k]])) as Partial<TrainConfig>;
+}
+
+/** The methods of the table, each on the chosen settings. */
+export const METHODS: Record<string, Partial<TrainConfig> & { preset?: string }> = {
+  'jmlr-llm-rank': {},
+  'rag-frozen': { schedule: 'frozen-retriever', retrieverLoss: 'none' },
+  'jomed-staged': { preset: 'jomed' },
+  pdist: { retrieverLoss: 'pdist' },
+  loop: { retrieverLoss: 'loop' },
+  emdr2: { retrieverLoss: 'emdr2' },
+  replug: { retrieverLoss: 'replug' },
+  listwise: { retrieverLoss: 'listwise' },
+};
+
+const readJson = <T>(f: string): T => JSON.parse(readFileSync(f, 'utf8')) as T;
+
+/** Run each named config (skipping those already in `file`, so a stopped sweep resumes) and save after each. */
+async function runAll(
+  file: string,
+  configs: [string, TrainConfig][],
+  models: { retriever: string; generator: string },
+  keepRecords: (name: string) => boolean,
+): Promise<void> {
+  const done: Record<string, unknown> = existsSync(file) ? readJson(file) : {};
+  const work = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-exp-'));
+  try {
+    for (const [name, config] of configs) {
+      if (done[name]) continue;
+      log(`${name}: ${config.steps} steps`);
+      const res = await twinRun({ ...config, name }, work, models);
+      const last = res.evals.at(-1)!;
+      const pq = last.result.perQuestion!;
+      done[name] = {
+        config: res.config,
+        split: last.split,
+        original: summarise(pq, (id) => !isRephrased(id)),
+        rephrased: summarise(pq, isRephrased),
+        perQuestion: pq,
+        losses: res.steps.map((r) => (r as { loss: { retriever: number | null; generator: number | null } }).loss),
+        phaseMs: res.phaseMs,
+        wallSeconds: res.wallSeconds,
+      };
+      if (keepRecords(name)) writeFileSync(path.join(RESULTS, 'records', `${name}.json`), `${JSON.stringify(res)}\n`);
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(file, `${JSON.stringify(done)}\n`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  const dirAt = rest.indexOf('--models');
+  const dir = path.resolve(dirAt >= 0 ? rest[dirAt + 1]! : path.join(ROOT, 'public/demo/models'));
+  const m = { retriever: path.join(dir, 'retriever'), generator: path.join(dir, 'generator') };
+  if (cmd === 'models') return models(dir);
+  if (cmd === 'sweep') {
+    const base = readConfig(BASE);
+    const configs = Object.entries(SWEEP).map(([k, v]): [string, TrainConfig] => [k, { ...base, ...v, evalSplit: 'validation' }]);
+    return runAll(path.join(RESULTS, 'demo-sweep.json'), configs, m, () => false);
+  }
+  if (cmd === 'final') {
+    const seeds = Number(rest[rest.indexOf('--seeds') + 1] ?? 5) || 5;
+    const chosen = readJson<TrainConfig>(path.join(ROOT, 'experiments/demo/chosen.json'));
+    mkdirSync(path.join(RESULTS, 'records'), { recursive: true });
+    const configs: [string, TrainConfig][] = [];
+    for (let seed = 0; seed < seeds; seed++)
+      for (const [name, v] of Object.entries(METHODS)) {
+        const { preset, ...over } = v;
+        const presetCfg = preset ? readConfig(path.join(ROOT, 'public/presets', `${preset}.json`)) : null;
+        const sized = presetCfg ? { ...presetCfg, ...pickSizes(chosen) } : chosen;
+        const cfg: TrainConfig = { ...sized, ...over, seed, evalSplit: 'test', reportTest: false };
+        if (!cfg.sampling) cfg.sampled = cfg.candidates; // JOMED scores every candidate
+        configs.push([`${name}-s${seed}`, cfg]);
+      }
+    return runAll(path.join(RESULTS, 'demo-final.json'), configs, m, (n) => n === 'jmlr-llm-rank-s0' || n === 'rag-frozen-s0');
+  }
+  log('usage: npm run demo-experiments -- models|sweep|final [--models DIR] [--seeds N]');
+  process.exit(2);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname))
+  main().catch((e: Error) => {
+    log(`error: ${e.message}`);
+    process.exit(1);
+  });
