@@ -364,7 +364,7 @@ describe('notebook store: a training run', () => {
     expect(config).toMatchObject({
       retrieverLoss: preset.retrieverLoss,
       generatorLora: preset.generatorLora,
-      s2attn: preset.s2attn,
+      generatorEmbeddings: preset.generatorEmbeddings,
       maxGradNorm: preset.maxGradNorm,
       name: 'jmlr-code',
     });
