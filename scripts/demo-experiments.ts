@@ -24,9 +24,10 @@ import { generateDemoData } from './make-demo-data';
 const RESULTS = path.join(ROOT, 'experiments/results');
 const BASE = path.join(ROOT, 'experiments/demo/jmlr.json');
 
-/** The demo set with the rephrased test questions added, in a temporary folder. */
+/** The demo set with the rephrased test questions added, in `work`/data (written once per work folder). */
 function evalData(work: string): string {
   const dir = path.join(work, 'data');
+  if (existsSync(path.join(dir, 'questions.jsonl'))) return dir;
   mkdirSync(dir, { recursive: true });
   const demo = path.join(ROOT, 'public/demo');
   writeFileSync(path.join(dir, 'corpus.jsonl'), readFileSync(path.join(demo, 'corpus.jsonl')));

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { mulberry32 } from '../src/tensor/random';
 import { ROOT } from './lib/browser-session';
-import type { PerQuestion } from './demo-experiments';
+import { isRephrased, type PerQuestion } from './demo-experiments';
 
 const RESULTS = path.join(ROOT, 'experiments/results');
 const DRAWS = 2000;
@@ -88,8 +88,6 @@ export function interval(values: (number | null)[][], d: ReturnType<typeof draws
     hi: stats[Math.ceil(0.975 * stats.length) - 1]!,
   };
 }
-
-const isRephrased = (id: string): boolean => id.startsWith('demo-r');
 
 export function report() {
   const modelsFile = path.join(RESULTS, 'demo-models.json');

@@ -19,7 +19,7 @@ def evaluate(retriever, generator, index, prompts, bundle, questions: list, top_
     """The browser's EvalResult; with per_question, also "perQuestion": each question's id, whether
     each condition answered it (null when it has no options or no gold passage), its recall@k, its
     reciprocal rank within 10 and its Spearman over the alignment candidates (null under 2), the
-    inputs of paired bootstrap intervals (python/medrank_torch/report.py)."""
+    inputs of paired bootstrap intervals (scripts/demo-report.ts)."""
     t0 = time.perf_counter()
     ks = list(ks)
     depth = max(alignment_candidates, top_m, *ks)

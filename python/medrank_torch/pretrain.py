@@ -33,9 +33,14 @@ from .optim import AdamW
 from .rng import ForwardContext
 
 
-def ragged(t: dict, name: str) -> list:
-    ids, off = t[f"{name}_ids"].tolist(), t[f"{name}_offsets"].tolist()
+def split(flat, offsets) -> list:
+    """Item i of a ragged tensor: flat[offsets[i]:offsets[i+1]], as lists."""
+    ids, off = flat.tolist(), offsets.tolist()
     return [ids[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+
+
+def ragged(t: dict, name: str) -> list:
+    return split(t[f"{name}_ids"], t[f"{name}_offsets"])
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
@@ -44,13 +49,14 @@ def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
     return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
-def weights_of(model, names: list) -> dict:
-    """The model's parameters under the checkpoint's tensor names (every name the initial file had)."""
+def save_trained(model, work: str, role: str) -> None:
+    """WORK/out/ROLE/model.safetensors: the model's parameters under every tensor name the initial file had."""
+    names = list(safetensors.load(os.path.join(work, "init", role, "model.safetensors"))[0].keys())
     by_name = {n: p for p, n in model.param_names().items()}
     missing = [n for n in names if n not in by_name]
     if missing:
         raise KeyError(f"the trained model has no tensor named {missing[0]}")
-    return {n: by_name[n].detach().cpu() for n in names}
+    safetensors.save(os.path.join(work, "out", role, "model.safetensors"), {n: by_name[n].detach().cpu() for n in names})
 
 
 def train_generator(work: str, t: dict, s: dict, log: dict) -> None:
@@ -79,8 +85,7 @@ def train_generator(work: str, t: dict, s: dict, log: dict) -> None:
         if step % 200 == 0 or step == steps - 1:
             print(f"generator step {step}: answer NLL {sum(losses[-50:]) / len(losses[-50:]):.4f} ({time.time() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
-    names = list(safetensors.load(os.path.join(folder, "model.safetensors"))[0].keys())
-    safetensors.save(os.path.join(work, "out", "generator", "model.safetensors"), weights_of(g, names))
+    save_trained(g, work, "generator")
     log["generator"] = {"seconds": round(time.time() - t0, 1), "answerNll": [round(x, 4) for x in losses]}
 
 
@@ -91,10 +96,12 @@ def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
     opt = AdamW(params, lr=s["lr"], max_grad_norm=1.0)
     q_ids, q_mask = t["ict.query_ids"].long(), t["ict.query_mask"].float()
     positive = t["ict.positive"].tolist()
-    docs = list(zip(ragged(t, "ict.doc"), ragged({"ict.doc_ids": t["ict.doc_keep"], "ict.doc_offsets": t["ict.doc_offsets"]}, "ict.doc")))
+    docs = list(zip(ragged(t, "ict.doc"), split(t["ict.doc_keep"], t["ict.doc_offsets"])))
     g = torch.Generator().manual_seed(s["seed"])
     order = torch.randperm(len(positive), generator=g).tolist()
     B, steps, tau = s["batch"], s["steps"], s["tau"]
+    if B > len(set(positive)):
+        raise ValueError(f"a batch of {B} queries needs {B} distinct positives; the pairs have {len(set(positive))}: lower the batch")
     losses, t0, at = [], time.time(), 0
     for step in range(steps):
         opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
@@ -118,8 +125,7 @@ def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
         if step % 100 == 0 or step == steps - 1:
             print(f"retriever step {step}: InfoNCE {sum(losses[-20:]) / len(losses[-20:]):.4f} ({time.time() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
-    names = list(safetensors.load(os.path.join(folder, "model.safetensors"))[0].keys())
-    safetensors.save(os.path.join(work, "out", "retriever", "model.safetensors"), weights_of(r, names))
+    save_trained(r, work, "retriever")
     log["retriever"] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
 
 
