@@ -48,7 +48,7 @@ from .train_config import check_config
 # same values). tests/test_bench.py checks it against public/presets/jmlr-code.json.
 JMLR_CODE = {
     "name": "jmlr-code", "seed": 0, "steps": 200, "batchSize": 2, "schedule": "synchronous", "stagedReaderFraction": 0.5,
-    "retrieverLoss": "llm-rank", "candidates": 20, "sampled": 10, "sampling": True, "samplingTemperature": 1,
+    "retrieverLoss": "llm-rank", "candidates": 20, "sampled": 10, "sampling": True, "samplingTemperature": 1, "llmRankMargin": 0.0,
     "tauS": 1, "tauG": 1, "jomedPrior": False, "jomedWeighting": True, "infoNceTau": 0.05, "topM": 5,
     "generatorContext": "concat", "docMaxTokens": 180, "retrieverSide": "both", "retrieverTraining": "full",
     "generatorLora": {"r": 8, "alpha": 16, "dropout": 0.05, "targetModules": ["q_proj", "v_proj"]},

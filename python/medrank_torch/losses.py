@@ -77,11 +77,13 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
-def llm_rank_loss(scores, sampled, nll):
+def llm_rank_loss(scores, sampled, nll, margin=0.0):
     scaled, backward = min_max_scale(scores)
     pairs = []
     for a in range(len(sampled)):
         for b in range(a + 1, len(sampled)):
+            if margin > 0 and abs(nll[b] - nll[a]) < margin:
+                continue  # no preference: the pair would train on noise (llmRankMargin)
             x = scaled[sampled[a]] - scaled[sampled[b]]
             y = 1 if nll[b] > nll[a] else 0
             pairs.append((sampled[a], sampled[b], x, y, _softplus(x) - y * x))

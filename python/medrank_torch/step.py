@@ -301,7 +301,7 @@ class Trainer:
             return r[0], grad, w
 
         if loss_kind == "llm-rank":
-            return (*L.llm_rank_loss(s, drawn, u["nllMean"]), 1.0)
+            return (*L.llm_rank_loss(s, drawn, u["nllMean"], c["llmRankMargin"]), 1.0)
         if loss_kind == "listwise":
             return (*L.listwise_loss(s, drawn, u["nllMean"], c["tauS"], c["tauG"]), 1.0)
         if loss_kind == "jomed":

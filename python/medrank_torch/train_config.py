@@ -15,7 +15,7 @@ SCHEDULES = ("synchronous", "staged", "frozen-retriever", "retriever-only")
 FIELDS = {
     "name": str, "seed": int, "steps": int, "batchSize": int, "schedule": SCHEDULES, "stagedReaderFraction": float,
     "retrieverLoss": RETRIEVER_LOSSES, "candidates": int, "sampled": int, "sampling": bool,
-    "samplingTemperature": float, "tauS": float, "tauG": float, "jomedPrior": bool, "jomedWeighting": bool,
+    "samplingTemperature": float, "llmRankMargin": float, "tauS": float, "tauG": float, "jomedPrior": bool, "jomedWeighting": bool,
     "infoNceTau": float, "topM": int, "generatorContext": ("concat", "per-document"), "docMaxTokens": int,
     "retrieverSide": ("query", "both"), "retrieverTraining": ("projection", "lora", "full"), "generatorLora": dict,
     "generatorEmbeddings": bool, "generatorNorms": bool, "lrRetriever": float, "lrGenerator": float,
@@ -80,6 +80,7 @@ def check_config(c: dict) -> dict:
     for f in ("samplingTemperature", "tauS", "tauG", "infoNceTau", "lrRetriever", "lrGenerator"):
         positive(f, f.startswith("lr"))
     positive("weightDecay", True)
+    positive("llmRankMargin", True)
     positive("maxGradNorm", True)
     if not (_num(c["stagedReaderFraction"]) and 0 < c["stagedReaderFraction"] < 1):
         raise ConfigError("stagedReaderFraction", f"must be between 0 and 1 (got {c['stagedReaderFraction']!r})")

@@ -23,7 +23,7 @@ def compute(c):
     s = i.get("scores")
     k = c["loss"]
     if k == "llmRank":
-        return L.llm_rank_loss(s, i["sampled"], i["nll"]), None
+        return L.llm_rank_loss(s, i["sampled"], i["nll"], i.get("margin", 0.0)), None
     if k == "listwise":
         return L.listwise_loss(s, i["sampled"], i["nll"], i["tauS"], i["tauG"]), None
     if k == "jomed":

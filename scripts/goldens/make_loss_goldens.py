@@ -281,6 +281,35 @@ for name, B, C, tau, tie in [("infoNce_B2_C3_tau1", 2, 3, 1.0, False),
     add(name, "infoNce", inp, infonce_fn(positive, tau))
 
 
+# ---------------------------------------------------------------- 10. llmRank with a margin (llmRankMargin)
+# Pairs whose NLLs differ by less than the margin are left out of the sum and of the 1 + #pairs
+# count. Drawn last so the cases above keep their inputs.
+def llm_rank_margin_fn(sampled, nll, margin):
+    idx = torch.tensor(sampled, dtype=torch.long)
+
+    def f(s):
+        sp = minmax(s)[idx]
+        terms = []
+        for a in range(len(sampled)):
+            for b in range(a + 1, len(sampled)):
+                if abs(nll[b] - nll[a]) < margin:
+                    continue
+                y = torch.tensor(1.0 if nll[b] > nll[a] else 0.0)
+                terms.append(F.binary_cross_entropy_with_logits(sp[a] - sp[b], y))
+        return torch.stack(terms).sum() / (1 + len(terms))
+
+    return f
+
+
+s = scores_n(12)
+sampled = sample_idx(12, 6)
+nll = nll_u(6)
+nll[2] = nll[0] + 0.05  # inside the margin: left out
+nll[4] = nll[1] - 0.3   # outside it: kept
+inp = {"scores": fl(s), "sampled": sampled, "nll": fl(nll), "margin": 0.1}
+add("llmRank_K12_n6_margin0.1", "llmRank", inp, llm_rank_margin_fn(sampled, fl(nll), 0.1))
+
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as fh:
     json.dump({"cases": CASES}, fh, indent=1, allow_nan=False)

@@ -119,16 +119,16 @@ export interface PairTerm {
  * flags and utilities. `total` is losses.ts's llmRankLoss on the same inputs (it equals the sum of
  * the pairs: BCE of a pair does not depend on which of the two was drawn first, unless NLLs tie).
  */
-export function llmRankPairs(q: QuestionRecord): { pairs: PairTerm[]; total: number; grad: Float64Array } | null {
+export function llmRankPairs(q: QuestionRecord, margin = 0): { pairs: PairTerm[]; total: number; grad: Float64Array } | null {
   const sampled = q.candidates.flatMap((c, i) => (c.sampled && c.utility !== null ? [i] : []));
   if (sampled.length < 2) return null;
   const scores = q.candidates.map((c) => c.score);
   // The loss's own scaling (to [-1, 1]), so the pairs add up to `total`.
   const { scaled } = minMaxScale(scores);
   const nll = sampled.map((i) => q.candidates[i]!.utility!);
-  const terms = rankPairs(scaled, sampled, nll);
+  const terms = rankPairs(scaled, sampled, nll, margin);
   const pairs = terms.map(({ a, b, x, y, bce }): PairTerm => ({ a, b, x, y, loss: bce / (1 + terms.length) }));
-  const { loss, grad } = llmRankLoss(scores, sampled, nll);
+  const { loss, grad } = llmRankLoss(scores, sampled, nll, margin);
   return { pairs, total: loss, grad };
 }
 

@@ -54,6 +54,8 @@ export interface TrainConfig {
   /** Draw the n documents by weighted sampling without replacement (JMLR); false: the top n. */
   sampling: boolean;
   samplingTemperature: number;
+  /** LLM-Rank: leave out pairs whose answer NLLs differ by less than this (0: every pair, as JMLR's code). */
+  llmRankMargin: number;
   /** Retriever and generator temperatures of the KL losses (PDist, LOOP use tauS for both). */
   tauS: number;
   tauG: number;
@@ -117,6 +119,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   sampled: 10,
   sampling: true,
   samplingTemperature: 1,
+  llmRankMargin: 0,
   tauS: 1,
   tauG: 1,
   jomedPrior: false,
@@ -201,6 +204,7 @@ export function validateConfig(c: TrainConfig): void {
   for (const f of ['samplingTemperature', 'tauS', 'tauG', 'infoNceTau', 'lrRetriever', 'lrGenerator'] as const)
     pos(f, f.startsWith('lr'));
   pos('weightDecay', true);
+  pos('llmRankMargin', true);
   pos('maxGradNorm', true);
   if (!(c.stagedReaderFraction > 0 && c.stagedReaderFraction < 1))
     throw new ConfigError('stagedReaderFraction', `must be between 0 and 1 (got ${c.stagedReaderFraction})`);

@@ -96,11 +96,21 @@ export interface RankPair {
   bce: number;
 }
 
-/** LLM-Rank's pairs a < b of the sampled documents (draw order), over the scaled scores s'. */
-export function llmRankPairs(scaled: ArrayLike<number>, sampled: readonly number[], nll: ArrayLike<number>): RankPair[] {
+/**
+ * LLM-Rank's pairs a < b of the sampled documents (draw order), over the scaled scores s'. With a
+ * margin > 0, a pair whose answer NLLs differ by less than the margin is left out (the generator
+ * has no preference there, and its pair would train the retriever on noise); 0 keeps every pair.
+ */
+export function llmRankPairs(
+  scaled: ArrayLike<number>,
+  sampled: readonly number[],
+  nll: ArrayLike<number>,
+  margin = 0,
+): RankPair[] {
   const out: RankPair[] = [];
   for (let a = 0; a < sampled.length; a++)
     for (let b = a + 1; b < sampled.length; b++) {
+      if (margin > 0 && Math.abs(nll[b]! - nll[a]!) < margin) continue;
       const x = scaled[sampled[a]!]! - scaled[sampled[b]!]!;
       const y = nll[b]! > nll[a]! ? 1 : 0;
       out.push({ a: sampled[a]!, b: sampled[b]!, x, y, bce: softplus(x) - y * x });
@@ -111,11 +121,12 @@ export function llmRankPairs(scaled: ArrayLike<number>, sampled: readonly number
 /**
  * JMLR's LLM-Rank loss (pairwise, RankNet style, as in the public code): over pairs a < b of the
  * sampled documents (draw order), BCE(sigmoid(s'_a - s'_b), [nll_b > nll_a]), summed and divided by
- * 1 + #pairs, where s' is the min-max scaled score over all K candidates.
+ * 1 + #pairs, where s' is the min-max scaled score over all K candidates. `margin`: see llmRankPairs
+ * (MedRank's addition; 0, the default, is the public code's loss).
  */
-export function llmRankLoss(scores: ArrayLike<number>, sampled: readonly number[], nll: ArrayLike<number>): LossGrad {
+export function llmRankLoss(scores: ArrayLike<number>, sampled: readonly number[], nll: ArrayLike<number>, margin = 0): LossGrad {
   const { scaled, backward } = minMaxScale(scores);
-  const pairs = llmRankPairs(scaled, sampled, nll);
+  const pairs = llmRankPairs(scaled, sampled, nll, margin);
   const gScaled = new Float64Array(scores.length);
   let loss = 0;
   for (const { a, b, x, y, bce } of pairs) {

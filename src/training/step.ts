@@ -425,7 +425,7 @@ export class Trainer {
     };
     switch (c.retrieverLoss) {
       case 'llm-rank':
-        return { ...L.llmRankLoss(s, drawn, u.nllMean), w: 1 };
+        return { ...L.llmRankLoss(s, drawn, u.nllMean, c.llmRankMargin), w: 1 };
       case 'listwise':
         return { ...L.listwiseLoss(s, drawn, u.nllMean, c.tauS, c.tauG), w: 1 };
       case 'jomed': {

@@ -23,7 +23,7 @@ function compute(c: Case): L.LossGrad & { weight?: number } {
   const s = i.scores as number[];
   switch (c.loss) {
     case 'llmRank':
-      return L.llmRankLoss(s, i.sampled, i.nll);
+      return L.llmRankLoss(s, i.sampled, i.nll, (i.margin as number | undefined) ?? 0);
     case 'listwise':
       return L.listwiseLoss(s, i.sampled, i.nll, i.tauS, i.tauG);
     case 'jomed': {
@@ -104,4 +104,26 @@ describe('analytic gradients agree with central differences', () => {
         expect(g[k]).toBeCloseTo((f(up).loss - f(dn).loss) / (2 * h), 5);
       });
     });
+});
+
+describe('LLM-Rank margin (llmRankMargin)', () => {
+  const scores = [0.4, -1.2, 2.0, 0.3, -0.5];
+  const sampled = [2, 0, 4, 1];
+  const nll = [1.0, 1.04, 2.5, 0.9];
+  it('leaves out exactly the pairs whose NLLs differ by less than the margin, and 0 keeps all', () => {
+    const { scaled } = L.minMaxScale(scores);
+    const all = L.llmRankPairs(scaled, sampled, nll);
+    expect(all).toHaveLength(6);
+    const kept = L.llmRankPairs(scaled, sampled, nll, 0.2);
+    // |1.0-1.04| and |1.0-0.9| and |1.04-0.9| are under 0.2: three pairs go.
+    expect(kept.map((p) => [p.a, p.b])).toEqual([
+      [2, 4],
+      [0, 4],
+      [4, 1],
+    ]);
+    expect(L.llmRankLoss(scores, sampled, nll, 0).loss).toBe(L.llmRankLoss(scores, sampled, nll).loss);
+    const none = L.llmRankLoss(scores, sampled, nll, 10);
+    expect(none.loss).toBe(0);
+    expect([...none.grad].every((g) => g === 0)).toBe(true);
+  });
 });

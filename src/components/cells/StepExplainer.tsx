@@ -30,7 +30,7 @@ export function StepExplainer({
   if (!q || !record) return null;
   const rows = candidateRows(q);
   const c = run.config;
-  const llmRank = c.retrieverLoss === 'llm-rank' ? llmRankPairs(q) : null;
+  const llmRank = c.retrieverLoss === 'llm-rank' ? llmRankPairs(q, c.llmRankMargin ?? 0) : null;
   const byIndex = new Map(q.candidates.map((cand, i) => [i, cand]));
   const nameOf = (i: number): string => {
     const d = byIndex.get(i)!;

@@ -51,6 +51,7 @@ const METHOD_FIELDS = new Set<string>([
   'retrieverLoss',
   'sampling',
   'samplingTemperature',
+  'llmRankMargin',
   'tauS',
   'tauG',
   'jomedPrior',
