@@ -13,6 +13,8 @@ import { isRephrased, type PerQuestion } from './demo-experiments';
 
 const RESULTS = path.join(ROOT, 'experiments/results');
 const DRAWS = 2000;
+/** The method every other is compared with, paired (JMLR's claim is against frozen-retriever RAG). */
+const BASELINE = 'rag-frozen';
 
 export interface Interval {
   mean: number;
@@ -89,6 +91,14 @@ export function interval(values: (number | null)[][], d: ReturnType<typeof draws
   };
 }
 
+/** The interval of a - b, question by question and seed by seed on the same draws (paired); null where either is. */
+export function difference(a: (number | null)[][], b: (number | null)[][], d: ReturnType<typeof draws>): Interval {
+  return interval(
+    a.map((row, s) => row.map((v, q) => (v === null || b[s]![q] === null || b[s]![q] === undefined ? null : v - b[s]![q]!))),
+    d,
+  );
+}
+
 export function report() {
   const modelsFile = path.join(RESULTS, 'demo-models.json');
   if (!existsSync(modelsFile))
@@ -123,6 +133,24 @@ export function report() {
     }
     return out;
   });
+  // JMLR's hypothesis, paired: each method minus frozen-retriever RAG, question by question and
+  // seed by seed (the same draws), so an interval that excludes 0 is a difference the data shows.
+  const base = byMethod.get(BASELINE);
+  const differences = base
+    ? [...byMethod]
+        .filter(([name, runs]) => name !== BASELINE && runs.length === base.length)
+        .map(([name, runs]) => {
+          const keep = (id: string): boolean => !isRephrased(id);
+          const d = draws(runs.length, runs[0]!.perQuestion.ids.filter(keep).length);
+          const res = {} as Record<'accuracy' | 'recall5' | 'mrr10', Interval>;
+          for (const k of ['accuracy', 'recall5', 'mrr10'] as const) {
+            const a = table(runs, METRICS[k]!, keep),
+              b = table(base, METRICS[k]!, keep);
+            res[k] = difference(a, b, d);
+          }
+          return { name, minus: BASELINE, ...res };
+        })
+    : [];
   return {
     split: 'test',
     generator: {
@@ -144,6 +172,7 @@ export function report() {
       rephrased: { recall5: m.testRephrased.recall5, bm25Recall5: m.bm25.testRephrased.recall5 },
     },
     methods,
+    differences,
   };
 }
 
@@ -159,6 +188,16 @@ function markdown(r: ReturnType<typeof report>): string {
     lines.push(
       `| ${m.name as unknown as string} | ${m.seeds as unknown as number} | ${iv(g('accuracy'))} | ${iv(g('recall5'))} | ${iv(g('recall10'))} | ${iv(g('mrr10'))} | ${iv(g('alignment'), (v) => v.toFixed(3))} | ${iv(g('oracleGap'))} |`,
     );
+  }
+  if (r.differences.length) {
+    lines.push(
+      '',
+      `Paired differences against ${BASELINE} (points; 95 % interval):`,
+      '',
+      '| method | accuracy | recall@5 | MRR@10 |',
+      '| --- | --- | --- | --- |',
+    );
+    for (const d of r.differences) lines.push(`| ${d.name} | ${iv(d.accuracy)} | ${iv(d.recall5)} | ${iv(d.mrr10)} |`);
   }
   return lines.join('\n');
 }

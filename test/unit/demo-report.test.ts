@@ -1,7 +1,7 @@
 // The demo report's intervals (scripts/demo-report.ts): percentile bootstrap over questions and
 // seeds, paired across methods by sharing the draws.
 import { describe, expect, it } from 'vitest';
-import { draws, interval } from '../../scripts/demo-report';
+import { difference, draws, interval } from '../../scripts/demo-report';
 import { mulberry32 } from '../../src/tensor/random';
 
 describe('demo-report bootstrap', () => {
@@ -44,5 +44,20 @@ describe('demo-report bootstrap', () => {
 
   it('draws are deterministic and shared (paired)', () => {
     expect(draws(3, 20, 5)).toEqual(draws(3, 20, 5));
+  });
+
+  it('paired differences: a method that wins on the same questions by a constant has a zero-width interval, unpaired noise does not hide it', () => {
+    const r0 = mulberry32(3);
+    const b = [Array.from({ length: 300 }, () => (r0() < 0.4 ? 1 : 0))];
+    const a = [b[0]!.map((v, i) => (i % 10 === 0 ? 1 : v))]; // a fixes every tenth question b got wrong
+    const d = draws(1, 300, 500);
+    const diff = difference(a, b, d);
+    const gain = a[0]!.reduce((s, v, i) => s + v - b[0]![i]!, 0) / 300;
+    expect(diff.mean).toBeCloseTo(gain, 12);
+    expect(diff.lo).toBeGreaterThan(0); // paired: the gain is clear
+    const ia = interval(a, d),
+      ib = interval(b, d);
+    expect(ia.lo).toBeLessThan(ib.hi); // unpaired, the two intervals overlap
+    expect(difference(b, b, d)).toEqual({ mean: 0, lo: 0, hi: 0 });
   });
 });
