@@ -202,7 +202,50 @@ function markdown(r: ReturnType<typeof report>): string {
   return lines.join('\n');
 }
 
+interface RecordEval {
+  step: number;
+  split: string;
+  result: { perQuestion?: PerQuestion };
+}
+
+/** A gold passage's rank from a reciprocal rank at 10 (null: not in the top 10). */
+const rankOf = (rr: number): number | null => (rr > 0 ? Math.round(1 / rr) : null);
+
+/**
+ * Questions worth opening in the recorded JMLR run: test questions whose gold passage climbed to
+ * the top m and whose answer went from wrong to right, with the first evaluation step that shows it
+ * (the run evaluates every 50 steps), best climbs first.
+ */
+export function climbs(evals: RecordEval[], topM: number, limit = 3) {
+  const ev = evals.filter((e) => e.split === 'test' && e.result.perQuestion).sort((a, b) => a.step - b.step);
+  if (ev.length < 2) return [];
+  const first = ev[0]!.result.perQuestion!,
+    last = ev.at(-1)!.result.perQuestion!;
+  const out: { id: string; from: number | null; to: number; byStep: number }[] = [];
+  first.ids.forEach((id, i) => {
+    if (isRephrased(id)) return;
+    const from = rankOf(first.rr10[i]!),
+      to = rankOf(last.rr10[i]!);
+    if (to === null || to > topM || (from !== null && from <= topM)) return;
+    if (first.correct.retrieved[i] !== 0 || last.correct.retrieved[i] !== 1) return;
+    const at = ev.find((e) => {
+      const r = rankOf(e.result.perQuestion!.rr10[i]!);
+      return r !== null && r <= topM;
+    })!;
+    out.push({ id, from, to, byStep: at.step });
+  });
+  return out.sort((a, b) => (b.from ?? 11) - (a.from ?? 11) || a.byStep - b.byStep).slice(0, limit);
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  const r = report();
-  console.log(process.argv.includes('--json') ? JSON.stringify(r) : markdown(r));
+  if (process.argv.includes('--climbs')) {
+    const rec = JSON.parse(readFileSync(path.join(RESULTS, 'records/jmlr-llm-rank-s0.json'), 'utf8')) as {
+      config: { topM: number };
+      evals: RecordEval[];
+    };
+    console.log(JSON.stringify(climbs(rec.evals, rec.config.topM), null, 1));
+  } else {
+    const r = report();
+    console.log(process.argv.includes('--json') ? JSON.stringify(r) : markdown(r));
+  }
 }
