@@ -1,10 +1,15 @@
-// `npm run demo-experiments -- models|sweep|final [--models DIR]`: the built-in demo's numbers,
-// run with the PyTorch twin (python/medrank_torch) on this machine's CPU, written to
-// experiments/results/ for `npm run -s demo-report` and the README.
+// `npm run demo-experiments -- models|sweep|final|publish [--models DIR] [--seeds N]`: the built-in
+// demo's numbers, run with the PyTorch twin (python/medrank_torch) on this machine's CPU, written
+// to experiments/results/ for `npm run -s demo-report` and the README.
 // - models: what the demo models can do before any joint training, on the validation and test
 //   splits (and the rephrased test questions): the generator's accuracy with no document, the
 //   top-m retrieved and the gold passage, its answer NLL with the gold passage against the
 //   look-alike's passage (medrank_torch.reading), the retriever's recall against BM25's.
+// - sweep: one setting at a time from experiments/demo/jmlr.json, on validation; writes
+//   experiments/demo/chosen.json. Resumable (runs already in demo-sweep.json are skipped).
+// - final: every method of the table on the chosen settings, N seeds (5), on test; resumable.
+// - publish: the seed-0 JMLR and frozen-RAG records to public/demo/runs (the demo notebook's
+//   recorded runs).
 // The runs' data: public/demo with public/demo/questions-rephrased.jsonl added to the test split
 // (their ids, demo-r*, tell them apart in the per-question results).
 
@@ -195,6 +200,7 @@ export const SWEEP: Record<string, Partial<TrainConfig>> = {
   base: {},
   'lrRetriever=3e-5': { lrRetriever: 3e-5 },
   'lrRetriever=3e-4': { lrRetriever: 3e-4 },
+  'lrRetriever=1e-3': { lrRetriever: 1e-3 },
   'samplingTemperature=0.5': { samplingTemperature: 0.5 },
   'samplingTemperature=2': { samplingTemperature: 2 },
   'K=20': { candidates: 20 },
@@ -265,6 +271,7 @@ export const METHODS: Record<string, Partial<TrainConfig> & { preset?: string }>
 
 /** The methods whose seed-0 runs are kept as records (the demo notebook opens with them). */
 export const RECORDED = ['jmlr-llm-rank', 'rag-frozen'];
+const RECORDED_NAMES: Record<string, string> = { 'jmlr-llm-rank': 'JMLR LLM-Rank', 'rag-frozen': 'frozen-retriever RAG' };
 
 const readJson = <T>(f: string): T => JSON.parse(readFileSync(f, 'utf8')) as T;
 
@@ -327,22 +334,46 @@ async function main(): Promise<void> {
     const chosen = readConfig(path.join(ROOT, 'experiments/demo/chosen.json'));
     mkdirSync(path.join(RESULTS, 'records'), { recursive: true });
     const configs: [string, TrainConfig][] = [];
-    for (let seed = 0; seed < seeds; seed++)
-      for (const [name, v] of Object.entries(METHODS)) {
-        const { preset, ...over } = v;
-        const presetCfg = preset ? readConfig(path.join(ROOT, 'public/presets', `${preset}.json`)) : null;
-        const sized = presetCfg ? { ...presetCfg, ...pickSizes(chosen) } : chosen;
-        const cfg: TrainConfig = { ...sized, ...over, seed, evalSplit: 'test', reportTest: false };
-        // The runs the demo notebook opens with also evaluate at step 0 and every 50 steps, so
-        // Compare and the Note can say when a question's gold passage climbed (evaluation draws
-        // nothing from the training stream: the steps are those of the other seeds' runs).
-        if (seed === 0 && RECORDED.includes(name)) Object.assign(cfg, { evalAtStart: true, evalEvery: 50 });
-        if (!cfg.sampling) cfg.sampled = cfg.candidates; // JOMED scores every candidate
-        configs.push([`${name}-s${seed}`, cfg]);
-      }
+    // JMLR and frozen RAG (the hypothesis) over every seed first, then the other methods seed by
+    // seed, so a stopped run has the comparison that matters most.
+    const order = [
+      ...RECORDED.flatMap((name) => Array.from({ length: seeds }, (_, seed) => [name, seed] as const)),
+      ...Array.from({ length: seeds }, (_, seed) =>
+        Object.keys(METHODS)
+          .filter((n) => !RECORDED.includes(n))
+          .map((name) => [name, seed] as const),
+      ).flat(),
+    ];
+    for (const [name, seed] of order) {
+      const { preset, ...over } = METHODS[name]!;
+      const presetCfg = preset ? readConfig(path.join(ROOT, 'public/presets', `${preset}.json`)) : null;
+      const sized = presetCfg ? { ...presetCfg, ...pickSizes(chosen) } : chosen;
+      const cfg: TrainConfig = { ...sized, ...over, seed, evalSplit: 'test', reportTest: false };
+      // The runs the demo notebook opens with also evaluate at step 0 and every 50 steps, so
+      // Compare and the Note can say when a question's gold passage climbed (an evaluation draws
+      // nothing from the training stream, so the steps are the same as without it).
+      if (seed === 0 && RECORDED.includes(name)) Object.assign(cfg, { evalAtStart: true, evalEvery: 50 });
+      if (!cfg.sampling) cfg.sampled = cfg.candidates; // JOMED scores every candidate
+      configs.push([`${name}-s${seed}`, cfg]);
+    }
     return runAll(path.join(RESULTS, 'demo-final.json'), configs, m, (n) => RECORDED.some((r) => n === `${r}-s0`));
   }
-  log('usage: npm run demo-experiments -- models|sweep|final [--models DIR] [--seeds N]');
+  if (cmd === 'publish') {
+    // The recorded runs the demo notebook opens with (src/notebook/demo.ts RECORDED_RUNS).
+    const dir = path.join(ROOT, 'public/demo/runs');
+    mkdirSync(dir, { recursive: true });
+    const index = RECORDED.map((name) => {
+      const file = `${name}-s0.json`;
+      const src = path.join(RESULTS, 'records', file);
+      if (!existsSync(src)) throw new Error(`${path.relative(ROOT, src)} is missing: run npm run demo-experiments -- final`);
+      writeFileSync(path.join(dir, file), readFileSync(src));
+      return { file, name: `recorded: ${RECORDED_NAMES[name]} (seed 0, npm run demo-experiments -- final)` };
+    });
+    writeFileSync(path.join(dir, 'index.json'), `${JSON.stringify(index, null, 1)}\n`);
+    log(`wrote ${index.length} recorded runs to ${path.relative(ROOT, dir)}`);
+    return;
+  }
+  log('usage: npm run demo-experiments -- models|sweep|final|publish [--models DIR] [--seeds N]');
   process.exit(2);
 }
 

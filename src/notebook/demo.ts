@@ -18,6 +18,38 @@ This notebook trains a retriever and a generator together, in this tab, on your 
 
 Run the cells from top to bottom.`;
 
+/** Where the demo's recorded runs are listed (public/demo/runs, written by `npm run demo-experiments -- final`). */
+export const RECORDED_RUNS = 'demo/runs/index.json';
+
+export interface RecordedRun {
+  /** A results.json in the same folder. */
+  file: string;
+  /** The run's name in the notebook (it says "recorded"). */
+  name: string;
+}
+
+/**
+ * The recorded runs' list, checked: at most 8 entries of a plain file name and a name, so a broken
+ * or hostile index lists nothing rather than fetching elsewhere.
+ */
+export function parseRecordedRuns(raw: unknown): RecordedRun[] {
+  if (!Array.isArray(raw)) return [];
+  return raw
+    .filter(
+      (e): e is RecordedRun =>
+        typeof e === 'object' &&
+        e !== null &&
+        typeof (e as RecordedRun).file === 'string' &&
+        /^[\w.-]{1,80}\.json$/.test((e as RecordedRun).file) &&
+        !(e as RecordedRun).file.startsWith('.') &&
+        typeof (e as RecordedRun).name === 'string' &&
+        (e as RecordedRun).name.length > 0 &&
+        (e as RecordedRun).name.length <= 120,
+    )
+    .slice(0, 8)
+    .map((e) => ({ file: e.file, name: e.name }));
+}
+
 /** The demo notebook, fresh (a new object every call). */
 export function demoNotebook(): Notebook {
   return {

@@ -5,7 +5,7 @@
 // the notebook as it was and says what is wrong.
 
 import type { StateCreator } from 'zustand';
-import { demoNotebook, emptyCell, newCellId } from '../notebook/demo';
+import { RECORDED_RUNS, demoNotebook, emptyCell, newCellId, parseRecordedRuns } from '../notebook/demo';
 import { parseNotebookFile, serializeNotebookFile, toNotebookFile } from '../notebook/file';
 import type { NotebookEntry } from '../notebook/db';
 import type { Cell, CellKind, DataRef, ModelRef, Notebook, RunFile } from '../notebook/schema';
@@ -119,6 +119,47 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
   };
   const mapCells = (nb: Notebook, f: (c: Cell) => Cell): Notebook => ({ ...nb, cells: nb.cells.map(f) });
 
+  /**
+   * A fresh demo notebook opens with the recorded runs (imported like any results.json, into its
+   * Train cell), shown in its Compare and Inspect cells, so the alignment story is there before
+   * anything trains. Without the files (a build without them, offline dev) it opens without them.
+   */
+  const addRecordedRuns = async (): Promise<void> => {
+    const nb = get().notebook.doc;
+    const train = nb.cells.find((c) => c.kind === 'train');
+    if (!train) return;
+    const url = (f: string): string => new URL(f, document.baseURI).href;
+    let list;
+    try {
+      const r = await fetch(url(RECORDED_RUNS));
+      if (!r.ok) return;
+      list = parseRecordedRuns(await r.json());
+    } catch {
+      return;
+    }
+    const ids: string[] = [];
+    for (const run of list) {
+      try {
+        const r = await fetch(url(`demo/runs/${run.file}`));
+        if (!r.ok) continue;
+        const id = await get().importResults(train.id, await r.blob(), run.file, run.name);
+        if (id) ids.push(id);
+      } catch {
+        // one missing file leaves the others
+      }
+    }
+    if (!ids.length || get().notebook.doc.id !== nb.id) return;
+    edit((doc) =>
+      mapCells(doc, (c) =>
+        c.kind === 'compare' && c.runIds.length === 0
+          ? { ...c, runIds: ids }
+          : c.kind === 'inspect' && c.runId === null
+            ? { ...c, runId: ids[0]! }
+            : c,
+      ),
+    );
+  };
+
   if (typeof window !== 'undefined')
     window.addEventListener('pagehide', () => {
       const { state } = get().notebook.save;
@@ -153,6 +194,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
         if (doc !== saved) await db.saveNotebook(doc);
         clearStash();
         await get().loadRuns(doc.id);
+        if (!saved && !newer) await addRecordedRuns();
         await get().refreshNotebooks();
       } catch (err) {
         // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.
@@ -182,7 +224,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       // A new notebook beside the others (a fresh id: the first demo, edited or not, stays as it is).
       const fresh = { ...demoNotebook(), id: `demo-${Date.now().toString(36)}` };
       edit(() => fresh);
-      void get().loadRuns(fresh.id);
+      void get().loadRuns(fresh.id).then(addRecordedRuns);
       void get()
         .flushSave()
         .then(() => get().refreshNotebooks());

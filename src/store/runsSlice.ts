@@ -75,7 +75,8 @@ export interface RunsSlice {
    * it was and says where it is wrong), then saved with its records in one transaction. The
    * outcome is runs.imports[cellId]; returns the new run's id, or null.
    */
-  importResults: (cellId: string, file: Blob, fileName?: string) => Promise<string | null>;
+  /** Import one run's results.json into the Train cell `cellId` (or the first one, asked from a Compare cell); `as` names the run. */
+  importResults: (cellId: string, file: Blob, fileName?: string, as?: string) => Promise<string | null>;
   /**
    * The experiment bundle (docs/cluster.md) of the loaded data and models under Train cell
    * `cellId`'s config, as one .zip whose root is the bundle folder; null when it failed (the
@@ -395,7 +396,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       return { fileName, blob: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }) };
     },
 
-    importResults: async (cellId, blob, fileName) => {
+    importResults: async (cellId, blob, fileName, as) => {
       const name = fileName ?? (blob as Blob & { name?: string }).name ?? 'results.json';
       const report = (error: string | null, message: string | null = null): void =>
         set((s) => ({ runs: { ...s.runs, imports: { ...s.runs.imports, [cellId]: { error, message } } } }));
@@ -424,7 +425,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         id: newRunId(),
         notebookId: nb.id,
         cellId: owner.id,
-        name: same ? `${base} #${same + 1}` : base,
+        name: as ?? (same ? `${base} #${same + 1}` : base),
         fileName: name,
         now,
       });
