@@ -42,9 +42,14 @@ export const SETTINGS = {
   seed: 20261202,
   threads: 2,
   docMaxTokens: 48,
-  curriculumEasy: 0.15,
-  retriever: { steps: 100, batch: 32, lr: 5e-4, tau: 0.05, warmup: 20 },
-  generator: { steps: 4000, batch: 32, lr: 3e-3, warmup: 200, weightDecay: 0.01, lmWeight: 0.5 },
+  curriculumShort: 0.08,
+  curriculumEasy: 0.12,
+  retriever: { steps: 200, batch: 32, lr: 5e-4, tau: 0.05, warmup: 20 },
+  generator: { steps: 5000, batch: 32, lr: 3e-3, warmup: 200, weightDecay: 0.01, lmWeight: 0.5 },
+  // Then a second phase from the first one's weights, on a fresh curriculum stream where most
+  // questions are yes/no (after phase 1 the generator copied the value for 99.7 % of multiple
+  // choice questions but told yes from no for only 64 % of yes/no ones, given the gold passage).
+  generator2: { steps: 1500, batch: 32, lr: 1e-3, warmup: 50, weightDecay: 0.01, lmWeight: 0.5, yesNo: 0.75, easy: 0.3 },
 };
 
 const RETRIEVER_CONFIG = {
@@ -155,6 +160,7 @@ async function main(): Promise<void> {
   if (quick) {
     SETTINGS.retriever.steps = quick[0]!;
     SETTINGS.generator.steps = quick[1]!;
+    if (quick[2] !== undefined) SETTINGS.generator2.steps = quick[2];
   }
   const out = path.resolve(process.env.MEDRANK_DEMO_OUT ?? OUT);
   const read = (f: string): string => readFileSync(path.join(DEMO, f), 'utf8');
@@ -245,15 +251,46 @@ async function main(): Promise<void> {
       examples,
       seed: SETTINGS.seed + 2,
       docMaxTokens: SETTINGS.docMaxTokens,
+      short: SETTINGS.curriculumShort,
       easy: SETTINGS.curriculumEasy,
     });
+    const g2 = SETTINGS.generator2;
+    const cur2 = curriculumTensors(
+      { tokenizer: gTokenizer, encodeAnswer: (t) => answerIds(gTokenizer, t) },
+      pool,
+      {
+        examples: g2.steps * g2.batch,
+        seed: SETTINGS.seed + 3,
+        docMaxTokens: SETTINGS.docMaxTokens,
+        short: 0,
+        easy: g2.easy,
+        yesNo: g2.yesNo,
+      },
+      'gen2',
+    );
     const ict = ictTensors(new ColbertTokenizer(rc, rTokenizer), ds.passages);
-    writeFileSync(path.join(work, 'pretrain.safetensors'), writeSafetensors({ ...cur.tensors, ...ict }));
+    writeFileSync(path.join(work, 'pretrain.safetensors'), writeSafetensors({ ...cur.tensors, ...cur2.tensors, ...ict }));
     log(`pretraining inputs: ${examples} curriculum examples, ${ict['ict.positive']!.shape[0]} inverse-cloze queries`);
+    if (process.env.MEDRANK_DEMO_PREP) {
+      // Inputs only (for trying pretraining settings by hand): keep the work folder and stop.
+      log(`wrote the inputs to ${work}`);
+      process.env.MEDRANK_DEMO_KEEP = '1';
+      return;
+    }
 
+    // MEDRANK_DEMO_PHASE2_FROM=DIR: skip the generator's phase 1 and start phase 2 from DIR's
+    // generator, which must be phase 1's output (it is deterministic: this is a resume).
+    const from = process.env.MEDRANK_DEMO_PHASE2_FROM;
+    const settings = from
+      ? {
+          ...SETTINGS,
+          generator: { ...SETTINGS.generator, steps: 0 },
+          generator2: { ...g2, from: path.resolve(from, 'generator') },
+        }
+      : SETTINGS;
     const r = spawnSync(
       'sh',
-      [path.join(ROOT, 'scripts/py.sh'), '-m', 'medrank_torch.pretrain', work, '--settings', JSON.stringify(SETTINGS)],
+      [path.join(ROOT, 'scripts/py.sh'), '-m', 'medrank_torch.pretrain', work, '--settings', JSON.stringify(settings)],
       {
         cwd: ROOT,
         stdio: 'inherit',
@@ -265,6 +302,7 @@ async function main(): Promise<void> {
       threads: number;
       retriever?: { seconds: number; infoNce: number[] };
       generator?: { seconds: number; answerNll: number[] };
+      generator2?: { seconds: number; answerNll: number[] };
     };
     mkdirSync(out, { recursive: true });
     for (const [role, cfg, tok, tokCfg] of [
@@ -291,14 +329,20 @@ async function main(): Promise<void> {
         seconds: trained.retriever.seconds,
         infoNcePer10Steps: curve(trained.retriever.infoNce, 10),
       },
-      generator: trained.generator && {
-        seconds: trained.generator.seconds,
-        answerNllPer100Steps: curve(trained.generator.answerNll, 100),
+      // Phase 1's log is kept from the folder phase 2 resumed from.
+      generator: trained.generator
+        ? { seconds: trained.generator.seconds, answerNllPer100Steps: curve(trained.generator.answerNll, 100) }
+        : from
+          ? (JSON.parse(readFileSync(path.join(from, 'training-log.json'), 'utf8')) as { generator: unknown }).generator
+          : undefined,
+      generator2: trained.generator2 && {
+        seconds: trained.generator2.seconds,
+        answerNllPer100Steps: curve(trained.generator2.answerNll, 100),
       },
     };
     writeFileSync(path.join(out, 'training-log.json'), `${JSON.stringify(summary, null, 1)}\n`);
     log(
-      `wrote ${path.relative(ROOT, out)}: retriever ${trained.retriever?.seconds ?? 0} s, generator ${trained.generator?.seconds ?? 0} s`,
+      `wrote ${path.relative(ROOT, out)}: retriever ${trained.retriever?.seconds ?? 0} s, generator ${trained.generator?.seconds ?? 0} s + ${trained.generator2?.seconds ?? 0} s`,
     );
   } finally {
     if (!process.env.MEDRANK_DEMO_KEEP) rmSync(work, { recursive: true, force: true });

@@ -9,6 +9,9 @@ linear warm-up and cosine decay, and writing each model's weights under its chec
 log of the losses. Examples are taken in file order, each once (the curriculum is a fresh world per
 example), so a run is deterministic for its inputs and settings.
 
+A second generator phase (settings.generator2, inputs gen2.*) continues from phase 1's weights, or
+from generator2.from (a folder phase 1 wrote earlier).
+
 usage: python -m medrank_torch.pretrain WORK --settings JSON
   WORK/init/{retriever,generator}: the starting folders; WORK/pretrain.safetensors: the inputs;
   writes WORK/out/{retriever,generator}/model.safetensors and WORK/out/log.json.
@@ -20,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -59,12 +63,14 @@ def save_trained(model, work: str, role: str) -> None:
     safetensors.save(os.path.join(work, "out", role, "model.safetensors"), {n: by_name[n].detach().cpu() for n in names})
 
 
-def train_generator(work: str, t: dict, s: dict, log: dict) -> None:
-    folder = os.path.join(work, "init", "generator")
-    g = Generator.load(folder)
+def train_generator(work: str, t: dict, s: dict, log: dict, phase: str = "generator", prefix: str = "gen",
+                    start: str | None = None) -> None:
+    """One phase of the generator's pretraining on the PREFIX.* curriculum, from `start` (default the
+    initial folder); writes WORK/out/generator and log[phase]."""
+    g = Generator.load(start or os.path.join(work, "init", "generator"))
     params = g.configure_training(full=True)
     opt = AdamW(params, lr=s["lr"], weight_decay=s.get("weightDecay", 0.0), max_grad_norm=1.0)
-    prompts, answers = ragged(t, "gen.prompt"), ragged(t, "gen.answer")
+    prompts, answers = ragged(t, f"{prefix}.prompt"), ragged(t, f"{prefix}.answer")
     B, steps = s["batch"], s["steps"]
     if steps * B > len(prompts):
         raise ValueError(f"{steps} steps x batch {B} need {steps * B} curriculum examples; the file has {len(prompts)}")
@@ -83,10 +89,10 @@ def train_generator(work: str, t: dict, s: dict, log: dict) -> None:
         opt.step()
         losses.append(float(ans.mean()))
         if step % 200 == 0 or step == steps - 1:
-            print(f"generator step {step}: answer NLL {sum(losses[-50:]) / len(losses[-50:]):.4f} ({time.time() - t0:.0f} s)",
+            print(f"{phase} step {step}: answer NLL {sum(losses[-50:]) / len(losses[-50:]):.4f} ({time.time() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
     save_trained(g, work, "generator")
-    log["generator"] = {"seconds": round(time.time() - t0, 1), "answerNll": [round(x, 4) for x in losses]}
+    log[phase] = {"seconds": round(time.time() - t0, 1), "answerNll": [round(x, 4) for x in losses]}
 
 
 def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
@@ -145,6 +151,18 @@ def main(argv=None) -> int:
         train_retriever(a.work, t, {**s["retriever"], "seed": s["seed"]}, log)
     if s["generator"]["steps"] > 0:
         train_generator(a.work, t, s["generator"], log)
+    g2 = s.get("generator2")
+    if g2 and g2["steps"] > 0:
+        # Phase 2 continues phase 1 (or, with "from", the folder phase 1 wrote earlier).
+        start = g2.get("from")
+        if not start:
+            # Phase 1 wrote only its weights: the folder needs the config and tokenizer beside them.
+            start = os.path.join(a.work, "out", "generator")
+            init = os.path.join(a.work, "init", "generator")
+            for f in os.listdir(init):
+                if f != "model.safetensors":
+                    shutil.copy(os.path.join(init, f), os.path.join(start, f))
+        train_generator(a.work, t, g2, log, phase="generator2", prefix="gen2", start=start)
     with open(os.path.join(a.work, "out", "log.json"), "w") as f:
         json.dump(log, f)
     return 0

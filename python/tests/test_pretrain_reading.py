@@ -108,3 +108,27 @@ def test_pretraining_lowers_both_losses_and_writes_loadable_weights(tiny_bundle,
     g0 = Generator.load(b.model_dir("generator"), pad_id=b.manifest["generator"]["padTokenId"])
     assert float(g2.answer_nll([(prompt, answer)])[1][0]) < float(g0.answer_nll([(prompt, answer)])[1][0])
     assert os.path.getsize(work / "out" / "log.json") > 0
+
+
+def test_phase_two_continues_from_phase_one(tiny_bundle, tmp_path):
+    """generator2 trains on its own curriculum (gen2.*) from phase 1's weights, not from the init."""
+    b = load_bundle(tiny_bundle)
+    work = tmp_path / "work"
+    shutil.copytree(b.model_dir("generator"), work / "init" / "generator")
+    prompt, answer = b.bos + b.context + b.gen_docs[0] + b.question[0], b.answer[0]
+    n = 30 * 4
+    t = {}
+    for prefix in ("gen", "gen2"):
+        t[f"{prefix}.prompt_ids"] = torch.tensor(prompt * n, dtype=torch.int32)
+        t[f"{prefix}.prompt_offsets"] = torch.tensor([len(prompt) * i for i in range(n + 1)], dtype=torch.int32)
+        t[f"{prefix}.answer_ids"] = torch.tensor(answer * n, dtype=torch.int32)
+        t[f"{prefix}.answer_offsets"] = torch.tensor([len(answer) * i for i in range(n + 1)], dtype=torch.int32)
+    safetensors.save(str(work / "pretrain.safetensors"), t)
+    phase = {"steps": 30, "batch": 4, "lr": 3e-3, "warmup": 2, "lmWeight": 0.5}
+    settings = {"seed": 3, "threads": 1, "retriever": {"steps": 0}, "generator": phase, "generator2": {**phase, "steps": 10}}
+    assert pretrain_main([str(work), "--settings", json.dumps(settings)]) == 0
+    log = json.load(open(work / "out" / "log.json"))
+    g1, g2 = log["generator"]["answerNll"], log["generator2"]["answerNll"]
+    assert len(g1) == 30 and len(g2) == 10
+    assert g2[0] < 0.5 * g1[0]  # it starts where phase 1 ended, not from the initial weights
+    assert g2[0] == pytest.approx(g1[-1], rel=0.5)

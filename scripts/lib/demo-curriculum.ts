@@ -21,6 +21,7 @@ import {
   QUESTION,
   VALUE_SOURCE,
   conditionName,
+  factText,
   makeWorld,
   passageText,
   pick,
@@ -34,8 +35,12 @@ export interface CurriculumSettings {
   examples: number;
   seed: number;
   docMaxTokens: number;
-  /** The first this share of examples read the gold passage alone (the easy start). */
+  /** The first this share of examples read the gold fact's sentence alone (a short context, where a copy is easy to find). */
+  short: number;
+  /** The next this share read the gold passage alone (the easy start). */
   easy: number;
+  /** Share of yes/no questions (default a half). */
+  yesNo?: number;
 }
 
 /** `k` distinct draws from `pool`. */
@@ -54,7 +59,16 @@ export interface CurriculumExample {
   gold: boolean;
 }
 
-export function curriculumExample(r: Rng, pool: Record<NameKind, string[]>, easy = false): CurriculumExample {
+export type Stage = 'short' | 'easy' | 'mixed';
+
+/** `yesNo`: the share of yes/no questions (the rest are multiple choice, answered with the value). */
+export function curriculumExample(
+  r: Rng,
+  pool: Record<NameKind, string[]>,
+  stage: Stage = 'mixed',
+  yesNo = 0.5,
+): CurriculumExample {
+  const easy = stage !== 'mixed';
   const names: Record<NameKind, string[]> = {
     condition: sample(r, pool.condition, 4),
     drug: sample(r, pool.drug, 4),
@@ -75,7 +89,8 @@ export function curriculumExample(r: Rng, pool: Record<NameKind, string[]>, easy
   const m = easy ? 1 : u < 0.1 ? 0 : u < 0.45 ? 1 : 2;
   const docs: Passage[] = [];
   const gold = easy || (m > 0 && r() < 0.8);
-  if (gold) docs.push(passage(ci, aspect));
+  if (stage === 'short') docs.push({ id: `${ci}/${aspect}`, title: conditionName(c), text: factText(r, c, aspect) });
+  else if (gold) docs.push(passage(ci, aspect));
   while (docs.length < m) {
     const v = r();
     const other =
@@ -93,7 +108,7 @@ export function curriculumExample(r: Rng, pool: Record<NameKind, string[]>, easy
     if (!docs.some((d) => d.id === other.id)) docs.push(other);
   }
   const t = QUESTION[aspect];
-  if (r() < 0.5) return { docs: shuffle(r, docs), question: questionText(pick(r, t.mc), c), answer: c.values[aspect], gold };
+  if (r() >= yesNo) return { docs: shuffle(r, docs), question: questionText(pick(r, t.mc), c), answer: c.values[aspect], gold };
   const yes = r() < 0.5;
   const src = VALUE_SOURCE[aspect];
   const listPool = typeof src === 'string' ? pool[src] : src;
@@ -116,18 +131,20 @@ function ragged(name: string, seqs: number[][]): Record<string, WritableTensor> 
   return { [`${name}_ids`]: i32(seqs.flat()), [`${name}_offsets`]: i32(offsets) };
 }
 
-/** The reading curriculum as prompt and answer ids (gen.prompt_*, gen.answer_*). */
+/** The reading curriculum as prompt and answer ids (PREFIX.prompt_*, PREFIX.answer_*; PREFIX gen by default). */
 export function curriculumTensors(
   gen: PromptTokens,
   pool: Record<NameKind, string[]>,
   s: CurriculumSettings,
+  prefix = 'gen',
 ): { tensors: Record<string, WritableTensor>; examples: CurriculumExample[] } {
   const r = mulberry32(s.seed);
   const prompts: number[][] = [],
     answers: number[][] = [];
   const examples: CurriculumExample[] = [];
   for (let k = 0; k < s.examples; k++) {
-    const ex = curriculumExample(r, pool, k < s.easy * s.examples);
+    const stage: Stage = k < s.short * s.examples ? 'short' : k < (s.short + s.easy) * s.examples ? 'easy' : 'mixed';
+    const ex = curriculumExample(r, pool, stage, s.yesNo ?? 0.5);
     const builder = new PromptBuilder(gen, new Map(ex.docs.map((d) => [d.id, d])), s.docMaxTokens);
     const q = { id: `c${k}`, question: ex.question, answer: ex.answer, kind: 'open' as const, goldDocIds: [] };
     const e = builder.example(
@@ -138,7 +155,7 @@ export function curriculumTensors(
     answers.push(e.answer);
     if (k < 8) examples.push(ex);
   }
-  return { tensors: { ...ragged('gen.prompt', prompts), ...ragged('gen.answer', answers) }, examples };
+  return { tensors: { ...ragged(`${prefix}.prompt`, prompts), ...ragged(`${prefix}.answer`, answers) }, examples };
 }
 
 /** Inverse-cloze pairs: for each passage and each of its sentences, the sentence as a query (ict.query_*) and the passage index (ict.positive); the corpus as documents (ict.doc_*). */

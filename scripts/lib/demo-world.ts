@@ -328,10 +328,15 @@ export const WORDS_IN_TEMPLATES: ReadonlySet<string> = new Set(
 );
 
 /** A passage on one aspect of `c`: its title is the condition; the fact comes first or second. */
+/** The sentence of a passage that states `c`'s value of `aspect`, in one of its wordings. */
+export function factText(r: Rng, c: Condition, aspect: Aspect): string {
+  return fill(pick(r, FACT[aspect]), conditionName(c), '', c.values[aspect]);
+}
+
 export function passageText(r: Rng, c: Condition, partner: Condition, aspect: Aspect): string {
   const C = conditionName(c),
     P = conditionName(partner);
-  const fact = fill(pick(r, FACT[aspect]), C, P, c.values[aspect]);
+  const fact = factText(r, c, aspect);
   const look = fill(pick(r, LOOKALIKE), C, P, '');
   const filler = pick(r, FILLER[aspect]);
   return (r() < 0.5 ? [fact, look, filler] : [look, fact, filler]).join(' ');
