@@ -246,8 +246,9 @@ async function main(): Promise<void> {
     // Pretraining inputs, tokenized as training tokenizes.
     const gTokenizer = Tokenizer.fromJson(gTok, gTokCfg);
     const rTokenizer = Tokenizer.fromJson(rTok, rTokCfg);
+    const promptTokens = { tokenizer: gTokenizer, encodeAnswer: (t: string) => answerIds(gTokenizer, t) };
     const examples = SETTINGS.generator.steps * SETTINGS.generator.batch;
-    const cur = curriculumTensors({ tokenizer: gTokenizer, encodeAnswer: (t) => answerIds(gTokenizer, t) }, pool, {
+    const cur = curriculumTensors(promptTokens, pool, {
       examples,
       seed: SETTINGS.seed + 2,
       docMaxTokens: SETTINGS.docMaxTokens,
@@ -256,7 +257,7 @@ async function main(): Promise<void> {
     });
     const g2 = SETTINGS.generator2;
     const cur2 = curriculumTensors(
-      { tokenizer: gTokenizer, encodeAnswer: (t) => answerIds(gTokenizer, t) },
+      promptTokens,
       pool,
       {
         examples: g2.steps * g2.batch,

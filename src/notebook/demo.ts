@@ -18,7 +18,7 @@ This notebook trains a retriever and a generator together, in this tab, on your 
 
 Run the cells from top to bottom.`;
 
-/** Where the demo's recorded runs are listed (public/demo/runs, written by `npm run demo-experiments -- final`). */
+/** Where the demo's recorded runs are listed (public/demo/runs, written by `npm run demo-experiments -- publish`); their files sit beside it. */
 export const RECORDED_RUNS = 'demo/runs/index.json';
 
 export interface RecordedRun {

@@ -128,10 +128,10 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     const nb = get().notebook.doc;
     const train = nb.cells.find((c) => c.kind === 'train');
     if (!train) return;
-    const url = (f: string): string => new URL(f, document.baseURI).href;
+    const index = new URL(RECORDED_RUNS, document.baseURI);
     let list;
     try {
-      const r = await fetch(url(RECORDED_RUNS));
+      const r = await fetch(index);
       if (!r.ok) return;
       list = parseRecordedRuns(await r.json());
     } catch {
@@ -140,7 +140,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     const ids: string[] = [];
     for (const run of list) {
       try {
-        const r = await fetch(url(`demo/runs/${run.file}`));
+        const r = await fetch(new URL(run.file, index)); // beside the index
         if (!r.ok) continue;
         const id = await get().importResults(train.id, await r.blob(), run.file, run.name);
         if (id) ids.push(id);
