@@ -128,9 +128,10 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     const nb = get().notebook.doc;
     const train = nb.cells.find((c) => c.kind === 'train');
     if (!train) return;
-    const index = new URL(RECORDED_RUNS, document.baseURI);
-    let list;
+    let index: URL, list;
     try {
+      // Inside the try: no document (tests in Node) or no fetch means no recorded runs.
+      index = new URL(RECORDED_RUNS, document.baseURI);
       const r = await fetch(index);
       if (!r.ok) return;
       list = parseRecordedRuns(await r.json());
