@@ -3,8 +3,10 @@
 // (rank by retriever, by utility, after the update), a document's rank across the steps the
 // question was trained on, the LLM-Rank loss of one question split into its pairs, where a run was
 // trained, and which of a shown step's ids the loaded dataset lacks (a run imported from elsewhere).
+// From a run's evaluations with per-question results: one held-out question across the
+// evaluations, and the questions whose gold passage climbed into the top m.
 
-import type { RunMeta } from '../notebook/schema';
+import type { EvalEntry, RunMeta } from '../notebook/schema';
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../training/step';
 import { llmRankLoss, llmRankPairs as rankPairs, minMaxScale } from '../training/losses';
 
@@ -100,6 +102,89 @@ export function rankHistory(
     }
   });
   return { steps: at.map((r) => r.step), docs };
+}
+
+/** A gold passage's rank from its reciprocal rank at 10 (null: not in the top 10). */
+export const rankFromRr = (rr: number): number | null => (rr > 0 ? Math.round(1 / rr) : null);
+
+/** A run's evaluations that carry per-question results, of the split its last such evaluation used, by step. */
+export function perQuestionEvals(evals: readonly EvalEntry[]): EvalEntry[] {
+  const withPq = evals.filter((e) => e.result.perQuestion);
+  const split = withPq.at(-1)?.split;
+  return withPq.filter((e) => e.split === split).sort((a, b) => a.step - b.step);
+}
+
+export interface HeldOutPoint {
+  step: number;
+  /** The first gold passage's rank among the retrieved (null: not in the top 10). */
+  rank: number | null;
+  /** 1 right, 0 wrong, null not scored; with no document, the top m retrieved, the gold passages. */
+  correct: Record<'none' | 'retrieved' | 'oracle', number | null>;
+}
+
+/** One held-out question at each of the run's evaluations with per-question results. */
+export function heldOutHistory(evals: readonly EvalEntry[], questionId: string): HeldOutPoint[] {
+  return perQuestionEvals(evals).flatMap((e) => {
+    const pq = e.result.perQuestion!;
+    const i = pq.ids.indexOf(questionId);
+    if (i < 0) return [];
+    return [
+      {
+        step: e.step,
+        rank: rankFromRr(pq.rr10[i]!),
+        correct: { none: pq.correct.none[i]!, retrieved: pq.correct.retrieved[i]!, oracle: pq.correct.oracle[i]! },
+      },
+    ];
+  });
+}
+
+export interface Climb {
+  id: string;
+  /** The gold passage's rank at the first evaluation (null: below the top 10). */
+  from: number | null;
+  /** Its rank at the last (null: below the top 10). */
+  to: number | null;
+  /** The first evaluation step at which it was in the top m (a climb) or out of it (a fall). */
+  byStep: number;
+}
+
+/**
+ * Held-out questions worth opening: those whose gold passage climbed into the top m between the
+ * run's first and last evaluation and whose answer with the top m went from wrong to right; the
+ * longest climbs first, then the earliest. `falls` turns it around (out of the top m, right to
+ * wrong), so a view can show both. `skip` leaves questions out (the demo's rephrased ones).
+ */
+export function heldOutClimbs(
+  evals: readonly EvalEntry[],
+  topM: number,
+  opts: { limit?: number; skip?: (id: string) => boolean; falls?: boolean } = {},
+): Climb[] {
+  const ev = perQuestionEvals(evals);
+  if (ev.length < 2) return [];
+  const first = ev[0]!.result.perQuestion!,
+    last = ev.at(-1)!.result.perQuestion!;
+  const lastAt = new Map(last.ids.map((id, i) => [id, i]));
+  const inTop = (r: number | null): boolean => r !== null && r <= topM;
+  const up = !opts.falls;
+  const out: Climb[] = [];
+  first.ids.forEach((id, i) => {
+    const j = lastAt.get(id);
+    if (j === undefined || opts.skip?.(id)) return;
+    const from = rankFromRr(first.rr10[i]!),
+      to = rankFromRr(last.rr10[j]!);
+    if (inTop(to) !== up || inTop(from) === up) return;
+    if (first.correct.retrieved[i] !== (up ? 0 : 1) || last.correct.retrieved[j] !== (up ? 1 : 0)) return;
+    const at = ev.find((e) => {
+      const pq = e.result.perQuestion!;
+      const k = pq.ids.indexOf(id);
+      return k >= 0 && inTop(rankFromRr(pq.rr10[k]!)) === up;
+    })!;
+    out.push({ id, from, to, byStep: at.step });
+  });
+  const far = (r: number | null): number => r ?? 11;
+  return out
+    .sort((a, b) => (up ? far(b.from) - far(a.from) : far(b.to) - far(a.to)) || a.byStep - b.byStep)
+    .slice(0, opts.limit ?? Infinity);
 }
 
 export interface PairTerm {

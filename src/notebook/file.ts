@@ -21,6 +21,7 @@ import {
   type DataRef,
   type EvalEntry,
   type EvalResult,
+  type PerQuestionResult,
   type ExperimentResults,
   type ModelRef,
   type Notebook,
@@ -527,16 +528,56 @@ const stepRecordWith =
     };
   };
 
-const evalResult: Check<EvalResult> = (v, path) => {
-  const get = fields(v, path, 'an evaluation result', ['questions', 'accuracy', 'scored', 'recall', 'mrr10', 'alignment', 'ms']);
+/** The most questions one evaluation's per-question lists may hold. */
+const MAX_EVAL_QUESTIONS = 100_000;
+
+/** An evaluation's per-question lists: as many entries as ids in each, 0/1 flags, rates in [0, 1]. */
+const perQuestion = (v: unknown, path: string, questions: number): PerQuestionResult => {
+  const get = fields(v, path, "an evaluation's per-question results", ['ids', 'correct', 'recall', 'rr10', 'spearman']);
+  const max = Math.min(questions, MAX_EVAL_QUESTIONS);
+  const ids = arr(get('ids'), at(path, 'ids'), dataId, max, "the evaluation's question count");
+  const n = ids.length;
+  const list = <T>(x: unknown, p: string, each: Check<T>): T[] => {
+    const out = arr(x, p, each, n, 'one per id');
+    if (out.length !== n) fail(p, `${out.length} items, expected ${n} (one per id)`);
+    return out;
+  };
+  const flag: Check<number | null> = nullable((x, p) => {
+    const k = num(x, p);
+    return k === 0 || k === 1 ? k : fail(p, `expected 0, 1 or null, got ${k}`);
+  });
+  const unit: Check<number> = (x, p) => {
+    const r = num(x, p);
+    return r >= 0 && r <= 1 ? r : fail(p, `expected a number in [0, 1], got ${r}`);
+  };
   return {
-    questions: count(get('questions'), at(path, 'questions')),
+    ids,
+    correct: record(get('correct'), at(path, 'correct'), 'correct', ['none', 'retrieved', 'oracle'], (x, p) => list(x, p, flag)),
+    recall: map(get('recall'), at(path, 'recall'), kKey, (x, p) => list(x, p, unit)) as Record<string, number[]>,
+    rr10: list(get('rr10'), at(path, 'rr10'), unit),
+    spearman: list(get('spearman'), at(path, 'spearman'), optNum),
+  };
+};
+
+const evalResult: Check<EvalResult> = (v, path) => {
+  const get = fields(
+    v,
+    path,
+    'an evaluation result',
+    ['questions', 'accuracy', 'scored', 'recall', 'mrr10', 'alignment', 'ms'],
+    ['perQuestion'],
+  );
+  const questions = count(get('questions'), at(path, 'questions'));
+  const pq = get('perQuestion');
+  return {
+    questions,
     accuracy: record(get('accuracy'), at(path, 'accuracy'), 'accuracy', ['none', 'retrieved', 'oracle'], num),
     scored: count(get('scored'), at(path, 'scored')),
     recall: recall(get('recall'), at(path, 'recall')),
     mrr10: num(get('mrr10'), at(path, 'mrr10')),
     alignment: record(get('alignment'), at(path, 'alignment'), 'alignment', ['spearman', 'kendall'], num),
     ms: num(get('ms'), at(path, 'ms')),
+    ...(pq === undefined ? {} : { perQuestion: perQuestion(pq, at(path, 'perQuestion'), questions) }),
   };
 };
 

@@ -7,11 +7,11 @@
 import type { DatasetFormat } from '../data/datasets';
 import type { QuestionSplit } from '../data/datasets';
 import type { TrainConfig } from '../training/config';
-import type { EvalResult } from '../training/evaluate';
+import type { EvalResult, PerQuestionResult } from '../training/evaluate';
 import type { EvalEntry, RunCheckpoint } from '../training/run';
 import type { Phase, StepRecord } from '../training/step';
 
-export type { EvalEntry, EvalResult, RunCheckpoint, StepRecord, Phase, TrainConfig, QuestionSplit };
+export type { EvalEntry, EvalResult, PerQuestionResult, RunCheckpoint, StepRecord, Phase, TrainConfig, QuestionSplit };
 
 /** Version of the notebook file format (export/import). 2: a run may carry `imported`. */
 export const NOTEBOOK_FILE_VERSION = 2;

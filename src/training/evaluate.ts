@@ -21,6 +21,22 @@ export interface EvalResult {
   mrr10: number;
   alignment: { spearman: number; kendall: number };
   ms: number;
+  /** Each question's outcome (the PyTorch twin writes it with --per-question; this engine does not). */
+  perQuestion?: PerQuestionResult;
+}
+
+/**
+ * One evaluation question by question, each list in `ids` order: whether the answer was right
+ * (1, 0; null without options, or for the oracle without gold passages) with no document, the
+ * top-m retrieved and the gold ones; recall@k of gold by k; the reciprocal rank of the first gold
+ * passage in the top 10 (0: not there); the alignment's Spearman (null when undefined).
+ */
+export interface PerQuestionResult {
+  ids: string[];
+  correct: Record<'none' | 'retrieved' | 'oracle', (number | null)[]>;
+  recall: Record<string, number[]>;
+  rr10: number[];
+  spearman: (number | null)[];
 }
 
 export interface EvalOptions {

@@ -1,7 +1,7 @@
 // The demo report's intervals (scripts/demo-report.ts): percentile bootstrap over questions and
 // seeds, paired across methods by sharing the draws.
 import { describe, expect, it } from 'vitest';
-import { climbs, difference, draws, interval } from '../../scripts/demo-report';
+import { difference, draws, interval } from '../../scripts/demo-report';
 import { mulberry32 } from '../../src/tensor/random';
 
 describe('demo-report bootstrap', () => {
@@ -59,36 +59,5 @@ describe('demo-report bootstrap', () => {
       ib = interval(b, d);
     expect(ia.lo).toBeLessThan(ib.hi); // unpaired, the two intervals overlap
     expect(difference(b, b, d)).toEqual({ mean: 0, lo: 0, hi: 0 });
-  });
-});
-
-describe("demo-report climbs (the Note cell's questions)", () => {
-  const pq = (rr10: number[], right: (0 | 1)[]) => ({
-    ids: ['demo-q1', 'demo-q2', 'demo-q3', 'demo-r1', 'demo-q4'],
-    correct: { none: right.map(() => 0), retrieved: right, oracle: right.map(() => 1) },
-    recall: {},
-    rr10,
-    spearman: right.map(() => 0),
-  });
-  const at = (step: number, rr10: number[], right: (0 | 1)[]) => ({
-    step,
-    split: 'test',
-    result: { perQuestion: pq(rr10, right) },
-  });
-  it('keeps questions whose gold passage entered the top m and whose answer flipped, with the first step that shows it', () => {
-    const evals = [
-      at(0, [0, 1 / 7, 1 / 3, 0, 1], [0, 0, 0, 0, 1]),
-      at(50, [1 / 4, 1 / 2, 1 / 3, 1, 1], [0, 1, 0, 1, 1]),
-      { step: 50, split: 'validation', result: { perQuestion: pq([1, 1, 1, 1, 1], [1, 1, 1, 1, 1]) } },
-      at(100, [1, 1, 1 / 3, 1, 1], [1, 1, 0, 1, 1]),
-    ];
-    // q1: not in the top 10 -> 1 by step 100; q2: 7 -> 1, in the top 2 at step 50; q3 never
-    // climbs; r1 is a rephrasing (reported apart); q4 was already first.
-    expect(climbs(evals, 2)).toEqual([
-      { id: 'demo-q1', from: null, to: 1, byStep: 100 },
-      { id: 'demo-q2', from: 7, to: 1, byStep: 50 },
-    ]);
-    expect(climbs(evals, 2, 1)).toHaveLength(1);
-    expect(climbs(evals.slice(0, 1), 2)).toEqual([]);
   });
 });

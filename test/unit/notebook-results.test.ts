@@ -171,6 +171,37 @@ describe('results file: the PyTorch twin’s results.json', () => {
     expect(meta.imported?.engine).toBe('medrank_torch 0.1.0, torch 1.13.0a0, 1 process');
   });
 
+  it('keeps per-question evaluations (--per-question) checked: one entry per id, 0/1 flags, rates in [0, 1]', () => {
+    const f = JSON.parse(twinText());
+    const n = f.evals[0].result.questions as number;
+    const ids = Array.from({ length: n }, (_, i) => `q${i}`);
+    const pq = () => ({
+      ids: [...ids],
+      correct: { none: ids.map(() => 0), retrieved: ids.map(() => 1), oracle: ids.map(() => null) },
+      recall: { 1: ids.map(() => 0), 5: ids.map(() => 1) },
+      rr10: ids.map((_, i) => (i ? 1 / (i + 1) : 0)),
+      spearman: ids.map(() => 0.5),
+    });
+    f.evals[0].result.perQuestion = pq();
+    const r = parseResultsFile(JSON.stringify(f));
+    expect(r.evals[0]!.result.perQuestion).toEqual(pq());
+    expect(r.evals[1]!.result.perQuestion).toBeUndefined();
+    const broken = (edit: (p: ReturnType<typeof pq>) => void): string => {
+      const g = JSON.parse(twinText());
+      const p = pq();
+      edit(p);
+      g.evals[0].result.perQuestion = p;
+      return reject(g).message;
+    };
+    expect(broken((p) => p.rr10.pop())).toMatch(/^evals\[0\]\.result\.perQuestion\.rr10: \d+ items, expected \d+ \(one per id\)/);
+    expect(broken((p) => (p.correct.none[0] = 2))).toMatch(/perQuestion\.correct\.none\[0\]: expected 0, 1 or null, got 2/);
+    expect(broken((p) => (p.recall[5]![0] = 1.5))).toMatch(/perQuestion\.recall\.5\[0\]: expected a number in \[0, 1\]/);
+    expect(broken((p) => p.ids.push('one too many'))).toMatch(
+      /perQuestion\.ids: \d+ items, more than the \d+ allowed \(the evaluation's question count\)/,
+    );
+    expect(broken((p) => Object.assign(p, { extra: 1 }))).toMatch(/perQuestion\.extra: unknown field/);
+  });
+
   it('the inspector’s numbers on it: the step loss from its records, ranks after the update', () => {
     const steps = parseResultsFile(twinText()).steps;
     for (const step of steps) {

@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   candidateRows,
+  heldOutClimbs,
+  heldOutHistory,
   llmRankPairs,
   questionAt,
   questionsOf,
@@ -16,6 +18,7 @@ import { etaSeconds, formatEta } from '../../src/components/cells/ProgressLine';
 import { llmRankLoss } from '../../src/training/losses';
 import { mulberry32 } from '../../src/tensor/random';
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../../src/training/step';
+import type { EvalEntry } from '../../src/training/run';
 import { stepRecord } from './notebook-fixtures';
 
 const cand = (docId: string, over: Partial<CandidateRecord> = {}): CandidateRecord => ({
@@ -306,5 +309,53 @@ describe('ProgressLine ETA', () => {
     expect(formatEta(90)).toBe('about 2 min left');
     expect(formatEta(600)).toBe('about 10 min left');
     expect(formatEta(601)).toBe('about 11 min left');
+  });
+});
+
+describe("held-out questions across evaluations (the demo Note's climbs)", () => {
+  const pq = (rr10: number[], right: (0 | 1)[]) => ({
+    ids: ['demo-q1', 'demo-q2', 'demo-q3', 'demo-r1', 'demo-q4'],
+    correct: { none: right.map(() => 0), retrieved: right, oracle: right.map(() => 1) },
+    recall: {},
+    rr10,
+    spearman: right.map(() => 0),
+  });
+  const result = { questions: 5, scored: 5, accuracy: { none: 0, retrieved: 0, oracle: 0 }, recall: {}, mrr10: 0 };
+  const rest = { ...result, alignment: { spearman: 0, kendall: 0 }, ms: 0 };
+  const at = (step: number, rr10: number[], right: (0 | 1)[], split: 'test' | 'validation' = 'test'): EvalEntry => ({
+    step,
+    split,
+    result: { ...rest, perQuestion: pq(rr10, right) },
+  });
+  it('keeps questions whose gold passage entered the top m and whose answer flipped, with the first step that shows it', () => {
+    const evals = [
+      at(0, [0, 1 / 7, 1 / 3, 0, 1], [0, 0, 0, 0, 1]),
+      at(50, [1 / 4, 1 / 2, 1 / 3, 1, 1], [0, 1, 0, 1, 1]),
+      at(50, [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], 'validation'),
+      at(100, [1, 1, 1 / 3, 1, 1], [1, 1, 0, 1, 1]),
+    ];
+    // q1: not in the top 10 -> 1 by step 100; q2: 7 -> 1, in the top 2 at step 50; q3 never
+    // climbs; r1 is a rephrasing (reported apart); q4 was already first.
+    const skip = (id: string) => id.startsWith('demo-r');
+    expect(heldOutClimbs(evals, 2, { skip })).toEqual([
+      { id: 'demo-q1', from: null, to: 1, byStep: 100 },
+      { id: 'demo-q2', from: 7, to: 1, byStep: 50 },
+    ]);
+    expect(heldOutClimbs(evals, 2, { skip, limit: 1 })).toHaveLength(1);
+    expect(heldOutClimbs(evals, 2).map((c) => c.id)).toContain('demo-r1');
+    expect(heldOutClimbs(evals.slice(0, 1), 2)).toEqual([]);
+    // One question across the test evaluations (the validation one is another split).
+    expect(heldOutHistory(evals, 'demo-q2')).toEqual([
+      { step: 0, rank: 7, correct: { none: 0, retrieved: 0, oracle: 1 } },
+      { step: 50, rank: 2, correct: { none: 0, retrieved: 1, oracle: 1 } },
+      { step: 100, rank: 1, correct: { none: 0, retrieved: 1, oracle: 1 } },
+    ]);
+    expect(heldOutHistory(evals, 'demo-q1')[0]!.rank).toBeNull();
+    expect(heldOutHistory(evals, 'nope')).toEqual([]);
+    expect(heldOutClimbs(evals, 2, { falls: true })).toEqual([]);
+    // A fall: q4 was first and right, and at the last evaluation it is out of the top 10 and wrong.
+    const fell = [...evals.slice(0, 3), at(100, [1, 1, 1 / 3, 1, 0], [1, 1, 0, 1, 0])];
+    expect(heldOutClimbs(fell, 2, { falls: true })).toEqual([{ id: 'demo-q4', from: 1, to: null, byStep: 100 }]);
+    expect(heldOutClimbs(fell, 2, { skip }).map((c) => c.id)).toEqual(['demo-q1', 'demo-q2']);
   });
 });

@@ -5,7 +5,8 @@
 // across the steps the question was in; a scatter of score against utility; and, for one
 // document, which query token matched which document token under MaxSim. Below it, the step
 // explainer walks the same step stage by stage. A run trained on other data (an imported one)
-// shows its own numbers, and says plainly which ids the loaded dataset lacks.
+// shows its own numbers, and says plainly which ids the loaded dataset lacks. A run whose
+// evaluations carry per-question results also shows its held-out questions (HeldOut.tsx).
 
 import { useEffect, useMemo, useState } from 'react';
 import type { InspectCell as InspectCellConfig, RunMeta } from '../../notebook/schema';
@@ -24,6 +25,7 @@ import {
   type CandidateRow,
 } from '../runView';
 import { CellFrame } from './CellFrame';
+import { HeldOut } from './HeldOut';
 import { StepExplainer } from './StepExplainer';
 import { NumTh } from './NumTh';
 
@@ -166,6 +168,7 @@ export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; i
           )}
         </>
       )}
+      {run && <HeldOut run={run} />}
       {texts.error && (
         <p className="error" role="alert">
           {texts.error}
