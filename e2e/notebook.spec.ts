@@ -56,6 +56,8 @@ async function setup(page: Page): Promise<void> {
 }
 
 const fixed = (v: number | null, d: number): string => (v === null ? '–' : v.toFixed(d));
+/** The runs a fresh demo notebook opens with (public/demo/runs; e2e/results.spec.ts checks them), listed before any trained here. */
+const RECORDED = 2;
 
 test('the demo notebook: setup, train, inspect, explain, reload, resume, compare, export and import', async ({ page }, info) => {
   test.setTimeout(30 * 60_000); // SwiftShader runs at about 1 GFLOP/s; setup alone is a minute or two
@@ -103,7 +105,7 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     });
     await train.getByTestId('train-run').click();
     await expect(train.getByTestId('train-progress')).toBeVisible({ timeout: 30_000 });
-    const row = train.getByTestId('train-run-row').first();
+    const row = train.getByTestId('train-run-row').nth(RECORDED);
     await expect(row).toHaveAttribute('data-status', 'done', { timeout: 600_000 });
     lap('run A');
     const frames = await page.evaluate(() => {
@@ -138,6 +140,7 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
   await test.step('the inspector shows the run records, value for value', async () => {
     const records = await savedRecords(page, runA);
     expect(records.map((r) => r.step)).toEqual([0, 1, 2, 3]);
+    await inspect.getByTestId('inspect-run').selectOption(runA); // it opens on the recorded JMLR run
     const qid = records[0]!.questions[0]!.id;
     const at = records.filter((r) => r.questions.some((q) => q.id === qid)).at(-1)!;
     const q = at.questions.find((x) => x.id === qid)!;
@@ -196,8 +199,8 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     await page.reload();
     await expect(notebook).toHaveAttribute('data-restored', 'true');
     await expect(page.getByLabel('Notebook title')).toHaveValue('My demo notebook');
-    const row = train.getByTestId('train-run-row');
-    await expect(row).toHaveCount(1);
+    await expect(train.getByTestId('train-run-row')).toHaveCount(RECORDED + 1);
+    const row = train.getByTestId('train-run-row').nth(RECORDED);
     await expect(row).toHaveAttribute('data-status', 'done');
     await expect(train.getByTestId('run-charts')).toHaveAttribute('data-steps', '4');
     await expect(train.getByTestId('chart-losses')).toHaveAttribute('data-points', '8');
@@ -205,7 +208,7 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     expect(
       await inspect.getByTestId('inspector-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-doc-id')!)),
     ).toEqual(inspectorRows);
-    await expect(page.getByTestId('storage-run-row')).toHaveCount(1);
+    await expect(page.getByTestId('storage-run-row')).toHaveCount(RECORDED + 1);
     lap('reload');
   });
 
@@ -215,7 +218,7 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     lap('setup again');
     await train.getByTestId('train-field-steps').fill('6');
     await train.getByTestId('train-run').click();
-    const row = train.getByTestId('train-run-row').nth(1);
+    const row = train.getByTestId('train-run-row').nth(RECORDED + 1);
     await expect(row).toHaveAttribute('data-status', 'running');
     runB = (await row.getAttribute('data-run-id'))!;
     await expect(row.getByTestId('train-run-checkpoint')).toHaveText('step 2', { timeout: 300_000 });
@@ -243,7 +246,9 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
 
   await test.step('compare the two runs', async () => {
     const compare = page.getByTestId('cell-compare');
-    for (const label of await compare.getByRole('checkbox').all()) await label.check();
+    // The two runs trained here, without the recorded ones it opened with.
+    for (const box of await compare.getByRole('checkbox', { name: /recorded/ }).all()) await box.uncheck();
+    for (const box of await compare.getByRole('checkbox', { name: /jmlr-code/ }).all()) await box.check();
     await expect(compare.getByTestId('compare-table').locator('tbody tr')).toHaveCount(2);
     await expect(compare.getByTestId('compare-retriever-loss')).toHaveAttribute('data-points', '10'); // 4 + 6 steps
     await shot(page, info, 'compare', compare);
@@ -258,13 +263,13 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
       runs: { meta: { id: string }; records: StepRecord[] }[];
     };
     expect(file.notebook.title).toBe('My demo notebook');
-    expect(file.runs.map((r) => r.records.length).sort()).toEqual([4, 6]);
+    expect(file.runs.map((r) => r.records.length).sort((a, b) => a - b)).toEqual([4, 6, 200, 200]);
 
     await page.getByLabel('Notebook title').fill('Changed after export');
     await page.getByTestId('import-file').setInputFiles(path);
-    await expect(page.getByTestId('import-message')).toContainText('2 runs');
+    await expect(page.getByTestId('import-message')).toContainText(`${RECORDED + 2} runs`);
     await expect(page.getByLabel('Notebook title')).toHaveValue('My demo notebook');
-    await expect(train.getByTestId('train-run-row')).toHaveCount(2);
+    await expect(train.getByTestId('train-run-row')).toHaveCount(RECORDED + 2);
     await expect(page.getByTestId('cell-compare').getByTestId('compare-table').locator('tbody tr')).toHaveCount(2);
 
     await page.getByTestId('import-file').setInputFiles({
@@ -276,14 +281,14 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     });
     await expect(page.getByTestId('import-error')).toContainText('notebook.title');
     await expect(page.getByLabel('Notebook title')).toHaveValue('My demo notebook');
-    await expect(train.getByTestId('train-run-row')).toHaveCount(2);
+    await expect(train.getByTestId('train-run-row')).toHaveCount(RECORDED + 2);
 
     // The notebook the import replaced on screen is still in the browser: Storage lists and opens it.
     const notebooks = page.getByTestId('storage-notebook-row');
     await expect(notebooks).toHaveCount(2);
     await notebooks.filter({ hasText: 'Changed after export' }).getByRole('button', { name: 'Open' }).click();
     await expect(page.getByLabel('Notebook title')).toHaveValue('Changed after export');
-    await expect(train.getByTestId('train-run-row')).toHaveCount(2);
+    await expect(train.getByTestId('train-run-row')).toHaveCount(RECORDED + 2);
   });
 
   console.log(`notebook e2e timings (s since start): ${JSON.stringify(times)}`);

@@ -16,7 +16,26 @@ This notebook trains a retriever and a generator together, in this tab, on your 
 - Inspect: shows one question's candidates at one step: retriever score, sampling probability, utility and which are gold.
 - Compare: puts the loss and metric curves of several runs side by side.
 
-Run the cells from top to bottom.`;
+Two runs are already here, recorded (see the next cell); to train your own, run the cells from top to bottom.`;
+
+/**
+ * What to look at in the recorded runs. The questions, ranks and steps are those `npm run -s
+ * demo-report -- --climbs` finds in the recorded JMLR run (test/unit/demo-notebook.test.ts checks
+ * them against public/demo/runs).
+ */
+export const NOTE = `## What to look at first
+
+The Train cell holds two recorded runs of 200 steps on the demo models, seed 0: JMLR's LLM-Rank, and RAG with the retriever frozen, made with MedRank's PyTorch twin (\`npm run demo-experiments -- final\`; MedRank's engine in this tab gives the same steps, \`npm run demo-experiments -- engine\`). Both evaluated the 600 test questions and a second phrasing of each, none of which they trained on, at steps 0, 50, 100, 150 and 200.
+
+In **Inspect**, pick *recorded: JMLR LLM-Rank* and look at *Held-out questions*. Three where the gold passage climbs into the generator's single context slot and the answer goes from wrong to right:
+
+- **demo-q0460**, "Which test confirms Plexstyk sclerosis?": the gold passage climbs from rank 6 to 1 by step 100.
+- **demo-q2437**, "Do patients with Plexstyk sclerosis mainly present with numbness?": from rank 4 to 1 by step 50.
+- **demo-q0583**, "Which organ does Zeimskex palsy mainly affect?": from rank 4 to 1 by step 100.
+
+Pick a training question and a step to see why: the step explainer shows which candidates the generator judged most useful (lowest answer NLL) and how the rank loss moved the retriever toward them.
+
+Climbs are not the whole story: in this run 13 of the 600 test questions climb like that, and 24 fall out of the slot with the answer going from right to wrong (the view lists them after the climbs). In **Compare**, the two runs side by side: on this demo, over five seeds, LLM-Rank does not beat frozen RAG on accuracy or recall@5 (the README's table has the intervals), while the distillation losses (EMDR2, REPLUG, PDist) do.`;
 
 /** Where the demo's recorded runs are listed (public/demo/runs, written by `npm run demo-experiments -- publish`); their files sit beside it. */
 export const RECORDED_RUNS = 'demo/runs/index.json';
@@ -58,6 +77,7 @@ export function demoNotebook(): Notebook {
     updatedAt: 0,
     cells: [
       { id: 'c1', kind: 'markdown', text: INTRO },
+      { id: 'note', kind: 'markdown', text: NOTE },
       { id: 'c2', kind: 'data', source: { kind: 'demo' } },
       { id: 'c3', kind: 'models', retriever: { kind: 'demo' }, generator: { kind: 'demo' } },
       { id: 'c4', kind: 'index' },

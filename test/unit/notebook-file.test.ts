@@ -52,6 +52,7 @@ describe('notebook file: round trip', () => {
     const demo = demoNotebook();
     expect(demo.cells.map((c) => c.kind)).toEqual([
       'markdown',
+      'markdown',
       'data',
       'models',
       'index',
@@ -60,7 +61,7 @@ describe('notebook file: round trip', () => {
       'inspect',
       'compare',
     ]);
-    expect(demo.cells.map((c) => c.id)).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
+    expect(demo.cells.map((c) => c.id)).toEqual(['c1', 'note', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
     const cells = CELL_KINDS.map((k, i) => emptyCell(k, `x${i}`));
     const nb = { ...demo, cells: [...demo.cells, ...cells] };
     expect(parseNotebookFile(serializeNotebookFile(toNotebookFile(nb, []))).notebook).toEqual(nb);

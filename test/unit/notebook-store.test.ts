@@ -277,7 +277,7 @@ describe('notebook store: restore and autosave', () => {
     await st().openNotebook();
     // kind and id cannot be changed through updateCell.
     st().updateCell('c1', { text: 'edited', kind: 'data', id: 'zz' } as unknown as Partial<Cell>);
-    st().addCell('markdown', 'c1'); // c9 after c1
+    st().addCell('markdown', 'note'); // c9 after the Note
     st().moveCell('c9', 1); // c9 after c2
     st().moveCell('c1', -1); // at the top already: no change
     st().removeCell('c4');
@@ -285,10 +285,10 @@ describe('notebook store: restore and autosave', () => {
     st().setTitle('My notebook');
     st().updateCell('c5', { overrides: { steps: 7 } });
     const edited = st().notebook.doc;
-    expect(edited.cells.map((c) => c.id)).toEqual(['c1', 'c2', 'c9', 'c3', 'c5', 'c6', 'c7', 'c8', 'c10']);
+    expect(edited.cells.map((c) => c.id)).toEqual(['c1', 'note', 'c2', 'c9', 'c3', 'c5', 'c6', 'c7', 'c8', 'c10']);
     expect(edited.cells[0]).toMatchObject({ id: 'c1', kind: 'markdown', text: 'edited' });
-    expect(edited.cells[2]).toEqual({ id: 'c9', kind: 'markdown', text: '' });
-    expect(edited.cells[8]).toEqual({ id: 'c10', kind: 'compare', runIds: [] });
+    expect(edited.cells[3]).toEqual({ id: 'c9', kind: 'markdown', text: '' });
+    expect(edited.cells[9]).toEqual({ id: 'c10', kind: 'compare', runIds: [] });
     expect(edited.updatedAt).toBeGreaterThan(0);
 
     await st().flushSave();
@@ -652,7 +652,7 @@ describe('notebook store: export and import', () => {
     await st().openNotebook();
     await st().importNotebook(new Blob([text], { type: 'application/json' }));
     expect(st().notebook.importError).toBeNull();
-    expect(st().notebook.importMessage).toBe('imported “Exported notebook”: 8 cells, 1 run');
+    expect(st().notebook.importMessage).toBe('imported “Exported notebook”: 9 cells, 1 run');
     expect(st().notebook.doc.title).toBe('Exported notebook');
     expect(st().notebook.doc.cells).toEqual(doc.cells);
     expect(st().runs.list).toHaveLength(1);
