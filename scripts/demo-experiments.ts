@@ -1,4 +1,4 @@
-// `npm run demo-experiments -- models|sweep|final|publish [--models DIR] [--seeds N]`: the built-in
+// `npm run demo-experiments -- models|sweep|final|ablations|engine|publish [--models DIR] [--seeds N]`: the built-in
 // demo's numbers, run with the PyTorch twin (python/medrank_torch) on this machine's CPU, written
 // to experiments/results/ for `npm run -s demo-report` and the README.
 // - models: what the demo models can do before any joint training, on the validation and test
@@ -8,6 +8,10 @@
 // - sweep: one setting at a time from experiments/demo/jmlr.json, on validation; writes
 //   experiments/demo/chosen.json. Resumable (runs already in demo-sweep.json are skipped).
 // - final: every method of the table on the chosen settings, N seeds (5), on test; resumable.
+// - ablations: after the table, on test (nothing chosen from them), ABLATIONS over N seeds;
+//   writes experiments/results/demo-ablations.json. Resumable.
+// - engine: the seed-0 JMLR and frozen-RAG runs in MedRank's own engine (headless Chromium),
+//   checked against the twin's records; writes experiments/results/demo-engine.json.
 // - publish: the seed-0 JMLR and frozen-RAG records to public/demo/runs (the demo notebook's
 //   recorded runs).
 // The runs' data: public/demo with public/demo/questions-rephrased.jsonl added to the test split
@@ -21,9 +25,12 @@ import type { Passage, Question } from '../src/data/datasets';
 import { aggregate, questionMetrics } from '../src/data/metrics';
 import { Bm25Index } from '../src/retrieval/bm25';
 import type { TrainConfig } from '../src/training/config';
+import type { PerQuestionResult } from '../src/training/evaluate';
+import { splitOf } from '../src/training/run';
 import { exportExperiment } from './export-experiment';
-import { readConfig, readData } from './experiment';
+import { readConfig, readData, runExperiments, type ExperimentSpec } from './experiment';
 import { log, ROOT } from './lib/browser-session';
+import { compare } from './twin-parity';
 import { generateDemoData } from './make-demo-data';
 
 const RESULTS = path.join(ROOT, 'experiments/results');
@@ -56,13 +63,8 @@ export interface TwinRun {
   wallSeconds: number;
 }
 
-export interface PerQuestion {
-  ids: string[];
-  correct: Record<'none' | 'retrieved' | 'oracle', (number | null)[]>;
-  recall: Record<string, number[]>;
-  rr10: number[];
-  spearman: (number | null)[];
-}
+/** An evaluation question by question (medrank_torch.evaluate with --per-question). */
+export type PerQuestion = PerQuestionResult;
 
 /** Export a bundle of `config` on the eval data and train it with the twin. */
 export async function twinRun(
@@ -269,9 +271,41 @@ export const METHODS: Record<string, Partial<TrainConfig> & { preset?: string }>
   listwise: { retrieverLoss: 'listwise' },
 };
 
+/**
+ * Ablations, run after the table on its test split (nothing is chosen from them), on what the
+ * JMLR-vs-RAG records point at: the generator losing reading accuracy as it trains on its top
+ * retrieved passage (LLM-Rank with the reader fixed, against the untrained models), and 200 steps
+ * being too few for LLM-Rank's pairwise signal (both at 600 steps).
+ */
+export const ABLATIONS: Record<string, { method: string; over: Partial<TrainConfig> }> = {
+  untrained: { method: 'rag-frozen', over: { steps: 0, evalAtStart: true } },
+  'jmlr-fixed-reader': { method: 'jmlr-llm-rank', over: { schedule: 'retriever-only' } },
+  'jmlr-600-steps': { method: 'jmlr-llm-rank', over: { steps: 600 } },
+  'rag-frozen-600-steps': { method: 'rag-frozen', over: { steps: 600 } },
+};
+/** The paired differences the ablations report: [run, minus]. */
+export const ABLATION_PAIRS: [string, string][] = [
+  ['jmlr-fixed-reader', 'untrained'],
+  ['jmlr-600-steps', 'rag-frozen-600-steps'],
+];
+
 /** The methods whose seed-0 runs are kept as records (the demo notebook opens with them). */
 export const RECORDED = ['jmlr-llm-rank', 'rag-frozen'];
 const RECORDED_NAMES: Record<string, string> = { 'jmlr-llm-rank': 'JMLR LLM-Rank', 'rag-frozen': 'frozen-retriever RAG' };
+
+/** A method's config in the final table: its preset (if any) sized by the chosen settings, on test. */
+function finalConfig(name: string, seed: number, chosen: TrainConfig): TrainConfig {
+  const { preset, ...over } = METHODS[name]!;
+  const presetCfg = preset ? readConfig(path.join(ROOT, 'public/presets', `${preset}.json`)) : null;
+  const sized = presetCfg ? { ...presetCfg, ...pickSizes(chosen) } : chosen;
+  const cfg: TrainConfig = { ...sized, ...over, seed, evalSplit: 'test', reportTest: false };
+  // The runs the demo notebook opens with also evaluate at step 0 and every 50 steps, so Compare
+  // and the Note can say when a question's gold passage climbed (an evaluation draws nothing from
+  // the training stream, so the steps are the same as without it).
+  if (seed === 0 && RECORDED.includes(name)) Object.assign(cfg, { evalAtStart: true, evalEvery: 50 });
+  if (!cfg.sampling) cfg.sampled = cfg.candidates; // JOMED scores every candidate
+  return cfg;
+}
 
 const readJson = <T>(f: string): T => JSON.parse(readFileSync(f, 'utf8')) as T;
 
@@ -305,6 +339,93 @@ async function runAll(
       mkdirSync(RESULTS, { recursive: true });
       writeFileSync(file, `${JSON.stringify(done)}\n`);
     }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The seed-0 runs of RECORDED in MedRank's own engine (WGSL kernels in headless Chromium), checked
+ * against the twin's committed records: the same candidates and draws at every step, losses,
+ * scores and utilities as twin-parity allows (1e-4 relative), and the final evaluation of the
+ * first `evalLimit` test questions equal to the twin's per-question results for those questions
+ * (the whole test split takes the software adapter too long; intermediate evaluations are left
+ * out, they draw nothing from the training stream). Writes experiments/results/demo-engine.json.
+ */
+async function engine(models: { retriever: string; generator: string }, evalLimit: number): Promise<void> {
+  const chosen = readConfig(path.join(ROOT, 'experiments/demo/chosen.json'));
+  const work = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-engine-'));
+  try {
+    const dataDir = evalData(work);
+    const ds = readData(dataDir, 'jsonl');
+    const specs: ExperimentSpec[] = RECORDED.map((name) => ({
+      config: { ...finalConfig(name, 0, chosen), name: `${name}-s0-engine`, evalAtStart: false, evalEvery: 0, evalLimit },
+      ds,
+      dataDir,
+      retrieverDir: models.retriever,
+      generatorDir: models.generator,
+    }));
+    const browser = await runExperiments(specs);
+    const evalIds = ds.questions
+      .filter((q) => splitOf(q, 0) === 'test')
+      .slice(0, evalLimit)
+      .map((q) => q.id);
+    const rows = RECORDED.map((name, i) => {
+      const b = browser[i]!;
+      const twin = readJson<TwinRun>(path.join(RESULTS, 'records', `${name}-s0.json`));
+      const row = compare('demo', name, { steps: b.steps, evals: [] }, { steps: twin.steps as typeof b.steps, evals: [] });
+      // The final evaluation against the twin's per-question results for the same questions.
+      const last = twin.evals.at(-1)!;
+      const ids = new Set(evalIds);
+      const t = summarise(last.result.perQuestion!, (id) => ids.has(id));
+      const e = b.evals.at(-1)!.result;
+      const pairs: [string, number, number][] = [
+        ['accuracy.none', e.accuracy.none, t.accuracy.none],
+        ['accuracy.retrieved', e.accuracy.retrieved, t.accuracy.retrieved],
+        ['accuracy.oracle', e.accuracy.oracle, t.accuracy.oracle],
+        ['recall5', e.recall[5]!, t.recall5],
+        ['recall10', e.recall[10]!, t.recall10],
+        ['mrr10', e.mrr10, t.mrr10],
+        ['spearman', e.alignment.spearman, t.spearman],
+      ];
+      // Accuracy and recall are counts over the same questions: equal. MRR and Spearman are means
+      // of f32-computed ranks: equal unless a near-tie flips, which would show here as > 1e-6.
+      const evalDiffs = pairs.filter(([, x, y]) => Math.abs(x - y) > 1e-6).map(([k, x, y]) => `eval ${k}: ${x} vs ${y}`);
+      if (t.questions !== evalIds.length)
+        evalDiffs.push(`the twin's record has ${t.questions} of the ${evalIds.length} questions`);
+      row.problems.push(...evalDiffs);
+      row.evalsEqual = evalDiffs.length === 0;
+      const ms = b.steps.map((r) => Object.values(r.ms).reduce((x, y) => x + y, 0)).sort((x, y) => x - y);
+      log(
+        `${name}: ${row.problems.length ? 'DIFFERS' : 'same as the twin'}; max rel L_ret ${row.maxRel.retrieverLoss.toExponential(1)} ` +
+          `L_gen ${row.maxRel.generatorLoss.toExponential(1)} score ${row.maxRel.score.toExponential(1)} utility ` +
+          `${row.maxRel.utility.toExponential(1)}; median step ${(ms[ms.length >> 1]! / 1000).toFixed(2)} s` +
+          `${row.problems.length ? `\n  ${row.problems.slice(0, 8).join('\n  ')}` : ''}`,
+      );
+      return {
+        name,
+        steps: b.steps.length,
+        adapter: b.adapter,
+        wallSeconds: b.wallSeconds,
+        indexMs: b.indexMs,
+        medianStepMs: Math.round(ms[ms.length >> 1]!),
+        candidatesEqual: row.candidatesEqual,
+        sampledEqual: row.sampledEqual,
+        evalsEqual: row.evalsEqual,
+        maxRel: row.maxRel,
+        maxAbs: row.maxAbs,
+        worst: row.worst,
+        problems: row.problems.slice(0, 50),
+        eval: { questions: evalIds.length, engine: e, twin: t },
+      };
+    });
+    const out = {
+      what: "seed 0 of JMLR and frozen RAG in MedRank's engine against the twin's records (npm run demo-experiments -- engine)",
+      evalLimit,
+      runs: rows,
+    };
+    writeFileSync(path.join(RESULTS, 'demo-engine.json'), `${JSON.stringify(out, null, 1)}\n`);
+    if (rows.some((r) => r.problems.length)) process.exitCode = 1;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -344,19 +465,23 @@ async function main(): Promise<void> {
           .map((name) => [name, seed] as const),
       ).flat(),
     ];
-    for (const [name, seed] of order) {
-      const { preset, ...over } = METHODS[name]!;
-      const presetCfg = preset ? readConfig(path.join(ROOT, 'public/presets', `${preset}.json`)) : null;
-      const sized = presetCfg ? { ...presetCfg, ...pickSizes(chosen) } : chosen;
-      const cfg: TrainConfig = { ...sized, ...over, seed, evalSplit: 'test', reportTest: false };
-      // The runs the demo notebook opens with also evaluate at step 0 and every 50 steps, so
-      // Compare and the Note can say when a question's gold passage climbed (an evaluation draws
-      // nothing from the training stream, so the steps are the same as without it).
-      if (seed === 0 && RECORDED.includes(name)) Object.assign(cfg, { evalAtStart: true, evalEvery: 50 });
-      if (!cfg.sampling) cfg.sampled = cfg.candidates; // JOMED scores every candidate
-      configs.push([`${name}-s${seed}`, cfg]);
-    }
+    for (const [name, seed] of order) configs.push([`${name}-s${seed}`, finalConfig(name, seed, chosen)]);
     return runAll(path.join(RESULTS, 'demo-final.json'), configs, m, (n) => RECORDED.some((r) => n === `${r}-s0`));
+  }
+  if (cmd === 'ablations') {
+    const seeds = Number(rest[rest.indexOf('--seeds') + 1] ?? 5) || 5;
+    const chosen = readConfig(path.join(ROOT, 'experiments/demo/chosen.json'));
+    const configs = Array.from({ length: seeds }, (_, seed) =>
+      Object.entries(ABLATIONS).map(([name, a]): [string, TrainConfig] => [
+        `${name}-s${seed}`,
+        { ...finalConfig(a.method, seed, chosen), evalAtStart: false, evalEvery: 0, ...a.over },
+      ]),
+    ).flat();
+    return runAll(path.join(RESULTS, 'demo-ablations.json'), configs, m, () => false);
+  }
+  if (cmd === 'engine') {
+    const at = rest.indexOf('--eval-limit');
+    return engine(m, at >= 0 ? Number(rest[at + 1]) : 100);
   }
   if (cmd === 'publish') {
     // The recorded runs the demo notebook opens with (src/notebook/demo.ts RECORDED_RUNS).
@@ -373,7 +498,9 @@ async function main(): Promise<void> {
     log(`wrote ${index.length} recorded runs to ${path.relative(ROOT, dir)}`);
     return;
   }
-  log('usage: npm run demo-experiments -- models|sweep|final|publish [--models DIR] [--seeds N]');
+  log(
+    'usage: npm run demo-experiments -- models|sweep|final|ablations|engine|publish [--models DIR] [--seeds N] [--eval-limit N]',
+  );
   process.exit(2);
 }
 

@@ -9,7 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { mulberry32 } from '../src/tensor/random';
 import { ROOT } from './lib/browser-session';
-import { isRephrased, type PerQuestion } from './demo-experiments';
+import { heldOutClimbs } from '../src/components/runView';
+import { parseResultsFile } from '../src/notebook/file';
+import { ABLATION_PAIRS, isRephrased, type PerQuestion } from './demo-experiments';
 
 const RESULTS = path.join(ROOT, 'experiments/results');
 const DRAWS = 2000;
@@ -99,26 +101,22 @@ export function difference(a: (number | null)[][], b: (number | null)[][], d: Re
   );
 }
 
-export function report() {
-  const modelsFile = path.join(RESULTS, 'demo-models.json');
-  if (!existsSync(modelsFile))
-    throw new Error(`${path.relative(ROOT, modelsFile)} is missing: run npm run demo-experiments -- models`);
-  const m = JSON.parse(readFileSync(modelsFile, 'utf8')) as {
-    chance: number;
-    test: { accuracy: { none: number; retrieved: number; oracle: number }; recall5: number };
-    testRephrased: { accuracy: { none: number; retrieved: number; oracle: number }; recall5: number };
-    bm25: { test: { recall5: number }; testRephrased: { recall5: number } };
-    reading: { medianGap: number; medianNll: Record<string, number>; distractorAccuracy: number };
-  };
-  const finalFile = path.join(RESULTS, 'demo-final.json');
-  const final = existsSync(finalFile) ? (JSON.parse(readFileSync(finalFile, 'utf8')) as Record<string, FinalRun>) : {};
+/** A results file's runs (experiments/results/NAME, written by demo-experiments), by method, seeds in order. */
+function runsByMethod(file: string): Map<string, FinalRun[]> {
+  const f = path.join(RESULTS, file);
+  const all = existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, FinalRun>) : {};
   const byMethod = new Map<string, FinalRun[]>();
-  for (const [name, run] of Object.entries(final)) {
+  for (const [name, run] of Object.entries(all)) {
     const method = name.replace(/-s\d+$/, '');
     byMethod.set(method, [...(byMethod.get(method) ?? []), run]);
   }
-  const methods = [...byMethod].map(([name, runs]) => {
-    runs.sort((a, b) => a.config.seed - b.config.seed);
+  for (const runs of byMethod.values()) runs.sort((a, b) => a.config.seed - b.config.seed);
+  return byMethod;
+}
+
+/** Each method's metrics with intervals, on the original test questions and apart on the rephrased ones. */
+function summaries(byMethod: Map<string, FinalRun[]>) {
+  return [...byMethod].map(([name, runs]) => {
     const out: Record<string, unknown> = { name, seeds: runs.length };
     for (const [which, keep] of [
       ['original', (id: string) => !isRephrased(id)],
@@ -133,24 +131,45 @@ export function report() {
     }
     return out;
   });
+}
+
+/** a minus b, paired by question and seed; null unless both have the same number of seeds. */
+function paired(byMethod: Map<string, FinalRun[]>, a: string, b: string) {
+  const ra = byMethod.get(a),
+    rb = byMethod.get(b);
+  if (!ra || !rb || ra.length !== rb.length) return null;
+  const keep = (id: string): boolean => !isRephrased(id);
+  const d = draws(ra.length, ra[0]!.perQuestion.ids.filter(keep).length);
+  const res = {} as Record<'accuracy' | 'recall5' | 'mrr10', Interval>;
+  for (const k of ['accuracy', 'recall5', 'mrr10'] as const)
+    res[k] = difference(table(ra, METRICS[k]!, keep), table(rb, METRICS[k]!, keep), d);
+  return { name: a, minus: b, ...res };
+}
+
+export function report() {
+  const modelsFile = path.join(RESULTS, 'demo-models.json');
+  if (!existsSync(modelsFile))
+    throw new Error(`${path.relative(ROOT, modelsFile)} is missing: run npm run demo-experiments -- models`);
+  const m = JSON.parse(readFileSync(modelsFile, 'utf8')) as {
+    chance: number;
+    test: { accuracy: { none: number; retrieved: number; oracle: number }; recall5: number };
+    testRephrased: { accuracy: { none: number; retrieved: number; oracle: number }; recall5: number };
+    bm25: { test: { recall5: number }; testRephrased: { recall5: number } };
+    reading: { medianGap: number; medianNll: Record<string, number>; distractorAccuracy: number };
+  };
+  const byMethod = runsByMethod('demo-final.json');
+  const methods = summaries(byMethod);
   // JMLR's hypothesis, paired: each method minus frozen-retriever RAG, question by question and
   // seed by seed (the same draws), so an interval that excludes 0 is a difference the data shows.
-  const base = byMethod.get(BASELINE);
-  const differences = base
-    ? [...byMethod]
-        .filter(([name, runs]) => name !== BASELINE && runs.length === base.length)
-        .map(([name, runs]) => {
-          const keep = (id: string): boolean => !isRephrased(id);
-          const d = draws(runs.length, runs[0]!.perQuestion.ids.filter(keep).length);
-          const res = {} as Record<'accuracy' | 'recall5' | 'mrr10', Interval>;
-          for (const k of ['accuracy', 'recall5', 'mrr10'] as const) {
-            const a = table(runs, METRICS[k]!, keep),
-              b = table(base, METRICS[k]!, keep);
-            res[k] = difference(a, b, d);
-          }
-          return { name, minus: BASELINE, ...res };
-        })
-    : [];
+  const differences = [...byMethod.keys()]
+    .filter((name) => name !== BASELINE)
+    .flatMap((name) => paired(byMethod, name, BASELINE) ?? []);
+  // The ablations (after the table, on test, nothing chosen from them), each against its own base.
+  const ablationRuns = runsByMethod('demo-ablations.json');
+  const ablations = {
+    methods: summaries(ablationRuns),
+    differences: ABLATION_PAIRS.flatMap(([a, b]) => paired(ablationRuns, a, b) ?? []),
+  };
   return {
     split: 'test',
     generator: {
@@ -173,22 +192,21 @@ export function report() {
     },
     methods,
     differences,
+    ablations,
   };
 }
 
 function markdown(r: ReturnType<typeof report>): string {
   const pct = (v: number): string => (100 * v).toFixed(1);
   const iv = (x: Interval, f = pct): string => `${f(x.mean)} [${f(x.lo)}, ${f(x.hi)}]`;
-  const lines = [
-    '| method | seeds | accuracy, top-m (%) | recall@5 (%) | recall@10 (%) | MRR@10 (%) | alignment (Spearman) | gap to gold passage (points) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
-  for (const m of r.methods as Record<string, Interval & never>[]) {
-    const g = (k: string): Interval => m[k] as unknown as Interval;
-    lines.push(
-      `| ${m.name as unknown as string} | ${m.seeds as unknown as number} | ${iv(g('accuracy'))} | ${iv(g('recall5'))} | ${iv(g('recall10'))} | ${iv(g('mrr10'))} | ${iv(g('alignment'), (v) => v.toFixed(3))} | ${iv(g('oracleGap'))} |`,
-    );
-  }
+  const header =
+    '| method | seeds | accuracy, top-m (%) | recall@5 (%) | recall@10 (%) | MRR@10 (%) | alignment (Spearman) | gap to gold passage (points) |';
+  const row = (m: Record<string, unknown>): string => {
+    const g = (k: string): Interval => m[k] as Interval;
+    return `| ${m.name as string} | ${m.seeds as number} | ${iv(g('accuracy'))} | ${iv(g('recall5'))} | ${iv(g('recall10'))} | ${iv(g('mrr10'))} | ${iv(g('alignment'), (v) => v.toFixed(3))} | ${iv(g('oracleGap'))} |`;
+  };
+  const lines = [header, '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const m of r.methods) lines.push(row(m));
   if (r.differences.length) {
     lines.push(
       '',
@@ -199,51 +217,34 @@ function markdown(r: ReturnType<typeof report>): string {
     );
     for (const d of r.differences) lines.push(`| ${d.name} | ${iv(d.accuracy)} | ${iv(d.recall5)} | ${iv(d.mrr10)} |`);
   }
+  if (r.ablations.methods.length) {
+    lines.push(
+      '',
+      'Ablations (test split; chosen after the table, nothing is chosen from them):',
+      '',
+      header,
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const m of r.ablations.methods) lines.push(row(m));
+    if (r.ablations.differences.length) {
+      lines.push(
+        '',
+        'Paired differences (points; 95 % interval):',
+        '',
+        '| run | minus | accuracy | recall@5 | MRR@10 |',
+        '| --- | --- | --- | --- | --- |',
+      );
+      for (const d of r.ablations.differences)
+        lines.push(`| ${d.name} | ${d.minus} | ${iv(d.accuracy)} | ${iv(d.recall5)} | ${iv(d.mrr10)} |`);
+    }
+  }
   return lines.join('\n');
-}
-
-interface RecordEval {
-  step: number;
-  split: string;
-  result: { perQuestion?: PerQuestion };
-}
-
-/** A gold passage's rank from a reciprocal rank at 10 (null: not in the top 10). */
-const rankOf = (rr: number): number | null => (rr > 0 ? Math.round(1 / rr) : null);
-
-/**
- * Questions worth opening in the recorded JMLR run: test questions whose gold passage climbed to
- * the top m and whose answer went from wrong to right, with the first evaluation step that shows it
- * (the run evaluates every 50 steps), best climbs first.
- */
-export function climbs(evals: RecordEval[], topM: number, limit = 3) {
-  const ev = evals.filter((e) => e.split === 'test' && e.result.perQuestion).sort((a, b) => a.step - b.step);
-  if (ev.length < 2) return [];
-  const first = ev[0]!.result.perQuestion!,
-    last = ev.at(-1)!.result.perQuestion!;
-  const out: { id: string; from: number | null; to: number; byStep: number }[] = [];
-  first.ids.forEach((id, i) => {
-    if (isRephrased(id)) return;
-    const from = rankOf(first.rr10[i]!),
-      to = rankOf(last.rr10[i]!);
-    if (to === null || to > topM || (from !== null && from <= topM)) return;
-    if (first.correct.retrieved[i] !== 0 || last.correct.retrieved[i] !== 1) return;
-    const at = ev.find((e) => {
-      const r = rankOf(e.result.perQuestion!.rr10[i]!);
-      return r !== null && r <= topM;
-    })!;
-    out.push({ id, from, to, byStep: at.step });
-  });
-  return out.sort((a, b) => (b.from ?? 11) - (a.from ?? 11) || a.byStep - b.byStep).slice(0, limit);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   if (process.argv.includes('--climbs')) {
-    const rec = JSON.parse(readFileSync(path.join(RESULTS, 'records/jmlr-llm-rank-s0.json'), 'utf8')) as {
-      config: { topM: number };
-      evals: RecordEval[];
-    };
-    console.log(JSON.stringify(climbs(rec.evals, rec.config.topM), null, 1));
+    const rec = parseResultsFile(readFileSync(path.join(RESULTS, 'records/jmlr-llm-rank-s0.json'), 'utf8'));
+    console.log(JSON.stringify(heldOutClimbs(rec.evals, rec.config.topM, { limit: 3, skip: isRephrased }), null, 1));
   } else {
     const r = report();
     console.log(process.argv.includes('--json') ? JSON.stringify(r) : markdown(r));
