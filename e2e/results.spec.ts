@@ -6,7 +6,8 @@
 // in Compare, and in Inspect's held-out view, number for number with the file. No training:
 // nothing here needs the models.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { heldOutClimbs, heldOutHistory } from '../src/components/runView';
 import { parseResultsFile } from '../src/notebook/file';
@@ -18,7 +19,7 @@ const RECORDED = 2;
 
 test('results files import as runs: origin listed, bad files refused, inspector and compare on them, kept across a reload', async ({
   page,
-}) => {
+}, info) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto('/');
@@ -43,6 +44,11 @@ test('results files import as runs: origin listed, bad files refused, inspector 
     history.map((h) => (h.rank === null ? 'below 10' : String(h.rank))),
   );
   await expect(heldOut.getByTestId('held-out-row').last().locator('[data-col=retrieved]')).toHaveText('✓ right');
+  // A picture of the view for the test's output (and the README's, with MEDRANK_SCREENSHOTS=docs/screenshots).
+  for (const dir of [info.outputPath(), process.env.MEDRANK_SCREENSHOTS].filter((d): d is string => Boolean(d))) {
+    mkdirSync(dir, { recursive: true });
+    await heldOut.screenshot({ path: join(dir, 'held-out.png') });
+  }
 
   // A malformed file first: refused with the path of its problem, no run added.
   const bad = readFileSync(TWIN, 'utf8').replace('"generator": 5.762748718261719', '"generator": NaN');

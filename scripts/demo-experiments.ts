@@ -28,7 +28,7 @@ import type { TrainConfig } from '../src/training/config';
 import type { PerQuestionResult } from '../src/training/evaluate';
 import { splitOf } from '../src/training/run';
 import { exportExperiment } from './export-experiment';
-import { readConfig, readData, runExperiments, type ExperimentSpec } from './experiment';
+import { readConfig, readData, runExperiments, type ExperimentOutput, type ExperimentSpec } from './experiment';
 import { log, ROOT } from './lib/browser-session';
 import { compare } from './twin-parity';
 import { generateDemoData } from './make-demo-data';
@@ -352,7 +352,7 @@ async function runAll(
  * (the whole test split takes the software adapter too long; intermediate evaluations are left
  * out, they draw nothing from the training stream). Writes experiments/results/demo-engine.json.
  */
-async function engine(models: { retriever: string; generator: string }, evalLimit: number): Promise<void> {
+async function engine(models: { retriever: string; generator: string }, evalLimit: number, rerun: boolean): Promise<void> {
   const chosen = readConfig(path.join(ROOT, 'experiments/demo/chosen.json'));
   const work = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-engine-'));
   try {
@@ -365,7 +365,12 @@ async function engine(models: { retriever: string; generator: string }, evalLimi
       retrieverDir: models.retriever,
       generatorDir: models.generator,
     }));
-    const browser = await runExperiments(specs);
+    // The engine's records are kept beside the twin's (records/NAME-s0-engine.json), so the
+    // comparison can be redone without the 20 minutes of software-adapter training (--rerun to train).
+    const saved = RECORDED.map((name) => path.join(RESULTS, 'records', `${name}-s0-engine.json`));
+    const browser: ExperimentOutput[] =
+      !rerun && saved.every((f) => existsSync(f)) ? saved.map((f) => readJson<ExperimentOutput>(f)) : await runExperiments(specs);
+    browser.forEach((b, i) => writeFileSync(saved[i]!, `${JSON.stringify(b)}\n`));
     const evalIds = ds.questions
       .filter((q) => splitOf(q, 0) === 'test')
       .slice(0, evalLimit)
@@ -395,11 +400,21 @@ async function engine(models: { retriever: string; generator: string }, evalLimi
         evalDiffs.push(`the twin's record has ${t.questions} of the ${evalIds.length} questions`);
       row.problems.push(...evalDiffs);
       row.evalsEqual = evalDiffs.length === 0;
+      // Step by step: the last step through which every record agrees, and how far apart the
+      // scores and losses are at each step (the drift of two f32 trainings).
+      const perStep = b.steps.map((r, t) =>
+        compare('demo', name, { steps: [r], evals: [] }, { steps: [twin.steps[t] as typeof r], evals: [] }),
+      );
+      const firstOff = perStep.findIndex((p) => p.problems.length > 0);
+      const agreeThrough = firstOff < 0 ? b.steps.length : firstOff;
+      const drift = perStep.map((p) =>
+        Number(Math.max(p.maxRel.score, p.maxRel.retrieverLoss, p.maxRel.generatorLoss).toPrecision(2)),
+      );
       const ms = b.steps.map((r) => Object.values(r.ms).reduce((x, y) => x + y, 0)).sort((x, y) => x - y);
       log(
         `${name}: ${row.problems.length ? 'DIFFERS' : 'same as the twin'}; max rel L_ret ${row.maxRel.retrieverLoss.toExponential(1)} ` +
           `L_gen ${row.maxRel.generatorLoss.toExponential(1)} score ${row.maxRel.score.toExponential(1)} utility ` +
-          `${row.maxRel.utility.toExponential(1)}; median step ${(ms[ms.length >> 1]! / 1000).toFixed(2)} s` +
+          `${row.maxRel.utility.toExponential(1)}; every record agrees through step ${agreeThrough}; median step ${(ms[ms.length >> 1]! / 1000).toFixed(2)} s` +
           `${row.problems.length ? `\n  ${row.problems.slice(0, 8).join('\n  ')}` : ''}`,
       );
       return {
@@ -409,6 +424,11 @@ async function engine(models: { retriever: string; generator: string }, evalLimi
         wallSeconds: b.wallSeconds,
         indexMs: b.indexMs,
         medianStepMs: Math.round(ms[ms.length >> 1]!),
+        /** Steps 1..agreeThrough agree in every record (candidates, draws, 1e-4); the rest may not. */
+        agreeThrough,
+        stepsDiffering: perStep.filter((p) => p.problems.length > 0).length,
+        /** Each step's largest relative difference of a score or a loss. */
+        drift,
         candidatesEqual: row.candidatesEqual,
         sampledEqual: row.sampledEqual,
         evalsEqual: row.evalsEqual,
@@ -481,7 +501,7 @@ async function main(): Promise<void> {
   }
   if (cmd === 'engine') {
     const at = rest.indexOf('--eval-limit');
-    return engine(m, at >= 0 ? Number(rest[at + 1]) : 100);
+    return engine(m, at >= 0 ? Number(rest[at + 1]) : 100, rest.includes('--rerun'));
   }
   if (cmd === 'publish') {
     // The recorded runs the demo notebook opens with (src/notebook/demo.ts RECORDED_RUNS).
