@@ -124,10 +124,16 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
    * Train cell), shown in its Compare and Inspect cells, so the alignment story is there before
    * anything trains. Without the files (a build without them, offline dev) it opens without them.
    */
-  const addRecordedRuns = async (): Promise<void> => {
+  const importRecordedRuns = async (): Promise<void> => {
     const nb = get().notebook.doc;
     const train = nb.cells.find((c) => c.kind === 'train');
     if (!train) return;
+    // Once per notebook: a run of that name already there (an earlier call) is not added again.
+    const have = new Set(
+      get()
+        .runs.list.filter((m) => m.notebookId === nb.id)
+        .map((m) => m.name),
+    );
     let index: URL, list;
     try {
       // Inside the try: no document (tests in Node) or no fetch means no recorded runs.
@@ -140,6 +146,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     }
     const ids: string[] = [];
     for (const run of list) {
+      if (have.has(run.name)) continue;
       try {
         const r = await fetch(new URL(run.file, index)); // beside the index
         if (!r.ok) continue;
@@ -160,6 +167,33 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       ),
     );
   };
+
+  const openOnce = async (): Promise<void> => {
+    try {
+      const db = await notebookDb();
+      const saved = await db.loadCurrentNotebook();
+      const stash = readStash();
+      const newer = stash && (!saved || (stash.id === saved.id && stash.updatedAt > saved.updatedAt)) ? stash : null;
+      const doc = newer ?? saved ?? demoNotebook();
+      patch({ doc, restored: true, storageProblem: null });
+      if (doc !== saved) await db.saveNotebook(doc);
+      clearStash();
+      await get().loadRuns(doc.id);
+      if (!saved && !newer) await addRecordedRuns();
+      await get().refreshNotebooks();
+    } catch (err) {
+      // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.
+      patch({ restored: true, storageProblem: (err as Error).message });
+    }
+  };
+
+  // Calls that overlap (the page opening twice at once, as React's strict mode does) share one import.
+  let recording: Promise<void> | null = null;
+  const addRecordedRuns = (): Promise<void> =>
+    (recording ??= importRecordedRuns().finally(() => {
+      recording = null;
+    }));
+  let opening: Promise<void> | null = null;
 
   if (typeof window !== 'undefined')
     window.addEventListener('pagehide', () => {
@@ -184,24 +218,11 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       list: [],
     },
 
-    openNotebook: async () => {
-      try {
-        const db = await notebookDb();
-        const saved = await db.loadCurrentNotebook();
-        const stash = readStash();
-        const newer = stash && (!saved || (stash.id === saved.id && stash.updatedAt > saved.updatedAt)) ? stash : null;
-        const doc = newer ?? saved ?? demoNotebook();
-        patch({ doc, restored: true, storageProblem: null });
-        if (doc !== saved) await db.saveNotebook(doc);
-        clearStash();
-        await get().loadRuns(doc.id);
-        if (!saved && !newer) await addRecordedRuns();
-        await get().refreshNotebooks();
-      } catch (err) {
-        // No IndexedDB (private mode, blocked) or a newer schema: the notebook works unsaved.
-        patch({ restored: true, storageProblem: (err as Error).message });
-      }
-    },
+    // Overlapping calls (React's strict mode opens the page twice) share one opening.
+    openNotebook: () =>
+      (opening ??= openOnce().finally(() => {
+        opening = null;
+      })),
 
     updateCell: (id, p) => edit((nb) => mapCells(nb, (c) => (c.id === id ? ({ ...c, ...p, id, kind: c.kind } as Cell) : c))),
     addCell: (kind, afterId) =>

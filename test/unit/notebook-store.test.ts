@@ -262,6 +262,33 @@ describe('notebook store: restore and autosave', () => {
     vi.unstubAllGlobals();
   });
 
+  it('a fresh demo opens with the recorded runs once, even when opened twice at once; a reload does not add them again', async () => {
+    vi.stubGlobal('document', { baseURI: 'http://medrank.test/' });
+    vi.stubGlobal('fetch', async (input: string | URL | Request) => {
+      const url = new URL(
+        typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+        'http://medrank.test/',
+      );
+      const m = /^\/demo\/runs\/([\w.-]+\.json)$/.exec(url.pathname);
+      if (!m) return presetFetch(input);
+      return new Response(await readFile(new URL(`../../public/demo/runs/${m[1]}`, import.meta.url)), { status: 200 });
+    });
+    await Promise.all([st().openNotebook(), st().openNotebook()]); // React's strict mode does this
+    const names = st().runs.list.map((m) => m.name);
+    expect(names).toEqual([
+      expect.stringMatching(/^recorded: JMLR LLM-Rank/),
+      expect.stringMatching(/^recorded: frozen-retriever RAG/),
+    ]);
+    const ids = st().runs.list.map((m) => m.id);
+    expect(st().runs.list.every((m) => m.imported?.adapter === 'pytorch/cpu' && m.evals.length === 5)).toBe(true);
+    expect(cell<CompareCell>('c8').runIds).toEqual(ids);
+    expect(cell<InspectCell>('c7').runId).toBe(ids[0]);
+    await st().flushSave();
+    await reload();
+    expect(st().runs.list.map((m) => m.id)).toEqual(ids); // from the database, not imported again
+    expect(st().runs.list[0]!.evals[4]!.result.perQuestion?.ids).toHaveLength(1200);
+  });
+
   it('opens the demo notebook on an empty database and saves it', async () => {
     expect(st().notebook.restored).toBe(false);
     await st().openNotebook();
