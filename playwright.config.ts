@@ -2,7 +2,7 @@
 // that give it a WebGPU adapter (SwiftShader on a machine without a GPU).
 
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './src/gpu/chromium';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/lib/chromium';
 
 const CI = Boolean(process.env.CI);
 

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM_PATH } from '../src/gpu/chromium';
+import { CHROMIUM_PATH } from '../scripts/lib/chromium';
 import { log, ROOT } from '../scripts/lib/browser-session';
 import type { PageResult } from './page';
 

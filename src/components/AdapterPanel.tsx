@@ -1,7 +1,7 @@
 // What WebGPU adapter the engine got: identity, fallback flag, features and the limits that
 // decide how large a model and batch fit. Presentational.
 
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../core/format';
 import type { GpuInfo } from '../worker/protocol';
 
 const KEY_LIMITS: Array<{ name: string; label: string; unit: 'bytes' | 'count' }> = [

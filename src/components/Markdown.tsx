@@ -1,7 +1,7 @@
 // Renders a note's markdown. Presentational: the text in, sanitized HTML out (src/components/markdown.ts).
 
 import { useMemo } from 'react';
-import { renderMarkdown } from './markdown';
+import { renderMarkdown } from './renderMarkdown';
 
 export function Markdown({ text, className }: { text: string; className?: string }) {
   const html = useMemo(() => renderMarkdown(text), [text]);

@@ -9,7 +9,7 @@ import { CELL_KINDS, type Cell, type CellKind } from '../notebook/schema';
 import { useStore } from '../store';
 import { dataSource } from '../store/dataSlice';
 import { modelSource } from '../store/modelsSlice';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../core/format';
 import { CELL_TITLES } from './cells/CellFrame';
 import { download } from './download';
 import { CompareCell } from './cells/CompareCell';

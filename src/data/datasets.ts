@@ -2,7 +2,7 @@
 // one shape (passages + questions with gold passage ids). Every record is checked; the first
 // problem throws a DatasetError naming the file, line or record and what to fix, and nothing
 // partial is returned. Formats and rules: docs/data-formats.md.
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import { lineLabel, parseJsonlLines, stripBom, textLines, type JsonlRecord } from './jsonl';
 
 export interface Passage {

@@ -1,12 +1,8 @@
 // Typed errors of the GPU layer. Each one says what went wrong and what the user can do next,
 // so the app can show it as-is and tests can match on the class.
 
-export class MedRankError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+import { MedRankError } from '../core/errors';
+import { formatBytes } from '../core/format';
 
 /** No WebGPU at all in this browser or runtime. */
 export class WebGpuUnavailableError extends MedRankError {
@@ -82,11 +78,4 @@ export class KernelNotFoundError extends MedRankError {
   constructor(name: string, known: string[]) {
     super(`No kernel named "${name}" in kernels/. Known kernels: ${known.sort().join(', ')}.`);
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }

@@ -2,7 +2,7 @@
 // model.safetensors.index.json), checked against what the config says before any tensor is
 // decoded or allocated: every expected name present, every shape right, every dtype a float.
 
-import { parseSafetensorsHeader, type SafetensorsDType, type SafetensorsHeader } from '../tensor/safetensors';
+import { parseSafetensorsHeader, type SafetensorsDType, type SafetensorsHeader } from '../tensor';
 import { CheckpointMismatchError } from './errors';
 
 export interface TensorSpec {

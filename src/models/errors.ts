@@ -1,7 +1,7 @@
 // Errors a user can meet while loading, configuring or exporting a model. Each message says
 // what to do next. (Download and file errors live with the file sources in sources.ts.)
 
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 
 /** config.json names an architecture MedRank does not implement, or a setting it cannot honour. */
 export class UnsupportedArchitectureError extends MedRankError {}

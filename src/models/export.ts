@@ -3,7 +3,7 @@
 // embeddings and norms as modules_to_save), and full weights under the checkpoint's own names
 // with any LoRA merged in (W + alpha/r * B A), loadable by transformers / ColBERT as they were.
 
-import { writeSafetensors, type WritableTensor } from '../tensor/safetensors';
+import { writeSafetensors, type WritableTensor } from '../tensor';
 import type { Tensor } from '../tensor';
 import type { LoraConfig, Linear } from './lora';
 import type { Weights } from './weights';

@@ -5,7 +5,7 @@
 // B = batch, T = tokens, D = hidden size, H = query heads, Hkv = kv heads, Dh = head dim,
 // F = intermediate size, V = vocab, P = cached positions.
 
-import { matmulInto } from '../tensor/ops/matmul';
+import { matmulInto } from '../tensor';
 import {
   add,
   rmsnorm,

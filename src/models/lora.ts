@@ -4,7 +4,7 @@
 // layer's input and output sizes.
 
 import { add, dropout, linear, scale, type Engine, type Tensor } from '../tensor';
-import { mulberry32 } from '../tensor/random';
+import { mulberry32 } from '../tensor';
 import { ModelConfigError } from './errors';
 
 export interface LoraConfig {

@@ -2,7 +2,7 @@
 // checked against the adapter's per-buffer limits and a memory budget, so a model that cannot fit
 // is refused with numbers instead of failing halfway through an upload.
 
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../core/format';
 import type { TensorSpec } from './checkpoint';
 import { ModelTooLargeError } from './errors';
 import { isSplittable } from './weights';

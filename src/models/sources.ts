@@ -17,7 +17,8 @@
 // Cancellation: an aborted `signal` rejects with `ModelDownloadAbortedError` (a MedRankError, not a
 // DOMException), for downloads and local reads alike, so callers test one class.
 
-import { formatBytes, MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
+import { formatBytes } from '../core/format';
 
 /** The Cache API cache that holds downloaded model files. Delete it to free the space. */
 export const MODEL_CACHE_NAME = 'medrank-models-v1';

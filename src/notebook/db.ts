@@ -4,8 +4,8 @@
 // every write that belongs together is one transaction, and storage failures become typed errors
 // that say what to do (storage full, a newer MedRank's database, no IndexedDB at all).
 
-import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { MedRankError } from '../gpu/errors';
+import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from '../core/idb';
+import { MedRankError } from '../core/errors';
 import type { Cell, Notebook, NotebookFile, RunCheckpoint, RunMeta, StepRecord } from './schema';
 
 export const NOTEBOOK_DB_NAME = 'medrank-notebook';

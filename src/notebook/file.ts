@@ -8,7 +8,7 @@
 // NotebookFileError (ResultsFileError) that names the field's path and what to do.
 
 import { FORMAT_NAMES, SPLITS, type DatasetFormat } from '../data/datasets';
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import { ConfigError, DEFAULT_CONFIG, resolveConfig, type TrainConfig } from '../training/config';
 import { PHASES, type CandidateRecord, type QuestionRecord } from '../training/step';
 import {

@@ -4,7 +4,7 @@
 // deflated; every entry carries the same fixed date, so one bundle always zips to the same bytes.
 
 import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import { bundleManifestJson, type BundleManifest } from '../training/bundle';
 
 /** The most a zip without ZIP64 (fflate writes none) may hold, in all. */

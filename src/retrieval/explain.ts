@@ -4,10 +4,10 @@
 // Document vectors come from the index when it holds the document (exactly what search scored),
 // else from encoding the text. Lq = query length (queryMaxLen), L = kept document tokens, dim = ColBERT dim.
 
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Tensor } from '../tensor';
-import type { ColbertIndex } from './index-db';
+import type { ColbertIndex } from './index';
 import { indexedDocs } from './index';
 
 export interface MaxSimExplanation {

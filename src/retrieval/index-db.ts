@@ -4,43 +4,10 @@
 // packed vectors, optional encoder states, offsets and doc ids in 'index-data'. Both are written
 // in one transaction, so a failed save (a full quota) leaves neither behind.
 
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import { MedRankError } from '../gpu/errors';
+import { openDB, type DBSchema, type IDBPDatabase } from '../core/idb';
+import { MedRankError } from '../core/errors';
 import type { Engine, Tensor } from '../tensor';
-
-/** What an index was built from: hex SHA-256s of the weights and of the corpus, and a head version counter. */
-export interface IndexKey {
-  weights: string;
-  corpus: string;
-  head: number;
-}
-
-export interface ColbertIndex {
-  key: IndexKey;
-  /** SHA-256 of what the encoder states depend on (encoder weights, LoRA, doc options; not the projection). */
-  encoderHash: string;
-  dim: number;
-  docIds: string[];
-  /** [N + 1]: doc n owns rows offsets[n] .. offsets[n+1]. */
-  offsets: Int32Array;
-  /** Packed token vectors [total, dim] on the GPU, kept (dispose() frees them). */
-  vectors: Tensor;
-  /** Packed encoder states [total, D] (built with keepHidden), for re-projection; else null. */
-  hidden: Tensor | null;
-  stats: { docs: number; tokens: number; buildMs: number; fromCache: boolean; saveError?: MedRankError };
-  dispose(): void;
-}
-
-export function makeIndex(fields: Omit<ColbertIndex, 'dispose'>): ColbertIndex {
-  const index: ColbertIndex = {
-    ...fields,
-    dispose() {
-      index.vectors.dispose();
-      index.hidden?.dispose();
-    },
-  };
-  return index;
-}
+import { makeIndex, type ColbertIndex, type IndexKey } from './index';
 
 /** The store key of an index. */
 export function keyString(k: IndexKey): string {

@@ -4,21 +4,47 @@
 // batched MaxSim top-k (maxsimSearch). See docs/index.md for how stale an index may get.
 // N = documents, total = kept token vectors, D = hidden size, dim = ColBERT dim.
 
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import type { Passage } from '../data/datasets';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import { embedding, maxsimSearch, type Tensor } from '../tensor';
-import {
-  loadIndex,
-  makeIndex,
-  saveIndex,
-  IndexStorageFullError,
-  type ColbertIndex,
-  type DbOptions,
-  type IndexKey,
-} from './index-db';
+import { loadIndex, saveIndex, IndexStorageFullError, type DbOptions } from './index-db';
 
-export type { ColbertIndex, IndexKey, DbOptions } from './index-db';
+export type { DbOptions } from './index-db';
+/** What an index was built from: hex SHA-256s of the weights and of the corpus, and a head version counter. */
+export interface IndexKey {
+  weights: string;
+  corpus: string;
+  head: number;
+}
+
+export interface ColbertIndex {
+  key: IndexKey;
+  /** SHA-256 of what the encoder states depend on (encoder weights, LoRA, doc options; not the projection). */
+  encoderHash: string;
+  dim: number;
+  docIds: string[];
+  /** [N + 1]: doc n owns rows offsets[n] .. offsets[n+1]. */
+  offsets: Int32Array;
+  /** Packed token vectors [total, dim] on the GPU, kept (dispose() frees them). */
+  vectors: Tensor;
+  /** Packed encoder states [total, D] (built with keepHidden), for re-projection; else null. */
+  hidden: Tensor | null;
+  stats: { docs: number; tokens: number; buildMs: number; fromCache: boolean; saveError?: MedRankError };
+  dispose(): void;
+}
+
+export function makeIndex(fields: Omit<ColbertIndex, 'dispose'>): ColbertIndex {
+  const index: ColbertIndex = {
+    ...fields,
+    dispose() {
+      index.vectors.dispose();
+      index.hidden?.dispose();
+    },
+  };
+  return index;
+}
+
 export {
   saveIndex,
   loadIndex,

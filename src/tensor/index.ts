@@ -19,3 +19,20 @@ export { splitRows, shardedEmbedding, shardedLinear, type SplitRowsOptions } fro
 export { s2attn, s2attnGroup, type S2AttnOptions, type S2Shift } from './ops/s2attn';
 export { maxsim, topk, maxsimSearch, MAX_TOPK, type MaxsimCorpus, type MaxsimSearchResult } from './ops/maxsim';
 export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw';
+export { matmulInto } from './ops/matmul';
+export { mulberry32 } from './random';
+export {
+  parseSafetensors,
+  parseSafetensorsHeader,
+  writeSafetensors,
+  f16ToF32,
+  SafetensorsError,
+  MAX_HEADER_BYTES,
+  type SafetensorsDType,
+  type SafetensorsData,
+  type SafetensorsTensor,
+  type SafetensorsFile,
+  type SafetensorsHeader,
+  type WritableTensor,
+} from './safetensors';
+export { runSelfTest, SELFTEST_CASES, type SelfTestResult, type SelfTestProgress } from './selftest';

@@ -7,7 +7,7 @@
 // Everything in the header is validated before any tensor is decoded, so a corrupt or hostile
 // file fails fast with a message instead of allocating gigabytes or reading garbage.
 
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 
 /** A file that is not valid safetensors, or tensors that cannot be written as one. */
 export class SafetensorsError extends MedRankError {}

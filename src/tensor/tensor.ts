@@ -6,7 +6,7 @@
 // TapeNode whose backward() adds (+=) into its inputs' .grad, so gradient accumulation is free.
 
 import type { Gpu } from '../gpu/device';
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 
 export type DType = 'f32' | 'i32';
 

@@ -6,10 +6,11 @@
 // P = passages, Q = questions, O = options of all questions in order, Lq = queryMaxLen.
 
 import type { Passage, Question, QuestionSplit } from '../data/datasets';
-import { formatBytes, MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
+import { formatBytes } from '../core/format';
 import type { ColbertTokenizer } from '../models/colbert';
 import { docText } from '../retrieval/index';
-import { writeSafetensors, type WritableTensor } from '../tensor/safetensors';
+import { writeSafetensors, type WritableTensor } from '../tensor';
 import { ConfigError, resolveConfig, type TrainConfig } from './config';
 import { optionsOf, PromptBuilder, type PromptTokens } from './prompts';
 import { splitOf } from './run';

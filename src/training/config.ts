@@ -2,7 +2,7 @@
 // runner (`npm run experiment`). Presets ship as files in public/presets/. validateConfig names
 // the field and what to put there for every bad value, before anything runs.
 
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 
 export class ConfigError extends MedRankError {
   // Explicit: the page branches on the name, which a minifier may shorten on the class.

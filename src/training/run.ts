@@ -8,7 +8,7 @@ import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import type { ColbertIndex } from '../retrieval/index';
 import type { AdamW } from '../tensor';
-import { mulberry32 } from '../tensor/random';
+import { mulberry32 } from '../tensor';
 import type { TrainConfig } from './config';
 import { evaluate, type EvalResult } from './evaluate';
 import { PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';

@@ -8,13 +8,13 @@
 
 import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
 import type { Passage, Question } from '../data/datasets';
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { ForwardContext } from '../models/lora';
 import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex } from '../retrieval/index';
 import { AdamW, add, mul, sumAll, type Engine, type Tensor } from '../tensor';
-import { mulberry32 } from '../tensor/random';
+import { mulberry32 } from '../tensor';
 import { phaseAt, type TrainConfig } from './config';
 import * as L from './losses';
 import { nllMany, optionsOf, PromptBuilder } from './prompts';

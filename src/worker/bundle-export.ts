@@ -6,7 +6,7 @@
 // files. The GPU engine supplies the models (engine.ts); this module holds no GPU state, so Node
 // tests run it on model folders from disk.
 
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../core/format';
 import type { ModelFiles } from '../models/sources';
 import {
   BUNDLE_MODEL_DIRS,

@@ -2,7 +2,7 @@
 // responses to requests by id. If the worker dies (script error, crash, unreadable message) every
 // pending request is rejected with WorkerCrashedError, and so is every later one: never a hang.
 
-import { MedRankError } from '../gpu/errors';
+import { MedRankError } from '../core/errors';
 import type {
   CancellableKind,
   EngineApi,

@@ -5,9 +5,10 @@
 
 import { acquireGpu, type Gpu, type GpuInfo } from '../gpu/device';
 import { viteKernels } from '../gpu/kernels-vite';
-import { Engine } from '../tensor/tensor';
-import { runSelfTest, type SelfTestResult } from '../tensor/selftest';
-import { formatBytes, MedRankError } from '../gpu/errors';
+import { Engine } from '../tensor';
+import { runSelfTest, type SelfTestResult } from '../tensor';
+import { MedRankError } from '../core/errors';
+import { formatBytes } from '../core/format';
 import type { Weights } from '../models/weights';
 import { parseDataset, SPLITS, type Dataset, type Passage, type Question } from '../data/datasets';
 import { readText } from '../data/jsonl';

@@ -14,7 +14,7 @@
 import type { GpuInfo } from '../gpu/device';
 import type { DatasetFormat, QuestionSplit } from '../data/datasets';
 import type { FolderEntry } from '../models/sources';
-import type { SelfTestResult } from '../tensor/selftest';
+import type { SelfTestResult } from '../tensor';
 import type { TrainConfig } from '../training/config';
 import type { MaxSimExplanation } from '../retrieval/explain';
 import type { BundleManifest } from '../training/bundle';

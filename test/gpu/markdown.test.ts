@@ -3,7 +3,7 @@
 // frames into an imported notebook's notes is stripped. Outputs are parsed back into a DOM and
 // checked element by element, not matched as strings.
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown } from '../../src/components/markdown';
+import { renderMarkdown } from '../../src/components/renderMarkdown';
 
 /** The rendered HTML as a fragment, for assertions on what the page would really get. */
 function render(text: string): DocumentFragment {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MedRankError } from '../../src/gpu/errors';
+import { MedRankError } from '../../src/core/errors';
 import {
   DatasetError,
   mergeCorpora,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bucketSize } from '../../src/gpu/buffers';
 import { packUniforms } from '../../src/gpu/device';
-import { formatBytes } from '../../src/gpu/errors';
+import { formatBytes } from '../../src/core/format';
 import { grid } from '../../src/tensor/ops/common';
 import { broadcastShape } from '../../src/tensor/ops/binary';
 

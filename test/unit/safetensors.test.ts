@@ -2,7 +2,7 @@
 // one test per way a file can be broken (each must throw SafetensorsError naming the problem).
 import { describe, expect, it } from 'vitest';
 import { f16ToF32, parseSafetensors, SafetensorsError, writeSafetensors } from '../../src/tensor/safetensors';
-import { MedRankError } from '../../src/gpu/errors';
+import { MedRankError } from '../../src/core/errors';
 
 /** Builds a file from a header object and a raw data section, exactly as given (no checks). */
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), headerLen?: number): Uint8Array {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { MedRankError } from '../../src/gpu/errors';
+import { MedRankError } from '../../src/core/errors';
 import {
   filesFromDataTransfer,
   folderFiles,

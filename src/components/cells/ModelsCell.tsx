@@ -4,7 +4,7 @@
 // notebook remembers each source (a local folder by name), so Run reloads them after a page reload.
 
 import { useRef, useState, type DragEvent } from 'react';
-import { formatBytes } from '../../gpu/errors';
+import { formatBytes } from '../../core/format';
 import { filesFromDataTransfer, type FolderEntry } from '../../models/sources';
 import { useStore } from '../../store';
 import { modelSource, type ModelState } from '../../store/modelsSlice';

@@ -10,7 +10,7 @@
 // forward saves the per-row logsumexp for the backward when it records a tape node.
 
 import { packUniforms } from '../../gpu/device';
-import { MedRankError } from '../../gpu/errors';
+import { MedRankError } from '../../core/errors';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
 import { assertF32, contiguous, grid, sameShape } from './common';
 

@@ -4,7 +4,7 @@
 // the generator at different rates).
 
 import { packUniforms } from '../../gpu/device';
-import { MedRankError } from '../../gpu/errors';
+import { MedRankError } from '../../core/errors';
 import { grid } from '../ops/common';
 import type { Engine, Tensor } from '../tensor';
 
