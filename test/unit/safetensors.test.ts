@@ -1,7 +1,14 @@
 // The safetensors reader/writer: round trip, half-precision decoding of known bit patterns, and
 // one test per way a file can be broken (each must throw SafetensorsError naming the problem).
 import { describe, expect, it } from 'vitest';
-import { f16ToF32, parseSafetensors, SafetensorsError, writeSafetensors } from '../../src/tensor/safetensors';
+import {
+  duplicateKey,
+  f16ToF32,
+  parseSafetensors,
+  parseSafetensorsHeader,
+  SafetensorsError,
+  writeSafetensors,
+} from '../../src/tensor/safetensors';
 import { MedRankError } from '../../src/core/errors';
 
 /** Builds a file from a header object and a raw data section, exactly as given (no checks). */
@@ -238,5 +245,142 @@ describe('safetensors', () => {
       () => writeSafetensors({ __metadata__: { dtype: 'I32', shape: [1], data: new Int32Array(1) } }),
       /"__metadata__" is reserved/,
     );
+  });
+
+  it('A1: a header nested 4,000 levels deep is a SafetensorsError, not a RangeError', () => {
+    for (const deepValue of ['['.repeat(4000) + ']'.repeat(4000), '{"a":'.repeat(4000) + '0' + '}'.repeat(4000)]) {
+      const text = `{"x":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"extra":${deepValue}}}`;
+      expectError(() => parseSafetensors(rawFile(text)), /the header nests deeper than 64 levels .*not a safetensors file/);
+    }
+    expectError(() => parseSafetensors(rawFile('['.repeat(4000) + ']'.repeat(4000))), /nests deeper than 64 levels/);
+  });
+
+  it('A2: the offsets must tile the data section: no gap, no bytes before the first or after the last tensor', () => {
+    const f32 = (begin: number, n: number) => ({ dtype: 'F32', shape: [n], data_offsets: [begin, begin + 4 * n] });
+    expectError(
+      () => parseSafetensors(rawFile({ a: f32(0, 2), b: f32(12, 1) }, new Uint8Array(16))),
+      /the data section has 4 bytes between tensor "a" \(ending at byte 8\) and tensor "b" \(beginning at 12\) that belong to no tensor/,
+    );
+    expectError(
+      () => parseSafetensors(rawFile({ a: f32(4, 1) }, new Uint8Array(8))),
+      /the first tensor, "a", begins at byte 4 of the data section, not 0 that belong to no tensor/,
+    );
+    expectError(
+      () => parseSafetensors(rawFile({ a: f32(0, 1) }, new Uint8Array(7))),
+      /the data section has 3 bytes after the last tensor, "a" \(ending at byte 4\), that belong to no tensor; .*re-download or re-export/,
+    );
+    expectError(() => parseSafetensors(rawFile({}, new Uint8Array(5))), /the header names no tensor but 5 data bytes follow it/);
+    // a valid file with one byte appended
+    const good = writeSafetensors({ x: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
+    const longer = new Uint8Array(good.byteLength + 1);
+    longer.set(good);
+    expectError(() => parseSafetensors(longer), /1 bytes after the last tensor, "x"/);
+    // zero-length tensors may sit anywhere the tiling reaches
+    const empties = rawFile({ a: f32(0, 1), e: f32(4, 0), z: f32(0, 0) }, new Uint8Array(4));
+    expect([...parseSafetensors(empties).tensors.keys()]).toEqual(['z', 'a', 'e']);
+  });
+
+  it('A3: a header length one smaller than the truth (a padding space lost, every tensor read a byte early) is refused', () => {
+    const good = writeSafetensors({
+      w: { dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3]) },
+      b: { dtype: 'F32', shape: [1], data: new Float32Array([4]) },
+    });
+    const view = new DataView(good.buffer, good.byteOffset, good.byteLength);
+    const n = view.getBigUint64(0, true);
+    expect(good[8 + Number(n) - 1]).toBe(0x20); // the last header byte is padding, so the JSON still parses
+    const off = good.slice();
+    new DataView(off.buffer).setBigUint64(0, n - 1n, true);
+    expectError(() => parseSafetensors(off), /the data section has 1 bytes after the last tensor, "b" \(ending at byte 16\)/);
+    expectError(() => parseSafetensorsHeader(off), /bytes after the last tensor/);
+    // one larger swallows the first data byte into the header
+    const over = good.slice();
+    new DataView(over.buffer).setBigUint64(0, n + 1n, true);
+    expect(() => parseSafetensors(over)).toThrow(SafetensorsError);
+  });
+
+  it('A4: a tensor name (or any key of an entry) twice in the header is refused, not silently the last one', () => {
+    const entry = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+    expectError(
+      () => parseSafetensors(rawFile(`{"w":${entry},"w":${entry}}`, new Uint8Array(4))),
+      /tensor "w" appears twice in the header, and a JSON reader keeps only one of the two/,
+    );
+    // the same name spelt with an escape is the same name
+    expectError(
+      () => parseSafetensors(rawFile(`{"w":${entry},"\\u0077":${entry}}`, new Uint8Array(4))),
+      /tensor "w" appears twice/,
+    );
+    expectError(
+      () => parseSafetensors(rawFile('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"shape":[2]}}', new Uint8Array(4))),
+      /the header entry "w" has the key "shape" twice/,
+    );
+    expectError(
+      () => parseSafetensors(rawFile('{"__metadata__":{"a":"1"},"__metadata__":{"a":"2"}}')),
+      /"__metadata__" appears twice/,
+    );
+    // the same key in different objects is fine, and braces inside strings do not count
+    const ok = rawFile(
+      { __metadata__: { shape: '{"w":1,"w":2}' }, w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
+      new Uint8Array(4),
+    );
+    expect(parseSafetensors(ok).metadata).toEqual({ shape: '{"w":1,"w":2}' });
+    expect(duplicateKey('{"a":[{"b":1},{"b":2}],"c":{"a":1}}')).toBeNull();
+    expect(duplicateKey('{"a":[{"b":1,"b":2}]}')).toEqual({ key: 'b', parent: 'a' });
+  });
+
+  it('messages name the tensor and what was found (describe), never undefined, and stay short', () => {
+    const j = (v: unknown) => JSON.stringify(v);
+    const cases: [string, RegExp][] = [
+      [j({ w: { dtype: 'F32', data_offsets: [0, 0] } }), /tensor "w": shape nothing is not a list of non-negative integers/],
+      ['{"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,0]}}', /shape \[Infinity\]/],
+      [j({ w: { shape: [1], data_offsets: [0, 4] } }), /tensor "w": unknown dtype nothing/],
+      [j({ w: { dtype: 'F32', shape: [0] } }), /tensor "w": data_offsets nothing is not a pair/],
+      [j({ w: 3 }), /tensor "w": its header entry is 3, not an object/],
+      [
+        j({ w: { dtype: 'F32', shape: Array(1000).fill(1), data_offsets: [0, 0] } }),
+        /span 0 bytes but shape \[1, 1, 1, 1, 1, 1, 1, 1, … \(1000 dims\)\]/,
+      ],
+      [j({ ['n'.repeat(5000)]: 3 }), /tensor "n+…/],
+      [j({ __metadata__: [] }), /"__metadata__" is a list of 0, not an object of strings/],
+      ['5', /the header is JSON but 5, not an object of tensors/],
+    ];
+    for (const [text, pattern] of cases) {
+      let caught: unknown;
+      try {
+        parseSafetensors(rawFile(text));
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(SafetensorsError);
+      const m = (caught as Error).message;
+      expect(m).toMatch(pattern);
+      expect(m).not.toMatch(/undefined|\bnull\b/);
+      expect(m.length).toBeLessThan(400);
+    }
+    expectError(
+      () => parseSafetensors(rawFile('{"__proto__":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}')),
+      /tensor "__proto__" is not a name MedRank reads/,
+    );
+    expectError(() => parseSafetensors(rawFile('{"__metadata__":{"__proto__":"x"}}')), /"__metadata__" has the key "__proto__"/);
+  });
+
+  it('header-only parsing: a prefix is checked as far as it goes, against the file size when given', () => {
+    const good = writeSafetensors({
+      a: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) },
+      b: { dtype: 'F32', shape: [1], data: new Float32Array([3]) },
+    });
+    const n = Number(new DataView(good.buffer).getBigUint64(0, true));
+    const prefix = good.subarray(0, 8 + n + 8);
+    const h = parseSafetensorsHeader(prefix, { fileBytes: good.byteLength });
+    expect(Array.from(h.decode('a').data)).toEqual([1, 2]);
+    expectError(() => h.decode('b'), /tensor "b" lies past the \d+ bytes given .*read the whole file/);
+    expect([...parseSafetensorsHeader(good.subarray(0, 8 + n), { fileBytes: null }).entries.keys()]).toEqual(['a', 'b']);
+    expectError(() => parseSafetensorsHeader(prefix, { fileBytes: good.byteLength + 4 }), /4 bytes after the last tensor, "b"/);
+    expectError(
+      () => parseSafetensorsHeader(prefix, { fileBytes: good.byteLength - 4 }),
+      /file is truncated: tensor "b" ends at byte 12/,
+    );
+    expectError(() => parseSafetensorsHeader(prefix, { fileBytes: 3 }), /fileBytes 3 is not the size of a file/);
+    const gap = rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } });
+    expectError(() => parseSafetensorsHeader(gap, { fileBytes: null }), /begins at byte 4 of the data section, not 0/);
   });
 });
