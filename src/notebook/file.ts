@@ -9,7 +9,9 @@
 
 import { FORMAT_NAMES, SPLITS, type DatasetFormat } from '../data/datasets';
 import { MedRankError } from '../core/errors';
-import { ConfigError, DEFAULT_CONFIG, resolveConfig, type TrainConfig } from '../training/config';
+import { clip } from '../core/format';
+import { JsonInputError, jsonTextDepth, MAX_JSON_DEPTH, parseJson } from '../core/json';
+import { ConfigError, configFields as checkConfigFields, resolveConfig, type TrainConfig } from '../training/config';
 import { PHASES, type CandidateRecord, type QuestionRecord } from '../training/step';
 import {
   CELL_KINDS,
@@ -129,7 +131,7 @@ function describe(v: unknown): string {
 }
 
 const at = (path: string, key: string | number): string =>
-  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${clip(key, 60)}` : clip(key, 60);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -242,48 +244,34 @@ function httpUrl(v: unknown, path: string): string {
 
 // ---- configs -----------------------------------------------------------------------------
 
-/** The fields of a (partial) config, each of the right JSON type, copied into a fresh object. */
-function configFields(v: unknown, path: string): Partial<TrainConfig> {
-  if (!isRecord(v)) fail(path, `expected a config (a JSON object of fields), got ${describe(v)}`);
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    const p = at(path, k);
-    if (!Object.hasOwn(DEFAULT_CONFIG, k))
-      fail(p, `unknown config field. Known fields: ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
-    if (k === 'generatorLora') {
-      const get = fields(x, p, 'generatorLora', ['r', 'alpha', 'dropout', 'targetModules']);
-      out[k] = {
-        r: num(get('r'), at(p, 'r')),
-        alpha: num(get('alpha'), at(p, 'alpha')),
-        dropout: num(get('dropout'), at(p, 'dropout')),
-        targetModules: arr(get('targetModules'), at(p, 'targetModules'), id),
-      };
-    } else if (k === 's2attn') {
-      out[k] = nullable((y, q) => {
-        const get = fields(y, q, 's2attn', ['ratio', 'shift']);
-        return { ratio: num(get('ratio'), at(q, 'ratio')), shift: str(get('shift'), at(q, 'shift')) };
-      })(x, p);
-    } else {
-      const type = typeof DEFAULT_CONFIG[k as keyof TrainConfig];
-      if (typeof x !== type) fail(p, `expected ${type === 'boolean' ? 'true or false' : `a ${type}`}, got ${describe(x)}`);
-      if (type === 'number') num(x, p);
-      out[k] = x;
-    }
+/** The first bare NaN / Infinity (marked by markNonFinite) inside `v`, as [path, what], or null. */
+function firstNonFinite(v: unknown, path: string): [string, string] | null {
+  const stack: [unknown, string][] = [[v, path]];
+  while (stack.length) {
+    const [x, p] = stack.pop()!;
+    if (typeof x === 'string' && x.startsWith(NON_FINITE)) return [p, x.slice(NON_FINITE.length)];
+    if (Array.isArray(x)) x.forEach((y, i) => stack.push([y, at(p, i)]));
+    else if (isRecord(x)) for (const k of Object.keys(x)) stack.push([x[k], at(p, k)]);
   }
-  return out as Partial<TrainConfig>;
+  return null;
 }
 
-/** resolveConfig with its ConfigError reworded to this file's path. */
-function resolveAt(partial: Partial<TrainConfig>, path: string): TrainConfig {
+/** Runs a config check of src/training/config.ts, its ConfigError moved to this file's path. */
+function configAt<T>(v: unknown, path: string, check: (v: unknown) => T): T {
+  const bad = firstNonFinite(v, path);
+  if (bad) fail(bad[0], `expected a finite number, got ${bad[1]} (JSON has no NaN or Infinity)`);
   try {
-    return resolveConfig(partial);
+    return check(v);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const prefix = `config.${err.field}: `;
-    const problem = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-    return fail(err.field ? at(path, err.field) : path, problem);
+    return fail(err.field ? at(path, err.field) : path, err.problem);
   }
 }
+
+/** The fields of a (partial) config, each checked by the config's schema, copied into a fresh object. */
+const configFields = (v: unknown, path: string): Partial<TrainConfig> => configAt(v, path, checkConfigFields);
+/** resolveConfig at this file's path. */
+const resolveAt = (partial: Partial<TrainConfig>, path: string): TrainConfig => configAt(partial, path, resolveConfig);
 
 const runConfig: Check<TrainConfig> = (v, path) => resolveAt(configFields(v, path), path);
 
@@ -743,11 +731,12 @@ export function parseNotebookFile(text: string, opts: ParseOptions = {}): Notebo
     );
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseJson(text, 'the file');
   } catch (err) {
+    if (!(err instanceof JsonInputError)) throw err;
     throw new NotebookFileError(
       '',
-      `this is not a MedRank notebook file: it is not valid JSON (${(err as Error).message})`,
+      `this is not a MedRank notebook file: it is ${err.reason === 'depth' ? 'nested too deeply' : 'not valid JSON'} (${err.message})`,
       'Choose a .json file that MedRank exported ("Export notebook").',
     );
   }
@@ -903,6 +892,8 @@ export function parseResultsFile(text: string, opts: { maxChars?: number } = {})
   if (typeof text !== 'string') throw new ResultsFileError('', 'a results file is JSON text');
   if (text.length > maxChars) throw tooLarge(text.length, maxChars);
   let raw: unknown;
+  if (jsonTextDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+    throw new ResultsFileError('', `this is not a results file: it nests deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     raw = JSON.parse(text);
   } catch (err) {

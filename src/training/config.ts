@@ -3,15 +3,18 @@
 // the field and what to put there for every bad value, before anything runs.
 
 import { MedRankError } from '../core/errors';
+import * as S from '../core/schema';
 
 export class ConfigError extends MedRankError {
   // Explicit: the page branches on the name, which a minifier may shorten on the class.
   override name = 'ConfigError';
   constructor(
+    /** The field's path ('generatorLora.r'; '' for the config as a whole). */
     readonly field: string,
-    message: string,
+    /** What is wrong there, without the prefix. */
+    readonly problem: string,
   ) {
-    super(`config.${field}: ${message}`);
+    super(`config${field ? `.${field}` : ''}: ${problem}`);
   }
 }
 
@@ -37,75 +40,104 @@ export type RetrieverLoss = (typeof RETRIEVER_LOSSES)[number];
 export const SCHEDULES = ['synchronous', 'staged', 'frozen-retriever', 'retriever-only'] as const;
 export type Schedule = (typeof SCHEDULES)[number];
 
-export interface TrainConfig {
-  name: string;
-  /** Fixes initialisation of adapters, data order, sampling and dropout. */
-  seed: number;
-  steps: number;
-  /** Questions per step. */
-  batchSize: number;
-  schedule: Schedule;
-  stagedReaderFraction: number;
-  retrieverLoss: RetrieverLoss;
-  /** K: candidates per question, top-K by MaxSim from the index. */
-  candidates: number;
-  /** n: documents whose utility the generator measures per question. */
-  sampled: number;
-  /** Draw the n documents by weighted sampling without replacement (JMLR); false: the top n. */
-  sampling: boolean;
-  samplingTemperature: number;
-  /** LLM-Rank: leave out pairs whose answer NLLs differ by less than this (0: every pair, as JMLR's code). */
-  llmRankMargin: number;
-  /** Retriever and generator temperatures of the KL losses (PDist, LOOP use tauS for both). */
-  tauS: number;
-  tauG: number;
-  jomedPrior: boolean;
-  /** JOMED: a question whose documents all lead to the same prediction gets weight 0. */
-  jomedWeighting: boolean;
-  /** InfoNCE temperature (retriever-only contrastive training). */
-  infoNceTau: number;
-  /** m: documents in the generator's context for its own loss and for evaluation. */
-  topM: number;
-  /** The generator's loss: NLL given the top-m concatenated (JMLR) or the mean over each alone. */
-  generatorContext: 'concat' | 'per-document';
-  /** Document tokens kept per passage in the generator's prompt. */
-  docMaxTokens: number;
-  /** 'query': document vectors come from the index (fixed); 'both': candidates are re-encoded with gradient. */
-  retrieverSide: 'query' | 'both';
-  retrieverTraining: 'projection' | 'lora' | 'full';
-  generatorLora: { r: number; alpha: number; dropout: number; targetModules: string[] };
-  generatorEmbeddings: boolean;
-  generatorNorms: boolean;
-  lrRetriever: number;
-  lrGenerator: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  /** Dropout (hidden, LoRA) while training; off makes a step a pure function of its inputs. */
-  dropout: boolean;
-  /** S2-Attn in the generator while training (null: full attention). */
-  s2attn: { ratio: number; shift: 'roll' | 'split' } | null;
-  /** Rebuild the index every this many steps when document vectors train (0: never). */
-  refreshIndexEvery: number;
-  /** Keep a checkpoint every this many steps (0: only at the end). */
-  checkpointEvery: number;
-  /** Evaluate on this split (settings are chosen on validation; test is reported once). */
-  evalSplit: 'validation' | 'test';
-  /** Evaluate before the first step (off when another run of the same models already did). */
-  evalAtStart: boolean;
-  /** Also evaluate on test at the start and the end (report it once settings are chosen on validation). */
-  reportTest: boolean;
-  /** Evaluate every this many steps besides the start and the end (0: only those two). */
-  evalEvery: number;
-  /** Questions evaluated (0: all of the split). */
-  evalLimit: number;
-  /** Candidates over which eval alignment (Spearman, Kendall) is measured. */
-  evalAlignmentCandidates: number;
-  /**
-   * Re-score each step's candidates with the updated retriever (the step's own dropout masks) into
-   * CandidateRecord.scoreAfter; costs one retriever forward per step, draws nothing from the step's stream.
-   */
-  recordScoresAfter: boolean;
-}
+/** Most steps a run may take (a run carries one record per step; notebook files bound them the same). */
+export const MAX_STEPS = 100_000;
+
+/**
+ * Every field of a training config, declared once: the type (TrainConfig) and the checked reading
+ * (resolveConfig, the notebook and results importers) both come from here. The rules between
+ * fields (sampled <= candidates, ...) are in validateConfig.
+ */
+export const TRAIN_CONFIG = S.object(
+  {
+    name: S.str({ max: 200, nonEmpty: true, hint: 'a run name (up to 200 characters)' }),
+    /** Fixes initialisation of adapters, data order, sampling and dropout. */
+    seed: S.int({ min: 0, max: 2 ** 32 - 1 }),
+    steps: S.int({ min: 0, max: MAX_STEPS }),
+    /** Questions per step. */
+    batchSize: S.int({ min: 1, max: 64 }),
+    schedule: S.literal(SCHEDULES),
+    stagedReaderFraction: S.num({ min: 0, max: 1, minExclusive: true, maxExclusive: true }),
+    retrieverLoss: S.literal(RETRIEVER_LOSSES),
+    /** K: candidates per question, top-K by MaxSim from the index. */
+    candidates: S.int({ min: 2, max: 100 }),
+    /** n: documents whose utility the generator measures per question. */
+    sampled: S.int({ min: 1, max: 100 }),
+    /** Draw the n documents by weighted sampling without replacement (JMLR); false: the top n. */
+    sampling: S.bool(),
+    samplingTemperature: S.num({ min: 0, minExclusive: true }),
+    /** LLM-Rank: leave out pairs whose answer NLLs differ by less than this (0: every pair, as JMLR's code). */
+    llmRankMargin: S.num({ min: 0 }),
+    /** Retriever and generator temperatures of the KL losses (PDist, LOOP use tauS for both). */
+    tauS: S.num({ min: 0, minExclusive: true }),
+    tauG: S.num({ min: 0, minExclusive: true }),
+    jomedPrior: S.bool(),
+    /** JOMED: a question whose documents all lead to the same prediction gets weight 0. */
+    jomedWeighting: S.bool(),
+    /** InfoNCE temperature (retriever-only contrastive training). */
+    infoNceTau: S.num({ min: 0, minExclusive: true }),
+    /** m: documents in the generator's context for its own loss and for evaluation. */
+    topM: S.int({ min: 1, max: 20 }),
+    /** The generator's loss: NLL given the top-m concatenated (JMLR) or the mean over each alone. */
+    generatorContext: S.literal(['concat', 'per-document'] as const),
+    /** Document tokens kept per passage in the generator's prompt. */
+    docMaxTokens: S.int({ min: 4, max: 4096 }),
+    /** 'query': document vectors come from the index (fixed); 'both': candidates are re-encoded with gradient. */
+    retrieverSide: S.literal(['query', 'both'] as const),
+    retrieverTraining: S.literal(['projection', 'lora', 'full'] as const),
+    /** LoRA on the generator: rank up to 1,024 (far above any useful rank; bounds what the worker allocates). */
+    generatorLora: S.object(
+      {
+        r: S.int({ min: 1, max: 1024 }),
+        alpha: S.num({ min: 0, max: 1e6, minExclusive: true }),
+        dropout: S.num({ min: 0, max: 1, maxExclusive: true }),
+        targetModules: S.list(S.str({ max: 100, pattern: /^[A-Za-z_][\w.]*$/, hint: 'a module name like "q_proj"' }), {
+          min: 1,
+          max: 64,
+        }),
+      },
+      '{ r, alpha, dropout, targetModules }',
+    ),
+    generatorEmbeddings: S.bool(),
+    generatorNorms: S.bool(),
+    lrRetriever: S.num({ min: 0, max: 1 }),
+    lrGenerator: S.num({ min: 0, max: 1 }),
+    weightDecay: S.num({ min: 0, max: 10 }),
+    maxGradNorm: S.num({ min: 0 }),
+    /** Dropout (hidden, LoRA) while training; off makes a step a pure function of its inputs. */
+    dropout: S.bool(),
+    /** S2-Attn in the generator while training (null: full attention). */
+    s2attn: S.nullable(
+      S.object(
+        { ratio: S.num({ min: 0, max: 1, minExclusive: true }), shift: S.literal(['roll', 'split'] as const) },
+        '{ ratio in (0, 1], shift: "roll" | "split" }',
+      ),
+    ),
+    /** Rebuild the index every this many steps when document vectors train (0: never). */
+    refreshIndexEvery: S.int({ min: 0, max: MAX_STEPS }),
+    /** Keep a checkpoint every this many steps (0: only at the end). */
+    checkpointEvery: S.int({ min: 0, max: MAX_STEPS }),
+    /** Evaluate on this split (settings are chosen on validation; test is reported once). */
+    evalSplit: S.literal(['validation', 'test'] as const),
+    /** Evaluate before the first step (off when another run of the same models already did). */
+    evalAtStart: S.bool(),
+    /** Also evaluate on test at the start and the end (report it once settings are chosen on validation). */
+    reportTest: S.bool(),
+    /** Evaluate every this many steps besides the start and the end (0: only those two). */
+    evalEvery: S.int({ min: 0, max: MAX_STEPS }),
+    /** Questions evaluated (0: all of the split). */
+    evalLimit: S.int({ min: 0, max: 10_000_000 }),
+    /** Candidates over which eval alignment (Spearman, Kendall) is measured. */
+    evalAlignmentCandidates: S.int({ min: 2, max: 100 }),
+    /**
+     * Re-score each step's candidates with the updated retriever (the step's own dropout masks) into
+     * CandidateRecord.scoreAfter; costs one retriever forward per step, draws nothing from the step's stream.
+     */
+    recordScoresAfter: S.bool(),
+  },
+  'a config (a JSON object of fields, see public/presets/)',
+);
+export type TrainConfig = S.Infer<typeof TRAIN_CONFIG>;
 
 export const DEFAULT_CONFIG: TrainConfig = {
   name: 'jmlr-code',
@@ -150,80 +182,33 @@ export const DEFAULT_CONFIG: TrainConfig = {
   recordScoresAfter: false,
 };
 
+/** The fields of a partial config, each checked alone, copied into a fresh object (own keys only). */
+export function configFields(partial: unknown): Partial<TrainConfig> {
+  try {
+    return TRAIN_CONFIG.partial().parse(partial);
+  } catch (err) {
+    if (err instanceof S.SchemaError) throw new ConfigError(err.path, err.problem);
+    throw err;
+  }
+}
+
 /** A config from JSON: defaults for what is left out, every field checked. */
-export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
-  if (typeof partial !== 'object' || partial === null || Array.isArray(partial))
-    throw new ConfigError('', 'a config is a JSON object of fields (see public/presets/)');
-  for (const k of Object.keys(partial))
-    if (!(k in DEFAULT_CONFIG))
-      throw new ConfigError(k, `unknown field. Known fields: ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
-  const c: TrainConfig = { ...DEFAULT_CONFIG, ...partial };
+export function resolveConfig(partial: unknown): TrainConfig {
+  const c: TrainConfig = { ...DEFAULT_CONFIG, ...configFields(partial) };
   validateConfig(c);
   return c;
 }
 
+/** Every field checked, then the rules between fields. */
 export function validateConfig(c: TrainConfig): void {
-  const int = (f: keyof TrainConfig, min: number, max = Infinity): void => {
-    const v = c[f];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-      throw new ConfigError(
-        f,
-        `must be an integer from ${min}${max < Infinity ? ` to ${max}` : ' up'} (got ${JSON.stringify(v)})`,
-      );
-  };
-  const pos = (f: keyof TrainConfig, allowZero = false): void => {
-    const v = c[f];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
-      throw new ConfigError(f, `must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${JSON.stringify(v)})`);
-  };
-  const oneOf = <T extends string>(f: keyof TrainConfig, allowed: readonly T[]): void => {
-    if (!allowed.includes(c[f] as T))
-      throw new ConfigError(f, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(c[f])})`);
-  };
-  if (typeof c.name !== 'string' || !c.name.trim()) throw new ConfigError('name', 'give the run a name');
-  int('seed', 0, 2 ** 32 - 1);
-  int('steps', 0);
-  int('batchSize', 1, 64);
-  oneOf('schedule', SCHEDULES);
-  oneOf('retrieverLoss', RETRIEVER_LOSSES);
-  int('candidates', 2, 100);
-  int('sampled', 1, 100);
+  try {
+    TRAIN_CONFIG.parse(c);
+  } catch (err) {
+    if (err instanceof S.SchemaError) throw new ConfigError(err.path, err.problem);
+    throw err;
+  }
   if (c.sampled > c.candidates) throw new ConfigError('sampled', `cannot exceed candidates (${c.sampled} > ${c.candidates})`);
-  for (const f of [
-    'sampling',
-    'dropout',
-    'reportTest',
-    'jomedPrior',
-    'jomedWeighting',
-    'generatorEmbeddings',
-    'generatorNorms',
-    'evalAtStart',
-    'recordScoresAfter',
-  ] as const)
-    if (typeof c[f] !== 'boolean') throw new ConfigError(f, `must be true or false (got ${JSON.stringify(c[f])})`);
-  for (const f of ['samplingTemperature', 'tauS', 'tauG', 'infoNceTau', 'lrRetriever', 'lrGenerator'] as const)
-    pos(f, f.startsWith('lr'));
-  pos('weightDecay', true);
-  pos('llmRankMargin', true);
-  pos('maxGradNorm', true);
-  if (!(c.stagedReaderFraction > 0 && c.stagedReaderFraction < 1))
-    throw new ConfigError('stagedReaderFraction', `must be between 0 and 1 (got ${c.stagedReaderFraction})`);
-  int('topM', 1, 20);
   if (c.topM > c.candidates) throw new ConfigError('topM', `cannot exceed candidates (${c.topM} > ${c.candidates})`);
-  oneOf('generatorContext', ['concat', 'per-document'] as const);
-  int('docMaxTokens', 4, 4096);
-  oneOf('retrieverSide', ['query', 'both'] as const);
-  oneOf('retrieverTraining', ['projection', 'lora', 'full'] as const);
-  const l = c.generatorLora;
-  if (!l || !Number.isInteger(l.r) || l.r < 1 || !(l.alpha > 0) || !(l.dropout >= 0 && l.dropout < 1) || !l.targetModules?.length)
-    throw new ConfigError(
-      'generatorLora',
-      'needs { r: integer >= 1, alpha > 0, dropout in [0, 1), targetModules: ["q_proj", ...] }',
-    );
-  if (c.s2attn !== null && (!(c.s2attn.ratio > 0 && c.s2attn.ratio <= 1) || !['roll', 'split'].includes(c.s2attn.shift)))
-    throw new ConfigError('s2attn', 'must be null or { ratio in (0, 1], shift: "roll" | "split" }');
-  int('refreshIndexEvery', 0);
-  int('checkpointEvery', 0);
   if (
     c.retrieverSide === 'both' &&
     c.refreshIndexEvery > 0 &&
@@ -234,10 +219,6 @@ export function validateConfig(c: TrainConfig): void {
       'checkpointEvery',
       `must be a multiple of refreshIndexEvery (${c.refreshIndexEvery}) so a resumed run rebuilds the index where the uninterrupted one did`,
     );
-  oneOf('evalSplit', ['validation', 'test'] as const);
-  int('evalEvery', 0);
-  int('evalLimit', 0);
-  int('evalAlignmentCandidates', 2, 100);
   if (c.retrieverLoss === 'infonce' && c.schedule !== 'retriever-only')
     throw new ConfigError('retrieverLoss', "infonce trains the retriever alone: use it with schedule 'retriever-only'");
   if (c.retrieverLoss === 'none' && (c.schedule === 'synchronous' || c.schedule === 'staged' || c.schedule === 'retriever-only'))

@@ -172,22 +172,22 @@ describe('notebook file: malformed files', () => {
     const err = reject(f);
     expect(err.path).toBe('notebook.cells[4].overrides.lrRetriever');
     expect(err.message).toMatch(
-      /^notebook\.cells\[4\]\.overrides\.lrRetriever: expected a number, got "abc"\. The notebook was not imported/,
+      /^notebook\.cells\[4\]\.overrides\.lrRetriever: expected a finite number at least 0 and at most 1, got "abc"\. The notebook was not imported/,
     );
     const g = json();
     g.notebook.cells[4].overrides.steps = -1;
-    expect(reject(g).message).toMatch(/^notebook\.cells\[4\]\.overrides\.steps: must be an integer from 0 up \(got -1\)/);
+    expect(reject(g).message).toMatch(/^notebook\.cells\[4\]\.overrides\.steps: expected an integer from 0 to 100000, got -1/);
     const h = json();
     h.notebook.cells[4].overrides.learningRate = 1;
-    expect(reject(h).message).toMatch(/^notebook\.cells\[4\]\.overrides\.learningRate: unknown config field/);
+    expect(reject(h).message).toMatch(/^notebook\.cells\[4\]\.overrides\.learningRate: unknown field; known fields: name, seed/);
     const i = json();
     i.notebook.cells[4].overrides.generatorLora = { r: 8, alpha: 16, dropout: 0, targetModules: [1] };
     expect(reject(i).message).toMatch(
-      /^notebook\.cells\[4\]\.overrides\.generatorLora\.targetModules\[0\]: expected a string, got 1/,
+      /^notebook\.cells\[4\]\.overrides\.generatorLora\.targetModules\[0\]: expected a module name like \"q_proj\", got 1/,
     );
     const j = json();
     j.runs[0].meta.config.topM = 50;
-    expect(reject(j).message).toMatch(/^runs\[0\]\.meta\.config\.topM: must be an integer from 1 to 20/);
+    expect(reject(j).message).toMatch(/^runs\[0\]\.meta\.config\.topM: expected an integer from 1 to 20, got 50/);
   });
 
   it('a number written as a string ("NaN") in a step record, or NaN/Infinity anywhere', () => {
@@ -270,7 +270,7 @@ describe('notebook file: malformed files', () => {
       [
         'overrides',
         text.replace('"overrides":{', `"overrides":{${proto},`),
-        /^notebook\.cells\[4\]\.overrides\.__proto__: unknown config field/,
+        /^notebook\.cells\[4\]\.overrides\.__proto__: this key is not allowed/,
       ],
       [
         'a map',

@@ -358,7 +358,7 @@ describe('results file: malformed files are refused with the path of the first p
     const t = text();
     const cases: [string, string, RegExp][] = [
       ['top level', t.replace(/^\{/, `{${proto},`), /^__proto__: unknown field; a results file has only config, data/],
-      ['config', t.replace('"config": {', `"config": {${proto},`), /^config\.__proto__: unknown config field/],
+      ['config', t.replace('"config": {', `"config": {${proto},`), /^config\.__proto__: this key is not allowed/],
       [
         'candidate',
         t.replace('"docId": "demo-p0179",', `"docId": "demo-p0179", ${proto},`),
@@ -385,7 +385,7 @@ describe('results file: malformed files are refused with the path of the first p
     expect(reject({ ...json(), rank: 0 }).message).toMatch(/^rank: unknown field; a results file has only/);
     const f = json();
     f.config.gradientCheckpointing = true;
-    expect(reject(f).message).toMatch(/^config\.gradientCheckpointing: unknown config field/);
+    expect(reject(f).message).toMatch(/^config\.gradientCheckpointing: unknown field/);
     const g = json();
     g.steps[0].questions[0].candidates[0].rerankScore = 1;
     expect(reject(g).message).toMatch(/^steps\[0\]\.questions\[0\]\.candidates\[0\]\.rerankScore: unknown field/);

@@ -68,6 +68,10 @@ export const HOSTILE_TEXT: readonly string[] = [
 
 type Path = (string | number)[];
 
+/** Plain-ASCII placeholders (JSON.stringify escapes control characters, so they must not be any). */
+const HOSTILE_MARK = '__medrank_fuzz_value_7f3a__';
+const KEY_MARK = '__medrank_fuzz_key_7f3a__';
+
 /** Every path to a node of a JSON value (the root is []). */
 function paths(v: Json, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);
@@ -78,7 +82,7 @@ function paths(v: Json, at: Path = [], out: Path[] = []): Path[] {
 
 /** JSON text of `v` with the node at `path` replaced by the raw JSON text `raw` (or removed when raw is null). */
 function replaceAt(v: Json, path: Path, raw: string | null): string {
-  const MARK = '"\u0000HOSTILE\u0000"';
+  const MARK = `"${HOSTILE_MARK}"`;
   if (path.length === 0) return raw ?? '';
   const copy = structuredClone(v) as Json;
   let node = copy as Record<string | number, Json>;
@@ -89,7 +93,7 @@ function replaceAt(v: Json, path: Path, raw: string | null): string {
     else delete node[last];
     return JSON.stringify(copy);
   }
-  node[last] = '\u0000HOSTILE\u0000';
+  node[last] = HOSTILE_MARK;
   return JSON.stringify(copy).replace(MARK, raw);
 }
 
@@ -123,7 +127,7 @@ export function mutate(sample: Json, seed: number): Case {
     const path = r.pick(objects);
     const key = r.pick(['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'x'.repeat(10_000)]);
     const value = r.pick(HOSTILE_TEXT.slice(0, 22));
-    const inner = replaceAt(sample, [...path, '\u0001'], value).replace('"\u0001"', JSON.stringify(key));
+    const inner = replaceAt(sample, [...path, KEY_MARK], value).replace(`"${KEY_MARK}"`, JSON.stringify(key));
     return { seed, what: `added key ${key.slice(0, 20)} at ${path.join('.') || 'top'}`, text: inner };
   }
   const path = r.pick(all);
