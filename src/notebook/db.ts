@@ -6,6 +6,7 @@
 
 import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from '../core/idb';
 import { MedRankError } from '../core/errors';
+import { heldRuns } from './locks';
 import type { Cell, Notebook, NotebookFile, RunCheckpoint, RunMeta, StepRecord } from './schema';
 
 export const NOTEBOOK_DB_NAME = 'medrank-notebook';
@@ -98,11 +99,14 @@ export interface OpenNotebookDbOptions {
   idbFactory?: IDBFactory;
   /** The schema steps (tests inject their own); default MIGRATIONS. */
   migrations?: Migration[];
+  /** Runs another tab is training now (their Web Lock is held: locks.ts); default heldRuns(). */
+  liveRuns?: () => Promise<Set<string>>;
 }
 
 /**
  * Open (creating or upgrading) the notebook database. Runs left 'running' by a closed tab become
- * 'interrupted'; their ids are `db.interrupted`.
+ * 'interrupted'; their ids are `db.interrupted`. A run another tab is training (it holds the run's
+ * lock) stays 'running'; its id is in `db.elsewhere`.
  */
 export async function openNotebookDb(opts: OpenNotebookDbOptions = {}): Promise<NotebookDb> {
   const name = opts.name ?? NOTEBOOK_DB_NAME;
@@ -112,7 +116,7 @@ export async function openNotebookDb(opts: OpenNotebookDbOptions = {}): Promise<
   const raw = await openRaw(factory, name, migrations);
   const db = new NotebookDb(raw as unknown as IDBPDatabase<NotebookDbSchema>, migrations.length);
   try {
-    await db.markInterrupted();
+    await db.markInterrupted(await (opts.liveRuns ?? heldRuns)());
   } catch (err) {
     db.close();
     throw err;
@@ -229,6 +233,8 @@ const newId = (prefix: string): string =>
 export class NotebookDb {
   /** Runs that were 'running' when the database was opened (now 'interrupted'). */
   interrupted: string[] = [];
+  /** Runs that were 'running' when the database was opened and that another tab is training. */
+  elsewhere: string[] = [];
   private upgradedElsewhere = false;
 
   constructor(
@@ -244,13 +250,21 @@ export class NotebookDb {
     this.db.close();
   }
 
-  /** @internal Run at open: a 'running' run on disk means its tab closed mid-run. */
-  async markInterrupted(): Promise<void> {
+  /**
+   * @internal Run at open: a 'running' run on disk whose lock no tab holds means its tab closed
+   * mid-run; one in `live` is being trained by another tab.
+   */
+  async markInterrupted(live: Set<string> = new Set()): Promise<void> {
+    this.elsewhere = [];
     this.interrupted = await this.write([RUNS], 'the run list', async (tx) => {
       const store = tx.objectStore(RUNS);
       const ids: string[] = [];
       for (const meta of await store.getAll()) {
         if (meta.status !== 'running') continue;
+        if (live.has(meta.id)) {
+          this.elsewhere.push(meta.id);
+          continue;
+        }
         ids.push(meta.id);
         await store.put({ ...meta, status: 'interrupted' });
       }
@@ -316,6 +330,27 @@ export class NotebookDb {
   async listRuns(notebookId: string): Promise<RunMeta[]> {
     const runs = await this.read([RUNS]).objectStore(RUNS).index('notebookId').getAll(notebookId);
     return runs.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * A run another tab was training, once its lock is free: still 'running' on disk means that tab
+   * closed mid-run, so it becomes 'interrupted'. Returns the run as stored now (null: deleted).
+   */
+  async settleRun(id: string): Promise<RunMeta | null> {
+    return this.write([RUNS], 'the run list', async (tx) => {
+      const store = tx.objectStore(RUNS);
+      const meta = await store.get(id);
+      if (!meta) return null;
+      if (meta.status !== 'running') return meta;
+      const settled: RunMeta = { ...meta, status: 'interrupted' };
+      await store.put(settled);
+      return settled;
+    });
+  }
+
+  /** One run's meta as stored, or null. */
+  async getRun(id: string): Promise<RunMeta | null> {
+    return (await this.read([RUNS]).objectStore(RUNS).get(id)) ?? null;
   }
 
   async putRun(meta: RunMeta): Promise<void> {

@@ -17,6 +17,7 @@ import type { ModelRole } from '../worker/protocol';
 import type { Progress } from './dataSlice';
 import { engineClient } from './engine';
 import type { AppState } from './index';
+import { holdRunLock, whenRunReleased } from '../notebook/locks';
 import { notebookDb } from './notebookDb';
 import { runConfigOf } from './presets';
 
@@ -52,6 +53,8 @@ export interface RunsSlice {
     trainedBy: string | null;
     /** The last results import of each Train cell: what it imported, or why not. */
     imports: Record<string, { error: string | null; message: string | null }>;
+    /** Runs another tab is training now (it holds their lock: notebook/locks.ts); they come back here when it lets go. */
+    elsewhere: string[];
     /** The cluster export of each Train cell: under way (with progress), done, or why not. */
     bundles: Record<string, { busy: boolean; progress: Progress | null; error: string | null; message: string | null }>;
   };
@@ -131,6 +134,21 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
    * caller has claimed `active` already (synchronously, so a double click cannot start two).
    */
   const drive = async (meta: RunMeta, config: TrainConfig, resume: RunCheckpoint | null): Promise<void> => {
+    // While this tab trains the run it holds the run's lock: another tab shows it as running there.
+    const release = await holdRunLock(meta.id).catch(() => () => {});
+    if (!release) {
+      patch({ active: null });
+      setError(meta.cellId, `“${meta.name}” is being trained in another tab: stop it there, or wait for it to finish`);
+      return;
+    }
+    try {
+      await driveHeld(meta, config, resume);
+    } finally {
+      release();
+    }
+  };
+
+  const driveHeld = async (meta: RunMeta, config: TrainConfig, resume: RunCheckpoint | null): Promise<void> => {
     const db = get().notebook.storageProblem ? null : await notebookDb().catch(() => null);
     const before = { meta, records: resume ? await get().loadRecords(meta.id) : [] };
     if (resume) {
@@ -258,14 +276,31 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       usage: null,
       trainedBy: null,
       imports: {},
+      elsewhere: [],
       bundles: {},
     },
 
     loadRuns: async (notebookId) => {
       const db = await notebookDb();
       const list = await db.listRuns(notebookId);
-      patch({ list, records: {} });
+      const elsewhere = list.filter((m) => m.status === 'running' && db.elsewhere.includes(m.id)).map((m) => m.id);
+      patch({ list, records: {}, elsewhere });
       void get().refreshUsage();
+      // When the other tab lets go of a run (finished, stopped, or closed), show it as it is on disk.
+      for (const id of elsewhere)
+        void whenRunReleased(id)
+          .then(() => db.settleRun(id))
+          .then((m) => {
+            set((s) => ({
+              runs: {
+                ...s.runs,
+                elsewhere: s.runs.elsewhere.filter((x) => x !== id),
+                list: m ? s.runs.list.map((x) => (x.id === id ? m : x)) : s.runs.list.filter((x) => x.id !== id),
+                records: Object.fromEntries(Object.entries(s.runs.records).filter(([k]) => k !== id)),
+              },
+            }));
+          })
+          .catch(() => undefined);
     },
 
     startRun: async (cellId) => {

@@ -305,6 +305,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       {mine.length > 0 && (
         <RunList
           runs={mine}
+          elsewhere={runs.elsewhere}
           current={current?.id ?? null}
           onShow={setShown}
           busy={Boolean(runs.active)}
@@ -363,6 +364,7 @@ function ClusterExport({ cellId, canExport, busyRun }: { cellId: string; canExpo
 
 function RunList({
   runs,
+  elsewhere,
   current,
   onShow,
   onResume,
@@ -370,6 +372,8 @@ function RunList({
   ready,
 }: {
   runs: RunMeta[];
+  /** Runs another tab is training. */
+  elsewhere: string[];
   current: string | null;
   onShow: (id: string) => void;
   onResume: (id: string) => Promise<void>;
@@ -398,6 +402,7 @@ function RunList({
             data-testid="train-run-row"
             data-run-id={m.id}
             data-status={m.status}
+            data-elsewhere={elsewhere.includes(m.id) || undefined}
             data-imported={m.imported ? m.imported.adapter : undefined}
             aria-current={m.id === current || undefined}
           >
@@ -407,7 +412,7 @@ function RunList({
               </button>
             </th>
             <td>
-              {RUN_STATUS[m.status]}
+              {elsewhere.includes(m.id) ? 'training in another tab' : RUN_STATUS[m.status]}
               {m.message && <span className="muted"> — {m.message}</span>}
             </td>
             <td
