@@ -12,6 +12,7 @@ import type { Cell, CellKind, DataRef, ModelRef, Notebook, RunFile } from '../no
 import type { ModelRole } from '../worker/protocol';
 import type { AppState } from './index';
 import { notebookDb } from './notebookDb';
+import { loadUnconfirmed, remoteSourcesOf, saveUnconfirmed } from './sources';
 
 export type SaveState = 'idle' | 'pending' | 'saving' | 'saved' | 'error';
 
@@ -28,7 +29,11 @@ export interface NotebookSlice {
     importMessage: string | null;
     /** Every notebook saved in this browser (the Storage panel opens or deletes them). */
     list: NotebookEntry[];
+    /** Remote sources of an imported notebook's cells the user has not confirmed yet (store/sources.ts). */
+    unconfirmed: string[];
   };
+  /** The user has seen these sources and lets the cells fetch from them. */
+  confirmSources: (sources: string[]) => void;
   /** Restore the current notebook and its runs from IndexedDB; the demo notebook when there is none. */
   openNotebook: () => Promise<void>;
   updateCell: (id: string, patch: Partial<Cell>) => void;
@@ -175,7 +180,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       const stash = readStash();
       const newer = stash && (!saved || (stash.id === saved.id && stash.updatedAt > saved.updatedAt)) ? stash : null;
       const doc = newer ?? saved ?? demoNotebook();
-      patch({ doc, restored: true, storageProblem: null });
+      patch({ doc, restored: true, storageProblem: null, unconfirmed: loadUnconfirmed(doc.id) });
       if (doc !== saved) await db.saveNotebook(doc);
       clearStash();
       await get().loadRuns(doc.id);
@@ -216,6 +221,14 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       importError: null,
       importMessage: null,
       list: [],
+      unconfirmed: [],
+    },
+
+    confirmSources: (sources) => {
+      const { doc, unconfirmed } = get().notebook;
+      const left = unconfirmed.filter((x) => !sources.includes(x));
+      saveUnconfirmed(doc.id, left);
+      patch({ unconfirmed: left });
     },
 
     // Overlapping calls (React's strict mode opens the page twice) share one opening.
@@ -246,6 +259,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       // A new notebook beside the others (a fresh id: the first demo, edited or not, stays as it is).
       const fresh = { ...demoNotebook(), id: `demo-${Date.now().toString(36)}` };
       edit(() => fresh);
+      patch({ unconfirmed: [] });
       void get().loadRuns(fresh.id).then(addRecordedRuns);
       void get()
         .flushSave()
@@ -295,8 +309,11 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
           },
         }));
       }
+      const unconfirmed = [...new Set(doc.cells.flatMap(remoteSourcesOf))];
+      saveUnconfirmed(doc.id, unconfirmed);
       patch({
         doc,
+        unconfirmed,
         importMessage: `imported “${doc.title}”: ${doc.cells.length} cells, ${file.runs.length} run${file.runs.length === 1 ? '' : 's'}`,
       });
       void get().refreshNotebooks();
@@ -317,7 +334,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       const doc = await db.loadNotebook(id);
       if (!doc) return;
       await db.saveNotebook(doc); // it becomes the current one: a reload opens it
-      patch({ doc, importError: null, importMessage: null });
+      patch({ doc, importError: null, importMessage: null, unconfirmed: loadUnconfirmed(doc.id) });
       patchSave({ state: 'saved', at: Date.now(), error: null });
       await get().loadRuns(id);
       await get().refreshNotebooks();

@@ -4,6 +4,7 @@
 // its checkpoint, refused and failing runs, a full quota mid-run, export/import, delete, evaluate.
 
 import 'fake-indexeddb/auto'; // IDBKeyRange and the IDB* globals that idb's wrappers test against
+import { serializeNotebookFile, toNotebookFile } from '../../src/notebook/file';
 import { IDBFactory } from 'fake-indexeddb';
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -660,6 +661,33 @@ describe('notebook store: storage failures', () => {
 });
 
 describe('notebook store: export and import', () => {
+  it("an imported notebook's remote sources wait for the user to confirm them, a hub repo by its address", async () => {
+    await st().openNotebook();
+    const nb = st().notebook.doc;
+    const cells = nb.cells.map((c) =>
+      c.kind === 'data'
+        ? { ...c, source: { kind: 'url' as const, format: 'pubmedqa' as const, urls: { data: 'http://192.168.1.9/x.json' } } }
+        : c.kind === 'models'
+          ? {
+              ...c,
+              retriever: { kind: 'hub' as const, repo: 'someone/colbert' },
+              generator: { kind: 'url' as const, url: 'https://t.example/m/' },
+            }
+          : c,
+    );
+    const text = serializeNotebookFile(toNotebookFile({ ...nb, id: 'nb-imported', cells }, []));
+    expect(st().notebook.unconfirmed).toEqual([]); // the demo notebook fetches nothing remote
+    await st().importNotebook(new Blob([text]));
+    expect(st().notebook.importError).toBeNull();
+    expect(st().notebook.unconfirmed.sort()).toEqual(
+      ['http://192.168.1.9/x.json', 'https://huggingface.co/someone/colbert', 'https://t.example/m/'].sort(),
+    );
+    st().confirmSources(['http://192.168.1.9/x.json']);
+    expect(st().notebook.unconfirmed.sort()).toEqual(['https://huggingface.co/someone/colbert', 'https://t.example/m/']);
+    st().resetToDemo();
+    expect(st().notebook.unconfirmed).toEqual([]);
+  });
+
   it('round-trips the notebook with its runs and records into a fresh database', async () => {
     const id = await runDemo();
     st().setTitle('Exported notebook');

@@ -11,6 +11,7 @@ import { modelSource, type ModelState } from '../../store/modelsSlice';
 import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
 import type { ModelRef, ModelsCell as ModelsCellConfig } from '../../notebook/schema';
 import { CellFrame } from './CellFrame';
+import { ConfirmSources, useUnconfirmed } from './ConfirmSources';
 import { ProgressLine } from './ProgressLine';
 
 const EXAMPLES: Record<ModelRole, string> = {
@@ -45,6 +46,11 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
   };
   const sources = { retriever: modelSource('retriever', cell.retriever), generator: modelSource('generator', cell.generator) };
   const ready = (['retriever', 'generator'] as const).filter((r) => models[r].status === 'ready').length;
+  const unconfirmed = useUnconfirmed(cell);
+  const [asking, setAsking] = useState(false);
+  const loadBoth = (): void => {
+    for (const role of ['retriever', 'generator'] as const) void loadModel(role, sources[role]!);
+  };
   return (
     <CellFrame
       id={cell.id}
@@ -63,14 +69,22 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
           type="button"
           aria-label="Run the Models cell"
           disabled={busy || !sources.retriever || !sources.generator}
-          onClick={() => {
-            for (const role of ['retriever', 'generator'] as const) void loadModel(role, sources[role]!);
-          }}
+          onClick={() => (unconfirmed.length ? setAsking(true) : loadBoth())}
         >
           Run
         </button>
       }
     >
+      {asking && unconfirmed.length > 0 && (
+        <ConfirmSources
+          sources={unconfirmed}
+          onFetch={() => {
+            setAsking(false);
+            loadBoth();
+          }}
+          onCancel={() => setAsking(false)}
+        />
+      )}
       <p className="muted" data-testid="models-source">
         Retriever: {describeRef(cell.retriever)}; generator: {describeRef(cell.generator)}.
       </p>
