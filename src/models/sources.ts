@@ -5,11 +5,14 @@
 //   - the URL layout (`${endpoint}/${repo}/resolve/${revision}/${path}` for the hub),
 //   - streaming downloads with throttled progress (bytes, total, smoothed bytes/s, ETA),
 //   - checking that a body is as long as its Content-Length (a cut-off download is an error and is
-//     never cached),
+//     never cached, a longer one is refused), with a buffer that grows as bytes arrive (never
+//     reserved from a Content-Length) up to a cap the caller gives (an announced length over it
+//     is refused before reading),
 //   - the Cache API copy of downloaded files (cache 'medrank-models-v1', keyed by the full URL;
 //     injectable as `ModelCache` where there is no Cache API, e.g. Node),
 //   - local folders (File System Access handles, <input webkitdirectory> file lists, drag and drop),
-//   - the safetensors shard list (`weightFileNames`, from model.safetensors.index.json),
+//   - the safetensors shard list (`weightFileNames`, from model.safetensors.index.json, read
+//     depth-bounded, own keys only, shard names plain .safetensors files, counts bounded),
 //   - typed errors whose messages say what to do next.
 // It parses nothing else: config, tokenizer and safetensors parsing live in their own modules.
 // Runs in pages, Web Workers and Node 20+ (platform APIs only).
@@ -18,7 +21,8 @@
 // DOMException), for downloads and local reads alike, so callers test one class.
 
 import { MedRankError } from '../core/errors';
-import { formatBytes } from '../core/format';
+import { clip, describe, formatBytes } from '../core/format';
+import { JsonInputError, MAX_JSON_DEPTH, parseJson } from '../core/json';
 
 /** The Cache API cache that holds downloaded model files. Delete it to free the space. */
 export const MODEL_CACHE_NAME = 'medrank-models-v1';
@@ -28,6 +32,10 @@ export const PROGRESS_INTERVAL_MS = 100;
 const RATE_SMOOTHING_MS = 1500;
 /** How many names a "file is missing" message lists. */
 const LISTING_LIMIT = 20;
+/** The most bytes one read holds unless the caller says otherwise (the default GPU memory budget). */
+export const MAX_READ_BYTES = 4 * 1024 ** 3;
+/** A download's buffer starts this small and doubles as bytes arrive. */
+const FIRST_CHUNK_BYTES = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -49,6 +57,12 @@ export interface ModelFiles {
 export interface ReadOptions {
   onProgress?: (p: DownloadProgress) => void;
   signal?: AbortSignal;
+  /**
+   * The most bytes this read may hold (default MAX_READ_BYTES): a file announced (Content-Length,
+   * or a local file's size) above it is refused before any byte is read, and a body of unknown
+   * length is refused once it grows past it.
+   */
+  maxBytes?: number;
 }
 
 export interface DownloadProgress {
@@ -120,6 +134,8 @@ export interface ReadAllOptions {
   signal?: AbortSignal;
   /** Files read at the same time. Default 4. */
   concurrency?: number;
+  /** The most bytes each file may hold (see ReadOptions.maxBytes). */
+  maxBytes?: number;
 }
 
 export interface ReadAllProgress extends DownloadProgress {
@@ -287,36 +303,68 @@ interface StreamFailure {
   /** The stream ended or broke before the expected length; `cause` when it broke. */
   cutOff(loaded: number, total: number | null, cause?: unknown): Error;
   aborted(): Error;
-  tooLarge(bytes: number): Error;
+  /**
+   * More than the read may hold: `announced` when the size was given before reading (refused
+   * unread), else the body grew past `max`; `max` null when memory itself ran out.
+   */
+  tooLarge(bytes: number, max: number | null, announced: boolean): Error;
+  /** The body went on past the length it announced as its own. */
+  overLength(announced: number): Error;
+}
+
+/** How long a body says it is, and how far to trust it. */
+interface StreamLength {
+  /** Content-Length or the file's size; null when unknown. */
+  announced: number | null;
+  /**
+   * The announced length counts the body's own bytes, so a longer body is refused. False where it
+   * may count encoded bytes (a cross-origin response hides Content-Encoding): a longer body then
+   * only means the announcement was of the compressed size, and the read goes on within `max`.
+   */
+  exact: boolean;
+  /** Allocate `announced` at once: the size of a local file, not a server's word. */
+  trusted: boolean;
+  /** The most bytes the read may hold. */
+  max: number;
 }
 
 function allocate(n: number, fail: StreamFailure): Uint8Array<ArrayBuffer> {
   try {
     return new Uint8Array(n);
   } catch {
-    throw fail.tooLarge(n);
+    throw fail.tooLarge(n, null, false);
   }
 }
 
+function maxOf(maxBytes: number | undefined): number {
+  return maxBytes !== undefined && Number.isFinite(maxBytes) && maxBytes >= 0 ? Math.floor(maxBytes) : MAX_READ_BYTES;
+}
+
 /**
- * Reads a stream into one array, reporting progress. `total` (when known) preallocates and is the
- * length the body must reach; a shorter body is `fail.cutOff`.
+ * Reads a stream into one array, reporting progress. The buffer starts small and doubles as bytes
+ * arrive, never past the announced length (while it holds) nor past `length.max`, so a server
+ * announcing gigabytes for a short body costs nothing. An announced length over the max is
+ * refused before reading; a body shorter than announced is `fail.cutOff`, a longer one
+ * `fail.overLength` (when the announcement is exact).
  */
 async function readStream(
   stream: ReadableStream<Uint8Array> | null,
-  total: number | null,
+  length: StreamLength,
   meter: ProgressMeter,
   signal: AbortSignal | undefined,
   fail: StreamFailure,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  meter.begin(total);
+  const { exact, max } = length;
+  let total = length.announced;
   let buf: Uint8Array<ArrayBuffer>;
   try {
-    buf = allocate(total ?? 64 * 1024, fail);
+    if (total !== null && total > max) throw fail.tooLarge(total, max, true);
+    buf = allocate(length.trusted && total !== null ? total : Math.min(FIRST_CHUNK_BYTES, total ?? max, max), fail);
   } catch (e) {
     await stream?.cancel().catch(() => {});
     throw e;
   }
+  meter.begin(total);
   let loaded = 0;
   if (stream) {
     const reader = stream.getReader();
@@ -334,16 +382,25 @@ async function readStream(
         }
         if (chunk.done) break;
         const bytes = chunk.value;
-        if (loaded + bytes.byteLength > buf.length) {
-          const grown = allocate(Math.max(loaded + bytes.byteLength, buf.length * 2), fail);
+        const need = loaded + bytes.byteLength;
+        if (total !== null && need > total) {
+          if (exact) throw fail.overLength(total);
+          total = null; // the announcement counted encoded bytes: the size is unknown after all
+        }
+        if (need > max) throw fail.tooLarge(need, max, false);
+        if (need > buf.length) {
+          const grown = allocate(Math.min(Math.max(need, buf.length * 2), total ?? max, max), fail);
           grown.set(buf.subarray(0, loaded));
           buf = grown;
         }
         buf.set(bytes, loaded);
-        loaded += bytes.byteLength;
+        loaded = need;
         meter.update(loaded);
       }
       if (signal?.aborted) throw fail.aborted();
+    } catch (e) {
+      await reader.cancel().catch(() => {});
+      throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
       reader.releaseLock();
@@ -420,6 +477,18 @@ function errorDetail(e: unknown): string {
   return String(e);
 }
 
+/**
+ * Why a file is too large to read: announced (by `by`: '' for a local file's own size) above
+ * `max`, grown past `max` (by null), or past what memory allows (max null).
+ */
+function tooLargeMessage(path: string, bytes: number, max: number | null, by: string | null): string {
+  const advice = ' Use a smaller model, or one whose weights are split into shards (model.safetensors.index.json).';
+  if (max === null) return `${path} (${formatBytes(bytes)}) is too large to hold in memory here.${advice}`;
+  if (by === null) return `${path} grew past ${formatBytes(max)}, the most this read may hold.${advice}`;
+  const what = by === '' ? `${path} (${formatBytes(bytes)}) is` : `${path}: ${by} ${formatBytes(bytes)} (Content-Length),`;
+  return `${what} more than the ${formatBytes(max)} this read may hold.${advice}`;
+}
+
 function networkError(spec: RemoteSpec, path: string, url: string, e: unknown): ModelDownloadError {
   return new ModelDownloadError(
     `Could not download ${path}: the request to ${url} failed (${errorDetail(e)}). Check your internet connection ` +
@@ -485,10 +554,13 @@ function remoteFiles(spec: RemoteSpec): ModelFiles {
         url,
       ),
     aborted: () => new ModelDownloadAbortedError(path, spec.label),
-    tooLarge: (bytes) =>
+    tooLarge: (bytes, max, announced) =>
+      new ModelDownloadError(tooLargeMessage(path, bytes, max, announced ? 'the server announces' : null), url),
+    overLength: (announced) =>
       new ModelDownloadError(
-        `${path} (${formatBytes(bytes)}) is too large to hold in memory here. Use a smaller model, or one whose ` +
-          'weights are split into shards (model.safetensors.index.json).',
+        `${path}: the server sent more than the ${formatBytes(announced)} it announced (Content-Length), so the answer is ` +
+          `not the file. Nothing was cached; retry the download (${url}). If it keeps happening the server or a proxy ` +
+          'is misconfigured: download the files yourself and open them as a local folder.',
         url,
       ),
   });
@@ -500,6 +572,7 @@ function remoteFiles(spec: RemoteSpec): ModelFiles {
     async read(path, opts = {}) {
       pathSegments(path);
       const { signal, onProgress } = opts;
+      const max = maxOf(opts.maxBytes);
       const url = spec.urlFor(path);
       if (signal?.aborted) throw new ModelDownloadAbortedError(path, spec.label);
       const cache = await spec.cache();
@@ -507,6 +580,11 @@ function remoteFiles(spec: RemoteSpec): ModelFiles {
       if (cache) {
         const hit = await cacheMatch(cache, url);
         if (hit) {
+          const size = contentLength(hit);
+          if (size !== null && size > max) {
+            await hit.body?.cancel().catch(() => {});
+            throw failures(path, url).tooLarge(size, max, true);
+          }
           const bytes = new Uint8Array(await hit.arrayBuffer());
           meter.fromCache = true;
           meter.finish(bytes.byteLength);
@@ -524,7 +602,9 @@ function remoteFiles(spec: RemoteSpec): ModelFiles {
         await res.body?.cancel().catch(() => {});
         throw statusError(spec, path, url, res);
       }
-      const bytes = await readStream(res.body, contentLength(res), meter, signal, failures(path, url));
+      // A cross-origin answer hides Content-Encoding, so its Content-Length may count compressed bytes.
+      const length = { announced: contentLength(res), exact: res.type !== 'cors', trusted: false, max };
+      const bytes = await readStream(res.body, length, meter, signal, failures(path, url));
       if (cache) await cachePut(cache, url, bytes);
       return bytes;
     },
@@ -719,12 +799,14 @@ function blobReader(label: string, path: string): StreamFailure {
           '. The file may have changed or moved since the folder was picked: pick the folder again.',
       ),
     aborted: () => new ModelDownloadAbortedError(path, `the folder "${label}"`),
-    tooLarge: (bytes) =>
+    tooLarge: (bytes, max, announced) =>
+      new ModelFileMissingError(path, label, tooLargeMessage(path, bytes, max, announced ? '' : null)),
+    overLength: (size) =>
       new ModelFileMissingError(
         path,
         label,
-        `${path} (${formatBytes(bytes)}) is too large to hold in memory here. Use a smaller model, or one whose ` +
-          'weights are split into shards (model.safetensors.index.json).',
+        `${path} in the folder "${label}" grew past its ${formatBytes(size)} while it was read: it changed after the folder ` +
+          'was picked. Pick the folder again.',
       ),
   };
 }
@@ -739,7 +821,8 @@ async function readBlob(blob: Blob, path: string, label: string, opts: ReadOptio
   } catch (e) {
     throw fail.cutOff(0, blob.size, e);
   }
-  return readStream(stream, blob.size, meter, opts.signal, fail);
+  const length = { announced: blob.size, exact: true, trusted: true, max: maxOf(opts.maxBytes) };
+  return readStream(stream, length, meter, opts.signal, fail);
 }
 
 /** Local files from a list: paths relative to the picked folder (its own name stripped). */
@@ -957,6 +1040,7 @@ export async function readAll(
       try {
         results[i] = await files.read(path, {
           signal: inner.signal,
+          ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
           onProgress: (p) => {
             s.started = true;
             s.loaded = p.loaded;
@@ -1000,48 +1084,100 @@ export async function readAll(
 // Safetensors shard list
 
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
+/** Largest index read (real ones are a few MB even for models with ~100k tensors). */
+export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** Most tensors an index may map. */
+export const MAX_INDEX_TENSORS = 1_000_000;
+/** Most shard files an index may name. */
+export const MAX_INDEX_SHARDS = 10_000;
+/** Longest shard file name. */
+const MAX_SHARD_NAME = 255;
+/** Keys that name a JavaScript prototype: never a tensor, a field or a metadata key. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** A plain file name (no folder, no "\\", no control character) ending in .safetensors; else why not. */
+function shardNameProblem(file: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (file.length > MAX_SHARD_NAME || file.includes('/') || file.includes('\\') || /[\u0000-\u001f\u007f]/.test(file))
+    return `which is not a file name inside the model folder (a shard is a plain name of at most ${MAX_SHARD_NAME} characters, with no "/", "\\" or control characters)`;
+  if (!file.endsWith('.safetensors') || file === '.safetensors') return 'which is not a .safetensors file';
+  return null;
+}
+
+/** Where in `metadata` a non-finite number or a prototype key sits (walked without recursion; depth is bounded). */
+function metadataProblem(metadata: Record<string, unknown>): string | null {
+  const stack: [unknown, string][] = [[metadata, '']];
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return `"metadata" holds ${describe(v)} at ${clip(at.slice(1))}`;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const k of Object.keys(v)) {
+      if (PROTOTYPE_KEYS.has(k)) return `the key "${k}" in "metadata" names a JavaScript prototype, not a field`;
+      stack.push([(v as Record<string, unknown>)[k], `${at}.${k}`]);
+    }
+  }
+  return null;
+}
+
 /**
  * The safetensors files of a model: the shards named by model.safetensors.index.json
  * (`{ metadata?, weight_map: { tensorName: fileName } }`) when it exists, else ['model.safetensors'].
- * A malformed index is a ModelFormatError naming the problem.
+ * The index is read depth-bounded (parseJson) and at most MAX_INDEX_BYTES; only its own keys
+ * count, prototype keys are refused, every shard is a plain .safetensors file name in the model
+ * folder, and the counts are bounded. A malformed index is a ModelFormatError naming the problem.
  */
 export async function weightFileNames(files: ModelFiles, opts: ReadOptions = {}): Promise<WeightFiles> {
   if (!(await files.exists(SAFETENSORS_INDEX))) return { files: ['model.safetensors'], weightMap: null, metadata: null };
-  const bytes = await files.read(SAFETENSORS_INDEX, opts);
+  const bytes = await files.read(SAFETENSORS_INDEX, { ...opts, maxBytes: Math.min(maxOf(opts.maxBytes), MAX_INDEX_BYTES) });
   const bad = (reason: string): ModelFormatError =>
     new ModelFormatError(
       SAFETENSORS_INDEX,
-      `${SAFETENSORS_INDEX} in ${files.label} is malformed: ${reason}. Re-download the model (or fix the file); ` +
+      `${SAFETENSORS_INDEX} in ${clip(files.label)} is malformed: ${reason}. Re-download the model (or fix the file); ` +
         'it must be {"metadata": {...}, "weight_map": {"tensor name": "shard file name"}}.',
     );
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    parsed = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes), SAFETENSORS_INDEX);
   } catch (e) {
-    throw bad(`it is not valid JSON (${errorDetail(e)})`);
+    if (e instanceof JsonInputError)
+      throw bad(
+        e.reason === 'depth'
+          ? `it nests deeper than ${MAX_JSON_DEPTH} levels (an index nests 2)`
+          : `it is ${e.message.slice(e.what.length + 2)}`,
+      );
+    throw bad('it is not valid JSON (its bytes are not UTF-8)');
   }
-  if (!isPlainObject(parsed)) throw bad('the top level is not a JSON object');
-  const metadata = parsed.metadata;
-  if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) throw bad('"metadata" is not an object');
-  const map = parsed.weight_map;
+  if (!isPlainObject(parsed)) throw bad(`the top level is not a JSON object (it is ${describe(parsed)})`);
+  for (const k of Object.keys(parsed))
+    if (PROTOTYPE_KEYS.has(k)) throw bad(`the key "${k}" at the top level names a JavaScript prototype, not a field`);
+  const own = (key: string): unknown => (Object.hasOwn(parsed, key) ? parsed[key] : undefined);
+  const metadata = own('metadata');
+  if (metadata !== undefined && metadata !== null && !isPlainObject(metadata))
+    throw bad(`"metadata" is ${describe(metadata)}, not an object`);
+  const mdProblem = isPlainObject(metadata) ? metadataProblem(metadata) : null;
+  if (mdProblem) throw bad(mdProblem);
+  const map = own('weight_map');
   if (map === undefined) throw bad('"weight_map" is missing');
-  if (!isPlainObject(map)) throw bad('"weight_map" is not an object');
+  if (!isPlainObject(map)) throw bad(`"weight_map" is ${describe(map)}, not an object`);
+  const names = Object.keys(map);
+  if (names.length > MAX_INDEX_TENSORS)
+    throw bad(`"weight_map" maps ${names.length} tensors; MedRank reads at most ${MAX_INDEX_TENSORS}`);
   const weightMap = new Map<string, string>();
   const shards = new Set<string>();
-  for (const [tensor, file] of Object.entries(map)) {
-    if (typeof file !== 'string') throw bad(`the file of tensor "${tensor}" is ${JSON.stringify(file)}, not a string`);
-    const segments = file.split('/');
-    if (file === '' || file.startsWith('/') || file.includes('\\') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-      throw bad(`tensor "${tensor}" points to "${file}", which is not a file name inside the model folder`);
-    }
-    if (!file.endsWith('.safetensors')) throw bad(`tensor "${tensor}" points to "${file}", which is not a .safetensors file`);
+  for (const tensor of names) {
+    if (PROTOTYPE_KEYS.has(tensor)) throw bad(`the key "${tensor}" in "weight_map" names a JavaScript prototype, not a tensor`);
+    const file = map[tensor];
+    if (typeof file !== 'string') throw bad(`the file of tensor ${describe(tensor)} is ${describe(file)}, not a string`);
+    const problem = shardNameProblem(file);
+    if (problem) throw bad(`tensor ${describe(tensor)} points to ${describe(file)}, ${problem}`);
     weightMap.set(tensor, file);
     shards.add(file);
+    if (shards.size > MAX_INDEX_SHARDS)
+      throw bad(`"weight_map" names ${shards.size}+ shard files; MedRank reads at most ${MAX_INDEX_SHARDS}`);
   }
   if (shards.size === 0) throw bad('"weight_map" is empty');
   return { files: [...shards].sort(), weightMap, metadata: isPlainObject(metadata) ? metadata : null };
