@@ -1,9 +1,24 @@
 // Dataset adapters: PubMedQA, MedMCQA, MedQA, BEIR and a generic JSONL QA format, each turned into
 // one shape (passages + questions with gold passage ids). Every record is checked; the first
 // problem throws a DatasetError naming the file, line or record and what to fix, and nothing
-// partial is returned. Formats and rules: docs/data-formats.md.
+// partial is returned. Counts taken from input are bounded (DATASET_LIMITS) and refused before
+// anything is built from them; every id check is a Set or Map lookup, so a file is read in time
+// linear in its size; values from input reach messages only through describe/clip, so messages
+// stay short. Formats and rules: docs/data-formats.md.
 import { MedRankError } from '../core/errors';
-import { lineLabel, parseJsonlLines, stripBom, textLines, type JsonlRecord } from './jsonl';
+import { clip, describe as describeValue } from '../core/format';
+import {
+  count,
+  jsonProblemText,
+  lineColumn,
+  lineLabel,
+  parseJsonlLines,
+  readJson,
+  RESERVED_KEYS,
+  stripBom,
+  textLines,
+  type JsonlRecord,
+} from './jsonl';
 
 export interface Passage {
   id: string;
@@ -43,6 +58,28 @@ export interface Dataset {
 
 export const YES_NO_MAYBE = ['yes', 'no', 'maybe'] as const;
 
+/**
+ * The most a dataset file may hold; past a bound the file is refused with the count found,
+ * before anything is built from it. Far above the real datasets (PubMedQA has at most 9
+ * contexts a record, MedQA 4 or 5 options, lines of a few kilobytes) and BEIR's largest qrels.
+ */
+export const DATASET_LIMITS = {
+  /** Characters in one JSONL line (one record) or qrels line. */
+  recordChars: 4_000_000,
+  /** Characters in one text: a question, an option, a passage, a title. */
+  textChars: 1_000_000,
+  /** Characters in one id (question, passage, PMID). */
+  idChars: 1_000,
+  /** Passages in one dataset. */
+  passages: 2_000_000,
+  /** Questions in one dataset. */
+  questions: 1_000_000,
+  /** Gold passages of one question (PubMedQA: contexts of one record). */
+  goldPerQuestion: 100_000,
+  /** Options of one multiple-choice question (A to Z). */
+  options: 26,
+} as const;
+
 export const FORMAT_NAMES: Record<DatasetFormat, string> = {
   beir: 'BEIR',
   pubmedqa: 'PubMedQA',
@@ -78,23 +115,51 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A short description of a value for error messages. */
+/**
+ * A value from input for a message (bounded: core's describe); a blank string and null called
+ * what they are ('null' alone in "(got null)" reads like a NaN that JSON.stringify printed).
+ */
 function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string')
-    return v.trim() === '' ? 'an empty string' : JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-  if (typeof v === 'object') return 'an object';
-  return String(v);
+  if (v === null) return 'a null value';
+  return typeof v === 'string' && v.trim() === '' ? 'an empty string' : describeValue(v);
+}
+
+/** A field name for a message: `"options"`, or a key from input, quoted and cut. */
+function field(key: string): string {
+  return JSON.stringify(clip(key, 40));
+}
+
+/** Names from input (option keys, file keys) as one bounded list: 'A, B, C'. */
+function names(list: readonly string[], max = 160): string {
+  let out = '';
+  for (let i = 0; i < list.length; i++) {
+    const next = (i ? ', ' : '') + clip(list[i]!, 24);
+    if (out.length + next.length > max) return `${out}, … (${count(list.length)} in all)`;
+    out += next;
+  }
+  return out;
+}
+
+/** A text from input past DATASET_LIMITS.textChars is refused. */
+function checkTextSize(v: string, key: string, c: Ctx): void {
+  if (v.length > DATASET_LIMITS.textChars) {
+    fail(
+      c,
+      `${field(key)} holds ${count(v.length)} characters, more than the ${count(DATASET_LIMITS.textChars)} a text may hold. Shorten it or split it into several records.`,
+    );
+  }
 }
 
 /** A required string with visible text. */
 function reqText(rec: Record<string, unknown>, key: string, c: Ctx, hint = ''): string {
   const v = rec[key];
   if (typeof v !== 'string' || v.trim() === '') {
-    fail(c, `"${key}" must be a non-empty string (got ${describe(v)}). ${hint || `Fill in "${key}" or remove this record.`}`);
+    fail(
+      c,
+      `${field(key)} must be a non-empty string (got ${describe(v)}). ${hint || `Fill in ${field(key)} or remove this record.`}`,
+    );
   }
+  checkTextSize(v, key, c);
   return v;
 }
 
@@ -102,30 +167,62 @@ function reqText(rec: Record<string, unknown>, key: string, c: Ctx, hint = ''): 
 function optionalString(rec: Record<string, unknown>, key: string, c: Ctx): string | undefined {
   const v = rec[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') fail(c, `"${key}" must be a string or null (got ${describe(v)}). Correct or drop the field.`);
+  if (typeof v !== 'string') fail(c, `${field(key)} must be a string or null (got ${describe(v)}). Correct or drop the field.`);
+  checkTextSize(v, key, c);
   return v;
 }
 
-/** An id: a non-empty string, or a number (kept as its decimal text). */
-function idOf(v: unknown, key: string, c: Ctx): string {
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string' || v.trim() === '') {
-    fail(c, `"${key}" must be a non-empty string or a number (got ${describe(v)}). Give every record its own id.`);
+/** An id's text: bounded, and not a name JavaScript objects reserve (ids become keys downstream). */
+function checkIdText(id: string, what: string, c: Ctx): void {
+  if (id.length > DATASET_LIMITS.idChars) {
+    fail(
+      c,
+      `${what} holds ${count(id.length)} characters (got ${describe(id)}), more than the ${count(DATASET_LIMITS.idChars)} an id may hold. Give it a short id.`,
+    );
   }
+  if (RESERVED_KEYS.has(id)) {
+    fail(
+      c,
+      `${what} ${describe(id)} is refused: __proto__, constructor and prototype are reserved by JavaScript objects. Rename it.`,
+    );
+  }
+}
+
+/** An id: a non-empty string, or a whole number (kept as its decimal text). */
+function idOf(v: unknown, key: string, c: Ctx, hint = 'Give every record its own id.'): string {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) {
+      fail(
+        c,
+        `${field(key)} must be a non-empty string or a whole number below 2^53 (got ${describe(v)}). Write such an id as a string, so it stays exact.`,
+      );
+    }
+    return String(v);
+  }
+  if (typeof v !== 'string' || v.trim() === '') {
+    fail(c, `${field(key)} must be a non-empty string or a number (got ${describe(v)}). ${hint}`);
+  }
+  checkIdText(v, field(key), c);
   return v;
 }
 
-/** Remembers ids and where they were first seen; a second use fails naming both places. */
+/** Remembers ids and where they were first seen; a second use fails naming both places. Refuses more than `max` ids. */
 class UniqueIds {
   private readonly seen = new Map<string, string>();
-  constructor(private readonly what: string) {}
+  constructor(
+    private readonly what: string,
+    private readonly max: number,
+  ) {}
   add(id: string, c: Ctx): void {
     const first = this.seen.get(id);
     if (first !== undefined) {
       fail(
         c,
-        `duplicate ${this.what} id "${id}" (first used at ${first}). Every ${this.what} needs its own id: remove the repeat or rename it.`,
+        `duplicate ${this.what} id ${describe(id)} (first used at ${first}). Every ${this.what} needs its own id: remove the repeat or rename it.`,
       );
+    }
+    if (this.seen.size >= this.max) {
+      fail(c, `more than ${count(this.max)} ${this.what}s, the most one dataset may hold. Split the file or use a part of it.`);
     }
     this.seen.set(id, c.where);
   }
@@ -135,28 +232,46 @@ class UniqueIds {
 }
 
 function jsonl(text: string, format: DatasetFormat, fileLabel: string): Generator<JsonlRecord> {
-  return parseJsonlLines(text, fileLabel, (where, message) => new DatasetError(format, where, message));
+  return parseJsonlLines(text, fileLabel, (where, message) => new DatasetError(format, where, message), {
+    maxLineChars: DATASET_LIMITS.recordChars,
+  });
 }
 
 function requireSome(items: unknown[], c: Ctx, what: string): void {
   if (items.length === 0) fail(c, `${what}. Check that you picked the right file and format.`);
 }
 
-/** JSON.parse of a whole document; a syntax error names the line (from the error's position). */
-function parseJsonDocument(text: string, format: DatasetFormat, hint: string): unknown {
+/**
+ * A whole JSON document (readJson: depth-bounded, keys given twice and reserved keys refused).
+ * A problem names its line; `keyed` names a problem inside a top-level entry by that entry
+ * (PubMedQA: 'record <PMID>'), and a top-level key given twice by `keyed(key)` too.
+ */
+function parseJsonDocument(
+  text: string,
+  format: DatasetFormat,
+  hint: string,
+  keyed: { where: (key: string) => string; twice: (key: string, first: number, again: number) => string },
+): unknown {
   const s = stripBom(text);
-  try {
-    return JSON.parse(s);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const m = /line (\d+)/.exec(msg) ?? null;
-    const pos = /position (\d+)/.exec(msg);
-    let line: number;
-    if (m?.[1]) line = Number(m[1]);
-    else if (pos?.[1]) line = s.slice(0, Number(pos[1])).split('\n').length;
-    else line = s.split('\n').length; // "Unexpected end of JSON input": the file is cut short
-    fail({ format, where: `line ${line}` }, `not valid JSON (${msg}). ${hint}`);
+  const read = readJson(s);
+  if (read.ok) return read.value;
+  const { problem } = read;
+  const { line, column } = lineColumn(s, read.offset);
+  if (problem.kind === 'duplicate' && problem.path.length === 0) {
+    const first = lineColumn(s, problem.firstOffset).line;
+    fail({ format, where: keyed.where(problem.key) }, keyed.twice(problem.key, first, line));
   }
+  if (problem.kind === 'duplicate' || problem.kind === 'reserved') {
+    // Inside a record: name the record; a reserved key at the top is a record's key itself.
+    const [top, ...rest] = problem.path;
+    if (top !== undefined)
+      fail({ format, where: keyed.where(String(top)) }, `${jsonProblemText({ ...problem, path: rest }, `line ${line}`)}.`);
+    fail({ format, where: `line ${line}` }, `${jsonProblemText(problem, `column ${column}`)}.`);
+  }
+  fail(
+    { format, where: `line ${line}` },
+    `${jsonProblemText(problem, `column ${column}`)}. ${problem.kind === 'syntax' ? hint : 'This is not a file MedRank can read.'}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +288,11 @@ export function parsePubMedQA(text: string, name = 'pubmedqa'): Dataset {
     text,
     format,
     'The file may be cut short or edited; download ori_pqal.json again or fix the JSON at that line.',
+    {
+      where: (pmid) => `record ${clip(pmid)}`,
+      twice: (pmid, first, again) =>
+        `PMID ${describe(pmid)} is given twice (lines ${first} and ${again}); JSON would keep only the last record. Remove the repeat or correct its PMID.`,
+    },
   );
   if (!isObject(root)) {
     fail(
@@ -182,21 +302,33 @@ export function parsePubMedQA(text: string, name = 'pubmedqa'): Dataset {
   }
   const passages: Passage[] = [];
   const questions: Question[] = [];
+  const passageIds = new UniqueIds('passage', DATASET_LIMITS.passages);
+  const questionIds = new UniqueIds('question', DATASET_LIMITS.questions);
   for (const [pmid, rec] of Object.entries(root)) {
-    const c: Ctx = { format, where: `record ${pmid}` };
+    const c: Ctx = { format, where: `record ${clip(pmid)}` };
     if (pmid.trim() === '') fail(c, 'the record key (its PMID) is empty. Key every record by its PMID.');
+    checkIdText(pmid, 'the record key (its PMID)', c);
+    questionIds.add(pmid, c);
     if (!isObject(rec)) fail(c, `must be an object with QUESTION, CONTEXTS and final_decision (got ${describe(rec)}).`);
     const question = reqText(rec, 'QUESTION', c, 'Every record needs its question; fix or remove the record.');
     const contexts = rec.CONTEXTS;
     if (!Array.isArray(contexts)) {
       fail(c, `"CONTEXTS" must be an array of abstract passages (got ${describe(contexts)}). Fix or remove the record.`);
     }
+    if (contexts.length > DATASET_LIMITS.goldPerQuestion) {
+      fail(
+        c,
+        `"CONTEXTS" holds ${count(contexts.length)} passages, more than the ${count(DATASET_LIMITS.goldPerQuestion)} one question may have. Is this the right file?`,
+      );
+    }
     const goldDocIds: string[] = [];
     contexts.forEach((t: unknown, i) => {
       if (typeof t !== 'string' || t.trim() === '') {
         fail(c, `CONTEXTS[${i}] must be a non-empty string (got ${describe(t)}). Remove the empty passage or fix it.`);
       }
+      checkTextSize(t, `CONTEXTS[${i}]`, c);
       const id = `${pmid}#${i}`;
+      passageIds.add(id, c);
       passages.push({ id, text: t });
       goldDocIds.push(id);
     });
@@ -228,7 +360,8 @@ export function parseMedMCQA(text: string, name = 'medmcqa'): Dataset {
   const format = 'medmcqa';
   const passages: Passage[] = [];
   const questions: Question[] = [];
-  const ids = new UniqueIds('question');
+  const ids = new UniqueIds('question', DATASET_LIMITS.questions);
+  const passageIds = new UniqueIds('passage', DATASET_LIMITS.passages);
   for (const { value: rec, line } of jsonl(text, format, '')) {
     const c: Ctx = { format, where: lineLabel('', line) };
     const id = idOf(rec.id, 'id', c);
@@ -248,6 +381,7 @@ export function parseMedMCQA(text: string, name = 'medmcqa'): Dataset {
     const exp = optionalString(rec, 'exp', c);
     const goldDocIds: string[] = [];
     if (exp !== undefined && exp.trim() !== '') {
+      passageIds.add(`${id}#exp`, c);
       passages.push({ id: `${id}#exp`, text: exp });
       goldDocIds.push(`${id}#exp`);
     }
@@ -269,27 +403,27 @@ export function parseMedMCQA(text: string, name = 'medmcqa'): Dataset {
 export function parseMedQA(text: string, name = 'medqa'): Dataset {
   const format = 'medqa';
   const questions: Question[] = [];
-  const ids = new UniqueIds('question');
+  const ids = new UniqueIds('question', DATASET_LIMITS.questions);
   for (const { value: rec, line } of jsonl(text, format, '')) {
     const c: Ctx = { format, where: lineLabel('', line) };
     const id = rec.id === undefined ? `${name}-${line}` : idOf(rec.id, 'id', c);
     ids.add(id, c);
     const question = reqText(rec, 'question', c);
     const opts = rec.options;
-    if (!isObject(opts) || Object.keys(opts).length < 2) {
+    const keys = isObject(opts) ? Object.keys(opts) : [];
+    if (!isObject(opts) || keys.length < 2 || keys.length > DATASET_LIMITS.options) {
       fail(
         c,
-        `"options" must be an object of at least two options like {"A": "...", "B": "..."} (got ${describe(opts)}). Fix or remove this record.`,
+        `"options" must be an object of 2 to ${DATASET_LIMITS.options} options like {"A": "...", "B": "..."} (got ${describe(opts)}). Fix or remove this record.`,
       );
     }
-    const keys = Object.keys(opts);
-    const options = keys.map((k) => reqText(opts, k, { format, where: c.where }, `Fill in option ${k} or remove this record.`));
+    const options = keys.map((k) => reqText(opts, k, c, `Fill in option ${field(k)} or remove this record.`));
     const key = rec.answer_idx;
     const answerIndex = typeof key === 'string' ? keys.indexOf(key) : -1;
     if (answerIndex < 0) {
       fail(
         c,
-        `"answer_idx" must be one of the option keys ${keys.join(', ')} (got ${describe(key)}). Correct it or remove this record.`,
+        `"answer_idx" must be one of the option keys ${names(keys)} (got ${describe(key)}). Correct it or remove this record.`,
       );
     }
     const answer = options[answerIndex]!;
@@ -297,7 +431,7 @@ export function parseMedQA(text: string, name = 'medqa'): Dataset {
     if (stated !== undefined && stated.trim() !== answer.trim()) {
       fail(
         c,
-        `"answer" ${describe(stated)} is not option ${String(key)} ${describe(answer)}. answer_idx and answer disagree: correct one of them.`,
+        `"answer" ${describe(stated)} is not option ${describe(key)} ${describe(answer)}. answer_idx and answer disagree: correct one of them.`,
       );
     }
     questions.push({ id, question, kind: 'multiple-choice', options, answer, answerIndex, goldDocIds: [] });
@@ -323,7 +457,7 @@ function parseCorpus(
   idKey: string,
 ): { passages: Passage[]; ids: UniqueIds } {
   const passages: Passage[] = [];
-  const ids = new UniqueIds('passage');
+  const ids = new UniqueIds('passage', DATASET_LIMITS.passages);
   for (const { value: rec, line } of jsonl(text, format, fileLabel)) {
     const c: Ctx = { format, where: lineLabel(fileLabel, line) };
     const id = idOf(rec[idKey], idKey, c);
@@ -331,6 +465,7 @@ function parseCorpus(
     const title = optionalString(rec, 'title', c);
     const body = rec.text;
     if (typeof body !== 'string') fail(c, `"text" must be a string (got ${describe(body)}). Give every passage its text.`);
+    checkTextSize(body, 'text', c);
     if (body.trim() === '' && !title?.trim()) fail(c, 'the passage has neither text nor title. Fill one in or remove the line.');
     passages.push(title ? { id, title, text: body } : { id, text: body });
   }
@@ -349,13 +484,13 @@ export function parseBeir(
   fileNames: BeirFileNames = {},
 ): Dataset {
   const format = 'beir';
-  const corpusLabel = fileNames.corpus ?? 'corpus.jsonl';
-  const queriesLabel = fileNames.queries ?? 'queries.jsonl';
-  const qrelsLabel = fileNames.qrels ?? 'qrels/test.tsv';
+  const corpusLabel = clip(fileNames.corpus ?? 'corpus.jsonl');
+  const queriesLabel = clip(fileNames.queries ?? 'queries.jsonl');
+  const qrelsLabel = clip(fileNames.qrels ?? 'qrels/test.tsv');
   const { passages, ids: passageIds } = parseCorpus(files.corpus, format, corpusLabel, '_id');
 
   const queries: { id: string; question: string }[] = [];
-  const queryIds = new UniqueIds('query');
+  const queryIds = new UniqueIds('query', DATASET_LIMITS.questions);
   for (const { value: rec, line } of jsonl(files.queries, format, queriesLabel)) {
     const c: Ctx = { format, where: lineLabel(queriesLabel, line) };
     const id = idOf(rec._id, '_id', c);
@@ -368,6 +503,12 @@ export function parseBeir(
   for (const { line, number } of textLines(files.qrels)) {
     if (line.trim() === '') continue;
     const c: Ctx = { format, where: lineLabel(qrelsLabel, number) };
+    if (line.length > DATASET_LIMITS.recordChars) {
+      fail(
+        c,
+        `the line holds ${count(line.length)} characters; a qrels line is "query-id corpus-id score". Is this the right file?`,
+      );
+    }
     let cols = line.split('\t');
     if (cols.length < 3) cols = line.trim().split(/\s+/);
     const isFirst = first;
@@ -380,12 +521,18 @@ export function parseBeir(
     const score = Number(scoreText);
     if (scoreText === '' || !Number.isFinite(score))
       fail(c, `the score must be a number (got ${describe(scoreText)}). Use 1 (or higher) for relevant, 0 for not.`);
-    if (!queryIds.has(qid)) fail(c, `query-id "${qid}" is not in ${queriesLabel}. Add the query or remove this line.`);
+    if (!queryIds.has(qid)) fail(c, `query-id ${describe(qid)} is not in ${queriesLabel}. Add the query or remove this line.`);
     if (!passageIds.has(did))
-      fail(c, `corpus-id "${did}" is not in ${corpusLabel}. Add the passage to the corpus or remove this line.`);
+      fail(c, `corpus-id ${describe(did)} is not in ${corpusLabel}. Add the passage to the corpus or remove this line.`);
     if (score > 0) {
       let set = gold.get(qid);
       if (!set) gold.set(qid, (set = new Set()));
+      if (set.size >= DATASET_LIMITS.goldPerQuestion && !set.has(did)) {
+        fail(
+          c,
+          `query-id ${describe(qid)} has more than ${count(DATASET_LIMITS.goldPerQuestion)} gold passages, the most one question may have. Is this the right qrels file?`,
+        );
+      }
       set.add(did);
     }
   }
@@ -425,12 +572,12 @@ export function parseJsonlQA(
   fileNames: JsonlFileNames = {},
 ): Dataset {
   const format = 'jsonl';
-  const questionsLabel = fileNames.questions ?? 'questions.jsonl';
-  const corpusLabel = fileNames.corpus ?? 'corpus.jsonl';
+  const questionsLabel = clip(fileNames.questions ?? 'questions.jsonl');
+  const corpusLabel = clip(fileNames.corpus ?? 'corpus.jsonl');
   const corpus = files.corpus === undefined ? undefined : parseCorpus(files.corpus, format, corpusLabel, 'id');
 
   const questions: Question[] = [];
-  const ids = new UniqueIds('question');
+  const ids = new UniqueIds('question', DATASET_LIMITS.questions);
   for (const { value: rec, line } of jsonl(files.questions, format, questionsLabel)) {
     const c: Ctx = { format, where: lineLabel(questionsLabel, line) };
     const id = idOf(rec.id, 'id', c);
@@ -441,13 +588,26 @@ export function parseJsonlQA(
     const goldDocIds: string[] = [];
     if (rawGold !== undefined && rawGold !== null) {
       if (!Array.isArray(rawGold)) fail(c, `"gold_doc_ids" must be an array of passage ids (got ${describe(rawGold)}).`);
-      for (const g of rawGold) {
-        const gid = idOf(g, 'gold_doc_ids[]', c);
+      if (rawGold.length > DATASET_LIMITS.goldPerQuestion) {
+        fail(
+          c,
+          `"gold_doc_ids" lists ${count(rawGold.length)} passages, more than the ${count(DATASET_LIMITS.goldPerQuestion)} one question may have. Keep the passages that hold the evidence.`,
+        );
+      }
+      const seen = new Set<string>();
+      for (let i = 0; i < rawGold.length; i++) {
+        const gid = idOf(rawGold[i], `gold_doc_ids[${i}]`, c, 'List the ids of corpus passages.');
         if (!corpus)
-          fail(c, `"gold_doc_ids" names passage "${gid}", but no corpus was given. Add the corpus JSONL, or drop gold_doc_ids.`);
+          fail(
+            c,
+            `"gold_doc_ids" names passage ${describe(gid)}, but no corpus was given. Add the corpus JSONL, or drop gold_doc_ids.`,
+          );
         if (!corpus.ids.has(gid))
-          fail(c, `gold passage "${gid}" is not in ${corpusLabel}. Add it to the corpus or remove it from gold_doc_ids.`);
-        if (!goldDocIds.includes(gid)) goldDocIds.push(gid);
+          fail(c, `gold passage ${describe(gid)} is not in ${corpusLabel}. Add it to the corpus or remove it from gold_doc_ids.`);
+        if (!seen.has(gid)) {
+          seen.add(gid);
+          goldDocIds.push(gid);
+        }
       }
     }
 
@@ -463,14 +623,15 @@ export function parseJsonlQA(
     const answer = rec.answer;
     const rawOptions = rec.options;
     if (rawOptions !== undefined && rawOptions !== null) {
-      if (!Array.isArray(rawOptions) || rawOptions.length < 2 || rawOptions.length > LETTERS.length) {
+      if (!Array.isArray(rawOptions) || rawOptions.length < 2 || rawOptions.length > DATASET_LIMITS.options) {
         fail(
           c,
-          `"options" must be an array of 2 to 26 option texts (got ${describe(rawOptions)}). Fix it, or leave it out for a question without options.`,
+          `"options" must be an array of 2 to ${DATASET_LIMITS.options} option texts (got ${describe(rawOptions)}). Fix it, or leave it out for a question without options.`,
         );
       }
       const options = rawOptions.map((o: unknown, i) => {
         if (typeof o !== 'string' || o.trim() === '') fail(c, `options[${i}] must be a non-empty string (got ${describe(o)}).`);
+        checkTextSize(o, `options[${i}]`, c);
         return o;
       });
       let answerIndex = -1;
@@ -525,20 +686,26 @@ export const DATASET_FILES: Record<DatasetFormat, { required: string[]; optional
 
 /** Parses `files` (file texts by key, see DATASET_FILES) as `format`. */
 export function parseDataset(format: DatasetFormat, files: Record<string, string>, name?: string): Dataset {
+  const keys = Object.keys(files);
+  const own = (key: string): unknown => (Object.hasOwn(files, key) ? files[key] : undefined);
+  const text = (key: string, v: unknown): string => {
+    if (typeof v !== 'string') fail({ format, where: 'files' }, `the file ${field(key)} must be text (got ${describe(v)}).`);
+    return v;
+  };
   const get = (key: string): string => {
-    let v = files[key];
-    const keys = Object.keys(files);
-    if (v === undefined && key === 'data' && keys.length === 1) v = files[keys[0]!];
+    let v = own(key);
+    let name = key;
+    if (v === undefined && key === 'data' && keys.length === 1) v = own((name = keys[0]!));
     if (v === undefined) {
       const { required, optional } = DATASET_FILES[format];
       fail(
         { format, where: 'files' },
-        `the file "${key}" is missing (given: ${keys.join(', ') || 'none'}). ${FORMAT_NAMES[format]} needs ${required.join(', ')}` +
+        `the file "${key}" is missing (given: ${names(keys) || 'none'}). ${FORMAT_NAMES[format]} needs ${required.join(', ')}` +
           (optional.length ? ` and optionally ${optional.join(', ')}` : '') +
           '.',
       );
     }
-    return v;
+    return text(name, v);
   };
   switch (format) {
     case 'pubmedqa':
@@ -550,7 +717,10 @@ export function parseDataset(format: DatasetFormat, files: Record<string, string
     case 'beir':
       return parseBeir({ corpus: get('corpus'), queries: get('queries'), qrels: get('qrels') }, name);
     case 'jsonl':
-      return parseJsonlQA({ questions: get('questions'), corpus: files.corpus }, name);
+      return parseJsonlQA(
+        { questions: get('questions'), corpus: own('corpus') === undefined ? undefined : text('corpus', own('corpus')) },
+        name,
+      );
   }
 }
 
@@ -570,8 +740,8 @@ export function mergeCorpora(...sets: Dataset[]): Dataset {
       const other = passageFrom.get(p.id);
       if (other !== undefined) {
         fail(
-          { format: set.format, where: `passage ${p.id}` },
-          `passage id "${p.id}" is in both "${other}" and "${set.name}". Merge each dataset once, or rename the passages of one of them.`,
+          { format: set.format, where: `passage ${clip(p.id)}` },
+          `passage id ${describe(p.id)} is in both ${describe(other)} and ${describe(set.name)}. Merge each dataset once, or rename the passages of one of them.`,
         );
       }
       passageFrom.set(p.id, set.name);
@@ -581,8 +751,8 @@ export function mergeCorpora(...sets: Dataset[]): Dataset {
       const other = questionFrom.get(q.id);
       if (other !== undefined) {
         fail(
-          { format: set.format, where: `question ${q.id}` },
-          `question id "${q.id}" is in both "${other}" and "${set.name}". Merge each dataset once, or rename the questions of one of them.`,
+          { format: set.format, where: `question ${clip(q.id)}` },
+          `question id ${describe(q.id)} is in both ${describe(other)} and ${describe(set.name)}. Merge each dataset once, or rename the questions of one of them.`,
         );
       }
       questionFrom.set(q.id, set.name);

@@ -460,3 +460,189 @@ describe('streamed reading', () => {
     );
   });
 });
+
+describe('hostile input: bounded counts, linear checks, duplicates, bounded messages, depth', () => {
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const corpusOf = (n: number) =>
+    range(n)
+      .map((i) => `{"id": ${i}, "text": "passage ${i}"}`)
+      .join('\n');
+  const MAX_MESSAGE = 500;
+  /** A refusal whose message is bounded, prints no `undefined` and no `(got null)`. */
+  const bounded = (fn: () => unknown) => {
+    const e = refusal(fn);
+    expect(e.message.length, e.message.slice(0, 200)).toBeLessThanOrEqual(MAX_MESSAGE);
+    expect(e.message).not.toMatch(/\bundefined\b|\(got null\)/);
+    return e;
+  };
+
+  it('a question with 100,000 gold ids is read (ids checked against Sets), repeats kept once; 100,001 are refused by count', () => {
+    const corpus = corpusOf(100_000);
+    const gold = [...range(99_990), ...range(10)];
+    const d = parseJsonlQA({ questions: JSON.stringify({ id: 'q', question: 'Q?', answer: '', gold_doc_ids: gold }), corpus });
+    expect(d.passages).toHaveLength(100_000);
+    expect(d.questions[0]!.goldDocIds).toHaveLength(99_990);
+    expect(d.questions[0]!.goldDocIds.slice(0, 3)).toEqual(['0', '1', '2']);
+    expectGoldResolves(d);
+
+    // refused by the count before any id is looked up (the corpus here has one passage)
+    const over = JSON.stringify({ id: 'q', question: 'Q?', answer: '', gold_doc_ids: range(100_001) });
+    const e = bounded(() => parseJsonlQA({ questions: over, corpus: corpusOf(1) }));
+    expect(e.where).toBe('questions.jsonl line 1');
+    expect(e.message).toBe(
+      'JSONL QA data, questions.jsonl line 1: "gold_doc_ids" lists 100,001 passages, more than the 100,000 one question may have. Keep the passages that hold the evidence.',
+    );
+  }, 30_000); // a ceiling for a loaded machine, not a timing check
+
+  it('BEIR: one query with 100,000 positive qrels is read, a 100,001st is refused on its line', () => {
+    const corpus = range(100_001)
+      .map((i) => `{"_id": "d${i}", "text": "t"}`)
+      .join('\n');
+    const queries = '{"_id": "q1", "text": "query"}';
+    const qrels = (n: number) => range(n).map((i) => `q1\td${i}\t1`);
+    const d = parseBeir({ corpus, queries, qrels: qrels(100_000).join('\n') });
+    expect(d.questions[0]!.goldDocIds).toHaveLength(100_000);
+    expectGoldResolves(d);
+    const e = bounded(() => parseBeir({ corpus, queries, qrels: ['query-id\tcorpus-id\tscore', ...qrels(100_001)].join('\n') }));
+    expect(e.where).toBe('qrels/test.tsv line 100002');
+    expect(e.message).toContain('query-id "q1" has more than 100,000 gold passages');
+  }, 30_000);
+
+  it('PubMedQA: a record with more contexts than one question may have is refused with the count', () => {
+    const rec = { QUESTION: 'q', CONTEXTS: Array(100_001).fill('c'), final_decision: 'yes' };
+    const e = bounded(() => parsePubMedQA(JSON.stringify({ '7': rec })));
+    expect(e.where).toBe('record 7');
+    expect(e.message).toContain('"CONTEXTS" holds 100,001 passages');
+  });
+
+  it('PubMedQA: a PMID given twice is refused naming it and both lines, not the last kept', () => {
+    const again = '"21645374": {"QUESTION": "q", "CONTEXTS": ["c"], "final_decision": "no"}';
+    const text = PUBMEDQA.replace(/\}\s*$/, `,\n${again}\n}`);
+    const e = bounded(() => parsePubMedQA(text));
+    expect(e.format).toBe('pubmedqa');
+    expect(e.where).toBe('record 21645374');
+    const firstLine = PUBMEDQA.slice(0, PUBMEDQA.indexOf('"21645374"')).split('\n').length;
+    const lastLine = text.split('\n').length - 1;
+    expect(e.message).toBe(
+      `PubMedQA data, record 21645374: PMID "21645374" is given twice (lines ${firstLine} and ${lastLine}); JSON would keep only the last record. Remove the repeat or correct its PMID.`,
+    );
+  });
+
+  it('a key given twice inside a record is refused naming the key (JSON would keep only the last)', () => {
+    const line = '{"id": "m1", "question": "Q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 1, "cop": 3}';
+    const e = bounded(() => parseMedMCQA(line));
+    expect(e.where).toBe('line 1');
+    expect(e.message).toMatch(
+      /^MedMCQA data, line 1: the key "cop" is given twice \(again at column \d+\); JSON keeps only the last/,
+    );
+    const nested = bounded(() => parseMedQA('{"question": "Q?", "options": {"A": "x", "B": "y", "A": "z"}, "answer_idx": "A"}'));
+    expect(nested.message).toContain('the key "A" in options is given twice');
+    const pubmed = bounded(() =>
+      parsePubMedQA('{"5": {"QUESTION": "q",\n"QUESTION": "r", "CONTEXTS": [], "final_decision": "yes"}}'),
+    );
+    expect(pubmed.where).toBe('record 5');
+    expect(pubmed.message).toContain('the key "QUESTION" is given twice (again at line 2)');
+  });
+
+  it('duplicate passage, query and question ids are refused in every format, a number and its text being one id', () => {
+    const beirCorpus = '{"_id": "d1", "text": "a"}\n{"_id": "d1", "text": "b"}';
+    const e1 = bounded(() => parseBeir({ corpus: beirCorpus, queries: '{"_id": "q", "text": "t"}', qrels: 'q\td1\t1' }));
+    expect([e1.where, e1.message]).toEqual([
+      'corpus.jsonl line 2',
+      'BEIR data, corpus.jsonl line 2: duplicate passage id "d1" (first used at corpus.jsonl line 1). Every passage needs its own id: remove the repeat or rename it.',
+    ]);
+    const queries = '{"_id": "q", "text": "t"}\n{"_id": "q", "text": "u"}';
+    expect(bounded(() => parseBeir({ corpus: '{"_id": "d1", "text": "a"}', queries, qrels: 'q\td1\t1' })).message).toContain(
+      'duplicate query id "q" (first used at queries.jsonl line 1)',
+    );
+    const corpus = '{"id": 2, "text": "a"}\n{"id": "2", "text": "b"}';
+    const e2 = bounded(() => parseJsonlQA({ questions: '{"id": "a", "question": "q", "answer": ""}', corpus }));
+    expect(e2.message).toContain('duplicate passage id "2" (first used at corpus.jsonl line 1)');
+    const medqa = '{"id": 7, "question": "Q?", "options": {"A": "x", "B": "y"}, "answer_idx": "A"}';
+    expect(bounded(() => parseMedQA(`${medqa}\n${medqa}`)).message).toContain('duplicate question id "7" (first used at line 1)');
+    const jq = '{"id": "a", "question": "q", "answer": ""}';
+    expect(bounded(() => parseJsonlQA({ questions: `${jq}\n\n${jq}` })).where).toBe('questions.jsonl line 3');
+  });
+
+  it('an id number that would not stay exact (fraction, past 2^53, Infinity) is refused', () => {
+    const q = (id: string) => `{"id": ${id}, "question": "q", "answer": ""}`;
+    expect(bounded(() => parseJsonlQA({ questions: q('9007199254740993') })).message).toContain(
+      '"id" must be a non-empty string or a whole number below 2^53 (got 9007199254740992)',
+    );
+    expect(bounded(() => parseJsonlQA({ questions: q('1.5') })).message).toContain('(got 1.5)');
+    expect(bounded(() => parseJsonlQA({ questions: q('-1e999') })).message).toContain('(got -Infinity)');
+  });
+
+  it('a MedQA record with 100,000 option keys gets a short message naming "options" and the count', () => {
+    const options = Object.fromEntries(range(100_000).map((i) => [`K${i}`, `option ${i}`]));
+    const e = bounded(() => parseMedQA(JSON.stringify({ question: 'Q?', options, answer_idx: 'nope' })));
+    expect(e.where).toBe('line 1');
+    expect(e.message).toBe(
+      'MedQA data, line 1: "options" must be an object of 2 to 26 options like {"A": "...", "B": "..."} (got an object with 100000 keys). Fix or remove this record.',
+    );
+    // 26 options with long keys: the list of keys in the message is cut
+    const long = Object.fromEntries(range(26).map((i) => [`${'k'.repeat(5_000)}${i}`, 'x']));
+    const e2 = bounded(() => parseMedQA(JSON.stringify({ question: 'Q?', options: long, answer_idx: 'A' })));
+    expect(e2.message).toMatch(/"answer_idx" must be one of the option keys (k+…, )+… \(26 in all\) \(got "A"\)/);
+  });
+
+  it('NaN-like values are printed as written, never as null; a real null is named as such', () => {
+    const mcq = (cop: string) => `{"id": "x", "question": "Q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": ${cop}}`;
+    expect(bounded(() => parseMedMCQA(mcq('1e999'))).message).toContain('(got Infinity)');
+    expect(bounded(() => parseMedMCQA(mcq('-0'))).message).toContain('(got -0)');
+    expect(bounded(() => parseMedMCQA(mcq('null'))).message).toContain('(got a null value)');
+    const huge = bounded(() => parseMedMCQA(mcq(JSON.stringify('x'.repeat(100_000)))));
+    expect(huge.message).toContain('(got "xxxx');
+  });
+
+  it('prototype keys are refused wherever they are, and nothing is polluted', () => {
+    const base = { question: 'Q?', options: { A: 'x', B: 'y' }, answer_idx: 'A' };
+    const withKey = (json: string) => JSON.stringify(base).replace('"question"', `${json}, "question"`);
+    const e = bounded(() => parseMedQA(withKey('"__proto__": {"polluted": 1}')));
+    expect(e.message).toMatch(
+      /^MedQA data, line 1: the key "__proto__" \(at column 2\) is refused: __proto__, constructor and prototype/,
+    );
+    expect(bounded(() => parseMedQA(JSON.stringify(base).replace('"B"', '"constructor"'))).message).toContain(
+      'the key "constructor" in options (at column',
+    );
+    const p = bounded(() => parsePubMedQA('{"prototype": {"QUESTION": "q", "CONTEXTS": ["c"], "final_decision": "yes"}}'));
+    expect(p.message).toContain('the key "prototype" (at column 2) is refused');
+    expect(bounded(() => parseJsonlQA({ questions: '{"id": "__proto__", "question": "q", "answer": ""}' })).message).toBe(
+      'JSONL QA data, questions.jsonl line 1: "id" "__proto__" is refused: __proto__, constructor and prototype are reserved by JavaScript objects. Rename it.',
+    );
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('a value nested 4,000 (or 100,000) levels deep is a DatasetError naming the line, not a RangeError', () => {
+    const mcq = '{"id": "m0", "question": "Q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 1}';
+    expect(parseMedMCQA(mcq).questions).toHaveLength(1);
+    for (const depth of [4_000, 100_000]) {
+      const arrays = '['.repeat(depth) + ']'.repeat(depth);
+      const objects = '{"a":'.repeat(depth) + '0' + '}'.repeat(depth);
+      const e = bounded(() => parseMedMCQA(`${mcq}\n{"id": "m1", "question": ${arrays}}`));
+      expect(e.where).toBe('line 2');
+      expect(e.message).toMatch(/^MedMCQA data, line 2: nested deeper than 64 levels \(at column \d+\)/);
+      expect(bounded(() => parsePubMedQA(`{\n"1": ${objects}}`)).where).toBe('line 2');
+      expect(bounded(() => parseBeir({ corpus: `{"_id": "d", "text": ${arrays}}`, queries: '', qrels: '' })).where).toBe(
+        'corpus.jsonl line 1',
+      );
+    }
+  });
+
+  it('over-long lines, texts and ids are refused with their size; file names in messages are cut', () => {
+    const long = `{"id": "a", "question": "${'x'.repeat(4_000_001)}", "answer": ""}`;
+    expect(bounded(() => parseJsonlQA({ questions: long })).message).toContain(
+      'the line holds 4,000,042 characters, more than the 4,000,000 one record may hold',
+    );
+    const text = `{"id": "a", "question": "${'x'.repeat(1_000_001)}", "answer": ""}`;
+    expect(bounded(() => parseJsonlQA({ questions: text })).message).toContain(
+      '"question" holds 1,000,001 characters, more than the 1,000,000 a text may hold',
+    );
+    const id = `{"id": "${'i'.repeat(1_001)}", "question": "q", "answer": ""}`;
+    expect(bounded(() => parseJsonlQA({ questions: id })).message).toContain('"id" holds 1,001 characters');
+    const e = bounded(() => parseJsonlQA({ questions: '{"id": 1' }, 'n', { questions: 'q'.repeat(10_000) + '.jsonl' }));
+    expect(e.where.length).toBeLessThan(100);
+    const files = Object.fromEntries(range(1_000).map((i) => [`file-${i}`, '']));
+    expect(bounded(() => parseDataset('beir', files)).message).toContain('(1,000 in all)');
+  });
+});
