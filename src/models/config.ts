@@ -2,6 +2,8 @@
 // Field names follow Hugging Face's BertConfig / LlamaConfig / Qwen2Config; defaults are theirs.
 // H = heads, Hkv = key/value heads, Dh = head dim, V = vocab, D = hidden size.
 
+import { clip, describe } from '../core/format';
+import { checkDepth, JsonInputError, parseJson } from '../core/json';
 import { ModelConfigError, UnsupportedArchitectureError } from './errors';
 
 export interface BertConfig {
@@ -54,153 +56,472 @@ export interface LlamaConfig {
 
 export type ModelConfig = BertConfig | LlamaConfig;
 
-const BERT_TYPES = ['bert'];
+/**
+ * Bounds on every size config.json may give. Each is several times the largest checkpoint of
+ * these families (Llama 3.1 405B: hidden 16384, intermediate 53248, 126 layers, 128 heads of 128;
+ * Llama 3 70B and Qwen2-72B: 80 layers, intermediate 28672 / 29568, vocab 128256 / 152064;
+ * Mistral Large 2: 88 layers; Gemma-style vocabularies of 256k; contexts of 1M (Qwen2.5-1M) to 10M
+ * (Llama 4 Scout) positions), so every real checkpoint up to ~70B and beyond passes, while a
+ * hostile file cannot make the per-layer tensor lists long or the memory plan's sums inexact:
+ * at these bounds a model has under 2^50 parameters and its list under 17k tensors, both built
+ * and summed in milliseconds, before anything is read or allocated.
+ */
+export const CONFIG_LIMITS = {
+  /** hidden_size and ColBERT's dim (16384 at 405B). */
+  hidden: 65536,
+  /** intermediate_size (53248 at 405B). */
+  intermediate: 262144,
+  /** num_hidden_layers (126 at 405B); at most ~16 tensors each. */
+  layers: 1024,
+  /** num_attention_heads and num_key_value_heads (128 at 405B). */
+  heads: 1024,
+  /** head_dim, given or implied (64 to 256 in practice). */
+  headDim: 1024,
+  /** vocab_size (262144 at most in practice). */
+  vocab: 2 ** 22,
+  /** max_position_embeddings, sliding_window, original_max_position_embeddings (10485760 at most in practice). */
+  positions: 2 ** 24,
+  /** BERT's type_vocab_size (2 in practice). */
+  typeVocab: 1024,
+  /** Entries of an eos_token_id list (3 in Llama 3.1). */
+  eosIds: 1024,
+} as const;
+
+const L = CONFIG_LIMITS;
+
+// ---- The field rules -------------------------------------------------------------------------
+// Every field MedRank reads from config.json has one rule here, checked in table order (a token
+// id's rule reads the vocab_size checked before it) and before anything else is derived from the
+// config; relations between checked fields (heads dividing, RoPE's factors) come next. Only the
+// object's own keys are read, so inherited names (toString, constructor) are never a field.
+
+type Value = number | boolean | string | number[] | Record<string, unknown> | null;
+
+type Rule = {
+  key: string;
+  /** null counts as absent (HF resolves None to the default for these). */
+  nullOk?: boolean;
+} & (
+  | /** An integer in [min, max] (and below the field `below` when named); dflt undefined: required. */
+    { kind: 'int'; min: number; max: number; below?: string; dflt?: number | null }
+    /** A finite number within the range; open ends exclude the bound. */
+  | { kind: 'real'; min: number; minOpen: boolean; max: number; maxOpen: boolean; dflt: number }
+  | { kind: 'bool'; dflt: boolean }
+  /** A token id or a list of them (EOS); absent or null: none. */
+  | { kind: 'ids'; below: string }
+  /** One of the strings MedRank implements; another string is an UnsupportedArchitectureError. */
+  | { kind: 'choice'; of: readonly string[]; dflt: string; hint: string }
+  /** A nested object (rope_scaling), checked by its own table; absent or null: none. */
+  | { kind: 'object' }
+);
+
+/** A relation between checked fields: `message` when `fails`. `field` is the one to fix. */
+interface Relation {
+  field: string;
+  fails: (f: Fields) => boolean;
+  message: (f: Fields) => string;
+}
+
+const size = (key: string, max: number, dflt?: number): Rule => ({ key, kind: 'int', min: 1, max, dflt });
+/** A size that may be absent or null (HF then derives it). */
+const optSize = (key: string, max: number): Rule => ({ key, kind: 'int', min: 1, max, dflt: null, nullOk: true });
+const tokenId = (key: string, dflt: number | null): Rule => ({
+  key,
+  kind: 'int',
+  min: 0,
+  max: L.vocab - 1,
+  below: 'vocab_size',
+  dflt,
+  nullOk: true,
+});
+const positive = (key: string, dflt: number): Rule => ({
+  key,
+  kind: 'real',
+  min: 0,
+  minOpen: true,
+  max: Infinity,
+  maxOpen: true,
+  dflt,
+});
+const eps = (key: string, dflt: number): Rule => ({ key, kind: 'real', min: 0, minOpen: true, max: 1, maxOpen: true, dflt });
+const probability = (key: string, dflt: number, nullOk = false): Rule => ({
+  key,
+  kind: 'real',
+  min: 0,
+  minOpen: false,
+  max: 1,
+  maxOpen: true,
+  dflt,
+  nullOk,
+});
+const flag = (key: string): Rule => ({ key, kind: 'bool', dflt: false, nullOk: true });
+
+const BERT_FIELDS: readonly Rule[] = [
+  size('vocab_size', L.vocab),
+  size('hidden_size', L.hidden, 768),
+  size('num_hidden_layers', L.layers, 12),
+  size('num_attention_heads', L.heads, 12),
+  size('intermediate_size', L.intermediate, 3072),
+  size('max_position_embeddings', L.positions, 512),
+  size('type_vocab_size', L.typeVocab, 2),
+  size('dim', L.hidden, 128),
+  eps('layer_norm_eps', 1e-12),
+  probability('hidden_dropout_prob', 0.1),
+  probability('attention_probs_dropout_prob', 0.1),
+  probability('classifier_dropout', 0, true),
+  tokenId('pad_token_id', 0),
+  { key: 'hidden_act', kind: 'choice', of: ['gelu', 'gelu_new'], dflt: 'gelu', hint: 'MedRank implements gelu and gelu_new' },
+  {
+    key: 'position_embedding_type',
+    kind: 'choice',
+    of: ['absolute'],
+    dflt: 'absolute',
+    hint: 'only absolute positions are implemented',
+  },
+];
+
+const BERT_RELATIONS: readonly Relation[] = [
+  {
+    field: 'num_attention_heads',
+    fails: (f) => f.int('hidden_size') % f.int('num_attention_heads') !== 0,
+    message: (f) => `hidden_size ${f.int('hidden_size')} is not divisible by num_attention_heads ${f.int('num_attention_heads')}`,
+  },
+];
+
+const LLAMA_FIELDS: readonly Rule[] = [
+  size('vocab_size', L.vocab),
+  size('hidden_size', L.hidden),
+  size('intermediate_size', L.intermediate),
+  size('num_hidden_layers', L.layers),
+  size('num_attention_heads', L.heads),
+  optSize('num_key_value_heads', L.heads),
+  optSize('head_dim', L.headDim),
+  size('max_position_embeddings', L.positions, 2048),
+  optSize('sliding_window', L.positions),
+  eps('rms_norm_eps', 1e-6),
+  positive('rope_theta', 10000),
+  probability('attention_dropout', 0),
+  tokenId('bos_token_id', null),
+  tokenId('pad_token_id', null),
+  { key: 'eos_token_id', kind: 'ids', below: 'vocab_size' },
+  flag('tie_word_embeddings'), // HF's default is false for both families
+  flag('attention_bias'),
+  flag('mlp_bias'),
+  flag('use_sliding_window'),
+  { key: 'hidden_act', kind: 'choice', of: ['silu'], dflt: 'silu', hint: "MedRank's MLP is SwiGLU (silu)" },
+  { key: 'rope_scaling', kind: 'object' },
+];
+
+/** Head dim as HF computes it: head_dim when given, else hidden_size / num_attention_heads. */
+const headDimOf = (f: Fields): number => f.opt('head_dim') ?? f.int('hidden_size') / f.int('num_attention_heads');
+
+const LLAMA_RELATIONS: readonly Relation[] = [
+  {
+    field: 'num_attention_heads',
+    fails: (f) => f.opt('head_dim') === null && f.int('hidden_size') % f.int('num_attention_heads') !== 0,
+    message: (f) =>
+      `hidden_size ${f.int('hidden_size')} is not divisible by num_attention_heads ${f.int('num_attention_heads')} ` +
+      '(and no head_dim is given)',
+  },
+  {
+    field: 'head_dim',
+    fails: (f) => headDimOf(f) % 2 !== 0 || headDimOf(f) > L.headDim,
+    message: (f) =>
+      `the head dim ${headDimOf(f)}${f.opt('head_dim') === null ? ' (hidden_size / num_attention_heads)' : ''} must be ` +
+      `even (RoPE rotates pairs of values) and at most ${L.headDim}`,
+  },
+  {
+    field: 'num_key_value_heads',
+    fails: (f) => f.int('num_attention_heads') % (f.opt('num_key_value_heads') ?? f.int('num_attention_heads')) !== 0,
+    message: (f) =>
+      `num_attention_heads ${f.int('num_attention_heads')} must be a multiple of num_key_value_heads ` +
+      `${f.opt('num_key_value_heads')}`,
+  },
+];
+
+interface RopeKind {
+  rules: readonly Rule[];
+  relations: readonly Relation[];
+  build: (f: Fields) => RopeScaling;
+}
+
+const ROPE_KINDS = new Map<string, RopeKind>([
+  ['default', { rules: [], relations: [], build: () => ({ type: 'default' }) }],
+  // Dynamic NTK only changes the frequencies beyond max_position_embeddings, which MedRank's
+  // contexts never reach (the model refuses longer inputs), so it equals the default here.
+  ['dynamic', { rules: [positive('factor', 1)], relations: [], build: () => ({ type: 'default' }) }],
+  ['linear', { rules: [positive('factor', 1)], relations: [], build: (f) => ({ type: 'linear', factor: f.num('factor') }) }],
+  [
+    'llama3',
+    {
+      rules: [
+        positive('factor', 8),
+        positive('low_freq_factor', 1),
+        positive('high_freq_factor', 4),
+        size('original_max_position_embeddings', L.positions, 8192),
+      ],
+      relations: [
+        {
+          field: 'rope_scaling.low_freq_factor',
+          fails: (f) => f.num('low_freq_factor') === f.num('high_freq_factor'),
+          message: (f) =>
+            `rope_scaling low_freq_factor and high_freq_factor are both ${f.num('low_freq_factor')}; llama3 scaling ` +
+            'divides by their difference, so they must differ (Llama 3.1 uses 1 and 4)',
+        },
+      ],
+      build: (f) => ({
+        type: 'llama3',
+        factor: f.num('factor'),
+        lowFreqFactor: f.num('low_freq_factor'),
+        highFreqFactor: f.num('high_freq_factor'),
+        originalMaxPositions: f.int('original_max_position_embeddings'),
+      }),
+    },
+  ],
+]);
+
+const ROPE_NAMES = 'default, linear, dynamic (within max_position_embeddings) and llama3';
+const ROPE_CHOICES = 'default, linear, dynamic or llama3';
+
+/** The checked values of one table, by key. */
+class Fields {
+  constructor(private readonly values: ReadonlyMap<string, Value>) {}
+
+  private get(key: string): Value {
+    if (!this.values.has(key)) throw new Error(`internal: config field "${key}" has no rule`);
+    return this.values.get(key)!;
+  }
+
+  int(key: string): number {
+    return this.get(key) as number;
+  }
+  num(key: string): number {
+    return this.get(key) as number;
+  }
+  opt(key: string): number | null {
+    return this.get(key) as number | null;
+  }
+  bool(key: string): boolean {
+    return this.get(key) as boolean;
+  }
+  str(key: string): string {
+    return this.get(key) as string;
+  }
+  ids(key: string): number[] {
+    return this.get(key) as number[];
+  }
+  obj(key: string): Record<string, unknown> | null {
+    return this.get(key) as Record<string, unknown> | null;
+  }
+}
+
+const own = (o: Record<string, unknown>, key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads and checks every rule of `rules` from `raw`; throws at the first field that breaks its rule. */
+function readFields(raw: Record<string, unknown>, rules: readonly Rule[], at: string, modelType: string): Fields {
+  const got = new Map<string, Value>();
+  for (const r of rules) got.set(r.key, readField(raw, r, got, at, modelType));
+  return new Fields(got);
+}
+
+function readField(raw: Record<string, unknown>, r: Rule, got: Map<string, Value>, at: string, modelType: string): Value {
+  const field = at + r.key;
+  const name = `config.json "${field}"`;
+  const fail = (expected: string, v: unknown): never => {
+    throw new ModelConfigError(`${name} must be ${expected}, found ${describe(v)}`, field);
+  };
+  let v = own(raw, r.key);
+  if (v === null && (r.nullOk || r.kind === 'ids' || r.kind === 'object')) v = undefined;
+  if (v === undefined) {
+    if (r.kind === 'ids') return [];
+    if (r.kind === 'object') return null;
+    if (r.dflt === undefined)
+      throw new ModelConfigError(`config.json lacks "${field}"; it is required for model_type ${modelType}`, field);
+    return r.dflt;
+  }
+  /** A token id below the already-checked field `below` (vocab_size). */
+  const idIn = (x: unknown, below: string, what: string, label = name): number => {
+    const vocab = got.get(below) as number;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= vocab)
+      throw new ModelConfigError(
+        `${label} must be ${what} from 0 to ${vocab - 1} (${below} is ${vocab}), found ${describe(x)}`,
+        field,
+      );
+    return x + 0; // -0 as 0
+  };
+  switch (r.kind) {
+    case 'int': {
+      if (r.below !== undefined) return idIn(v, r.below, 'a token id');
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < r.min || v > r.max)
+        fail(`an integer from ${r.min} to ${r.max}`, v);
+      return v as number;
+    }
+    case 'real': {
+      const ok =
+        typeof v === 'number' &&
+        Number.isFinite(v) &&
+        (r.minOpen ? v > r.min : v >= r.min) &&
+        (r.maxOpen ? v < r.max : v <= r.max);
+      if (!ok) {
+        const lo = `${r.minOpen ? 'above' : 'at least'} ${r.min}`;
+        const hi = r.max === Infinity ? '' : ` and ${r.maxOpen ? 'below' : 'at most'} ${r.max}`;
+        fail(`a finite number ${lo}${hi}`, v);
+      }
+      return (v as number) + 0;
+    }
+    case 'bool':
+      if (typeof v !== 'boolean') fail('true or false', v);
+      return v as boolean;
+    case 'ids': {
+      if (!Array.isArray(v)) return [idIn(v, r.below, 'a token id (or a list of them)')];
+      if (v.length > L.eosIds) fail(`a token id or a list of at most ${L.eosIds} of them`, v);
+      return v.map((x, i) => idIn(x, r.below, 'a token id', `${name} entry ${i}`));
+    }
+    case 'choice':
+      if (typeof v !== 'string') fail(`a string (${r.of.map((s) => `"${s}"`).join(' or ')})`, v);
+      if (!r.of.includes(v as string))
+        throw new UnsupportedArchitectureError(
+          `config.json ${field} ${describe(v)} is not supported for model_type ${modelType}; ${r.hint}`,
+        );
+      return v as string;
+    case 'object':
+      if (!isObject(v)) fail('an object or null', v);
+      return v as Record<string, unknown>;
+  }
+}
+
+function checkRelations(f: Fields, relations: readonly Relation[]): void {
+  for (const r of relations) if (r.fails(f)) throw new ModelConfigError(`config.json: ${r.message(f)}`, r.field);
+}
+
+// ---- Parsing ---------------------------------------------------------------------------------
+
 const LLAMA_TYPES = ['llama', 'qwen2', 'mistral'];
 
+/** config.json (its text, or the object it parsed to) as a typed config; every field checked first. */
 export function parseConfig(text: string | object): ModelConfig {
-  let raw: Record<string, unknown>;
-  if (typeof text === 'string') {
-    try {
-      raw = JSON.parse(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new ModelConfigError(`config.json is not valid JSON (${(e as Error).message}); re-download it or fix the file`);
-    }
-  } else raw = text as Record<string, unknown>;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ModelConfigError('config.json must be a JSON object with model_type and the model sizes');
-  const type = raw.model_type;
+  const raw = configObject(text);
+  const type = own(raw, 'model_type');
+  if (type === undefined || type === null)
+    throw new ModelConfigError(
+      'config.json has no "model_type"; MedRank reads Hugging Face configs (bert, llama, qwen2, mistral)',
+      'model_type',
+    );
   if (typeof type !== 'string')
-    throw new ModelConfigError('config.json has no "model_type"; MedRank reads Hugging Face configs (bert, llama, qwen2)');
-  if (BERT_TYPES.includes(type)) return parseBert(raw);
+    throw new ModelConfigError(
+      `config.json "model_type" must be a string (bert, llama, qwen2, mistral), found ${describe(type)}`,
+      'model_type',
+    );
+  if (type === 'bert') return parseBert(raw);
   if (LLAMA_TYPES.includes(type)) return parseLlama(raw, type);
   throw new UnsupportedArchitectureError(
-    `model_type "${type}"${archs(raw)} is not supported. MedRank trains BERT/ColBERT retrievers (model_type bert) and ` +
-      'Llama-family generators (llama, qwen2, mistral, e.g. SmolLM or Qwen2); pick a checkpoint of one of these',
+    `model_type ${describe(type)}${archs(raw)} is not supported. MedRank trains BERT/ColBERT retrievers (model_type bert) ` +
+      'and Llama-family generators (llama, qwen2, mistral, e.g. SmolLM or Qwen2); pick a checkpoint of one of these',
   );
 }
 
+/** The config as an object, depth-bounded: text through parseJson, an object through checkDepth. */
+function configObject(text: string | object): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    if (typeof text === 'string') raw = parseJson(text, 'config.json');
+    else {
+      checkDepth(text, 'config.json');
+      raw = text;
+    }
+  } catch (e) {
+    if (e instanceof JsonInputError) throw new ModelConfigError(`${e.message}; re-download it or fix the file`);
+    throw e;
+  }
+  if (!isObject(raw))
+    throw new ModelConfigError(`config.json must be a JSON object with model_type and the model sizes, found ${describe(raw)}`);
+  return raw;
+}
+
+/** The first architectures, bounded, for a message. */
 function archs(raw: Record<string, unknown>): string {
-  return Array.isArray(raw.architectures) ? ` (${raw.architectures.join(', ')})` : '';
-}
-
-function int(raw: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-    throw new ModelConfigError(
-      v === undefined
-        ? `config.json lacks "${key}"; it is required for model_type ${String(raw.model_type)}`
-        : `config.json "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`,
-    );
-  return v;
-}
-
-function num(raw: Record<string, unknown>, key: string, fallback: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v))
-    throw new ModelConfigError(`config.json "${key}" must be a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function optInt(v: unknown): number | null {
-  return typeof v === 'number' && Number.isInteger(v) ? v : null;
+  const a = own(raw, 'architectures');
+  if (!Array.isArray(a) || a.length === 0) return '';
+  const names = a.slice(0, 3).map((x) => (typeof x === 'string' ? clip(x, 40) : describe(x)));
+  return ` (${names.join(', ')}${a.length > 3 ? `, and ${a.length - 3} more` : ''})`;
 }
 
 function parseBert(raw: Record<string, unknown>): BertConfig {
-  const act = raw.hidden_act ?? 'gelu';
-  if (act !== 'gelu' && act !== 'gelu_new')
-    throw new UnsupportedArchitectureError(
-      `BERT hidden_act "${String(act)}" is not supported; MedRank implements gelu and gelu_new`,
-    );
-  if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== 'absolute')
-    throw new UnsupportedArchitectureError(
-      `BERT position_embedding_type "${String(raw.position_embedding_type)}" is not supported; only absolute positions are`,
-    );
-  const c: BertConfig = {
+  const f = readFields(raw, BERT_FIELDS, '', 'bert');
+  checkRelations(f, BERT_RELATIONS);
+  return {
     kind: 'bert',
-    vocabSize: int(raw, 'vocab_size'),
-    hiddenSize: int(raw, 'hidden_size', 768),
-    numLayers: int(raw, 'num_hidden_layers', 12),
-    numHeads: int(raw, 'num_attention_heads', 12),
-    intermediateSize: int(raw, 'intermediate_size', 3072),
-    maxPositions: int(raw, 'max_position_embeddings', 512),
-    typeVocabSize: int(raw, 'type_vocab_size', 2),
-    layerNormEps: num(raw, 'layer_norm_eps', 1e-12),
-    hiddenAct: act,
-    hiddenDropout: num(raw, 'hidden_dropout_prob', 0.1),
-    attentionDropout: num(raw, 'attention_probs_dropout_prob', 0.1),
-    padTokenId: int(raw, 'pad_token_id', 0),
-    colbertDim: int(raw, 'dim', 128),
+    vocabSize: f.int('vocab_size'),
+    hiddenSize: f.int('hidden_size'),
+    numLayers: f.int('num_hidden_layers'),
+    numHeads: f.int('num_attention_heads'),
+    intermediateSize: f.int('intermediate_size'),
+    maxPositions: f.int('max_position_embeddings'),
+    typeVocabSize: f.int('type_vocab_size'),
+    layerNormEps: f.num('layer_norm_eps'),
+    hiddenAct: f.str('hidden_act') as BertConfig['hiddenAct'],
+    hiddenDropout: f.num('hidden_dropout_prob'),
+    attentionDropout: f.num('attention_probs_dropout_prob'),
+    padTokenId: f.int('pad_token_id'),
+    colbertDim: f.int('dim'),
   };
-  if (c.hiddenSize % c.numHeads !== 0)
-    throw new ModelConfigError(`hidden_size ${c.hiddenSize} is not divisible by num_attention_heads ${c.numHeads}`);
-  return c;
 }
 
-function parseRopeScaling(raw: Record<string, unknown>): RopeScaling {
-  const s = raw.rope_scaling as Record<string, unknown> | null | undefined;
-  if (!s) return { type: 'default' };
-  const type = (s.rope_type ?? s.type) as string;
-  if (type === 'default') return { type: 'default' };
-  // Dynamic NTK only changes the frequencies beyond max_position_embeddings, which MedRank's
-  // contexts never reach (the model refuses longer inputs), so it equals the default here.
-  if (type === 'dynamic') return { type: 'default' };
-  if (type === 'linear') return { type: 'linear', factor: num(s, 'factor', 1) };
-  if (type === 'llama3')
-    return {
-      type: 'llama3',
-      factor: num(s, 'factor', 8),
-      lowFreqFactor: num(s, 'low_freq_factor', 1),
-      highFreqFactor: num(s, 'high_freq_factor', 4),
-      originalMaxPositions: int(s, 'original_max_position_embeddings', 8192),
-    };
-  throw new UnsupportedArchitectureError(
-    `rope_scaling type "${type}" is not supported; MedRank implements default, linear, dynamic (within max_position_embeddings) and llama3`,
-  );
+/** rope_scaling by its type's own table; a type MedRank does not implement is refused by name. */
+function parseRopeScaling(s: Record<string, unknown> | null, modelType: string): RopeScaling {
+  if (s === null) return { type: 'default' };
+  const key = own(s, 'rope_type') != null ? 'rope_type' : 'type';
+  const type = own(s, key);
+  if (type == null)
+    throw new ModelConfigError(
+      `config.json "rope_scaling" names no "rope_type" (nor "type"); set it to ${ROPE_CHOICES}, or remove rope_scaling`,
+      'rope_scaling',
+    );
+  if (typeof type !== 'string')
+    throw new ModelConfigError(
+      `config.json "rope_scaling.${key}" must be a string (${ROPE_CHOICES}), found ${describe(type)}`,
+      `rope_scaling.${key}`,
+    );
+  const kind = ROPE_KINDS.get(type);
+  if (!kind)
+    throw new UnsupportedArchitectureError(
+      `rope_scaling type ${describe(type)} is not supported; MedRank implements ${ROPE_NAMES}`,
+    );
+  const f = readFields(s, kind.rules, 'rope_scaling.', modelType);
+  checkRelations(f, kind.relations);
+  return kind.build(f);
 }
 
 function parseLlama(raw: Record<string, unknown>, type: string): LlamaConfig {
-  const act = raw.hidden_act ?? 'silu';
-  if (act !== 'silu')
-    throw new UnsupportedArchitectureError(
-      `hidden_act "${String(act)}" is not supported for ${type}; MedRank's MLP is SwiGLU (silu)`,
-    );
-  const hiddenSize = int(raw, 'hidden_size');
-  const numHeads = int(raw, 'num_attention_heads');
-  const numKvHeads = int(raw, 'num_key_value_heads', numHeads);
-  if (numHeads === 0 || (hiddenSize % numHeads !== 0 && raw.head_dim === undefined))
-    throw new ModelConfigError(`hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
-  const headDim = int(raw, 'head_dim', Math.floor(hiddenSize / Math.max(1, numHeads)));
-  if (numKvHeads === 0 || numHeads % numKvHeads !== 0)
-    throw new ModelConfigError(`num_attention_heads ${numHeads} must be a multiple of num_key_value_heads ${numKvHeads}`);
-  const eos = raw.eos_token_id;
+  const f = readFields(raw, LLAMA_FIELDS, '', type);
+  checkRelations(f, LLAMA_RELATIONS);
+  const ropeScaling = parseRopeScaling(f.obj('rope_scaling'), type);
   const qwen = type === 'qwen2';
+  const numHeads = f.int('num_attention_heads');
   return {
     kind: 'llama',
     family: qwen ? 'qwen2' : 'llama',
-    vocabSize: int(raw, 'vocab_size'),
-    hiddenSize,
-    intermediateSize: int(raw, 'intermediate_size'),
-    numLayers: int(raw, 'num_hidden_layers'),
+    vocabSize: f.int('vocab_size'),
+    hiddenSize: f.int('hidden_size'),
+    intermediateSize: f.int('intermediate_size'),
+    numLayers: f.int('num_hidden_layers'),
     numHeads,
-    numKvHeads,
-    headDim,
-    maxPositions: int(raw, 'max_position_embeddings', 2048),
-    rmsNormEps: num(raw, 'rms_norm_eps', 1e-6),
-    ropeTheta: num(raw, 'rope_theta', 10000),
-    ropeScaling: parseRopeScaling(raw),
-    tieWordEmbeddings: raw.tie_word_embeddings === true, // HF's default is false for both families
-    attentionBias: qwen || raw.attention_bias === true,
-    mlpBias: raw.mlp_bias === true,
-    bosTokenId: optInt(raw.bos_token_id),
-    eosTokenIds: Array.isArray(eos)
-      ? eos.filter((x): x is number => typeof x === 'number')
-      : optInt(eos) !== null
-        ? [eos as number]
-        : [],
-    padTokenId: optInt(raw.pad_token_id),
+    numKvHeads: f.opt('num_key_value_heads') ?? numHeads,
+    headDim: headDimOf(f),
+    maxPositions: f.int('max_position_embeddings'),
+    rmsNormEps: f.num('rms_norm_eps'),
+    ropeTheta: f.num('rope_theta'),
+    ropeScaling,
+    tieWordEmbeddings: f.bool('tie_word_embeddings'),
+    attentionBias: qwen || f.bool('attention_bias'),
+    mlpBias: f.bool('mlp_bias'),
+    bosTokenId: f.opt('bos_token_id'),
+    eosTokenIds: f.ids('eos_token_id'),
+    padTokenId: f.opt('pad_token_id'),
     // Qwen2 configs carry a window that is off unless use_sliding_window; Mistral's is on when set.
     // Within the window, windowed attention equals full attention, so only longer inputs differ.
-    slidingWindow: (qwen ? raw.use_sliding_window === true : true) ? optInt(raw.sliding_window) : null,
+    slidingWindow: (qwen ? f.bool('use_sliding_window') : true) ? f.opt('sliding_window') : null,
   };
 }
 

@@ -9,8 +9,19 @@ export class UnsupportedArchitectureError extends MedRankError {}
 /** The weights do not match the config: missing tensors, wrong shapes, unexpected dtypes. */
 export class CheckpointMismatchError extends MedRankError {}
 
-/** A config.json that is not valid JSON or lacks a required field. */
-export class ModelConfigError extends MedRankError {}
+/**
+ * A config.json (or another of the model's JSON files) that is not valid JSON, lacks a required
+ * field or holds a value outside its rule. `field` names the config.json field to fix
+ * ("num_hidden_layers", "rope_scaling.low_freq_factor"), or is null when the file as a whole is wrong.
+ */
+export class ModelConfigError extends MedRankError {
+  constructor(
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+  }
+}
 
 /** The model, its gradients and optimizer state do not fit the adapter's limits. */
 export class ModelTooLargeError extends MedRankError {}

@@ -1,24 +1,20 @@
-// From a model folder (hub, URL or local; see sources.ts) to a model on the GPU: read
-// config.json, the tokenizer and the safetensors shards, verify the weights against the config,
-// check the memory plan against the adapter, then upload.
+// From a model folder (hub, URL or local; see sources.ts) to a model on the GPU: read and check
+// config.json (every field bounded before anything is derived from it) and the tokenizer, check
+// that the weights the config implies fit the adapter before reading them, read the safetensors
+// shards, verify them against the config, check the full memory plan, then upload.
 
 import type { Engine } from '../tensor';
 import { bertSpecs } from './bert';
-import { Checkpoint } from './checkpoint';
+import { clip, describe } from '../core/format';
+import { JsonInputError, parseJson } from '../core/json';
+import { Checkpoint, type TensorSpec } from './checkpoint';
 import { ColbertRetriever, ColbertTokenizer, type ColbertOptions } from './colbert';
 import { parseConfig, type BertConfig, type LlamaConfig, type ModelConfig } from './config';
-import { UnsupportedArchitectureError } from './errors';
+import { ModelConfigError, UnsupportedArchitectureError } from './errors';
 import { Generator } from './generator';
 import { LlamaModel, llamaSpecs } from './llama';
 import { checkFits, planMemory, type MemoryPlan } from './memory';
-import {
-  ModelFileMissingError,
-  ModelFormatError,
-  readAll,
-  weightFileNames,
-  type ModelFiles,
-  type ReadAllProgress,
-} from './sources';
+import { ModelFileMissingError, readAll, weightFileNames, type ModelFiles, type ReadAllProgress } from './sources';
 import { BERT_TOKENIZER_DEFAULTS, Tokenizer, wordPieceTokenizerJson } from './tokenizer';
 
 export interface LoadOptions {
@@ -41,13 +37,24 @@ export interface ModelFolder {
 
 const DEFAULT_BUDGET = 4 * 1024 ** 3;
 
+/**
+ * A JSON file of the model folder (config.json, tokenizer_config.json, tokenizer.json) as an
+ * object, depth-bounded before anything walks it (parseJson); a file that is not valid JSON, nests
+ * too deep or is not an object is a ModelConfigError naming the file.
+ */
 async function readJson(files: ModelFiles, path: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const bytes = await files.read(path, { signal });
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    value = parseJson(new TextDecoder().decode(bytes), path);
   } catch (e) {
-    throw new ModelFormatError(path, `${files.label}: ${path} is not valid JSON (${(e as Error).message}); re-download it`);
+    if (e instanceof JsonInputError)
+      throw new ModelConfigError(`${clip(files.label)}: ${e.message}; re-download it or fix the file`);
+    throw e;
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ModelConfigError(`${clip(files.label)}: ${path} must hold a JSON object, found ${describe(value)}`);
+  return value as Record<string, unknown>;
 }
 
 /**
@@ -79,14 +86,29 @@ async function tokenizerJson(
   );
 }
 
+/** config.json of a model folder, read and checked (parseConfig), without anything else. */
+export async function readModelConfig(
+  files: ModelFiles,
+  opts: { signal?: AbortSignal } = {},
+): Promise<Pick<ModelFolder, 'config' | 'configJson'>> {
+  const configJson = await readJson(files, 'config.json', opts.signal);
+  return { config: parseConfig(configJson), configJson };
+}
+
 /** config.json and the tokenizer of a model folder, without its weights (enough to tokenize). */
 export async function readModelTokenizer(
   files: ModelFiles,
   opts: { signal?: AbortSignal } = {},
 ): Promise<Omit<ModelFolder, 'checkpoint'>> {
-  const configJson = await readJson(files, 'config.json', opts.signal);
-  const config = parseConfig(configJson);
+  const { config, configJson } = await readModelConfig(files, opts);
   let tokCfg = (await files.exists('tokenizer_config.json')) ? await readJson(files, 'tokenizer_config.json', opts.signal) : {};
+  const cls = Object.hasOwn(tokCfg, 'tokenizer_class') ? tokCfg.tokenizer_class : undefined;
+  if (cls !== undefined && cls !== null && typeof cls !== 'string')
+    throw new ModelConfigError(
+      `${clip(files.label)}: tokenizer_config.json "tokenizer_class" must be a class name such as "LlamaTokenizerFast", ` +
+        `found ${describe(cls)}`,
+      'tokenizer_class',
+    );
   if (config.kind === 'bert') tokCfg = { ...BERT_TOKENIZER_DEFAULTS, ...tokCfg };
   const tokenizer = Tokenizer.fromJson(await tokenizerJson(files, config, tokCfg, opts.signal), tokCfg);
   return { config, configJson, tokenizer };
@@ -94,7 +116,11 @@ export async function readModelTokenizer(
 
 /** Read config, tokenizer and weights (not yet on the GPU). */
 export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {}): Promise<ModelFolder> {
-  const head = await readModelTokenizer(files, opts);
+  return readWeights(files, await readModelTokenizer(files, opts), opts);
+}
+
+/** The weights of a folder whose config and tokenizer were read. */
+async function readWeights(files: ModelFiles, head: Omit<ModelFolder, 'checkpoint'>, opts: LoadOptions): Promise<ModelFolder> {
   const weights = await weightFileNames(files, { signal: opts.signal });
   const bytes = await readAll(files, weights.files, { onProgress: opts.onProgress, signal: opts.signal });
   return { ...head, checkpoint: new Checkpoint(bytes) };
@@ -104,7 +130,7 @@ export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {})
 export function retrieverConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): BertConfig {
   if (folder.config.kind !== 'bert')
     throw new UnsupportedArchitectureError(
-      `${label} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
+      `${clip(label)} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
     );
   return folder.config;
 }
@@ -113,7 +139,7 @@ export function retrieverConfigOf(folder: Pick<ModelFolder, 'config'>, label: st
 export function generatorConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): LlamaConfig {
   if (folder.config.kind !== 'llama')
     throw new UnsupportedArchitectureError(
-      `${label} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
+      `${clip(label)} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
     );
   return folder.config;
 }
@@ -130,29 +156,53 @@ export function retrieverTokenizer(
   return new ColbertTokenizer(retrieverConfigOf(folder, label), folder.tokenizer, colbert);
 }
 
-export function memoryPlanFor(folder: ModelFolder, trainable: (name: string) => boolean = () => true): MemoryPlan {
-  const c = folder.config;
-  const specs =
-    c.kind === 'bert'
-      ? [
-          ...bertSpecs(c, folder.checkpoint.prefixOf('embeddings.word_embeddings.weight') ?? ''),
-          { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] },
-        ]
-      : llamaSpecs(c);
-  return planMemory(specs, trainable);
+/**
+ * The tensors a config implies, names under `prefix` (BERT checkpoints may nest the encoder, e.g.
+ * "bert."). The list is as long as num_hidden_layers, which parseConfig bounded (CONFIG_LIMITS).
+ */
+function specsOf(c: ModelConfig, prefix: string): TensorSpec[] {
+  return c.kind === 'bert'
+    ? [...bertSpecs(c, prefix), { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] }]
+    : llamaSpecs(c);
 }
 
-function fit(e: Engine, folder: ModelFolder, opts: LoadOptions, what: string): void {
+export function memoryPlanFor(folder: ModelFolder, trainable: (name: string) => boolean = () => true): MemoryPlan {
+  const c = folder.config;
+  return planMemory(
+    specsOf(c, c.kind === 'bert' ? (folder.checkpoint.prefixOf('embeddings.word_embeddings.weight') ?? '') : ''),
+    trainable,
+  );
+}
+
+function fitPlan(e: Engine, plan: MemoryPlan, opts: LoadOptions, what: string): void {
   const limits = e.gpu.info.limits;
   checkFits(
-    memoryPlanFor(folder, opts.trainable),
+    plan,
     {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize ?? 134217728,
       maxBufferSize: limits.maxBufferSize ?? 268435456,
     },
     opts.budgetBytes ?? DEFAULT_BUDGET,
+    clip(what),
+  );
+}
+
+/**
+ * Before any weight is read: the weights alone must fit (their bytes and largest tensor depend on
+ * the config only). Which weights train, and so the gradient and AdamW bytes, is checked after
+ * reading, when the checkpoint's names are known; this check never refuses what that one accepts.
+ */
+function fitWeights(e: Engine, config: ModelConfig, opts: LoadOptions, what: string): void {
+  fitPlan(
+    e,
+    planMemory(specsOf(config, ''), () => false),
+    opts,
     what,
   );
+}
+
+function fit(e: Engine, folder: ModelFolder, opts: LoadOptions, what: string): void {
+  fitPlan(e, memoryPlanFor(folder, opts.trainable), opts, what);
 }
 
 export async function loadRetriever(
@@ -160,8 +210,10 @@ export async function loadRetriever(
   files: ModelFiles,
   opts: LoadOptions & { colbert?: Partial<ColbertOptions>; seed?: number } = {},
 ): Promise<ColbertRetriever> {
-  const folder = await readModelFolder(files, opts);
-  const config = retrieverConfigOf(folder, files.label);
+  const head = await readModelTokenizer(files, opts);
+  const config = retrieverConfigOf(head, files.label);
+  fitWeights(e, config, opts, files.label);
+  const folder = await readWeights(files, head, opts);
   fit(e, folder, opts, files.label);
   return ColbertRetriever.load(e, config, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, {
     splitAboveBytes: opts.splitAboveBytes,
@@ -169,8 +221,10 @@ export async function loadRetriever(
 }
 
 export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOptions = {}): Promise<Generator> {
-  const folder = await readModelFolder(files, opts);
-  const config = generatorConfigOf(folder, files.label);
+  const head = await readModelTokenizer(files, opts);
+  const config = generatorConfigOf(head, files.label);
+  fitWeights(e, config, opts, files.label);
+  const folder = await readWeights(files, head, opts);
   fit(e, folder, opts, files.label);
   const model = LlamaModel.load(e, config, folder.checkpoint, { splitAboveBytes: opts.splitAboveBytes });
   return new Generator(model, folder.tokenizer);

@@ -58,6 +58,12 @@ export function checkFits(plan: MemoryPlan, limits: DeviceLimits, budgetBytes: n
         `limit of ${formatBytes(perBuffer)} per storage buffer. Use a smaller checkpoint (fewer vocabulary entries or a ` +
         'smaller hidden size) or a GPU whose adapter reports larger limits',
     );
+  if (plan.trainableParams === 0 && plan.totalBytes > budgetBytes)
+    throw new ModelTooLargeError(
+      `${model}: its weights alone need ${formatBytes(plan.paramBytes)} (${plan.totalParams.toLocaleString('en-US')} ` +
+        `parameters in f32), above the ${formatBytes(budgetBytes)} memory budget. Pick a smaller model, or raise the ` +
+        'budget if this GPU has the memory',
+    );
   if (plan.totalBytes > budgetBytes)
     throw new ModelTooLargeError(
       `${model}: ${formatBytes(plan.paramBytes)} of weights + ${formatBytes(plan.gradBytes)} of gradients + ` +

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/models/checkpoint';
-import { parseConfig, ropeInvFreq, type LlamaConfig } from '../../src/models/config';
+import { CONFIG_LIMITS, parseConfig, ropeInvFreq, type LlamaConfig } from '../../src/models/config';
 import {
   CheckpointMismatchError,
   ModelConfigError,
@@ -12,9 +12,14 @@ import {
   UnsupportedArchitectureError,
 } from '../../src/models/errors';
 import { llamaSpecs } from '../../src/models/llama';
+import { loadGenerator, readModelConfig, readModelTokenizer } from '../../src/models/load';
 import { checkFits, planMemory } from '../../src/models/memory';
+import { ModelFileMissingError, type ModelFiles } from '../../src/models/sources';
 import { BERT_TOKENIZER_DEFAULTS, Tokenizer, wordPieceTokenizerJson } from '../../src/models/tokenizer';
+import type { Engine } from '../../src/tensor';
 import { parseSafetensors, SafetensorsError, writeSafetensors } from '../../src/tensor/safetensors';
+import { deep } from './fuzz/hostile';
+import { LARGE_CONFIGS, LLAMA_32_1B, QWEN25_05B, SMOLLM2_135M, BERT_BASE } from './model-config-fixtures';
 
 const fixture = (name: string, file: string): Buffer => readFileSync(`test/fixtures/models/${name}/${file}`);
 const json = (name: string, file: string): Record<string, unknown> =>
@@ -71,6 +76,246 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ ...json('tiny-colbert', 'config.json'), position_embedding_type: 'relative_key' })).toThrow(
       /absolute/,
     );
+  });
+});
+
+/** The error parseConfig throws for `raw` (fails the test when it accepts). */
+function refusal(raw: string | object): Error & { field?: string | null } {
+  try {
+    parseConfig(raw);
+  } catch (e) {
+    return e as Error & { field?: string | null };
+  }
+  throw new Error('accepted');
+}
+
+/** An in-memory model folder that records what was read. */
+function memFiles(contents: Record<string, string | Buffer>, reads: string[] = []): ModelFiles {
+  return {
+    label: 'mem-model',
+    kind: 'folder',
+    read: (path) => {
+      reads.push(path);
+      const v = Object.hasOwn(contents, path) ? contents[path] : undefined;
+      if (v === undefined) return Promise.reject(new ModelFileMissingError(path, 'mem-model', `no ${path}`));
+      return Promise.resolve(typeof v === 'string' ? new TextEncoder().encode(v) : new Uint8Array(v));
+    },
+    exists: (path) => Promise.resolve(Object.hasOwn(contents, path)),
+  };
+}
+
+/** Enough of an Engine for the loader's memory check (default adapter limits); nothing is uploaded. */
+const noGpu = { gpu: { info: { limits: {} } } } as unknown as Engine;
+
+describe('config field rules', () => {
+  const llama = json('tiny-llama', 'config.json');
+  const bert = json('tiny-colbert', 'config.json');
+
+  it('admit real checkpoints of every family up to 405B; the memory plan, not the parser, refuses the large ones', () => {
+    for (const [name, raw] of Object.entries({ BERT_BASE, SMOLLM2_135M, LLAMA_32_1B, QWEN25_05B, ...LARGE_CONFIGS }))
+      expect(() => parseConfig(raw), name).not.toThrow();
+    for (const role of ['retriever', 'generator'])
+      expect(() => parseConfig(readFileSync(`public/demo/models/${role}/config.json`, 'utf8')), role).not.toThrow();
+    const c = parseConfig(LARGE_CONFIGS['Llama-3.1-70B']!) as LlamaConfig;
+    expect(c).toMatchObject({ numLayers: 80, headDim: 128, numKvHeads: 8, eosTokenIds: [128001, 128008, 128009] });
+    const nemo = parseConfig(LARGE_CONFIGS['Mistral-Nemo-12B']!) as LlamaConfig;
+    expect(nemo).toMatchObject({ hiddenSize: 5120, headDim: 128, slidingWindow: null });
+    const plan = planMemory(llamaSpecs(c), () => true);
+    expect(plan.totalParams).toBeGreaterThan(69e9);
+    expect(plan.totalParams).toBeLessThan(72e9);
+    expect(() => checkFits(plan, { maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 }, 4 * 2 ** 30, 'x')).toThrow(
+      ModelTooLargeError,
+    );
+  });
+
+  it('num_hidden_layers: 10000000 is refused at once, naming the field, before any tensor list exists', async () => {
+    for (const base of [llama, bert]) {
+      const t0 = performance.now();
+      const e = refusal({ ...base, num_hidden_layers: 10_000_000 });
+      expect(performance.now() - t0).toBeLessThan(50);
+      expect(e).toBeInstanceOf(ModelConfigError);
+      expect(e.field).toBe('num_hidden_layers');
+      expect(e.message).toBe('config.json "num_hidden_layers" must be an integer from 1 to 1024, found 10000000');
+    }
+    // Through the loader: only config.json is read, no weight, no tokenizer.
+    const reads: string[] = [];
+    const files = memFiles({ 'config.json': JSON.stringify({ ...llama, num_hidden_layers: 10_000_000 }) }, reads);
+    await expect(loadGenerator(noGpu, files)).rejects.toThrow(/"num_hidden_layers" must be an integer from 1 to 1024/);
+    expect(reads).toEqual(['config.json']);
+  });
+
+  it('a config within bounds whose weights cannot fit is refused by the memory plan before any weight is read', async () => {
+    const reads: string[] = [];
+    const tok = (f: string) => fixture('tiny-llama', f);
+    const files = memFiles(
+      {
+        'config.json': JSON.stringify(LARGE_CONFIGS['Llama-3.1-70B']),
+        'tokenizer.json': tok('tokenizer.json'),
+        'tokenizer_config.json': tok('tokenizer_config.json'),
+        'model.safetensors': tok('model.safetensors'),
+      },
+      reads,
+    );
+    await expect(loadGenerator(noGpu, files)).rejects.toThrow(ModelTooLargeError);
+    await expect(loadGenerator(noGpu, files, { splitAboveBytes: 1 })).rejects.toThrow(/in one buffer/);
+    expect(new Set(reads)).toEqual(new Set(['config.json', 'tokenizer_config.json', 'tokenizer.json']));
+    // The weights-only plan says so, without advice about training fewer parameters.
+    const weightsOnly = planMemory(llamaSpecs(parseConfig(LARGE_CONFIGS['Llama-3.1-70B']!) as LlamaConfig), () => false);
+    expect(() => checkFits(weightsOnly, { maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 }, 2 ** 32, 'x')).toThrow(
+      /^x: its weights alone need 262\.\d\d GiB \(70,553,706,496 parameters in f32\), above the 4\.00 GiB memory budget/,
+    );
+  });
+
+  it('sizes are integers within their bounds', () => {
+    expect(refusal({ ...llama, vocab_size: CONFIG_LIMITS.vocab + 1 }).message).toMatch(
+      /"vocab_size" must be an integer from 1 to 4194304, found 4194305/,
+    );
+    expect(refusal({ ...llama, hidden_size: 0 }).field).toBe('hidden_size');
+    expect(refusal({ ...llama, intermediate_size: 1.5 }).message).toMatch(/"intermediate_size" .* found 1\.5$/);
+    expect(refusal({ ...llama, max_position_embeddings: 0 }).field).toBe('max_position_embeddings');
+    expect(refusal({ ...llama, sliding_window: 0 }).message).toMatch(/"sliding_window" must be an integer from 1/);
+    expect(refusal({ ...bert, type_vocab_size: 0 }).field).toBe('type_vocab_size');
+    expect(refusal({ ...bert, dim: -1 }).field).toBe('dim');
+    expect(refusal({ ...llama, num_attention_heads: '4' }).message).toMatch(/found "4"$/);
+  });
+
+  it('heads must divide: hidden_size by heads (unless head_dim is given), heads by key/value heads; head_dim even', () => {
+    expect(refusal({ ...llama, head_dim: undefined, hidden_size: 30 }).message).toBe(
+      'config.json: hidden_size 30 is not divisible by num_attention_heads 4 (and no head_dim is given)',
+    );
+    expect(refusal({ ...bert, hidden_size: 30 }).message).toMatch(/hidden_size 30 is not divisible by num_attention_heads 4/);
+    const kv = refusal({ ...llama, num_key_value_heads: 3 });
+    expect(kv.message).toBe('config.json: num_attention_heads 4 must be a multiple of num_key_value_heads 3');
+    expect(kv.field).toBe('num_key_value_heads');
+    expect(refusal({ ...llama, num_key_value_heads: 8 }).field).toBe('num_key_value_heads');
+    expect(refusal({ ...llama, head_dim: 7 }).message).toMatch(/head dim 7 must be even \(RoPE rotates pairs/);
+    expect(refusal({ ...llama, head_dim: undefined, hidden_size: 36, num_attention_heads: 4 }).message).toMatch(
+      /head dim 9 \(hidden_size \/ num_attention_heads\) must be even/,
+    );
+    // head_dim given: hidden_size need not be heads x head_dim (Mistral-Nemo); null means not given.
+    expect((parseConfig({ ...llama, head_dim: 16 }) as LlamaConfig).headDim).toBe(16);
+    expect((parseConfig({ ...llama, head_dim: null }) as LlamaConfig).headDim).toBe(8);
+    expect((parseConfig({ ...llama, num_key_value_heads: null }) as LlamaConfig).numKvHeads).toBe(4);
+  });
+
+  it('RoPE: theta positive and finite, llama3 factors positive with low != high, linear factor positive', () => {
+    const text = (over: object) => JSON.stringify({ ...llama, ...over }).replace('"THETA"', '1e999');
+    expect(refusal(text({ rope_theta: 'THETA' })).message).toBe(
+      'config.json "rope_theta" must be a finite number above 0, found Infinity',
+    );
+    expect(refusal({ ...llama, rope_theta: 0 }).field).toBe('rope_theta');
+    const same = refusal({ ...llama, rope_scaling: { ...(llama.rope_scaling as object), low_freq_factor: 4 } });
+    expect(same).toBeInstanceOf(ModelConfigError);
+    expect(same.field).toBe('rope_scaling.low_freq_factor');
+    expect(same.message).toMatch(/low_freq_factor and high_freq_factor are both 4; llama3 scaling divides by their difference/);
+    expect(refusal({ ...llama, rope_scaling: { ...(llama.rope_scaling as object), high_freq_factor: -4 } }).message).toMatch(
+      /"rope_scaling\.high_freq_factor" must be a finite number above 0, found -4/,
+    );
+    expect(refusal({ ...llama, rope_scaling: { rope_type: 'linear', factor: 0 } }).field).toBe('rope_scaling.factor');
+    expect((parseConfig({ ...llama, rope_scaling: { type: 'linear', factor: 2 } }) as LlamaConfig).ropeScaling).toEqual({
+      type: 'linear',
+      factor: 2,
+    });
+    expect(refusal({ ...llama, rope_scaling: 4 }).message).toMatch(/"rope_scaling" must be an object or null, found 4/);
+  });
+
+  it('rope_scaling without a type, or with an unknown one, says what it found, never "undefined"', () => {
+    const none = refusal({ ...llama, rope_scaling: { factor: 8 } });
+    expect(none).toBeInstanceOf(ModelConfigError);
+    expect(none.message).toBe(
+      'config.json "rope_scaling" names no "rope_type" (nor "type"); set it to default, linear, dynamic or llama3, or remove rope_scaling',
+    );
+    expect(refusal({ ...llama, rope_scaling: { rope_type: null, type: null } }).message).toMatch(/names no "rope_type"/);
+    expect(refusal({ ...llama, rope_scaling: { type: 3 } }).message).toMatch(/"rope_scaling\.type" must be a string .* found 3$/);
+    const yarn = refusal({ ...llama, rope_scaling: { rope_type: 'x'.repeat(5000) } });
+    expect(yarn).toBeInstanceOf(UnsupportedArchitectureError);
+    expect(yarn.message.length).toBeLessThan(300);
+    for (const e of [none, yarn]) expect(e.message).not.toMatch(/undefined/);
+  });
+
+  it('eps positive, dropout probabilities in [0, 1)', () => {
+    expect(refusal({ ...llama, rms_norm_eps: 0 }).message).toMatch(/"rms_norm_eps" must be a finite number above 0 and below 1/);
+    expect(refusal({ ...bert, layer_norm_eps: -1e-12 }).field).toBe('layer_norm_eps');
+    expect(refusal({ ...bert, hidden_dropout_prob: 1 }).message).toMatch(/at least 0 and below 1, found 1$/);
+    expect(refusal({ ...bert, attention_probs_dropout_prob: -0.1 }).field).toBe('attention_probs_dropout_prob');
+    expect(refusal({ ...llama, attention_dropout: 2 }).field).toBe('attention_dropout');
+    expect((parseConfig({ ...bert, hidden_dropout_prob: 0 }) as { hiddenDropout: number }).hiddenDropout).toBe(0);
+  });
+
+  it('token ids are integers inside [0, vocab_size); eos may be a list', () => {
+    const eos = refusal({ ...llama, eos_token_id: 330 });
+    expect(eos.field).toBe('eos_token_id');
+    expect(eos.message).toBe(
+      'config.json "eos_token_id" must be a token id (or a list of them) from 0 to 329 (vocab_size is 330), found 330',
+    );
+    expect(refusal({ ...llama, eos_token_id: [0, 400] }).message).toMatch(
+      /"eos_token_id" entry 1 must be a token id .* found 400$/,
+    );
+    expect(refusal({ ...llama, eos_token_id: Array(5000).fill(0) }).message).toMatch(/at most 1024 .* found a list of 5000$/);
+    expect(refusal({ ...llama, bos_token_id: -1 }).field).toBe('bos_token_id');
+    expect(refusal({ ...llama, pad_token_id: 0.5 }).field).toBe('pad_token_id');
+    expect(refusal({ ...bert, pad_token_id: 179 }).message).toMatch(/from 0 to 178 \(vocab_size is 179\), found 179/);
+    const ok = parseConfig({ ...llama, eos_token_id: [0, 1], bos_token_id: null, pad_token_id: null }) as LlamaConfig;
+    expect(ok).toMatchObject({ eosTokenIds: [0, 1], bosTokenId: null, padTokenId: null });
+    expect((parseConfig({ ...llama, eos_token_id: null }) as LlamaConfig).eosTokenIds).toEqual([]);
+  });
+
+  it('only own keys are read: inherited or __proto__ fields never count', () => {
+    expect(refusal(Object.create({ model_type: 'llama' }) as object).message).toMatch(/has no "model_type"/);
+    expect(refusal(JSON.parse('{"__proto__": {"model_type": "llama"}}') as object).field).toBe('model_type');
+    const inherited = Object.assign(Object.create({ vocab_size: 330 }) as object, { ...llama, vocab_size: undefined });
+    expect(refusal(inherited).message).toMatch(/lacks "vocab_size"/);
+    expect(refusal(`{"model_type": "llama", "vocab_size": 330, "toString": 1}`).message).toMatch(/lacks "hidden_size"/);
+    expect(({} as Record<string, unknown>).model_type).toBeUndefined();
+  });
+
+  it('booleans and choices are typed: a string "true" is not true', () => {
+    expect(refusal({ ...llama, tie_word_embeddings: 'true' }).message).toMatch(
+      /"tie_word_embeddings" must be true or false, found "true"/,
+    );
+    expect(refusal({ ...llama, hidden_act: 7 }).message).toMatch(/"hidden_act" must be a string \("silu"\), found 7/);
+    expect(refusal({ model_type: ['llama'] }).message).toMatch(/"model_type" must be a string .* found a list of 1/);
+  });
+
+  it('config.json nested 4,000 levels deep is a ModelConfigError, as text, as an object and through the loader', async () => {
+    const nested = `{"model_type": "llama", "x": ${deep(4_000)}}`;
+    for (const raw of [nested, deep(4_000, 'object'), JSON.parse(nested) as object]) {
+      const e = refusal(raw);
+      expect(e).toBeInstanceOf(ModelConfigError);
+      expect(e.message).toMatch(/^config\.json: nested deeper than 64 levels/);
+    }
+    // architectures is printed in the unsupported message: bounded, and never recursed into.
+    const archs = refusal({ model_type: 'gpt2', architectures: [JSON.parse(deep(4_000)), 'x'.repeat(1e5), 'B', 'C'] });
+    expect(archs).toBeInstanceOf(ModelConfigError);
+    const long = refusal({ model_type: 'gpt2', architectures: ['x'.repeat(1e5), 'B', 'C', 'D', 'E'] });
+    expect(long.message).toMatch(/^model_type "gpt2" \(x+…, B, C, and 2 more\) is not supported/);
+    expect(long.message.length).toBeLessThan(400);
+    await expect(readModelConfig(memFiles({ 'config.json': nested }))).rejects.toThrow(
+      /^mem-model: config\.json: nested deeper than 64 levels/,
+    );
+    await expect(readModelConfig(memFiles({ 'config.json': nested }))).rejects.toBeInstanceOf(ModelConfigError);
+    await expect(readModelConfig(memFiles({ 'config.json': '{"model_type": "ll' }))).rejects.toThrow(
+      /^mem-model: config\.json: not valid JSON \(.*\); re-download it or fix the file$/,
+    );
+    await expect(readModelConfig(memFiles({ 'config.json': '[1]' }))).rejects.toThrow(
+      /config\.json must hold a JSON object, found a list of 1/,
+    );
+    const folder = (tokCfg: string) =>
+      memFiles({
+        'config.json': JSON.stringify(llama),
+        'tokenizer_config.json': tokCfg,
+        'tokenizer.json': fixture('tiny-llama', 'tokenizer.json'),
+      });
+    for (const tokCfg of [`{"a": ${deep(4_000)}}`, deep(4_000, 'object')]) {
+      const e = await readModelTokenizer(folder(tokCfg)).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(ModelConfigError);
+      expect((e as Error).message).toMatch(/^mem-model: tokenizer_config\.json: nested deeper than 64 levels/);
+    }
+    await expect(readModelTokenizer(folder('{"tokenizer_class": 5}'))).rejects.toThrow(
+      /tokenizer_config\.json "tokenizer_class" must be a class name .* found 5$/,
+    );
+    const tokJson = memFiles({ 'config.json': JSON.stringify(llama), 'tokenizer.json': `{"model": ${deep(4_000)}}` });
+    await expect(readModelTokenizer(tokJson)).rejects.toThrow(/^mem-model: tokenizer\.json: nested deeper than 64 levels/);
   });
 });
 
