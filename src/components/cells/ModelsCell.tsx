@@ -12,7 +12,6 @@ import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
 import type { ModelRef, ModelsCell as ModelsCellConfig } from '../../notebook/schema';
 import { CellFrame } from './CellFrame';
 import { ConfirmSources, useUnconfirmed } from './ConfirmSources';
-import { ProgressLine } from './ProgressLine';
 
 const EXAMPLES: Record<ModelRole, string> = {
   retriever: 'colbert-ir/colbertv2.0',
@@ -230,12 +229,13 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
         />
       </div>
       {busy && (
-        // Progress in bytes, with an ETA once bytes arrive (the bar starts when loading does).
-        <ProgressLine
-          p={state.progress ?? { done: 0, total: 0, message: 'reading config…' }}
-          testId={`model-progress-${role}`}
-          label={`${role} download`}
-        />
+        // Progress in bytes. The message carries the ETA of the download's own meter
+        // (src/models/sources/stream.ts), the one estimate shown: ProgressLine would add a second,
+        // from its own mean rate, beside it.
+        <div data-testid={`model-progress-${role}`} className="row progress-line">
+          <progress value={state.progress?.done ?? 0} max={state.progress?.total || undefined} aria-label={`${role} download`} />
+          <span className="muted">{state.progress?.message ?? 'reading config…'}</span>
+        </div>
       )}
       {state.error && (
         <p className="error" role="alert" data-testid={`model-error-${role}`} data-error-class={state.errorClass ?? ''}>
