@@ -62,9 +62,9 @@ export type ModelConfig = BertConfig | LlamaConfig;
  * Llama 3 70B and Qwen2-72B: 80 layers, intermediate 28672 / 29568, vocab 128256 / 152064;
  * Mistral Large 2: 88 layers; Gemma-style vocabularies of 256k; contexts of 1M (Qwen2.5-1M) to 10M
  * (Llama 4 Scout) positions), so every real checkpoint up to ~70B and beyond passes, while a
- * hostile file cannot make the per-layer tensor lists long or the memory plan's sums inexact:
- * at these bounds a model has under 2^50 parameters and its list under 17k tensors, both built
- * and summed in milliseconds, before anything is read or allocated.
+ * hostile file cannot make the per-layer tensor lists long or the memory plan's counts inexact:
+ * at these bounds a model has under 2^49 parameters (exact in a double, as are its f32 bytes) in
+ * under 17k tensors, listed and summed in milliseconds, before anything is read or allocated.
  */
 export const CONFIG_LIMITS = {
   /** hidden_size and ColBERT's dim (16384 at 405B). */
