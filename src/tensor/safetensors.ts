@@ -93,6 +93,7 @@ function dims(shape: readonly number[]): string {
 }
 
 const tensorAt = (name: string): string => `tensor ${describe(name)}`;
+const bytesText = (n: number): string => `${n} byte${n === 1 ? '' : 's'}`;
 
 /**
  * Validate the header (length, JSON, dtypes, shapes, offsets that tile the data section exactly,
@@ -310,7 +311,7 @@ function checkTiling(sorted: readonly { name: string; begin: number; end: number
     if (cur.begin > at) {
       throw new SafetensorsError(
         (prev
-          ? `the data section has ${cur.begin - at} bytes between ${tensorAt(prev.name)} (ending at byte ${at}) and ${tensorAt(cur.name)} (beginning at ${cur.begin})`
+          ? `the data section has ${bytesText(cur.begin - at)} between ${tensorAt(prev.name)} (ending at byte ${at}) and ${tensorAt(cur.name)} (beginning at ${cur.begin})`
           : `the first tensor, ${describe(cur.name)}, begins at byte ${cur.begin} of the data section, not 0`) +
           ' that belong to no tensor; the header length or the data_offsets are wrong, the file is corrupt: re-download or re-export it',
       );
@@ -321,7 +322,7 @@ function checkTiling(sorted: readonly { name: string; begin: number; end: number
   if (dataLen !== null && at !== dataLen) {
     throw new SafetensorsError(
       (prev
-        ? `the data section has ${dataLen - at} bytes after the last tensor, ${describe(prev.name)} (ending at byte ${at}), that belong to no tensor`
+        ? `the data section has ${bytesText(dataLen - at)} after the last tensor, ${describe(prev.name)} (ending at byte ${at}), that belong to no tensor`
         : `the header names no tensor but ${dataLen} data bytes follow it`) +
         '; the header length or the data_offsets are wrong, the file is corrupt: re-download or re-export it',
     );

@@ -274,7 +274,7 @@ describe('safetensors', () => {
     const good = writeSafetensors({ x: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
     const longer = new Uint8Array(good.byteLength + 1);
     longer.set(good);
-    expectError(() => parseSafetensors(longer), /1 bytes after the last tensor, "x"/);
+    expectError(() => parseSafetensors(longer), /1 byte after the last tensor, "x"/);
     // zero-length tensors may sit anywhere the tiling reaches
     const empties = rawFile({ a: f32(0, 1), e: f32(4, 0), z: f32(0, 0) }, new Uint8Array(4));
     expect([...parseSafetensors(empties).tensors.keys()]).toEqual(['z', 'a', 'e']);
@@ -290,8 +290,8 @@ describe('safetensors', () => {
     expect(good[8 + Number(n) - 1]).toBe(0x20); // the last header byte is padding, so the JSON still parses
     const off = good.slice();
     new DataView(off.buffer).setBigUint64(0, n - 1n, true);
-    expectError(() => parseSafetensors(off), /the data section has 1 bytes after the last tensor, "b" \(ending at byte 16\)/);
-    expectError(() => parseSafetensorsHeader(off), /bytes after the last tensor/);
+    expectError(() => parseSafetensors(off), /the data section has 1 byte after the last tensor, "b" \(ending at byte 16\)/);
+    expectError(() => parseSafetensorsHeader(off), /byte after the last tensor/);
     // one larger swallows the first data byte into the header
     const over = good.slice();
     new DataView(over.buffer).setBigUint64(0, n + 1n, true);
