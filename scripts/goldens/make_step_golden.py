@@ -4,7 +4,17 @@ on the tiny fixtures, from an independent plain-PyTorch reference (float64 math 
 weights: tiny-colbert F32, tiny-llama BF16 widened).
 
 Run from the repository root:  /usr/bin/python3 scripts/goldens/make_step_golden.py
-Writes test/goldens/step.json. Deterministic (no random numbers at all).
+Writes test/goldens/step.json (the LLM-Rank step below), test/goldens/step-losses.json (the same step
+once per retriever loss of RETRIEVER_LOSSES, see LOSS_CASES) and test/goldens/eval.json (evaluate() on
+test/fixtures/tiny-qa with the same fixed models, see eval_golden). Deterministic (no random numbers at all).
+
+step-losses.json, per loss: the candidates (InfoNCE: the gold passage first), their scores, the judged
+documents' mean answer NLL (the utility a StepRecord holds), the retriever loss of the question and its
+gradient d loss / d scores over the K candidates (autograd through the formulas of methods.md and
+docs/training.md, written with torch's own softmax / KL / logsumexp / cross-entropy), the LM loss, and the
+gradients of two retriever weights. The generator's gradients are step.json's in every case that trains
+the generator (the retriever loss is detached from it; 'none', the frozen-retriever baseline, is checked
+to give them exactly).
 
 The step, as src/training/step.ts / prompts.ts / models/colbert.ts run it with
 retrieverLoss 'llm-rank', sampling off, retrieverSide 'both', full retriever training,
@@ -24,6 +34,7 @@ generatorContext 'concat', full attention (no S2-Attn), K = 4 candidates, n = 3 
 
 import json
 import os
+import re
 import struct
 import sys
 
@@ -37,6 +48,8 @@ from make_model_fixtures import (  # noqa: E402  (the module only writes files f
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(ROOT, "test", "fixtures", "models")
 OUT = os.path.join(ROOT, "test", "goldens", "step.json")
+OUT_LOSSES = os.path.join(ROOT, "test", "goldens", "step-losses.json")
+OUT_EVAL = os.path.join(ROOT, "test", "goldens", "eval.json")
 
 QUERY_MAX_LEN, DOC_MAX_LEN = 32, 64  # ColBERT defaults; docMaxLen = min(180, max_position_embeddings 64)
 K, N_SAMPLED, TOP_M, DOC_MAX_TOKENS = 4, 3, 2, 24
@@ -182,9 +195,269 @@ def llm_rank_loss(s, sampled, nll):
     return torch.stack(terms).sum() / (1 + pairs)
 
 
+# --- every retriever loss of RETRIEVER_LOSSES, from the formulas (methods.md, docs/training.md) -------
+# Each takes the K scores (a tensor with gradient, candidate order), the judged candidates S (draw
+# order) and what the generator said about them (detached), and returns the question's loss.
+# Written with torch's own softmax / KL / logsumexp / cross-entropy (autograd gives d loss / d s).
+
+F = torch.nn.functional
+
+
+def kl_target_scores(target, scores, tau):
+    """KL(target || softmax(scores / tau)), the target fixed (kl_div's input is the log-probabilities)."""
+    return F.kl_div(F.log_softmax(scores / tau, dim=0), target.detach(), reduction="sum")
+
+
+def min_max(s):
+    return 2 * (s - s.min()) / (s.max() - s.min()) - 1
+
+
+def peer_loss(name, s, S, u, cfg):
+    """(loss, weight) of retriever loss `name` for one question; u holds the detached utilities."""
+    idx = torch.tensor(S)
+    t = lambda xs: torch.tensor(xs, dtype=torch.float64)  # noqa: E731
+    if name == "llm-rank":
+        return llm_rank_loss(s, S, u["nllMean"]), 1
+    if name == "listwise":  # KL(softmax(-NLL / tauG) || softmax(s'_S / tauS)), s' min-max scaled over all K
+        return kl_target_scores(torch.softmax(-t(u["nllMean"]) / cfg["tauG"], 0), min_max(s)[idx], cfg["tauS"]), 1
+    if name == "jomed":  # g_i = log-softmax over the options' log-likelihoods given d_i, at the gold option
+        ll = t(u["optionLoglik"])  # [n, options]
+        g = torch.log_softmax(ll, dim=1)[:, u["gold"]]
+        w = 0 if len(set(ll.argmax(dim=1).tolist())) == 1 else 1  # every document predicts the same option
+        if not cfg["jomedWeighting"]:
+            w = 1
+        return w * kl_target_scores(torch.softmax(g / cfg["tauG"], 0), s[idx], cfg["tauS"]) / max(w, 1), w
+    if name == "pdist":  # Atlas: g = -mean NLL, one tau (tauS) for both sides
+        return kl_target_scores(torch.softmax(-t(u["nllMean"]) / cfg["tauS"], 0), s[idx], cfg["tauS"]), 1
+    if name == "loop":  # Atlas: g = NLL given all judged documents but d_i
+        return kl_target_scores(torch.softmax(t(u["nllWithout"]) / cfg["tauS"], 0), s[idx], cfg["tauS"]), 1
+    if name == "emdr2":  # -sum_t log sum_i softmax(s_S)_i p(y_t | d_i)
+        logp = -t(u["perTokenNll"])  # [n, T]
+        return -torch.logsumexp(torch.log_softmax(s[idx], 0)[:, None] + logp, dim=0).sum(), 1
+    if name == "replug":  # KL(softmax(log p(y | d_i) / tauG) || softmax(s / tauS)), log p = SUM over answer tokens
+        return kl_target_scores(torch.softmax(-t(u["nllSum"]) / cfg["tauG"], 0), s[idx], cfg["tauS"]), 1
+    if name == "rag-marginal":  # -log sum_i softmax(s_S)_i p(y | d_i)
+        return -torch.logsumexp(torch.log_softmax(s[idx], 0) - t(u["nllSum"]), dim=0), 1
+    if name == "infonce":  # -log softmax(s / tau)[gold], the gold passage is candidate 0
+        return F.cross_entropy((s / cfg["infoNceTau"])[None], torch.tensor([0])), 1
+    raise ValueError(name)
+
+
 def f32s(t):
     """Shortest decimal that reads back as the float32 value (compact; TS computes in float32)."""
     return [float(repr(np.float32(v))) for v in t.detach().reshape(-1).tolist()]
+
+
+# --- one step per retriever loss -----------------------------------------------------------------
+
+# The TS config's defaults for what the cases leave out (src/training/config.ts DEFAULT_CONFIG).
+LOSS_DEFAULTS = {"schedule": "synchronous", "tauS": 1.0, "tauG": 1.0, "jomedWeighting": True, "infoNceTau": 0.05}
+# (retrieverLoss, config overrides, question overrides). tauS != tauG where both appear, so a swap shows.
+# JOMED needs answer options (the options are scored, the answer is the first, the LM loss unchanged);
+# InfoNCE trains the retriever alone and needs a gold passage (p2, not the top-scored one);
+# 'none' is the frozen-retriever RAG baseline: the generator's loss alone.
+LOSS_CASES = [
+    ("llm-rank", {}, {}),
+    ("listwise", {"tauS": 0.5, "tauG": 0.1}, {}),
+    ("jomed", {"tauS": 0.5, "tauG": 2.0},
+     {"kind": "multiple-choice", "options": [ANSWER, "heart diseases"], "answerIndex": 0}),
+    ("pdist", {"tauS": 0.2}, {}),
+    ("loop", {"tauS": 0.2}, {}),
+    ("emdr2", {}, {}),
+    ("replug", {"tauS": 0.5, "tauG": 2.0}, {}),
+    ("rag-marginal", {}, {}),
+    ("infonce", {"schedule": "retriever-only", "infoNceTau": 0.5}, {"goldDocIds": ["p2"]}),
+    ("none", {"schedule": "frozen-retriever"}, {}),
+]
+LOSS_GRADS = ["linear.weight", "bert.encoder.layer.0.attention.self.query.weight"]
+
+
+def judge(Wg, docs, name, qx):
+    """What the generator says about the judged documents (draw order), without gradient."""
+    with torch.no_grad():
+        per = [answer_nll(Wg, prompt(QUESTION, [d]), answer_ids(ANSWER)) for d in docs]
+        u = {"nllMean": [float(x.mean()) for x in per], "nllSum": [float(x.sum()) for x in per],
+             "perTokenNll": [x.tolist() for x in per]}
+        if name == "jomed":
+            u["optionLoglik"] = [[-float(answer_nll(Wg, prompt(QUESTION, [d]), answer_ids(o)).sum())
+                                  for o in qx["options"]] for d in docs]
+            u["gold"] = qx["answerIndex"]
+        if name == "loop":
+            u["nllWithout"] = [float(answer_nll(Wg, prompt(QUESTION, [d for j, d in enumerate(docs) if j != i]),
+                                                answer_ids(ANSWER)).mean()) for i in range(len(docs))]
+    return u
+
+
+def retriever_losses_ts():
+    """RETRIEVER_LOSSES as src/training/config.ts lists them (a loss added there must get a case here)."""
+    with open(os.path.join(ROOT, "src", "training", "config.ts"), encoding="utf-8") as f:
+        m = re.search(r"RETRIEVER_LOSSES = \[(.*?)\] as const", f.read(), re.S)
+    return re.findall(r"'([^']+)'", m.group(1))
+
+
+def loss_cases(Wr, Wg, q_ids, q_len, d_ids, base):
+    """One step per retriever loss; base: the LLM-Rank step's lossLM and generator gradients."""
+    names = [c[0] for c in LOSS_CASES]
+    assert sorted(names) == sorted(retriever_losses_ts()), (names, retriever_losses_ts())
+    cases = {}
+    for name, over, qx in LOSS_CASES:
+        cfg = {**LOSS_DEFAULTS, **over}
+        trains_r, trains_g = cfg["schedule"] != "frozen-retriever", cfg["schedule"] != "retriever-only"
+        for t in list(Wr.values()) + list(Wg.values()):
+            t.grad = None
+        for t in Wr.values():
+            t.requires_grad_(trains_r)
+        s_all = retriever_scores(Wr, q_ids, q_len, d_ids)  # passage order
+        sv = s_all.detach().tolist()
+        by_score = sorted(range(K), key=lambda i: (-sv[i], i))
+        if name == "infonce":  # the gold passage first, then the K-1 best others (hard negatives)
+            gold = [p["id"] for p in PASSAGES].index(qx["goldDocIds"][0])
+            cand = [gold] + [i for i in by_score if i != gold][:K - 1]
+        else:
+            cand = by_score
+        s = s_all[torch.tensor(cand)]  # candidate order, with gradient when the retriever trains
+        cs = s.detach().tolist()
+        top = sorted(range(K), key=lambda i: (-cs[i], i))
+        case = {"loss": name, "config": over, "question": qx, "candidates": cand, "scores": cs}
+        if trains_r and name not in ("infonce", "none"):
+            S = top[:N_SAMPLED]  # sampling off: the top n by score
+            u = judge(Wg, [PASSAGES[cand[i]] for i in S], name, qx)
+            case.update(sampled=S, utility=u["nllMean"])
+            inputs = {k: u[k] for k in ("nllSum", "optionLoglik", "nllWithout") if k in u}
+        else:
+            S, u, inputs = [], None, {}
+            case.update(sampled=[], utility=None)
+        if trains_r:
+            loss_r, w = peer_loss(name, s, S, u, cfg)
+            (gs,) = torch.autograd.grad(loss_r, s, retain_graph=True)
+            loss_r.backward()
+            case.update(inputs=inputs, weight=w, lossRetriever=float(loss_r), scoreGrad=gs.tolist(),
+                        grads={f"retriever:{n}": f32s(Wr[n].grad) for n in LOSS_GRADS})
+        else:
+            case.update(inputs=inputs, weight=None, lossRetriever=None, scoreGrad=None, grads={})
+        if trains_g:
+            lm_docs = [PASSAGES[cand[i]] for i in top[:TOP_M]]
+            loss_lm = answer_nll(Wg, prompt(QUESTION, lm_docs), answer_ids(ANSWER)).mean()
+            assert abs(float(loss_lm) - base["lossLM"]) < 1e-12, (name, float(loss_lm), base["lossLM"])
+            if name == "none":  # the frozen-retriever step: the generator's gradients are the LM loss's alone
+                loss_lm.backward()
+                for n, g in base["grads"].items():
+                    assert torch.allclose(Wg[n].grad, g, rtol=0, atol=1e-12), n
+            case["lossLM"] = float(loss_lm)
+        else:
+            case["lossLM"] = None
+        if case["scoreGrad"] is not None:
+            assert max(abs(x) for x in case["scoreGrad"]) > 1e-3, (name, case["scoreGrad"])
+        if name == "jomed":
+            assert w == 1, f"every document predicts the same option: {inputs['optionLoglik']}"
+        cases[name] = case
+        print(f"{name:>12}: loss {case['lossRetriever']} (w {case['weight']}) scoreGrad {case['scoreGrad']}"
+              f" lossLM {case['lossLM']}")
+    for t in Wr.values():
+        t.requires_grad_(True)
+    return cases
+
+
+# --- evaluation on the tiny QA fixture -------------------------------------------------------------
+
+QA = os.path.join(ROOT, "test", "fixtures", "tiny-qa")
+EVAL_TOP_M, EVAL_ALIGN, EVAL_KS, EVAL_DOC_MAX_TOKENS = 2, 3, [1, 5], 12  # as test/gpu/training.test.ts asks
+YES_NO_MAYBE = ["yes", "no", "maybe"]
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def avg_ranks(x):
+    order = sorted(range(len(x)), key=lambda i: x[i])
+    assert all(x[a] != x[b] for a, b in zip(order, order[1:])), f"ties in {x}"
+    r = [0.0] * len(x)
+    for rank, i in enumerate(order):
+        r[i] = rank + 1.0
+    return r
+
+
+def spearman_rho(a, b):
+    ra, rb = np.array(avg_ranks(a)), np.array(avg_ranks(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def kendall_tau(a, b):
+    n = len(a)
+    sgn = [np.sign(a[i] - a[j]) * np.sign(b[i] - b[j]) for i in range(n) for j in range(i + 1, n)]
+    return float(sum(sgn) / len(sgn))  # no ties (checked by avg_ranks): tau-a = tau-b
+
+
+def eval_golden(Wr, Wg):
+    """Accuracy (no documents, the top m retrieved, the gold ones) by lowest mean option NLL, recall@k,
+    MRR@10 and the score/utility alignment of MedRank's evaluate() on tiny-qa, with the fixed models."""
+    global DOC_MAX_TOKENS
+    corpus = read_jsonl(os.path.join(QA, "corpus.jsonl"))
+    qs = read_jsonl(os.path.join(QA, "questions.jsonl"))
+    ids = [p["id"] for p in corpus]
+    saved, DOC_MAX_TOKENS = DOC_MAX_TOKENS, EVAL_DOC_MAX_TOKENS
+    depth = max(EVAL_ALIGN, EVAL_TOP_M, *EVAL_KS)
+    out, right, rho, tau, rr = [], {"none": 0, "retrieved": 0, "oracle": 0}, [], [], []
+    recall = {k: [] for k in EVAL_KS}
+    with torch.no_grad():
+        d_ids = [doc_ids(p) for p in corpus]
+        for q in qs:
+            # what the JSONL says: options + answer text or letter; else yes/no/maybe
+            if q.get("options"):
+                opts = q["options"]
+                a = q["answer"]
+                gold_opt = opts.index(a) if a in opts else "ABCDEFGHIJ".index(a)
+            else:
+                opts, gold_opt = YES_NO_MAYBE, YES_NO_MAYBE.index(q["answer"].strip().lower())
+            answer = opts[gold_opt]
+            qi, ql = query_ids(q["question"])
+            sc = retriever_scores(Wr, qi, ql, d_ids).tolist()
+            rank = sorted(range(len(ids)), key=lambda i: (-sc[i], i))
+            srt = sorted(sc, reverse=True)
+            gap = min(x - y for x, y in zip(srt[:depth + 1], srt[1:depth + 1]))
+            assert gap > 1e-3, f"near-tie in the ranking of {q['id']}: {sc}"
+            found = rank[:depth]
+            gold = q.get("gold_doc_ids") or []
+            conds = {"none": [], "retrieved": [corpus[i] for i in found[:EVAL_TOP_M]],
+                     "oracle": [corpus[ids.index(g)] for g in gold[:EVAL_TOP_M]]}
+            pred, margin = {}, {}
+            for k, docs in conds.items():
+                m = [float(answer_nll(Wg, prompt(q["question"], docs), answer_ids(o)).mean()) for o in opts]
+                best = min(range(len(opts)), key=lambda j: (m[j], j))
+                pred[k] = best
+                margin[k] = sorted(m)[1] - sorted(m)[0]
+                right[k] += best == gold_opt
+            u = [-float(answer_nll(Wg, prompt(q["question"], [corpus[i]]), answer_ids(answer)).mean())
+                 for i in found[:EVAL_ALIGN]]
+            s_al = [sc[i] for i in found[:EVAL_ALIGN]]
+            rho.append(spearman_rho(s_al, u))
+            tau.append(kendall_tau(s_al, u))
+            ranked = [ids[i] for i in found]
+            first = next((r for r, d in enumerate(ranked) if d in gold), None)
+            if gold:
+                for k in EVAL_KS:
+                    recall[k].append(len(set(ranked[:k]) & set(gold)) / len(set(gold)))
+                rr.append(0.0 if first is None or first >= 10 else 1.0 / (first + 1))
+            out.append({"id": q["id"], "options": opts, "answerIndex": gold_opt, "ranked": ranked,
+                        "scores": [sc[i] for i in found], "predicted": pred, "optionMargin": margin,
+                        "correct": {k: int(pred[k] == gold_opt) for k in conds},
+                        "recall": {str(k): recall[k][-1] for k in EVAL_KS}, "rr10": rr[-1],
+                        "alignment": {"spearman": rho[-1], "kendall": tau[-1], "scores": s_al, "minusNll": u}})
+    DOC_MAX_TOKENS = saved
+    n = len(qs)  # every tiny-qa question has options or yes/no/maybe, and gold
+    assert all(q.get("gold_doc_ids") for q in qs)
+    golden = {
+        "topM": EVAL_TOP_M, "alignmentCandidates": EVAL_ALIGN, "ks": EVAL_KS, "docMaxTokens": EVAL_DOC_MAX_TOKENS,
+        "scored": n,
+        "accuracy": {k: v / n for k, v in right.items()},
+        "recall": {str(k): sum(v) / len(v) for k, v in recall.items()},
+        "mrr10": sum(rr) / len(rr),
+        "alignment": {"spearman": sum(rho) / len(rho), "kendall": sum(tau) / len(tau)},
+        "questions": out,
+    }
+    return golden
 
 
 def main():
@@ -258,6 +531,12 @@ def main():
     }
     write_json(OUT, golden)
 
+    base = {"lossLM": float(loss_lm), "grads": {n: Wg[n].grad.clone() for n in g_train}}
+    cases = loss_cases(Wr, Wg, q_ids, q_len, d_ids, base)
+    write_json(OUT_LOSSES, {"defaults": LOSS_DEFAULTS, "lossGrads": LOSS_GRADS, "cases": cases})
+    ev = eval_golden(Wr, Wg)
+    write_json(OUT_EVAL, ev)
+
     toks = {i: t for t, i in bert_vocab.items()}
     print("query tokens:", [toks[i] for i in q_ids[:q_len]], f"+ {QUERY_MAX_LEN - q_len} [MASK]")
     for p, d in zip(PASSAGES, d_ids):
@@ -269,7 +548,10 @@ def main():
           "answer ids:", a_ids)
     print("nllMean (sampled order):", nll_mean, "y pairs:", ys)
     print(f"lossRank {float(loss_rank):.10f}  lossLM {float(loss_lm):.10f}")
-    print(f"wrote {os.path.relpath(OUT, ROOT)} ({os.path.getsize(OUT) / 1024:.1f} KiB)")
+    print("eval:", {k: ev[k] for k in ("accuracy", "recall", "mrr10", "alignment")})
+    print("eval option margins:", [q["optionMargin"] for q in ev["questions"]])
+    for path in (OUT, OUT_LOSSES, OUT_EVAL):
+        print(f"wrote {os.path.relpath(path, ROOT)} ({os.path.getsize(path) / 1024:.1f} KiB)")
 
 
 if __name__ == "__main__":
