@@ -35,15 +35,24 @@ const fail = (path: string, problem: string): never => {
 };
 export const at = (path: string, key: string | number): string =>
   typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${clip(key, 60)}` : clip(key, 60);
-const got = (v: unknown): string => `got ${describe(v)}`;
+const got = (v: unknown): string =>
+  typeof v === 'number' && !Number.isFinite(v) ? `got ${describe(v)} (JSON has no NaN or Infinity)` : `got ${describe(v)}`;
 const range = (min: number, max: number): string => (max < Infinity ? `from ${min} to ${max}` : `from ${min} up`);
 
-export function int(opts: { min?: number; max?: number } = {}): Schema<number> {
+/** An int() schema's bounds, for a caller that bounds something else by them (a list by the most candidates). */
+export interface IntSchema extends Schema<number> {
+  readonly min: number;
+  readonly max: number;
+}
+
+export function int(opts: { min?: number; max?: number } = {}): IntSchema {
   const min = opts.min ?? 0,
     max = opts.max ?? Number.MAX_SAFE_INTEGER;
   const expects = `an integer ${range(min, max)}`;
   return {
     expects,
+    min,
+    max,
     parse: (v, path = '') =>
       typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(path, `expected ${expects}, ${got(v)}`),
   };
@@ -96,15 +105,21 @@ export function literal<const T extends string>(values: readonly T[]): Schema<T>
   };
 }
 
-/** A list of at most `max` items (counted before any is checked), each passing `item`. */
-export function list<T>(item: Schema<T>, opts: { min?: number; max: number }): Schema<T[]> {
+/**
+ * A list of at most `max` items (counted before any is checked), each passing `item`. `why` says
+ * where the bound comes from, for the message ("the run's config.candidates").
+ */
+export function list<T>(item: Schema<T>, opts: { min?: number; max: number; why?: string }): Schema<T[]> {
   const min = opts.min ?? 0;
-  const expects = `a list of ${range(min, opts.max)} items, each ${item.expects}`;
+  const size = min === 0 ? `at most ${opts.max}` : range(min, opts.max);
+  const expects = `a list of ${size} items, each ${item.expects}`;
+  const why = opts.why ? ` (${opts.why})` : '';
   return {
     expects,
     parse: (v, path = '') => {
       if (!Array.isArray(v)) return fail(path, `expected ${expects}, ${got(v)}`);
-      if (v.length > opts.max || v.length < min) return fail(path, `expected ${expects}, got ${v.length} items`);
+      if (v.length > opts.max) return fail(path, `${v.length} items, more than the ${opts.max} allowed${why}`);
+      if (v.length < min) return fail(path, `${v.length} items, fewer than the ${min} needed${why}`);
       return v.map((x, i) => item.parse(x, at(path, i)));
     },
   };
@@ -112,6 +127,61 @@ export function list<T>(item: Schema<T>, opts: { min?: number; max: number }): S
 
 export function nullable<T>(inner: Schema<T>): Schema<T | null> {
   return { expects: `null or ${inner.expects}`, parse: (v, path = '') => (v === null ? null : inner.parse(v, path)) };
+}
+
+/** `inner`, and then `ok` (a rule a type cannot say: a URL's scheme, 0 or 1); `expects` says both. */
+export function refine<T>(inner: Schema<T>, ok: (v: T) => boolean, expects: string): Schema<T> {
+  return {
+    expects,
+    parse: (v, path = '') => {
+      const x = inner.parse(v, path);
+      return ok(x) ? x : fail(path, `expected ${expects}, ${got(x)}`);
+    },
+  };
+}
+
+/** A key of a JSON object that stands for a positive integer ("1", "10"), read as that number. */
+export function intKey(opts: { max: number; hint?: string }): Schema<number> {
+  const expects = opts.hint ?? `a whole number from 1 to ${opts.max} as a key`;
+  return {
+    expects,
+    parse: (v, path = '') => {
+      const n = typeof v === 'string' && /^[1-9]\d{0,15}$/.test(v) ? Number(v) : NaN;
+      return n <= opts.max ? n : fail(path, `expected ${expects}, ${got(v)}`);
+    },
+  };
+}
+
+/** Is K a whole type (string, number) rather than a union of some keys? */
+type Wide<K> = string extends K ? true : number extends K ? true : false;
+export type RecordOf<K extends string | number, V> = Wide<K> extends true ? Record<K, V> : Partial<Record<K, V>>;
+
+/**
+ * A JSON object used as a map: at most `max` keys (counted before any is read), each passing `key`
+ * (a pattern, a literal, an intKey), each value passing `value`. Prototype keys are refused.
+ */
+export function record<K extends string | number, V>(
+  key: Schema<K>,
+  value: Schema<V>,
+  opts: { max: number; what?: string },
+): Schema<RecordOf<K, V>> {
+  const expects = opts.what ?? `a JSON object of at most ${opts.max} keys, each ${key.expects}, each value ${value.expects}`;
+  return {
+    expects,
+    parse: (v, path = '') => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(path, `expected ${expects}, ${got(v)}`);
+      const keys = Object.keys(v);
+      const proto = keys.find((k) => PROTO_KEYS.has(k));
+      if (proto !== undefined) fail(at(path, proto), 'this key is not allowed');
+      if (keys.length > opts.max) return fail(path, `${keys.length} keys, more than the ${opts.max} allowed`);
+      const out: Record<string, V> = {};
+      for (const k of keys) {
+        key.parse(k, at(path, k));
+        out[k] = value.parse((v as Record<string, unknown>)[k], at(path, k));
+      }
+      return out as RecordOf<K, V>;
+    },
+  };
 }
 
 type Shape = Record<string, Schema<unknown>>;
@@ -163,5 +233,38 @@ export function object<S extends Shape>(shape: S, what = 'a JSON object'): Objec
       expects: what,
       parse: (v, path = '') => readObject(shape, v, path, what, true) as Partial<InferShape<S>>,
     }),
+  };
+}
+
+/** An object with exactly these keys, each passing `value` (one entry per phase, per condition). */
+export function keyed<const K extends string, T>(
+  keys: readonly K[],
+  value: Schema<T>,
+  what?: string,
+): ObjectSchema<Record<K, Schema<T>>> {
+  const shape = Object.fromEntries(keys.map((k) => [k, value])) as Record<K, Schema<T>>;
+  return object(shape, what ?? `{ ${keys.join(', ')} }, each ${value.expects}`);
+}
+
+/**
+ * One of several object shapes, told apart by their `tag` field (`kind`): the tag is checked
+ * first, then the object against its variant (each variant's shape has the tag as a literal).
+ */
+export function tagged<V extends Record<string, ObjectSchema<Shape>>>(
+  tag: string,
+  variants: V,
+  what: string,
+): Schema<Infer<V[keyof V]>> & { readonly variants: V } {
+  const kinds = Object.keys(variants);
+  const kindsText = `one of ${kinds.map((k) => JSON.stringify(k)).join(', ')}`;
+  return {
+    expects: what,
+    variants,
+    parse: (v, path = '') => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(path, `expected ${what}, ${got(v)}`);
+      const t = Object.hasOwn(v, tag) ? (v as Record<string, unknown>)[tag] : undefined;
+      if (typeof t !== 'string' || !Object.hasOwn(variants, t)) return fail(at(path, tag), `expected ${kindsText}, ${got(t)}`);
+      return variants[t]!.parse(v, path) as Infer<V[keyof V]>;
+    },
   };
 }

@@ -7,6 +7,7 @@
 import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from '../core/idb';
 import { MedRankError } from '../core/errors';
 import { heldRuns } from './locks';
+import { addScoreAfter } from '../training/records';
 import type { Cell, Notebook, NotebookFile, RunCheckpoint, RunMeta, StepRecord } from './schema';
 
 export const NOTEBOOK_DB_NAME = 'medrank-notebook';
@@ -47,7 +48,43 @@ export const MIGRATIONS: Migration[] = [
     db.createObjectStore(RECORDS, { keyPath: ['runId', 'step'] });
     db.createObjectStore(CHECKPOINTS);
   },
+  // 2: candidates of step records saved before CandidateRecord.scoreAfter existed get scoreAfter:
+  // null (what a step that did not re-score records), in the records and in each checkpoint's.
+  (_db, tx) => {
+    rewriteAll(tx, RECORDS, (row) => {
+      if (typeof row !== 'object' || row === null || !('record' in row)) return row;
+      const [record] = addScoreAfter([row.record]) as unknown[];
+      return record === row.record ? row : { ...row, record };
+    });
+    rewriteAll(tx, CHECKPOINTS, (cp) => {
+      if (typeof cp !== 'object' || cp === null || !('records' in cp)) return cp;
+      const records = addScoreAfter(cp.records);
+      return records === cp.records ? cp : { ...cp, records };
+    });
+  },
 ];
+
+/**
+ * Rewrite the values of a store within an upgrade (f returns the value itself to leave it). A
+ * failure aborts the upgrade: the database stays at its old version, nothing half-rewritten.
+ */
+function rewriteAll(tx: IDBPTransaction<unknown, string[], 'versionchange'>, store: string, f: (v: unknown) => unknown): void {
+  const run = async (): Promise<void> => {
+    let cursor = await tx.objectStore(store).openCursor();
+    while (cursor) {
+      const next = f(cursor.value);
+      if (next !== cursor.value) await cursor.update(next);
+      cursor = await cursor.continue();
+    }
+  };
+  run().catch(() => {
+    try {
+      tx.abort();
+    } catch {
+      // already finished or aborted
+    }
+  });
+}
 
 // ---- errors ------------------------------------------------------------------------------
 

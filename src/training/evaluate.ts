@@ -10,34 +10,10 @@ import type { ColbertRetriever } from '../models/colbert';
 import { searchIndex, type ColbertIndex } from '../retrieval/index';
 import type { AnswerExample } from '../models/generator';
 import { nllMany, optionsOf, type PromptBuilder } from './prompts';
+import type { EvalResult } from './records';
 
-export interface EvalResult {
-  questions: number;
-  /** Accuracy over questions with options. */
-  accuracy: { none: number; retrieved: number; oracle: number };
-  /** Questions with options, and how many had gold passages (the oracle's denominator). */
-  scored: number;
-  recall: Record<number, number>;
-  mrr10: number;
-  alignment: { spearman: number; kendall: number };
-  ms: number;
-  /** Each question's outcome (the PyTorch twin writes it with --per-question; this engine does not). */
-  perQuestion?: PerQuestionResult;
-}
-
-/**
- * One evaluation question by question, each list in `ids` order: whether the answer was right
- * (1, 0; null without options, or for the oracle without gold passages) with no document, the
- * top-m retrieved and the gold ones; recall@k of gold by k; the reciprocal rank of the first gold
- * passage in the top 10 (0: not there); the alignment's Spearman (null when undefined).
- */
-export interface PerQuestionResult {
-  ids: string[];
-  correct: Record<'none' | 'retrieved' | 'oracle', (number | null)[]>;
-  recall: Record<string, number[]>;
-  rr10: number[];
-  spearman: (number | null)[];
-}
+// The result's shapes are declared once, as schemas, in records.ts; re-exported here for importers.
+export type { EvalResult, PerQuestionResult } from './records';
 
 export interface EvalOptions {
   topM: number;

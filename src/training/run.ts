@@ -7,30 +7,14 @@ import type { Passage, Question, QuestionSplit } from '../data/datasets';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import type { ColbertIndex } from '../retrieval/index';
-import type { AdamW } from '../tensor';
 import { mulberry32 } from '../tensor';
 import type { TrainConfig } from './config';
-import { evaluate, type EvalResult } from './evaluate';
+import { evaluate } from './evaluate';
+import type { EvalEntry, RunCheckpoint } from './records';
 import { PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';
 
-type OptimizerState = Awaited<ReturnType<AdamW['saveState']>>;
-
-export interface RunCheckpoint {
-  /** Steps taken when it was made. */
-  step: number;
-  config: TrainConfig;
-  /** Trainable tensors in optimizer order: retriever's, then generator's. */
-  params: Float32Array[];
-  optimizers: { retriever: OptimizerState | null; generator: OptimizerState | null };
-  records: StepRecord[];
-  evals: EvalEntry[];
-}
-
-export interface EvalEntry {
-  step: number;
-  split: QuestionSplit;
-  result: EvalResult;
-}
+// The checkpoint's and the evaluation entry's shapes are declared once, as schemas, in records.ts.
+export type { EvalEntry, RunCheckpoint } from './records';
 
 export interface RunResult {
   config: TrainConfig;

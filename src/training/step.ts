@@ -16,6 +16,7 @@ import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex } from
 import { AdamW, add, mul, sumAll, type Engine, type Tensor } from '../tensor';
 import { mulberry32 } from '../tensor';
 import { phaseAt, type TrainConfig } from './config';
+import { PHASES, type Phase, type QuestionRecord, type StepRecord } from './records';
 import * as L from './losses';
 import { nllMany, optionsOf, PromptBuilder } from './prompts';
 import { sampleDocuments, samplingProbs } from './sampler';
@@ -32,55 +33,9 @@ export class NonFiniteLossError extends MedRankError {
   }
 }
 
-export interface CandidateRecord {
-  docId: string;
-  /** Raw retriever score (MaxSim). */
-  score: number;
-  /**
-   * The retriever's score of this candidate right after this step's update (same candidates, same
-   * document vectors and dropout masks as `score`, no gradient): set when the retriever trained this step and
-   * config.recordScoresAfter is on, else null. score -> scoreAfter is how the update moved it.
-   */
-  scoreAfter: number | null;
-  /** Probability of being drawn first (softmax of the min-max scaled scores). */
-  prob: number;
-  sampled: boolean;
-  /** Mean answer NLL given this document alone (null where the loss did not need it). */
-  utility: number | null;
-  gold: boolean;
-}
-
-export interface QuestionRecord {
-  id: string;
-  candidates: CandidateRecord[];
-  /** Rank correlation of retriever score and -utility over the documents with a utility. */
-  spearman: number | null;
-  kendall: number | null;
-}
-
-export const PHASES = [
-  'refresh',
-  'retrieve',
-  'retrieverForward',
-  'utility',
-  'retrieverLoss',
-  'generatorForward',
-  'backward',
-  'update',
-] as const;
-export type Phase = (typeof PHASES)[number];
-
-export interface StepRecord {
-  step: number;
-  trains: { retriever: boolean; generator: boolean };
-  loss: { retriever: number | null; generator: number | null };
-  questions: QuestionRecord[];
-  alignment: { spearman: number | null; kendall: number | null };
-  /** Recall of gold passages among the top-k candidates, averaged over questions with gold. */
-  recall: Record<number, number>;
-  ms: Record<Phase, number>;
-  gpuBytes: number;
-}
+// The record's shapes are declared once, as schemas, in records.ts; re-exported here for importers.
+export { PHASES } from './records';
+export type { CandidateRecord, Phase, QuestionRecord, StepRecord } from './records';
 
 /** A stream of seeds: step t of a run with seed s always draws the same numbers (resume-safe). */
 export const stepSeed = (seed: number, step: number, salt = 0): number =>

@@ -1,6 +1,17 @@
 // Results export: CSV columns, values and RFC 4180 quoting, parsed back with a small reader.
 import { describe, expect, it } from 'vitest';
-import { evalsToCsv, recordsToCsv, resultsJson } from '../../src/notebook/csv';
+import {
+  CANDIDATE_COLUMNS,
+  candidatesToCsv,
+  EVAL_COLUMNS,
+  EVAL_RESULT_COLUMNS,
+  evalsToCsv,
+  QUESTION_COLUMNS,
+  recordsToCsv,
+  resultsJson,
+  STEP_COLUMNS,
+} from '../../src/notebook/csv';
+import { CANDIDATE_RECORD, EVAL_ENTRY, EVAL_RESULT, QUESTION_RECORD, STEP_RECORD } from '../../src/training/records';
 import { PHASES } from '../../src/training/step';
 import { evalResult, runMeta, stepRecord } from './notebook-fixtures';
 
@@ -37,7 +48,7 @@ function parseCsv(text: string): string[][] {
 const tricky = 'say "hi", then\nleave';
 
 describe('notebook CSV', () => {
-  it('step records: one row per run per step, recall@k for every k, phases in order', () => {
+  it('step records: one row per run per step, which models trained, recall@k for every k, phases in order', () => {
     const a = runMeta('r1', 'nb', { name: tricky });
     const b = runMeta('r2', 'nb', { name: 'plain' });
     const csv = recordsToCsv([
@@ -49,6 +60,8 @@ describe('notebook CSV', () => {
       'run_id',
       'run_name',
       'step',
+      'trains_retriever',
+      'trains_generator',
       'retriever_loss',
       'generator_loss',
       'spearman',
@@ -69,6 +82,8 @@ describe('notebook CSV', () => {
       'r1',
       tricky,
       '1',
+      'true',
+      'false', // the generator trains on even steps
       String(r1.loss.retriever),
       '', // generator loss null at step 1
       '0.5',
@@ -81,13 +96,13 @@ describe('notebook CSV', () => {
       ...PHASES.map((p) => String(r1.ms[p])),
       '2048',
     ]);
-    expect(rows[3]!.slice(7, 11)).toEqual(['', '0.5', '', '0.75']);
+    expect(rows[3]!.slice(9, 13)).toEqual(['', '0.5', '', '0.75']);
     // The raw text quotes the name and doubles its quotes.
     expect(csv).toContain('"say ""hi"", then\nleave"');
     expect(csv.endsWith('\r\n')).toBe(true);
   });
 
-  it('evaluations: one row per evaluation with accuracy, recall@k, MRR and alignment', () => {
+  it('evaluations: one row per evaluation with accuracy, scored, recall@k, MRR, alignment and time', () => {
     const a = runMeta('r1', 'nb'); // evals at step 0 (recall 1, 5, 10) and 4 (recall 1, 20)
     const b = runMeta('r2', 'nb', { evals: [] });
     const rows = parseCsv(evalsToCsv([a, b]));
@@ -100,6 +115,7 @@ describe('notebook CSV', () => {
       'accuracy_none',
       'accuracy_retrieved',
       'accuracy_oracle',
+      'scored',
       'recall@1',
       'recall@5',
       'recall@10',
@@ -107,11 +123,48 @@ describe('notebook CSV', () => {
       'mrr10',
       'spearman',
       'kendall',
+      'ms',
     ]);
     const e = evalResult();
     expect(rows.slice(1)).toEqual([
-      ['r1', 'jmlr-code #r1', '0', 'validation', '8', '0.25', '0.5', '0.875', '0.25', '0.5', '0.75', '', '0.4', '0.1', '0.05'],
-      ['r1', 'jmlr-code #r1', '4', 'validation', '8', '0.25', '0.5', '0.875', '0.5', '', '', '1', String(e.mrr10), '0.1', '0.05'],
+      [
+        'r1',
+        'jmlr-code #r1',
+        '0',
+        'validation',
+        '8',
+        '0.25',
+        '0.5',
+        '0.875',
+        '8',
+        '0.25',
+        '0.5',
+        '0.75',
+        '',
+        '0.4',
+        '0.1',
+        '0.05',
+        '1234.5',
+      ],
+      [
+        'r1',
+        'jmlr-code #r1',
+        '4',
+        'validation',
+        '8',
+        '0.25',
+        '0.5',
+        '0.875',
+        '8',
+        '0.5',
+        '',
+        '',
+        '1',
+        String(e.mrr10),
+        '0.1',
+        '0.05',
+        String(e.ms),
+      ],
     ]);
   });
 
@@ -119,7 +172,8 @@ describe('notebook CSV', () => {
     const meta = runMeta('r1', 'nb', { name: '=HYPERLINK("http://x")' });
     const rows = parseCsv(recordsToCsv([{ meta, records: [stepRecord(0, { loss: { retriever: -0.5, generator: null } })] }]));
     expect(rows[1]![1]).toBe(`'=HYPERLINK("http://x")`);
-    expect(rows[1]![3]).toBe('-0.5');
+    expect(rows[0]![5]).toBe('retriever_loss');
+    expect(rows[1]![5]).toBe('-0.5');
   });
 
   it('a field with only a line break, or only a comma, is quoted too', () => {
@@ -138,5 +192,69 @@ describe('notebook CSV', () => {
     expect(parseCsv(evalsToCsv([]))).toHaveLength(1);
     const runs = [{ meta: runMeta('r1', 'nb'), records: [stepRecord(0)] }];
     expect(JSON.parse(resultsJson(runs))).toEqual({ format: 'medrank-results', runs });
+  });
+
+  it('candidates: one row per candidate of every question of every step, with its question', () => {
+    const runs = [{ meta: runMeta('r1', 'nb', { name: '@risky' }), records: [stepRecord(0), stepRecord(1)] }];
+    const rows = parseCsv(candidatesToCsv(runs));
+    expect(rows[0]).toEqual([
+      'run_id',
+      'run_name',
+      'step',
+      'question_id',
+      'question_spearman',
+      'question_kendall',
+      'doc_id',
+      'score',
+      'score_after',
+      'prob',
+      'sampled',
+      'utility',
+      'gold',
+    ]);
+    expect(rows).toHaveLength(1 + 2 * 2 * 3); // 2 steps of 2 questions of 3 candidates
+    const c = stepRecord(1).questions[0]!.candidates[0]!;
+    expect(rows[7]).toEqual([
+      'r1',
+      "'@risky",
+      '1',
+      'q1',
+      '0.5',
+      String(1 / 3),
+      'd00',
+      String(c.score),
+      String(c.scoreAfter),
+      String(c.prob),
+      'true',
+      String(c.utility),
+      'true',
+    ]);
+    // A question without alignment and a candidate without a score after the update: empty fields.
+    expect(rows[6]!.slice(4, 6)).toEqual(['', '']);
+    expect(rows[3]![8]).toBe('');
+    expect(parseCsv(candidatesToCsv([]))).toHaveLength(1);
+  });
+
+  it('every field of each record schema has its columns, or a stated reason to be left out', () => {
+    // The tables are keyed by the schemas' fields (a field added to a record does not compile
+    // without an entry); here: no table holds a field the schema does not have.
+    const tables: [string, { shape: object }, object][] = [
+      ['step record', STEP_RECORD, STEP_COLUMNS],
+      ['question record', QUESTION_RECORD, QUESTION_COLUMNS],
+      ['candidate', CANDIDATE_RECORD, CANDIDATE_COLUMNS],
+      ['evaluation', EVAL_ENTRY, EVAL_COLUMNS],
+      ['evaluation result', EVAL_RESULT, EVAL_RESULT_COLUMNS],
+    ];
+    for (const [what, schema, table] of tables) expect(Object.keys(table).sort(), what).toEqual(Object.keys(schema.shape).sort());
+    expect(
+      Object.entries(STEP_COLUMNS)
+        .filter(([, c]) => 'omit' in c)
+        .map(([k]) => k),
+    ).toEqual(['questions']);
+    expect(
+      Object.entries(EVAL_RESULT_COLUMNS)
+        .filter(([, c]) => 'omit' in c)
+        .map(([k]) => k),
+    ).toEqual(['perQuestion']);
   });
 });

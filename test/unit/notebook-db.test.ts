@@ -207,10 +207,10 @@ describe('notebook db: opening', () => {
     await v1.saveNotebook(fullNotebook());
     v1.close();
     const bad: Migration = () => {
-      throw new Error('migration 2 broke');
+      throw new Error(`migration ${MIGRATIONS.length + 1} broke`);
     };
-    await expect(open([MIGRATIONS[0]!, bad])).rejects.toThrow('migration 2 broke');
-    expect((await rawSchema()).version).toBe(1);
+    await expect(open([...MIGRATIONS, bad])).rejects.toThrow(`migration ${MIGRATIONS.length + 1} broke`);
+    expect((await rawSchema()).version).toBe(MIGRATIONS.length);
     const again = await open();
     expect(await again.loadCurrentNotebook()).toEqual(fullNotebook());
     again.close();
@@ -219,17 +219,18 @@ describe('notebook db: opening', () => {
   it('a database from a newer MedRank is refused with NewerSchemaError, and nothing is deleted', async () => {
     factory = new IDBFactory();
     const m2: Migration = (db) => void db.createObjectStore('future');
-    const newer = await open([MIGRATIONS[0]!, m2]);
+    const newer = await open([...MIGRATIONS, m2]);
     await newer.saveNotebook(fullNotebook());
     await newer.putRun(runMeta('r1', 'nb1'));
     newer.close();
 
     const err = await open().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NewerSchemaError);
-    expect((err as Error).message).toMatch(/newer MedRank \(storage version 2; this page knows up to 1\)/);
+    const n = MIGRATIONS.length;
+    expect((err as Error).message).toMatch(`newer MedRank (storage version ${n + 1}; this page knows up to ${n})`);
     expect((err as Error).message).toMatch(/nothing was deleted/);
 
-    const back = await open([MIGRATIONS[0]!, m2]);
+    const back = await open([...MIGRATIONS, m2]);
     expect(await back.loadCurrentNotebook()).toEqual(fullNotebook());
     expect(await back.listRuns('nb1')).toHaveLength(1);
     back.close();
@@ -239,7 +240,7 @@ describe('notebook db: opening', () => {
     factory = new IDBFactory();
     const old = await open();
     const m2: Migration = (db) => void db.createObjectStore('future');
-    const newer = await open([MIGRATIONS[0]!, m2]); // not blocked: the old connection steps aside
+    const newer = await open([...MIGRATIONS, m2]); // not blocked: the old connection steps aside
     await expect(old.listRuns('nb')).rejects.toBeInstanceOf(NewerSchemaError);
     await expect(old.putRun(runMeta('r', 'nb'))).rejects.toThrow(/Reload this page/);
     newer.close();

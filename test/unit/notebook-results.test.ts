@@ -222,13 +222,13 @@ describe('results file: the PyTorch twin’s results.json', () => {
       resultsToRun(r, { id: 'r', notebookId: 'n', cellId: 'c', name: 'n', fileName: 'f', now: 1 }).meta.imported?.engine,
     ).toBe('medrank_torch 0.1.0, torch 1.13.0a0, 8 processes');
     f.engine.processes = 0;
-    expect(reject(f).message).toMatch(/^engine\.processes: expected an integer from 1 up, got 0/);
+    expect(reject(f).message).toMatch(/^engine\.processes: expected an integer from 1 to 1000000, got 0/);
     f.engine = { name: 'medrank_torch', version: '0.2.0', gpus: 8 };
     expect(reject(f).message).toMatch(/^engine\.gpus: unknown field/);
     f.engine = null;
     expect(parseResultsFile(JSON.stringify(f)).engine).toBeNull();
     f.models.generator = { dir: '../outside', hub: 'x' };
-    expect(reject(f).message).toMatch(/^models\.generator\.hub: unknown field; a model folder of the bundle has only dir/);
+    expect(reject(f).message).toMatch(/^models\.generator\.hub: unknown field; known fields: dir\./);
     f.models.generator = 7;
     expect(reject(f).message).toMatch(/^models\.generator: expected a model \(a path/);
   });
@@ -306,7 +306,7 @@ describe('results file: malformed files are refused with the path of the first p
     expect(err.path).toBe('');
     expect(err.message).toMatch(/not valid JSON .*cut short.*Choose the results\.json/);
     expect(rejection('').message).toMatch(/not valid JSON/);
-    expect(reject([1, 2]).message).toMatch(/^expected a results file \(a JSON object\), got an array/);
+    expect(reject([1, 2]).message).toMatch(/^expected a results file \(a JSON object\), got a list of 2/);
   });
 
   it('NaN, Infinity or a string where a number belongs', () => {
@@ -321,13 +321,15 @@ describe('results file: malformed files are refused with the path of the first p
     // NaN inside a string is text, not a number: untouched.
     const f = json();
     f.steps[1].questions[1].candidates[3].utility = '0.25';
-    expect(reject(f).message).toMatch(/^steps\[1\]\.questions\[1\]\.candidates\[3\]\.utility: expected a number, got "0\.25"/);
+    expect(reject(f).message).toMatch(
+      /^steps\[1\]\.questions\[1\]\.candidates\[3\]\.utility: expected a finite number, got "0\.25"/,
+    );
     const g = json();
     g.evals[1].result.accuracy.oracle = 'NaN';
-    expect(reject(g).message).toMatch(/^evals\[1\]\.result\.accuracy\.oracle: expected a number, got "NaN"/);
+    expect(reject(g).message).toMatch(/^evals\[1\]\.result\.accuracy\.oracle: expected a finite number, got "NaN"/);
     const h = json();
     h.wallSeconds = -1;
-    expect(reject(h).message).toMatch(/^wallSeconds: expected a number from 0 up, got -1/);
+    expect(reject(h).message).toMatch(/^wallSeconds: expected a finite number at least 0, got -1/);
   });
 
   it('lists longer than the run could have made, refused by their length before any item is read', () => {
@@ -357,12 +359,12 @@ describe('results file: malformed files are refused with the path of the first p
     const proto = '"__proto__": {"polluted": 1}';
     const t = text();
     const cases: [string, string, RegExp][] = [
-      ['top level', t.replace(/^\{/, `{${proto},`), /^__proto__: unknown field; a results file has only config, data/],
+      ['top level', t.replace(/^\{/, `{${proto},`), /^__proto__: this key is not allowed/],
       ['config', t.replace('"config": {', `"config": {${proto},`), /^config\.__proto__: this key is not allowed/],
       [
         'candidate',
         t.replace('"docId": "demo-p0179",', `"docId": "demo-p0179", ${proto},`),
-        /^steps\[0\]\.questions\[0\]\.candidates\[0\]\.__proto__: unknown field/,
+        /^steps\[0\]\.questions\[0\]\.candidates\[0\]\.__proto__: this key is not allowed/,
       ],
       ['recall', t.replace('"recall": {', `"recall": {${proto},`), /recall\.__proto__: this key is not allowed/],
       ['phaseMs', t.replace('"phaseMs": {', `"phaseMs": {${proto},`), /^phaseMs\.__proto__: this key is not allowed/],
@@ -377,12 +379,18 @@ describe('results file: malformed files are refused with the path of the first p
   });
 
   it('a newer schema: a higher formatVersion, a field or a config field this page does not know', () => {
-    const v2 = rejection(JSON.stringify({ ...json(), formatVersion: 2 }));
-    expect(v2.path).toBe('formatVersion');
-    expect(v2.message).toMatch(
-      /written by a newer MedRank or twin \(results version 2; this page reads up to 1\)\. Reload the page/,
+    const v3 = rejection(JSON.stringify({ ...json(), formatVersion: 3 }));
+    expect(v3.path).toBe('formatVersion');
+    expect(v3.message).toMatch(
+      /written by a newer MedRank or twin \(results version 3; this page reads up to 2\)\. Reload the page/,
     );
-    expect(reject({ ...json(), rank: 0 }).message).toMatch(/^rank: unknown field; a results file has only/);
+    // Version 2 has scoreAfter on every candidate: a file that says 2 and leaves it out is refused there.
+    const v2 = rejection(JSON.stringify({ ...json(), formatVersion: 2 }));
+    expect(v2.path).toBe('steps[0].questions[0].candidates[0].scoreAfter');
+    expect(v2.message).toMatch(
+      /^steps\[0\]\.questions\[0\]\.candidates\[0\]\.scoreAfter: missing; expected null or a finite number/,
+    );
+    expect(reject({ ...json(), rank: 0 }).message).toMatch(/^rank: unknown field; known fields: config, data, models/);
     const f = json();
     f.config.gradientCheckpointing = true;
     expect(reject(f).message).toMatch(/^config\.gradientCheckpointing: unknown field/);
@@ -403,7 +411,7 @@ describe('results file: malformed files are refused with the path of the first p
     expect(reject(f).message).toMatch(/^config\.sampled: cannot exceed candidates \(20 > 10\)/);
     const g = json();
     delete g.adapter;
-    expect(reject(g).message).toMatch(/^adapter: missing; a results file needs it/);
+    expect(reject(g).message).toMatch(/^adapter: missing; expected a non-empty string/);
   });
 });
 
@@ -518,11 +526,11 @@ describe('results file: imported into the notebook', () => {
     expect(await db.getRecords(b)).toEqual(JSON.parse(twinText()).steps);
   });
 
-  it('travels in a notebook file (version 2) with its origin; a version 1 file still opens', async () => {
+  it('travels in a notebook file (version 3) with its origin; a version 1 file still opens', async () => {
     const id = (await st().importResults('c5', blob(text()), 'results.json'))!;
     const exported = await (await st().exportNotebook()).text();
     const back = parseNotebookFile(exported);
-    expect(back.version).toBe(2);
+    expect(back.version).toBe(3);
     expect(back.runs[0]!.meta.imported).toEqual(st().runs.list[0]!.imported);
     expect(back.runs[0]!.records).toEqual(st().runs.records[id]);
     const v1 = toNotebookFile(st().notebook.doc, [{ meta: runMeta('r1', st().notebook.doc.id), records: [stepRecord(0)] }]);
@@ -531,7 +539,9 @@ describe('results file: imported into the notebook', () => {
     );
     const bad = JSON.parse(exported);
     bad.runs[0].meta.imported.adapter = 7;
-    expect(() => parseNotebookFile(JSON.stringify(bad))).toThrow(/^runs\[0\]\.meta\.imported\.adapter: expected a string, got 7/);
+    expect(() => parseNotebookFile(JSON.stringify(bad))).toThrow(
+      /^runs\[0\]\.meta\.imported\.adapter: expected a non-empty string of at most 200 characters, got 7/,
+    );
   });
 
   it('refuses malformed files with the path, and loses nothing already in the notebook', async () => {
@@ -549,9 +559,12 @@ describe('results file: imported into the notebook', () => {
     const cases: [string, RegExp][] = [
       [text().slice(0, 5000), /^not imported: bad\.json: this is not a results file: it is not valid JSON/],
       [nan, /^not imported: bad\.json: steps\[0\]\.questions\[0\]\.candidates\[0\]\.score: expected a finite number, got NaN/],
-      [bad({ ...json(), indexMs: '55277' }), /^not imported: bad\.json: indexMs: expected a number, got "55277"/],
+      [
+        bad({ ...json(), indexMs: '55277' }),
+        /^not imported: bad\.json: indexMs: expected a finite number at least 0, got "55277"/,
+      ],
       [bad(huge), /^not imported: bad\.json: steps\[0\]\.questions\[0\]\.candidates: 200000 items, more than the 10 allowed/],
-      [proto, /^not imported: bad\.json: __proto__: unknown field/],
+      [proto, /^not imported: bad\.json: __proto__: this key is not allowed/],
       [bad({ ...json(), formatVersion: 3 }), /^not imported: bad\.json: formatVersion: this file was written by a newer MedRank/],
     ];
     for (const [t, message] of cases) {
