@@ -221,6 +221,15 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     const row = train.getByTestId('train-run-row').nth(RECORDED + 1);
     await expect(row).toHaveAttribute('data-status', 'running');
     runB = (await row.getAttribute('data-run-id'))!;
+    // A second tab opened while this one trains sees the run as training there, not interrupted.
+    const other = await page.context().newPage();
+    await other.goto('/');
+    await expect(other.getByTestId('notebook')).toHaveAttribute('data-restored', 'true', { timeout: 60_000 });
+    const elsewhere = other.locator(`[data-testid="train-run-row"][data-run-id="${runB}"]`);
+    await expect(elsewhere).toHaveAttribute('data-elsewhere', 'true');
+    await expect(elsewhere).toHaveAttribute('data-status', 'running');
+    await expect(elsewhere).toContainText('training in another tab');
+    await other.close();
     await expect(row.getByTestId('train-run-checkpoint')).toHaveText('step 2', { timeout: 300_000 });
     await page.reload(); // the tab goes away mid-run
     await expect(row).toHaveAttribute('data-status', 'interrupted');

@@ -8,3 +8,6 @@ export class MedRankError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** A request the user cancelled (a download, an index build, an evaluation): every layer's cancel error is one. */
+export class CancelledError extends MedRankError {}

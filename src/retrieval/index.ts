@@ -4,7 +4,7 @@
 // batched MaxSim top-k (maxsimSearch). See docs/index.md for how stale an index may get.
 // N = documents, total = kept token vectors, D = hidden size, dim = ColBERT dim.
 
-import { MedRankError } from '../core/errors';
+import { CancelledError, MedRankError } from '../core/errors';
 import type { Passage } from '../data/datasets';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import { embedding, maxsimSearch, type Tensor } from '../tensor';
@@ -57,7 +57,7 @@ export {
 } from './index-db';
 
 /** buildIndex was cancelled through its AbortSignal; everything it had allocated is freed. */
-export class IndexBuildCancelledError extends MedRankError {
+export class IndexBuildCancelledError extends CancelledError {
   constructor(done: number, total: number) {
     super(`Building the index was cancelled after ${done} of ${total} documents; nothing was kept.`);
   }

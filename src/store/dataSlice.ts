@@ -53,6 +53,9 @@ export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, 
   const patch = (p: Partial<DataSlice['data']>): void => set((s) => ({ data: { ...s.data, ...p } }));
   const patchIndex = (p: Partial<DataSlice['data']['index']>): void =>
     set((s) => ({ data: { ...s.data, index: { ...s.data.index, ...p } } }));
+  /** The signal of the running read or build, which cancelData aborts. */
+  const aborts: Partial<Record<'loadDataset' | 'buildIndex', AbortController>> = {};
+  const abortFor = (what: 'loadDataset' | 'buildIndex'): AbortSignal => (aborts[what] = new AbortController()).signal;
   return {
     data: {
       status: 'empty',
@@ -67,7 +70,10 @@ export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, 
       if (get().data.status === 'loading') return;
       patch({ status: 'loading', progress: null, error: null });
       try {
-        const summary = await engineClient().loadDataset(source, (p) => patch({ progress: p }));
+        const summary = await engineClient().loadDataset(
+          { source },
+          { onProgress: (p) => patch({ progress: p }), signal: abortFor('loadDataset') },
+        );
         // A new corpus: the old index and results no longer apply.
         patch({ status: 'ready', summary, hits: null });
         get().rememberData(dataRef(source));
@@ -82,17 +88,20 @@ export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, 
       if (get().data.index.status === 'building') return;
       patchIndex({ status: 'building', progress: null, error: null });
       try {
-        const summary = await engineClient().buildIndex((p) => patchIndex({ progress: p }));
+        const summary = await engineClient().buildIndex(
+          {},
+          { onProgress: (p) => patchIndex({ progress: p }), signal: abortFor('buildIndex') },
+        );
         patchIndex({ status: 'ready', summary });
       } catch (err) {
         patchIndex({ status: 'error', error: (err as Error).message });
       }
     },
-    cancelData: (what) => engineClient().cancel?.(what),
+    cancelData: (what) => aborts[what]?.abort(),
     search: async (query, k = 5) => {
       patch({ searchError: null });
       try {
-        patch({ hits: await engineClient().search(query, k) });
+        patch({ hits: await engineClient().search({ query, k }) });
       } catch (err) {
         patch({ searchError: (err as Error).message });
       }

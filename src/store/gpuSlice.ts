@@ -3,7 +3,7 @@
 import type { StateCreator } from 'zustand';
 import { WebGpuUnavailableError } from '../gpu/errors';
 import type { GpuInfo } from '../worker/protocol';
-import { engineClient, pageHasWebGpu } from './engine';
+import { engineClient, failureCode, pageHasWebGpu, type FailureCode } from './engine';
 import type { AppState } from './index';
 
 export type GpuStatus = 'idle' | 'connecting' | 'ready' | 'error';
@@ -13,6 +13,9 @@ export interface GpuSlice {
     status: GpuStatus;
     info: GpuInfo | null;
     /** Class name of the error (e.g. 'WebGpuUnavailableError'), for choosing the help to show. */
+    /** What the failure was, to branch on (store/engine.ts). */
+    errorCode: FailureCode | null;
+    /** The thrown class's name, for display and bug reports. */
     errorClass: string | null;
     error: string | null;
   };
@@ -21,19 +24,27 @@ export interface GpuSlice {
 }
 
 export const createGpuSlice: StateCreator<AppState, [], [], GpuSlice> = (set, get) => ({
-  gpu: { status: 'idle', info: null, errorClass: null, error: null },
+  gpu: { status: 'idle', info: null, errorCode: null, errorClass: null, error: null },
   connectGpu: async () => {
     const s = get().gpu.status;
     if (s === 'connecting' || s === 'ready') return;
-    set({ gpu: { status: 'connecting', info: null, errorClass: null, error: null } });
+    set({ gpu: { status: 'connecting', info: null, errorCode: null, errorClass: null, error: null } });
     try {
       // Checked on the page first: no worker is started for nothing, and the answer is the same.
       if (!pageHasWebGpu()) throw new WebGpuUnavailableError('navigator.gpu is undefined');
-      const info = await engineClient().init();
-      set({ gpu: { status: 'ready', info, errorClass: null, error: null } });
+      const info = await engineClient().init({});
+      set({ gpu: { status: 'ready', info, errorCode: null, errorClass: null, error: null } });
     } catch (err) {
       const e = err as Error;
-      set({ gpu: { status: 'error', info: null, errorClass: e.name ?? 'Error', error: e.message ?? String(err) } });
+      set({
+        gpu: {
+          status: 'error',
+          info: null,
+          errorCode: failureCode(err),
+          errorClass: e.name ?? 'Error',
+          error: e.message ?? String(err),
+        },
+      });
     }
   },
 });

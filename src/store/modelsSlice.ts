@@ -4,7 +4,7 @@
 import type { StateCreator } from 'zustand';
 import type { GenerateResult, ModelRole, ModelSourceSpec, ModelSummary, RetrieveResult } from '../worker/protocol';
 import type { ModelRef } from '../notebook/schema';
-import { engineClient } from './engine';
+import { engineClient, failureCode, type FailureCode } from './engine';
 import type { AppState } from './index';
 
 export interface ModelState {
@@ -12,6 +12,9 @@ export interface ModelState {
   progress: { done: number; total: number; message: string } | null;
   summary: ModelSummary | null;
   error: string | null;
+  /** What the failure was, to branch on (store/engine.ts). */
+  errorCode: FailureCode | null;
+  /** The thrown class's name, for display and bug reports. */
   errorClass: string | null;
 }
 
@@ -63,7 +66,7 @@ export function modelRef(source: ModelSourceSpec): ModelRef {
   }
 }
 
-const EMPTY: ModelState = { status: 'empty', progress: null, summary: null, error: null, errorClass: null };
+const EMPTY: ModelState = { status: 'empty', progress: null, summary: null, error: null, errorCode: null, errorClass: null };
 
 export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (set, get) => {
   const patch = (role: ModelRole, p: Partial<ModelState>): void =>
@@ -73,15 +76,16 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
   const tryFailed = (role: ModelRole, err: unknown): void => {
     const e = err as Error;
     patchTry({ tryError: e.message });
-    if (e.name === 'ModelNotLoadedError') patch(role, { ...EMPTY, error: e.message, errorClass: e.name });
+    if (failureCode(err) === 'model-not-loaded')
+      patch(role, { ...EMPTY, error: e.message, errorCode: 'model-not-loaded', errorClass: e.name });
   };
   return {
     models: { retriever: EMPTY, generator: EMPTY, generated: null, retrieved: null, busy: false, tryError: null },
     loadModel: async (role, source) => {
       if (get().models[role].status === 'loading') return;
-      patch(role, { status: 'loading', progress: null, error: null, errorClass: null });
+      patch(role, { status: 'loading', progress: null, error: null, errorCode: null, errorClass: null });
       try {
-        const summary = await engineClient().loadModel(role, source, (p) => patch(role, { progress: p }));
+        const summary = await engineClient().loadModel({ role, source }, { onProgress: (p) => patch(role, { progress: p }) });
         patch(role, { status: 'ready', summary });
         // Fresh weights: no run has trained them; the notebook remembers where they came from.
         set((s) => ({ runs: { ...s.runs, trainedBy: null } }));
@@ -93,6 +97,7 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
         patch(role, {
           status: get().models[role].summary ? 'ready' : 'error',
           error: e.message,
+          errorCode: failureCode(err),
           errorClass: e.errorClass ?? e.name,
         });
       }

@@ -12,10 +12,10 @@ import type { StateCreator } from 'zustand';
 import { checkResultsFileSize, parseResultsFile, resultsToRun } from '../notebook/file';
 import type { DataRef, EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
 import { zipBundle } from '../notebook/zip';
-import type { TrainConfig } from '../training/config';
+import { ConfigError, type TrainConfig } from '../training/config';
 import type { ModelRole } from '../worker/protocol';
 import type { Progress } from './dataSlice';
-import { engineClient } from './engine';
+import { engineClient, failureCode, failureField } from './engine';
 import type { AppState } from './index';
 import { holdRunLock, whenRunReleased } from '../notebook/locks';
 import { notebookDb } from './notebookDb';
@@ -95,12 +95,12 @@ export function dataLabel(ref: DataRef | null): string {
   return `${ref.format} files: ${Object.values(ref.names).join(', ')}`;
 }
 
-/** The field a ConfigError names: its message starts with `config.<field>:` (the class does not cross the worker). */
-const configField = (message: string): string | null => /^config\.([A-Za-z0-9]*):/.exec(message)?.[1] || null;
-
 const newRunId = (): string => `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 
 export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, get) => {
+  /** The running training run's and evaluation's signals (stopRun, cancelEvaluate abort them). */
+  let runAbort: AbortController | null = null;
+  let evalAbort: AbortController | null = null;
   const patch = (p: Partial<RunsSlice['runs']>): void => set((s) => ({ runs: { ...s.runs, ...p } }));
   const patchMeta = (id: string, p: Partial<RunMeta>): RunMeta => {
     let out: RunMeta | undefined;
@@ -170,40 +170,42 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     const latest = (): RunMeta => get().runs.list.find((x) => x.id === meta.id) ?? meta;
     try {
       const result = await engineClient().train(
-        config,
-        (p) => {
-          const active = get().runs.active;
-          if (active) patch({ active: { ...active, progress: { done: p.done, total: p.total, message: p.message } } });
-          if (p.trainRecord) {
-            const rec = p.trainRecord;
-            const first = !stepped;
-            stepped = true;
-            set((s) => ({
-              runs: { ...s.runs, records: { ...s.runs.records, [meta.id]: [...(s.runs.records[meta.id] ?? []), rec] } },
-            }));
-            patchMeta(meta.id, { steps: rec.step + 1 });
-            save('a step record', async () => {
-              if (first && resume) await db?.truncateRecords(meta.id, resume.step);
-              await db?.appendRecords(meta.id, [rec]);
-              await db?.putRun(latest()); // as it is now: with the checkpoint step saved before it
-            });
-          }
-          if (p.trainEval) {
-            const ev = p.trainEval;
-            patchMeta(meta.id, { evals: [...latest().evals, ev] });
-            save('an evaluation', async () => db?.putRun(latest()));
-          }
-          if (p.trainCheckpoint) {
-            const cp = p.trainCheckpoint;
-            // Offered for resume only once it is on disk.
-            save('a checkpoint', async () => {
-              if (!db) return;
-              await db.putCheckpoint(meta.id, cp);
-              patchMeta(meta.id, { checkpointStep: cp.step });
-            });
-          }
+        { config, runId: meta.id, ...(resume ? { resume } : {}) },
+        {
+          signal: (runAbort = new AbortController()).signal,
+          onProgress: (p) => {
+            const active = get().runs.active;
+            if (active) patch({ active: { ...active, progress: { done: p.done, total: p.total, message: p.message } } });
+            if (p.trainRecord) {
+              const rec = p.trainRecord;
+              const first = !stepped;
+              stepped = true;
+              set((s) => ({
+                runs: { ...s.runs, records: { ...s.runs.records, [meta.id]: [...(s.runs.records[meta.id] ?? []), rec] } },
+              }));
+              patchMeta(meta.id, { steps: rec.step + 1 });
+              save('a step record', async () => {
+                if (first && resume) await db?.truncateRecords(meta.id, resume.step);
+                await db?.appendRecords(meta.id, [rec]);
+                await db?.putRun(latest()); // as it is now: with the checkpoint step saved before it
+              });
+            }
+            if (p.trainEval) {
+              const ev = p.trainEval;
+              patchMeta(meta.id, { evals: [...latest().evals, ev] });
+              save('an evaluation', async () => db?.putRun(latest()));
+            }
+            if (p.trainCheckpoint) {
+              const cp = p.trainCheckpoint;
+              // Offered for resume only once it is on disk.
+              save('a checkpoint', async () => {
+                if (!db) return;
+                await db.putCheckpoint(meta.id, cp);
+                patchMeta(meta.id, { checkpointStep: cp.step });
+              });
+            }
+          },
         },
-        { runId: meta.id, resume: resume ?? undefined },
       );
       const m = patchMeta(meta.id, {
         status: result.stopped ? 'stopped' : 'done',
@@ -218,8 +220,9 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     } catch (err) {
       await saves;
       const e = err as Error;
-      const field = configField(e.message);
-      const refused = e.name === 'ConfigError' || e.name === 'TrainingNotReadyError';
+      const code = failureCode(err);
+      const field = failureField(err);
+      const refused = code === 'config' || code === 'not-ready' || code === 'resume-refused';
       if (!stepped && resume) {
         // A refused resume (other runs trained the models, another config): the run stays as it was.
         set((s) => ({
@@ -240,7 +243,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       }
       setError(meta.cellId, e.message, field);
       // A run that failed after it started may have moved the retriever: the worker dropped its index.
-      if (!refused && e.name !== 'WorkerCrashedError' && config.schedule !== 'frozen-retriever')
+      if (!refused && code !== 'crashed' && config.schedule !== 'frozen-retriever')
         set((s) => ({ data: { ...s.data, hits: null, index: { status: 'none', progress: null, summary: null, error: null } } }));
     } finally {
       // Any step taken trained the loaded models: an evaluation now measures this run's models,
@@ -313,7 +316,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       } catch (err) {
         const e = err as Error;
         patch({ active: null });
-        setError(cellId, e.message, configField(e.message));
+        setError(cellId, e.message, e instanceof ConfigError ? e.field || null : null);
         return;
       }
       const nb = get().notebook.doc;
@@ -366,7 +369,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       await drive(meta, meta.config, checkpoint);
     },
 
-    stopRun: () => engineClient().cancel?.('train'),
+    stopRun: () => runAbort?.abort(),
 
     loadRecords: async (runId) => {
       const have = get().runs.records[runId];
@@ -413,8 +416,12 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       patch({ evaluating: { cellId, progress: null } });
       setError(cellId, null);
       try {
-        const result = await engineClient().evaluate({ split: cell.split, limit: cell.limit }, (p) =>
-          patch({ evaluating: { cellId, progress: { done: p.done, total: p.total, message: p.message } } }),
+        const result = await engineClient().evaluate(
+          { split: cell.split, limit: cell.limit },
+          {
+            signal: (evalAbort = new AbortController()).signal,
+            onProgress: (p) => patch({ evaluating: { cellId, progress: { done: p.done, total: p.total, message: p.message } } }),
+          },
         );
         // What it measured: the models as the last run left them, or as loaded.
         get().updateCell(cellId, { last: { at: Date.now(), runId: get().runs.trainedBy, result } });
@@ -424,7 +431,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         patch({ evaluating: null });
       }
     },
-    cancelEvaluate: () => engineClient().cancel?.('evaluate'),
+    cancelEvaluate: () => evalAbort?.abort(),
 
     exportWeights: async (role) => {
       const { fileName, bytes } = await engineClient().exportWeights({ role });
@@ -499,7 +506,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         const data = get().notebook.doc.cells.find((c) => c.kind === 'data');
         const bundle = await engineClient().exportBundle(
           { config, source: dataLabel(data?.kind === 'data' ? data.source : null) },
-          (p) => state({ progress: { done: p.done, total: p.total, message: p.message } }),
+          { onProgress: (p) => state({ progress: { done: p.done, total: p.total, message: p.message } }) },
         );
         const zip = zipBundle(bundle);
         const fileName = `${config.name.replace(/[^A-Za-z0-9._-]+/g, '-') || 'experiment'}-bundle.zip`;

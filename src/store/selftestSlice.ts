@@ -26,10 +26,15 @@ export const createSelfTestSlice: StateCreator<AppState, [], [], SelfTestSlice> 
     set({ selftest: { running: true, results: [], total: null, timings: { startedAt, totalMs: null }, error: null } });
     const patch = (p: Partial<SelfTestSlice['selftest']>): void => set((st) => ({ selftest: { ...st.selftest, ...p } }));
     try {
-      const results = await engineClient().selftest((p) => {
-        const r = p.case;
-        patch({ total: p.total, ...(r ? { results: [...get().selftest.results, r] } : {}) });
-      });
+      const results = await engineClient().selftest(
+        {},
+        {
+          onProgress: (p) => {
+            const r = p.case;
+            patch({ total: p.total, ...(r ? { results: [...get().selftest.results, r] } : {}) });
+          },
+        },
+      );
       patch({ running: false, results, total: results.length, timings: { startedAt, totalMs: performance.now() - startedAt } });
     } catch (err) {
       patch({

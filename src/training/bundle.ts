@@ -12,7 +12,7 @@ import type { ColbertTokenizer } from '../models/colbert';
 import { docText } from '../retrieval/index';
 import { writeSafetensors, type WritableTensor } from '../tensor';
 import { ConfigError, resolveConfig, type TrainConfig } from './config';
-import { optionsOf, PromptBuilder, type PromptTokens } from './prompts';
+import { contextBudgetProblem, optionsOf, PromptBuilder, type PromptTokens } from './prompts';
 import { splitOf } from './run';
 
 export const BUNDLE_FORMAT = 'medrank-experiment';
@@ -207,11 +207,9 @@ export async function buildBundle(input: BundleInput): Promise<Bundle> {
   const need = config.candidates + (config.retrieverLoss === 'infonce' ? 1 : 0);
   if (passages.length < need)
     throw new BundleError(`${passages.length} passages cannot give ${need} candidates per question: lower candidates`);
-  if (generator.maxPositions !== undefined && config.topM * config.docMaxTokens + 48 > generator.maxPositions)
-    throw new BundleError(
-      `topM x docMaxTokens = ${config.topM * config.docMaxTokens} tokens of context do not fit the generator's ${generator.maxPositions} positions ` +
-        'with a question: lower topM or docMaxTokens',
-    );
+  const tooLong =
+    generator.maxPositions === undefined ? null : contextBudgetProblem(config.topM, config.docMaxTokens, generator.maxPositions);
+  if (tooLong) throw new BundleError(tooLong);
 
   const budget = new ByteBudget('inputs.safetensors', limit);
   const tensors: Record<string, WritableTensor> = {};

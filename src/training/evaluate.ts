@@ -4,6 +4,7 @@
 // passages; alignment (Spearman, Kendall) between retriever scores and -NLL of the answer over the
 // top candidates. Q = questions, A = alignment candidates.
 
+import { CancelledError } from '../core/errors';
 import type { Question } from '../data/datasets';
 import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
 import type { ColbertRetriever } from '../models/colbert';
@@ -19,6 +20,22 @@ export interface EvalOptions {
   topM: number;
   alignmentCandidates: number;
   ks?: number[];
+  /** Called after each chunk of questions is scored: questions done, of all. */
+  onProgress?: (done: number, total: number) => void;
+  /** Checked between chunks: an aborted signal stops with EvaluationCancelledError. */
+  signal?: AbortSignal;
+  /** Questions scored per chunk (progress and cancellation come between chunks); default EVAL_CHUNK. */
+  chunk?: number;
+}
+
+/** Questions scored per chunk of an evaluation. */
+export const EVAL_CHUNK = 8;
+
+/** An evaluation stopped by its signal; nothing of it is reported. */
+export class EvaluationCancelledError extends CancelledError {
+  constructor(done: number, total: number) {
+    super(`evaluation cancelled after ${done} of ${total} questions`);
+  }
 }
 
 export async function evaluate(
@@ -38,49 +55,55 @@ export async function evaluate(
     depth,
   );
 
-  // Every sequence to score, in one list, then scored in chunks.
-  const examples: AnswerExample[] = [];
-  const plan = questions.map((q, b) => {
-    const o = optionsOf(q);
-    const top = found.ids[b]!.slice(0, opts.topM);
-    const oracle = q.goldDocIds.slice(0, opts.topM);
-    const slot = (docs: string[] | null): number | null => {
-      if (!o || docs === null) return null;
-      const at = examples.length;
-      const prompt = prompts.prompt(q, docs);
-      for (const opt of o.options) examples.push({ prompt, answer: prompts.answer(opt) });
-      return at;
-    };
-    const cond = { none: slot([]), retrieved: slot(top), oracle: slot(oracle.length ? oracle : null) };
-    const alignDocs = found.ids[b]!.slice(0, opts.alignmentCandidates);
-    const alignAt = examples.length;
-    for (const d of alignDocs) examples.push(prompts.example(q, [d]));
-    return { o, cond, alignAt, alignN: alignDocs.length };
-  });
-  const nll = await nllMany(prompts.generator, examples);
-
+  // Question by question, in chunks: each chunk's sequences are scored together, then its
+  // outcomes counted; progress and cancellation come between chunks.
   const correct = { none: 0, retrieved: 0, oracle: 0 };
   let scored = 0;
   const rho: number[] = [],
     tau: number[] = [];
-  plan.forEach((p, b) => {
-    if (p.o) {
-      scored++;
-      for (const k of ['none', 'retrieved', 'oracle'] as const) {
-        const at = p.cond[k];
-        if (at === null) continue;
-        let best = 0;
-        for (let j = 1; j < p.o.options.length; j++) if (nll.mean[at + j]! < nll.mean[at + best]!) best = j;
-        if (best === p.o.gold) correct[k]++;
+  const chunk = Math.max(1, opts.chunk ?? EVAL_CHUNK);
+  for (let from = 0; from < questions.length; from += chunk) {
+    if (opts.signal?.aborted) throw new EvaluationCancelledError(from, questions.length);
+    const examples: AnswerExample[] = [];
+    const plan = questions.slice(from, from + chunk).map((q, i) => {
+      const b = from + i;
+      const o = optionsOf(q);
+      const top = found.ids[b]!.slice(0, opts.topM);
+      const oracle = q.goldDocIds.slice(0, opts.topM);
+      const slot = (docs: string[] | null): number | null => {
+        if (!o || docs === null) return null;
+        const at = examples.length;
+        const prompt = prompts.prompt(q, docs);
+        for (const opt of o.options) examples.push({ prompt, answer: prompts.answer(opt) });
+        return at;
+      };
+      const cond = { none: slot([]), retrieved: slot(top), oracle: slot(oracle.length ? oracle : null) };
+      const alignDocs = found.ids[b]!.slice(0, opts.alignmentCandidates);
+      const alignAt = examples.length;
+      for (const d of alignDocs) examples.push(prompts.example(q, [d]));
+      return { b, o, cond, alignAt, alignN: alignDocs.length };
+    });
+    const nll = await nllMany(prompts.generator, examples);
+    for (const p of plan) {
+      if (p.o) {
+        scored++;
+        for (const k of ['none', 'retrieved', 'oracle'] as const) {
+          const at = p.cond[k];
+          if (at === null) continue;
+          let best = 0;
+          for (let j = 1; j < p.o.options.length; j++) if (nll.mean[at + j]! < nll.mean[at + best]!) best = j;
+          if (best === p.o.gold) correct[k]++;
+        }
+      }
+      if (p.alignN >= 2) {
+        const s = found.scores[p.b]!.slice(0, p.alignN);
+        const u = Array.from(nll.mean.subarray(p.alignAt, p.alignAt + p.alignN), (v) => -v);
+        rho.push(spearman(s, u));
+        tau.push(kendall(s, u));
       }
     }
-    if (p.alignN >= 2) {
-      const s = found.scores[b]!.slice(0, p.alignN);
-      const u = Array.from(nll.mean.subarray(p.alignAt, p.alignAt + p.alignN), (v) => -v);
-      rho.push(spearman(s, u));
-      tau.push(kendall(s, u));
-    }
-  });
+    opts.onProgress?.(Math.min(from + chunk, questions.length), questions.length);
+  }
   const perQ = questions.map((q, b) => questionMetrics(found.ids[b]!, q.goldDocIds, ks));
   const agg = aggregate(
     perQ,

@@ -13,6 +13,24 @@ import { ConfigError } from './config';
  * is `{ tokenizer, encodeAnswer: (t) => answerIds(tokenizer, t) }` where no model is loaded (the
  * experiment bundle).
  */
+/**
+ * Positions a prompt needs besides its documents (BOS, "context:", the question, "answer:" and the
+ * answer): the one context-budget rule, so topM documents of docMaxTokens fit the generator.
+ */
+export const PROMPT_OVERHEAD_TOKENS = 48;
+
+/** Why topM documents of docMaxTokens do not fit `maxPositions`, or null when they do. */
+export function contextBudgetProblem(topM: number, docMaxTokens: number, maxPositions: number): string | null {
+  return topM * docMaxTokens + PROMPT_OVERHEAD_TOKENS > maxPositions
+    ? `topM x docMaxTokens = ${topM * docMaxTokens} tokens of context do not fit the generator's ${maxPositions} positions ` +
+        'with a question: lower topM or docMaxTokens'
+    : null;
+}
+
+/** The most document tokens each of topM documents may keep within `maxPositions` (at most `cap`). */
+export const docTokensThatFit = (topM: number, maxPositions: number, cap: number): number =>
+  Math.min(cap, Math.floor((maxPositions - PROMPT_OVERHEAD_TOKENS) / topM));
+
 export interface PromptTokens {
   readonly tokenizer: Tokenizer;
   encodeAnswer(text: string): number[];

@@ -18,7 +18,7 @@ import { mulberry32 } from '../tensor';
 import { phaseAt, type TrainConfig } from './config';
 import { PHASES, type Phase, type QuestionRecord, type StepRecord } from './records';
 import * as L from './losses';
-import { nllMany, optionsOf, PromptBuilder } from './prompts';
+import { contextBudgetProblem, nllMany, optionsOf, PromptBuilder } from './prompts';
 import { sampleDocuments, samplingProbs } from './sampler';
 
 export class NonFiniteLossError extends MedRankError {
@@ -78,12 +78,8 @@ export class Trainer {
     if (parts.train.length < c.batchSize)
       throw new MedRankError(`${parts.train.length} training questions cannot fill a batch of ${c.batchSize}`);
     if (c.topM > c.candidates) throw new MedRankError(`topM (${c.topM}) cannot exceed candidates (${c.candidates})`);
-    const maxPos = g.model.config.maxPositions;
-    if (c.topM * c.docMaxTokens + 48 > maxPos)
-      throw new MedRankError(
-        `topM x docMaxTokens = ${c.topM * c.docMaxTokens} tokens of context do not fit the generator's ${maxPos} positions ` +
-          'with a question: lower topM or docMaxTokens',
-      );
+    const tooLong = contextBudgetProblem(c.topM, c.docMaxTokens, g.model.config.maxPositions);
+    if (tooLong) throw new MedRankError(tooLong);
     const trainsR = c.schedule !== 'frozen-retriever';
     const trainsG = c.schedule !== 'retriever-only';
     const pr = trainsR

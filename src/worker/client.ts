@@ -1,52 +1,42 @@
-// The page side of the engine worker: EngineClient implements EngineApi with promises, matching
-// responses to requests by id. If the worker dies (script error, crash, unreadable message) every
-// pending request is rejected with WorkerCrashedError, and so is every later one: never a hang.
+// The page side of the engine worker: EngineClient implements EngineApi with promises, one
+// generic call per request kind (table-driven over CALL_KINDS), matching responses to requests
+// by id. A call's signal cancels it (a cancel request for its id). If the worker dies (script
+// error, crash, unreadable message) every pending request is rejected with WorkerCrashedError,
+// and so is every later one: never a hang.
 
 import { MedRankError } from '../core/errors';
-import type {
-  CancellableKind,
-  EngineApi,
-  EngineRequest,
-  EngineResponse,
-  DatasetSourceSpec,
-  DatasetSummary,
-  EvalResult,
-  ExportedBundle,
-  ExportedWeights,
-  GenerateResult,
-  GpuInfo,
-  IndexSummary,
-  LookupResult,
-  MaxSimExplanation,
-  ModelRole,
-  ModelSourceSpec,
-  ModelSummary,
-  PayloadOf,
-  ProgressCallback,
-  RequestKind,
-  ResultOf,
-  RetrieveResult,
-  SearchHit,
-  SelfTestResult,
-  TrainConfig,
-  TrainResult,
-  TrainRunOptions,
+import {
+  CALL_KINDS,
+  type CallKind,
+  type CallOptions,
+  type EngineApi,
+  type EngineRequest,
+  type EngineResponse,
+  type ErrorCode,
+  type ErrorResponse,
+  type Payloads,
+  type ProgressCallback,
+  type ResultOf,
 } from './protocol';
 
-/** An error thrown inside the worker, re-raised on the page with the worker-side class name. */
+/** An error thrown inside the worker, re-raised on the page with what the page branches on: its code and field. */
 export class EngineError extends MedRankError {
-  constructor(
-    readonly errorClass: string,
-    message: string,
-  ) {
-    super(message);
-    // Keep the original class name so callers can branch on it (e.g. 'WebGpuUnavailableError').
-    this.name = errorClass;
+  readonly code: ErrorCode;
+  /** The config field at fault, when the worker named one. */
+  readonly field: string | null;
+  /** The worker-side class name (for the console; branch on `code`). */
+  readonly errorClass: string;
+  constructor(r: Pick<ErrorResponse, 'code' | 'field' | 'errorClass' | 'message'>) {
+    super(r.message);
+    this.code = r.code;
+    this.field = r.field;
+    this.errorClass = r.errorClass;
   }
 }
 
 /** The worker stopped answering: it failed to load or crashed. */
 export class WorkerCrashedError extends MedRankError {
+  readonly code = 'crashed';
   constructor(detail: string) {
     super(
       `The GPU engine worker stopped (${detail}). Reload the page to start a new one; ` +
@@ -56,13 +46,18 @@ export class WorkerCrashedError extends MedRankError {
 }
 
 interface Pending {
-  kind: RequestKind;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   onProgress?: ProgressCallback;
+  /** Detaches the abort listener once the request is answered. */
+  done: () => void;
 }
 
-export class EngineClient implements EngineApi {
+// The methods of EngineApi are made from CALL_KINDS in the constructor; the interface gives them their types.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface EngineClient extends EngineApi {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class EngineClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private dead: WorkerCrashedError | null = null;
@@ -74,6 +69,9 @@ export class EngineClient implements EngineApi {
       this.die(ev.message || 'the worker script failed to load or threw');
     });
     worker.addEventListener('messageerror', () => this.die('a message from the worker could not be read'));
+    for (const kind of CALL_KINDS)
+      (this as unknown as Record<CallKind, unknown>)[kind] = (payload: Payloads[typeof kind], opts?: CallOptions) =>
+        this.call(kind, payload, opts);
   }
 
   /** A client on a fresh engine worker bundled by Vite. */
@@ -81,79 +79,6 @@ export class EngineClient implements EngineApi {
     return new EngineClient(
       new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'medrank-engine' }),
     );
-  }
-
-  init(): Promise<GpuInfo> {
-    return this.request('init');
-  }
-
-  selftest(onProgress?: ProgressCallback): Promise<SelfTestResult[]> {
-    return this.request('selftest', onProgress);
-  }
-
-  dispose(): Promise<null> {
-    return this.request('dispose');
-  }
-
-  loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary> {
-    return this.request('loadModel', onProgress, { role, source });
-  }
-
-  generate(p: PayloadOf<'generate'>): Promise<GenerateResult> {
-    return this.request('generate', undefined, p);
-  }
-
-  retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
-    return this.request('retrieve', undefined, p);
-  }
-
-  loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback): Promise<DatasetSummary> {
-    return this.request('loadDataset', onProgress, { source });
-  }
-
-  buildIndex(onProgress?: ProgressCallback): Promise<IndexSummary> {
-    return this.request('buildIndex', onProgress, {});
-  }
-
-  search(query: string, k: number): Promise<SearchHit[]> {
-    return this.request('search', undefined, { query, k });
-  }
-
-  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback, run: TrainRunOptions = {}): Promise<TrainResult> {
-    const payload: PayloadOf<'train'> = { config };
-    if (run.runId !== undefined) payload.runId = run.runId;
-    if (run.resume !== undefined) payload.resume = run.resume;
-    return this.request('train', onProgress, payload);
-  }
-
-  lookup(p: PayloadOf<'lookup'>): Promise<LookupResult> {
-    return this.request('lookup', undefined, p);
-  }
-
-  maxsim(p: PayloadOf<'maxsim'>): Promise<MaxSimExplanation> {
-    return this.request('maxsim', undefined, p);
-  }
-
-  evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback): Promise<EvalResult> {
-    return this.request('evaluate', onProgress, p);
-  }
-
-  exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights> {
-    return this.request('exportWeights', undefined, p);
-  }
-
-  exportBundle(p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle> {
-    return this.request('exportBundle', onProgress, p);
-  }
-
-  /**
-   * Ask the worker to abort every pending request of this kind: a read, build or evaluation
-   * rejects with a cancel error; a training run stops after its current step and resolves with
-   * `stopped` set (and its state at the stop sent as a trainCheckpoint).
-   */
-  cancel(kind: CancellableKind): void {
-    for (const [target, p] of this.pending)
-      if (p.kind === kind) this.worker.postMessage({ kind: 'cancel', id: this.nextId++, target } satisfies EngineRequest);
   }
 
   /** Stop the worker; pending requests reject. */
@@ -166,18 +91,25 @@ export class EngineClient implements EngineApi {
     return this.pending.size;
   }
 
-  private request<K extends RequestKind>(kind: K, onProgress?: ProgressCallback, payload?: PayloadOf<K>): Promise<ResultOf[K]> {
+  /** Post request `kind` and resolve with its result; `opts.signal` cancels it. */
+  call<K extends CallKind>(kind: K, payload: Payloads[K], opts: CallOptions = {}): Promise<ResultOf[K]> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
+    const { signal, onProgress } = opts;
     return new Promise<ResultOf[K]>((resolve, reject) => {
-      this.pending.set(id, { kind, resolve: resolve as (v: unknown) => void, reject, onProgress });
+      const abort = (): void =>
+        this.worker.postMessage({ kind: 'cancel', id: this.nextId++, target: id } satisfies EngineRequest);
+      signal?.addEventListener('abort', abort, { once: true });
+      const done = (): void => signal?.removeEventListener('abort', abort);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress, done });
       this.worker.postMessage({ ...payload, kind, id } as EngineRequest);
+      if (signal?.aborted) abort();
     });
   }
 
   private onMessage(msg: EngineResponse): void {
     const p = this.pending.get(msg.id);
-    if (!p) return; // a reply to a request that already failed: nothing waits for it
+    if (!p) return; // a reply to a request that already failed, or to a cancel: nothing waits for it
     switch (msg.kind) {
       case 'progress': {
         // Every field but kind and id, so a field added to ProgressResponse reaches the caller.
@@ -187,11 +119,13 @@ export class EngineClient implements EngineApi {
       }
       case 'result':
         this.pending.delete(msg.id);
+        p.done();
         p.resolve(msg.value);
         return;
       case 'error':
         this.pending.delete(msg.id);
-        p.reject(new EngineError(msg.errorClass, msg.message));
+        p.done();
+        p.reject(new EngineError(msg));
         return;
     }
   }
@@ -200,6 +134,9 @@ export class EngineClient implements EngineApi {
     this.dead ??= new WorkerCrashedError(detail);
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const p of pending) p.reject(this.dead);
+    for (const p of pending) {
+      p.done();
+      p.reject(this.dead);
+    }
   }
 }

@@ -5,20 +5,19 @@
 
 import { acquireGpu, type Gpu, type GpuInfo } from '../gpu/device';
 import { viteKernels } from '../gpu/kernels-vite';
-import { Engine } from '../tensor';
-import { runSelfTest, type SelfTestResult } from '../tensor';
+import { Engine, runSelfTest, type SelfTestResult } from '../tensor';
 import { MedRankError } from '../core/errors';
 import { formatBytes } from '../core/format';
 import type { Weights } from '../models/weights';
 import { parseDataset, SPLITS, type Dataset, type Passage, type Question } from '../data/datasets';
-import { readText } from '../data/jsonl';
+import { readDatasetFiles } from '../data/sources';
 import { buildIndex, docText, openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
 import { explainMaxSim, type MaxSimExplanation } from '../retrieval/explain';
 import { exportMergedWeights } from '../models/export';
-import { ConfigError, DEFAULT_CONFIG, resolveConfig, type TrainConfig } from '../training/config';
-import { evaluate, type EvalResult } from '../training/evaluate';
-import { mergeEvalResults } from './eval-merge';
-import { optionsOf, PromptBuilder } from '../training/prompts';
+import { DEFAULT_CONFIG, resolveConfig } from '../training/config';
+import { evaluate, EVAL_CHUNK, type EvalResult } from '../training/evaluate';
+import { contextBudgetProblem, docTokensThatFit, optionsOf, PromptBuilder } from '../training/prompts';
+import { ModelNotLoadedError, ResumeRefusedError, TrainingNotReadyError } from './errors';
 import { checkpointConfigDiff, runTraining, splitOf, type RunResult } from '../training/run';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
@@ -26,10 +25,12 @@ import { loadGenerator, loadRetriever } from '../models/load';
 import { folderFiles, hubFiles, urlFiles, type ModelFiles, type ReadAllProgress } from '../models/sources';
 import { padIdOf } from '../models/llama';
 import { clusterBundle, type BundleModel } from './bundle-export';
+import { IndexSlot } from './index-slot';
 import { version as MEDRANK_VERSION } from '../../package.json';
 import {
+  type CallOptions,
   type EngineApi,
-  type DatasetSourceSpec,
+  type Payloads,
   type DatasetSummary,
   type ExportedBundle,
   type ExportedWeights,
@@ -41,10 +42,7 @@ import {
   type ModelRole,
   type ModelSourceSpec,
   type ModelSummary,
-  type PayloadOf,
-  type ProgressCallback,
   type RetrieveResult,
-  type TrainRunOptions,
 } from './protocol';
 
 function filesOf(source: ModelSourceSpec): ModelFiles {
@@ -67,69 +65,6 @@ function progressMessage(p: ReadAllProgress): string {
   return `${p.file}: ${formatBytes(p.loaded)}${of}${eta} (${p.filesDone}/${p.filesTotal} files)`;
 }
 
-/** A cancellable request (dataset read, index build, evaluation) stopped by a cancel request. */
-export class RequestCancelledError extends MedRankError {
-  override name = 'RequestCancelledError';
-}
-
-/** The files of a dataset source, read with combined byte progress. */
-async function readDatasetFiles(
-  source: DatasetSourceSpec,
-  signal: AbortSignal,
-  onProgress?: ProgressCallback,
-): Promise<Record<string, string>> {
-  const entries: [string, () => Promise<{ body: ReadableStream<Uint8Array>; size: number | null }>][] = [];
-  const fromUrl = (url: string) => async () => {
-    const res = await fetch(url, { signal });
-    if (!res.ok || !res.body)
-      throw new MedRankError(`${url} answered HTTP ${res.status}; check the address (the server must allow this origin)`);
-    const len = Number(res.headers.get('Content-Length'));
-    return { body: res.body, size: res.headers.get('Content-Encoding') || !len ? null : len };
-  };
-  if (source.kind === 'demo') {
-    const base = new URL('/demo/', self.location.origin);
-    entries.push(
-      ['questions', fromUrl(new URL('questions.jsonl', base).href)],
-      ['corpus', fromUrl(new URL('corpus.jsonl', base).href)],
-    );
-  } else if (source.kind === 'url') {
-    for (const [key, url] of Object.entries(source.urls)) entries.push([key, fromUrl(url)]);
-  } else {
-    for (const [key, blob] of Object.entries(source.files))
-      entries.push([key, async () => ({ body: blob.stream(), size: blob.size })]);
-  }
-  const out: Record<string, string> = {};
-  let before = 0;
-  for (const [i, [key, open]] of entries.entries()) {
-    const { body, size } = await open();
-    let read = 0;
-    out[key] = await readText(body, {
-      total: size ?? undefined,
-      signal,
-      onProgress: (p) => {
-        read = p.loaded;
-        onProgress?.({
-          done: before + p.loaded,
-          total: before + (p.total ?? p.loaded),
-          message: `${key} (${i + 1}/${entries.length}): ${formatBytes(p.loaded)}${p.total ? ` of ${formatBytes(p.total)}` : ''}`,
-        });
-      },
-    });
-    before += read;
-  }
-  return out;
-}
-
-/** generate / retrieve without a model on the GPU (never loaded, or lost with the device). */
-export class ModelNotLoadedError extends MedRankError {
-  override name = 'ModelNotLoadedError';
-}
-
-/** A training run or evaluation asked for before its parts (models, dataset, index) are there, or a resume the loaded models cannot take. */
-export class TrainingNotReadyError extends MedRankError {
-  override name = 'TrainingNotReadyError';
-}
-
 const indexSummary = (index: ColbertIndex): IndexSummary => ({
   docs: index.stats.docs,
   tokens: index.stats.tokens,
@@ -137,9 +72,6 @@ const indexSummary = (index: ColbertIndex): IndexSummary => ({
   buildMs: index.stats.buildMs,
   saveError: index.stats.saveError?.message ?? null,
 });
-
-/** Questions evaluated per evaluate() call: progress and cancellation come between chunks. */
-const EVAL_CHUNK = 8;
 
 export class GpuEngine implements EngineApi {
   private gpu: Gpu | null = null;
@@ -150,19 +82,16 @@ export class GpuEngine implements EngineApi {
   private retriever: ColbertRetriever | null = null;
   private generator: Generator | null = null;
   private dataset: Dataset | null = null;
-  private index: ColbertIndex | null = null;
-  /** The retriever `index` was built with: an index from another retriever cannot seed training. */
-  private indexRetriever: ColbertRetriever | null = null;
+  /** The index and its lifecycle (index-slot.ts). */
+  private readonly slot = new IndexSlot();
   /**
    * The runId of the run that last trained the loaded models (null: untrained since loaded). A
    * resume from another run's checkpoint would start from weights that run never had.
    */
   trainedBy: string | null = null;
+  private unnamedRuns = 0;
   /** The last run's result (every step record; the page gets them streamed as trainRecord). */
   lastRun: RunResult | null = null;
-  /** AbortControllers of the running cancellable requests, by request id. */
-  readonly aborts = new Map<number, AbortController>();
-
   /** Where each loaded model came from, and whether a run has trained it since (exportBundle). */
   private readonly origins: Partial<Record<ModelRole, { files: ModelFiles; source: ModelSourceSpec; trained: boolean }>> = {};
 
@@ -181,10 +110,10 @@ export class GpuEngine implements EngineApi {
 
   /** The loaded models and index, for tests (the page reaches them through requests only). */
   get loaded(): { retriever: ColbertRetriever | null; generator: Generator | null; index: ColbertIndex | null } {
-    return { retriever: this.retriever, generator: this.generator, index: this.index };
+    return { retriever: this.retriever, generator: this.generator, index: this.slot.current };
   }
 
-  /** Questions per evaluate() call of an evaluate request (tests lower it to see chunks merge and cancel). */
+  /** Questions per chunk of an evaluate request (tests lower it to see progress and cancel between chunks). */
   evalChunk = EVAL_CHUNK;
 
   private notLoaded(role: ModelRole): ModelNotLoadedError {
@@ -216,11 +145,11 @@ export class GpuEngine implements EngineApi {
     return this.acquiring;
   }
 
-  async init(): Promise<GpuInfo> {
+  async init(_p: Payloads['init'] = {}): Promise<GpuInfo> {
     return (await this.ready()).gpu.info;
   }
 
-  async selftest(onProgress?: ProgressCallback): Promise<SelfTestResult[]> {
+  async selftest(_p: Payloads['selftest'] = {}, { onProgress }: CallOptions = {}): Promise<SelfTestResult[]> {
     const e = await this.ready();
     return runSelfTest(e, ({ done, total, result }) =>
       onProgress?.({
@@ -232,11 +161,12 @@ export class GpuEngine implements EngineApi {
     );
   }
 
-  async loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary> {
+  async loadModel({ role, source }: Payloads['loadModel'], { onProgress, signal }: CallOptions = {}): Promise<ModelSummary> {
     const e = await this.ready();
     const files = filesOf(source);
     const t0 = performance.now();
     const opts = {
+      signal,
       onProgress: (p: ReadAllProgress) => onProgress?.({ done: p.loaded, total: p.total ?? 0, message: progressMessage(p) }),
     };
     if (role === 'retriever') {
@@ -281,7 +211,7 @@ export class GpuEngine implements EngineApi {
     );
   }
 
-  async generate(p: PayloadOf<'generate'>): Promise<GenerateResult> {
+  async generate(p: Payloads['generate']): Promise<GenerateResult> {
     const g = this.generator;
     if (!g) throw this.notLoaded('generator');
     const t0 = performance.now();
@@ -293,7 +223,7 @@ export class GpuEngine implements EngineApi {
     return { text: g.tokenizer.decode(ids, { skipSpecialTokens: true }), tokens: ids.length, ms: performance.now() - t0 };
   }
 
-  async retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult> {
+  async retrieve(p: Payloads['retrieve']): Promise<RetrieveResult> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
     const e = await this.ready();
@@ -304,17 +234,14 @@ export class GpuEngine implements EngineApi {
     return { docs: p.docs, scores: values, ms: performance.now() - t0 };
   }
 
-  async loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback, id = 0): Promise<DatasetSummary> {
+  async loadDataset({ source }: Payloads['loadDataset'], { onProgress, signal }: CallOptions = {}): Promise<DatasetSummary> {
     const t0 = performance.now();
-    const abort = new AbortController();
-    this.aborts.set(id, abort);
-    try {
-      const files = await readDatasetFiles(source, abort.signal, onProgress);
+    {
+      const files = await readDatasetFiles(source, signal ?? new AbortController().signal, onProgress);
       const format = source.kind === 'demo' ? 'jsonl' : source.format;
       const ds = parseDataset(format, files, source.kind === 'demo' ? 'demo' : undefined);
       this.dataset = ds;
-      this.index?.dispose(); // an index belongs to one corpus
-      this.index = null;
+      this.slot.onDataset();
       const kinds: Record<string, number> = {};
       for (const q of ds.questions) kinds[q.kind] = (kinds[q.kind] ?? 0) + 1;
       return {
@@ -326,40 +253,25 @@ export class GpuEngine implements EngineApi {
         kinds,
         loadMs: performance.now() - t0,
       };
-    } finally {
-      this.aborts.delete(id);
     }
   }
 
-  async buildIndex(onProgress?: ProgressCallback, id = 0): Promise<IndexSummary> {
+  async buildIndex(_p: Payloads['buildIndex'] = {}, { onProgress, signal }: CallOptions = {}): Promise<IndexSummary> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
     const ds = this.dataset;
     if (!ds) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
     if (ds.passages.length === 0) throw new MedRankError(`${ds.name} has no passages to index (MedQA has none)`);
-    const abort = new AbortController();
-    this.aborts.set(id, abort);
-    try {
+    {
       const index = await openIndex(r, ds.passages, {
         batchSize: 64, // fewer, larger batches: each waits for the GPU once
-        signal: abort.signal,
+        signal,
         onProgress: (p) =>
           onProgress?.({ done: p.done, total: p.total, message: `${p.done} of ${p.total} passages, ${p.tokens} vectors` }),
       });
-      this.index?.dispose();
-      this.index = index;
-      this.indexRetriever = r;
+      this.slot.set(index, r);
       return indexSummary(index);
-    } finally {
-      this.aborts.delete(id);
     }
-  }
-
-  /** Free the index (idempotent: a refresh inside a run may have freed it already). */
-  private dropIndex(): void {
-    this.index?.dispose();
-    this.index = null;
-    this.indexRetriever = null;
   }
 
   /** The loaded models, dataset and an index built with the loaded retriever, or what is missing, said for `what`. */
@@ -370,7 +282,7 @@ export class GpuEngine implements EngineApi {
     index: ColbertIndex;
   }> {
     await this.ready(); // a lost device drops the models: the checks below then say so
-    const { retriever, generator, dataset, index } = this;
+    const { retriever, generator, dataset } = this;
     const missing = [
       !retriever && (this.modelsLost ? 'the retriever (lost with the GPU device)' : 'a retriever'),
       !generator && (this.modelsLost ? 'the generator (lost with the GPU device)' : 'a generator'),
@@ -380,45 +292,37 @@ export class GpuEngine implements EngineApi {
       throw new TrainingNotReadyError(
         `${what} needs ${missing.join(', ')}: load ${missing.length > 1 ? 'them' : 'it'} first, then build the index`,
       );
-    if (!index || this.indexRetriever !== retriever)
-      throw new TrainingNotReadyError(
-        index
-          ? 'the index was built with another retriever: build the index again with the loaded one first'
-          : 'no index: build the index (Data and index) with the loaded retriever first',
-      );
+    const index = this.slot.for(retriever);
+    if (!index) throw new TrainingNotReadyError(this.slot.missingFor(retriever));
     return { retriever, generator, dataset, index };
   }
 
-  async train(
-    partial: Partial<TrainConfig>,
-    onProgress?: ProgressCallback,
-    run: TrainRunOptions = {},
-    id = 0,
-  ): Promise<TrainResult> {
+  async train({ config: partial, ...run }: Payloads['train'], { onProgress, signal }: CallOptions = {}): Promise<TrainResult> {
     const config = resolveConfig(partial); // a bad field fails here, with ConfigError's message
     const { retriever, generator, dataset, index } = await this.partsFor('training');
     const resume = run.resume ?? null;
     if (resume) {
       if (this.trainedBy !== null && this.trainedBy !== run.runId)
-        throw new TrainingNotReadyError(
+        throw new ResumeRefusedError(
           'the loaded models were trained by another run since they were loaded: load the models again, build the index, then resume',
         );
       const diff = checkpointConfigDiff(resume, config);
       if (diff.length)
-        throw new ConfigError(
-          diff[0]!,
-          `the checkpoint's run had another value (${diff.join(', ')} differ${diff.length > 1 ? '' : 's'}). Resume with the ` +
+        throw new ResumeRefusedError(
+          `config.${diff[0]}: the checkpoint's run had another value (${diff.join(', ')} differ${diff.length > 1 ? '' : 's'}). Resume with the ` +
             "checkpoint's configuration (only steps and recordScoresAfter may change) or start a new run",
+          diff[0]!,
         );
       if (resume.step > config.steps)
-        throw new ConfigError('steps', `the checkpoint is at step ${resume.step}: resume with steps >= ${resume.step}`);
+        throw new ResumeRefusedError(
+          `config.steps: the checkpoint is at step ${resume.step}: resume with steps >= ${resume.step}`,
+          'steps',
+        );
     }
     // From the first update on the models are this run's, whatever happens next.
-    this.trainedBy = run.runId ?? `unnamed run (request ${id})`;
+    this.trainedBy = run.runId ?? `unnamed run ${++this.unnamedRuns}`;
     if (config.schedule !== 'frozen-retriever' && this.origins.retriever) this.origins.retriever.trained = true;
     if (config.schedule !== 'retriever-only' && this.origins.generator) this.origins.generator.trained = true;
-    const abort = new AbortController();
-    this.aborts.set(id, abort);
     const totalMs = (r: { ms: Record<string, number> }): number => Object.values(r.ms).reduce((a, b) => a + b, 0);
     let result: RunResult;
     try {
@@ -426,7 +330,7 @@ export class GpuEngine implements EngineApi {
         { retriever, generator, passages: dataset.passages, questions: dataset.questions, index },
         config,
         {
-          signal: abort.signal,
+          signal,
           onStep: (rec) =>
             onProgress?.({
               done: rec.step + 1,
@@ -459,34 +363,27 @@ export class GpuEngine implements EngineApi {
         resume,
       );
     } catch (err) {
-      // Steps before the failure may have moved the retriever, and a refresh frees the index it
-      // replaces: this index can no longer be trusted. Search and the next run ask for a new one.
-      if (config.schedule !== 'frozen-retriever') this.dropIndex();
+      this.slot.afterFailedRun(config.schedule);
       throw err;
-    } finally {
-      this.aborts.delete(id);
     }
     this.lastRun = result;
-    // The index's vectors came from the retriever before the run (and the trainer may have
-    // replaced and freed it on a refresh): if the retriever trained, rebuild it now so search and
-    // the next run start from the trained retriever. Not cancellable: the old index is gone.
-    let rebuilt: IndexSummary | null = null;
-    if (result.records.some((r) => r.trains.retriever)) {
-      if (result.index !== this.index) result.index.dispose(); // a refresh's index: not ours to keep
-      this.dropIndex();
-      const fresh = await buildIndex(retriever, dataset.passages, {
-        batchSize: 64,
-        onProgress: (p) =>
-          onProgress?.({
-            done: p.done,
-            total: p.total,
-            message: `re-indexing with the trained retriever: ${p.done} of ${p.total} passages`,
-          }),
-      });
-      this.index = fresh;
-      this.indexRetriever = retriever;
-      rebuilt = indexSummary(fresh);
-    }
+    // Not cancellable: when the retriever trained, the old index is gone.
+    const fresh = await this.slot.afterRun({
+      trainedRetriever: result.records.some((r) => r.trains.retriever),
+      runIndex: result.index,
+      retriever,
+      rebuild: () =>
+        buildIndex(retriever, dataset.passages, {
+          batchSize: 64,
+          onProgress: (p) =>
+            onProgress?.({
+              done: p.done,
+              total: p.total,
+              message: `re-indexing with the trained retriever: ${p.done} of ${p.total} passages`,
+            }),
+        }),
+    });
+    const rebuilt = fresh ? indexSummary(fresh) : null;
     return {
       evals: result.evals,
       stopped: result.stopped,
@@ -509,7 +406,7 @@ export class GpuEngine implements EngineApi {
     return this.byId;
   }
 
-  async lookup(p: PayloadOf<'lookup'>): Promise<LookupResult> {
+  async lookup(p: Payloads['lookup']): Promise<LookupResult> {
     const { questions, passages } = this.lookupTables();
     const seed = p.seed ?? 0;
     const out: LookupResult = { questions: [], docs: [], missing: [] };
@@ -536,18 +433,19 @@ export class GpuEngine implements EngineApi {
     return out;
   }
 
-  async maxsim(p: PayloadOf<'maxsim'>): Promise<MaxSimExplanation> {
+  async maxsim(p: Payloads['maxsim']): Promise<MaxSimExplanation> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
     const passage = this.lookupTables().passages.get(p.docId);
     if (!passage) throw new ModelNotLoadedError(`the loaded dataset has no passage "${p.docId}"`);
     await this.ready();
     // The index's vectors when it was built by this retriever: the very numbers search ranks by.
-    const fromIndex = this.index && this.indexRetriever === r ? { index: this.index, docId: p.docId } : undefined;
+    const index = this.slot.for(r);
+    const fromIndex = index ? { index, docId: p.docId } : undefined;
     return explainMaxSim(r, p.query, docText(passage), fromIndex);
   }
 
-  async evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback, id = 0): Promise<EvalResult> {
+  async evaluate(p: Payloads['evaluate'], { onProgress, signal }: CallOptions = {}): Promise<EvalResult> {
     if (!SPLITS.includes(p.split)) throw new MedRankError(`evaluate: split must be one of ${SPLITS.join(', ')}`);
     const int = (name: string, v: number, min: number, max = Infinity): number => {
       if (!Number.isInteger(v) || v < min || v > max)
@@ -568,40 +466,24 @@ export class GpuEngine implements EngineApi {
     const { retriever, generator, dataset, index } = await this.partsFor('evaluation');
     const maxPos = generator.model.config.maxPositions;
     // The Trainer's rule: topM documents of docMaxTokens and a question fit the generator's positions.
-    const docMaxTokens = int(
-      'docMaxTokens',
-      p.docMaxTokens ?? Math.min(DEFAULT_CONFIG.docMaxTokens, Math.floor((maxPos - 48) / topM)),
-      1,
-    );
-    if (topM * docMaxTokens + 48 > maxPos)
-      throw new MedRankError(
-        `evaluate: topM x docMaxTokens = ${topM * docMaxTokens} tokens of context do not fit the generator's ${maxPos} positions with a question: lower topM or docMaxTokens`,
-      );
+    const docMaxTokens = int('docMaxTokens', p.docMaxTokens ?? docTokensThatFit(topM, maxPos, DEFAULT_CONFIG.docMaxTokens), 1);
+    const tooLong = contextBudgetProblem(topM, docMaxTokens, maxPos);
+    if (tooLong) throw new MedRankError(`evaluate: ${tooLong}`);
     let qs = dataset.questions.filter((q) => splitOf(q, seed) === p.split);
     if (limit > 0) qs = qs.slice(0, limit);
     if (qs.length === 0)
       throw new MedRankError(`${dataset.name} has no ${p.split} questions (split with seed ${seed}): evaluate another split`);
     const prompts = new PromptBuilder(generator, this.lookupTables().passages, docMaxTokens);
-    const abort = new AbortController();
-    this.aborts.set(id, abort);
-    try {
-      const t0 = performance.now();
-      const parts: { result: EvalResult; questions: Question[] }[] = [];
-      for (let at = 0; at < qs.length; at += this.evalChunk) {
-        if (abort.signal.aborted) throw new RequestCancelledError(`evaluation cancelled after ${at} of ${qs.length} questions`);
-        const chunk = qs.slice(at, at + this.evalChunk);
-        const result = await evaluate(retriever, index, prompts, chunk, { topM, alignmentCandidates });
-        parts.push({ result, questions: chunk });
-        const done = at + chunk.length;
-        onProgress?.({ done, total: qs.length, message: `evaluated ${done} of ${qs.length} ${p.split} questions` });
-      }
-      return { ...mergeEvalResults(parts), ms: performance.now() - t0 };
-    } finally {
-      this.aborts.delete(id);
-    }
+    return evaluate(retriever, index, prompts, qs, {
+      topM,
+      alignmentCandidates,
+      chunk: this.evalChunk,
+      signal,
+      onProgress: (done, total) => onProgress?.({ done, total, message: `evaluated ${done} of ${total} ${p.split} questions` }),
+    });
   }
 
-  async exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights> {
+  async exportWeights(p: Payloads['exportWeights']): Promise<ExportedWeights> {
     await this.ready(); // a lost device drops the models: notLoaded then says so
     if (p.role === 'retriever') {
       const r = this.retriever;
@@ -614,7 +496,7 @@ export class GpuEngine implements EngineApi {
     return { fileName: 'model.safetensors', bytes: await exportMergedWeights(g.model.weights, g.model.linears()) };
   }
 
-  async exportBundle(p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle> {
+  async exportBundle(p: Payloads['exportBundle'], { onProgress }: CallOptions = {}): Promise<ExportedBundle> {
     const config = resolveConfig(p.config); // a bad field fails here, with ConfigError's message
     await this.ready(); // a lost device drops the models: the checks below then say so
     const { retriever: r, generator: g, dataset } = this;
@@ -658,18 +540,17 @@ export class GpuEngine implements EngineApi {
     });
   }
 
-  async search(query: string, k: number): Promise<SearchHit[]> {
+  async search({ query, k }: Payloads['search']): Promise<SearchHit[]> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
-    if (!this.index || !this.dataset) throw new ModelNotLoadedError('no index: build the index first');
-    if (this.indexRetriever !== r)
-      throw new ModelNotLoadedError('the index was built with another retriever: build the index again with the loaded one');
-    const { ids, scores } = await searchIndex(this.index, r, [query], k);
+    const index = this.slot.for(r);
+    if (!index || !this.dataset) throw new ModelNotLoadedError(this.slot.missingFor(r) || 'no dataset is loaded: load one first');
+    const { ids, scores } = await searchIndex(index, r, [query], k);
     const text = new Map(this.dataset.passages.map((p) => [p.id, p.title ? `${p.title}. ${p.text}` : p.text]));
     return ids[0]!.map((id, i) => ({ id, score: scores[0]![i]!, text: text.get(id) ?? '' }));
   }
 
-  async dispose(): Promise<null> {
+  async dispose(_p: Payloads['dispose'] = {}): Promise<null> {
     this.retriever = null;
     this.generator = null;
     this.trainedBy = null;

@@ -1,11 +1,14 @@
 // The engine worker: the message loop around GpuEngine (engine.ts), which owns the WebGPU device
 // and everything on it. Keeping the GPU here keeps long kernels and readbacks off the page's main
-// thread. Requests run one at a time; `cancel` is handled on arrival. Errors go back as `error`
-// responses carrying their class name. Large arrays (checkpoint tensors, exported weights) are
-// transferred, not copied: the engine keeps no reference to them after handing them over.
+// thread. Requests run one at a time, each with its own AbortSignal; `cancel` is handled on
+// arrival and aborts its target. Every request kind goes through one path (the engine's method of
+// that name, `(payload, { onProgress, signal })`); errors go back as error responses with their
+// code (errors.ts). Large arrays (checkpoint tensors, exported weights) are transferred, not
+// copied: the engine keeps no reference to them after handing them over.
 
-import { GpuEngine, RequestCancelledError } from './engine';
-import { errorResponse, type EngineRequest, type EngineResponse, type ProgressCallback, type ProgressResponse } from './protocol';
+import { GpuEngine } from './engine';
+import { errorResponse, RequestCancelledError } from './errors';
+import type { CallKind, EngineRequest, EngineResponse, Payloads, ProgressCallback, ProgressResponse, ResultOf } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const engine = new GpuEngine();
@@ -18,14 +21,29 @@ function checkpointBuffers(p: Omit<ProgressResponse, 'kind' | 'id'>): Transferab
   const arrays = [...c.params];
   for (const o of [c.optimizers.retriever, c.optimizers.generator])
     for (const mv of o?.moments ?? []) if (mv) arrays.push(mv.m, mv.v);
-  // Each buffer once (a transfer list may not repeat one), and only whole buffers no one else views.
-  return [...new Set(arrays.filter((a) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength).map((a) => a.buffer))];
+  return wholeBuffers(arrays);
 }
+
+/** Each buffer once (a transfer list may not repeat one), and only whole buffers no one else views. */
+const wholeBuffers = (arrays: ArrayBufferView[]): ArrayBuffer[] => [
+  ...new Set(
+    arrays.filter((a) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength).map((a) => a.buffer as ArrayBuffer),
+  ),
+];
+
+/** What a result hands over instead of copying: fresh arrays the engine keeps no reference to. */
+const TRANSFER: { [K in CallKind]?: (v: ResultOf[K]) => Transferable[] } = {
+  exportWeights: (v) => wholeBuffers([v.bytes]),
+  exportBundle: (v) => wholeBuffers(Object.values(v.files)),
+};
 
 const progressTo =
   (id: number): ProgressCallback =>
   (p) =>
     post({ kind: 'progress', id, ...p }, checkpointBuffers(p));
+
+/** The running requests' abort controllers, by request id. */
+const aborts = new Map<number, AbortController>();
 
 // Requests run one at a time: the GPU queue is serial anyway, and ordering keeps results simple.
 let queue: Promise<void> = Promise.resolve();
@@ -33,91 +51,30 @@ let queue: Promise<void> = Promise.resolve();
 scope.addEventListener('message', (ev: MessageEvent<EngineRequest>) => {
   const req = ev.data;
   if (req.kind === 'cancel') {
-    // Not queued: it must reach the request that is running now.
-    const a = engine.aborts.get(req.target);
+    // Not queued: it must reach the request that is running (or waiting) now.
+    const a = aborts.get(req.target);
     a?.abort(new RequestCancelledError('cancelled by the user'));
     post({ kind: 'result', id: req.id, request: 'cancel', value: a !== undefined });
     return;
   }
+  aborts.set(req.id, new AbortController());
   queue = queue.then(() => handle(req));
 });
 
-async function handle(req: EngineRequest): Promise<void> {
+async function handle<K extends CallKind>(req: { kind: K; id: number } & Payloads[K]): Promise<void> {
+  const { kind, id, ...payload } = req;
+  const signal = aborts.get(id)!.signal;
   try {
-    switch (req.kind) {
-      case 'init':
-        post({ kind: 'result', id: req.id, request: 'init', value: await engine.init() });
-        return;
-      case 'selftest': {
-        const value = await engine.selftest(progressTo(req.id));
-        post({ kind: 'result', id: req.id, request: 'selftest', value });
-        return;
-      }
-      case 'dispose':
-        post({ kind: 'result', id: req.id, request: 'dispose', value: await engine.dispose() });
-        return;
-      case 'loadModel': {
-        const value = await engine.loadModel(req.role, req.source, progressTo(req.id));
-        post({ kind: 'result', id: req.id, request: 'loadModel', value });
-        return;
-      }
-      case 'generate':
-        post({ kind: 'result', id: req.id, request: 'generate', value: await engine.generate(req) });
-        return;
-      case 'retrieve':
-        post({ kind: 'result', id: req.id, request: 'retrieve', value: await engine.retrieve(req) });
-        return;
-      case 'loadDataset': {
-        const value = await engine.loadDataset(req.source, progressTo(req.id), req.id);
-        post({ kind: 'result', id: req.id, request: 'loadDataset', value });
-        return;
-      }
-      case 'buildIndex': {
-        const value = await engine.buildIndex(progressTo(req.id), req.id);
-        post({ kind: 'result', id: req.id, request: 'buildIndex', value });
-        return;
-      }
-      case 'search':
-        post({ kind: 'result', id: req.id, request: 'search', value: await engine.search(req.query, req.k) });
-        return;
-      case 'train': {
-        const run = { runId: req.runId, resume: req.resume };
-        const value = await engine.train(req.config, progressTo(req.id), run, req.id);
-        post({ kind: 'result', id: req.id, request: 'train', value });
-        return;
-      }
-      case 'lookup':
-        post({ kind: 'result', id: req.id, request: 'lookup', value: await engine.lookup(req) });
-        return;
-      case 'maxsim':
-        post({ kind: 'result', id: req.id, request: 'maxsim', value: await engine.maxsim(req) });
-        return;
-      case 'evaluate': {
-        const value = await engine.evaluate(req, progressTo(req.id), req.id);
-        post({ kind: 'result', id: req.id, request: 'evaluate', value });
-        return;
-      }
-      case 'exportWeights': {
-        const value = await engine.exportWeights(req);
-        // A fresh array the engine keeps no reference to: hand its buffer over.
-        post({ kind: 'result', id: req.id, request: 'exportWeights', value }, [value.bytes.buffer as ArrayBuffer]);
-        return;
-      }
-      case 'exportBundle': {
-        const value = await engine.exportBundle(req, progressTo(req.id));
-        // Fresh arrays (the engine copies what it read): hand their buffers over, each once.
-        const buffers = new Set(Object.values(value.files).map((b) => b.buffer as ArrayBuffer));
-        post({ kind: 'result', id: req.id, request: 'exportBundle', value }, [...buffers]);
-        return;
-      }
-      case 'cancel':
-        return; // handled on arrival
-      default: {
-        const unknown: never = req;
-        throw new Error(`unknown request ${JSON.stringify(unknown)}`);
-      }
-    }
+    if (signal.aborted) throw new RequestCancelledError('cancelled by the user before it started');
+    const method = engine[kind] as (
+      p: Payloads[K],
+      o: { onProgress: ProgressCallback; signal: AbortSignal },
+    ) => Promise<ResultOf[K]>;
+    const value = await method.call(engine, payload as unknown as Payloads[K], { onProgress: progressTo(id), signal });
+    post({ kind: 'result', id, request: kind, value } as EngineResponse, TRANSFER[kind]?.(value) ?? []);
   } catch (err) {
-    post(errorResponse(req.id, err));
+    post(errorResponse(id, err));
+  } finally {
+    aborts.delete(id);
   }
 }

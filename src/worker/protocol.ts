@@ -13,6 +13,7 @@
 
 import type { GpuInfo } from '../gpu/device';
 import type { DatasetFormat, QuestionSplit } from '../data/datasets';
+import type { DatasetSourceSpec } from '../data/sources';
 import type { FolderEntry } from '../models/sources';
 import type { SelfTestResult } from '../tensor';
 import type { TrainConfig } from '../training/config';
@@ -66,11 +67,7 @@ export interface ModelSummary {
 
 // ---- data and index ---------------------------------------------------------------------------
 
-/** Where a dataset's files are: the built-in demo, URLs, or File objects, by the keys of DATASET_FILES. */
-export type DatasetSourceSpec =
-  | { kind: 'demo' }
-  | { kind: 'url'; format: DatasetFormat; urls: Record<string, string> }
-  | { kind: 'files'; format: DatasetFormat; files: Record<string, Blob> };
+export type { DatasetSourceSpec };
 
 export interface DatasetSummary {
   name: string;
@@ -189,56 +186,95 @@ export interface ExportedBundle {
 
 // ---- requests ---------------------------------------------------------------------------------
 
-export type EngineRequest =
-  | { kind: 'init'; id: number }
-  | { kind: 'selftest'; id: number }
-  | { kind: 'dispose'; id: number }
-  | { kind: 'loadModel'; id: number; role: ModelRole; source: ModelSourceSpec }
-  | { kind: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number }
-  | { kind: 'retrieve'; id: number; query: string; docs: string[] }
-  | { kind: 'loadDataset'; id: number; source: DatasetSourceSpec }
-  | { kind: 'buildIndex'; id: number }
-  | { kind: 'search'; id: number; query: string; k: number }
-  | ({ kind: 'train'; id: number; config: Partial<TrainConfig> } & TrainRunOptions)
+/** What each request carries besides its kind and id. */
+export interface Payloads {
+  init: Record<string, never>;
+  selftest: Record<string, never>;
+  dispose: Record<string, never>;
+  /** Download or read a model and put it on the GPU; progress in bytes. */
+  loadModel: { role: ModelRole; source: ModelSourceSpec };
+  /** Greedy (temperature 0) or sampled continuation of `prompt` with the loaded generator. */
+  generate: { prompt: string; maxNewTokens: number; temperature: number; seed: number };
+  /** MaxSim scores of the query against each document with the loaded retriever. */
+  retrieve: { query: string; docs: string[] };
+  /** Read (streamed, progress in bytes) and validate a dataset; it replaces the loaded one. Cancellable. */
+  loadDataset: { source: DatasetSourceSpec };
+  /** Index the dataset's passages with the retriever (IndexedDB first); progress in passages. Cancellable. */
+  buildIndex: Record<string, never>;
+  /** Top-k passages for a query from the index. */
+  search: { query: string; k: number };
+  /**
+   * Train the loaded retriever and generator jointly (runTraining) on the dataset's training split,
+   * starting from the built index; progress per step (its scalars in trainStep, its full record in
+   * trainRecord), per evaluation (trainEval) and per checkpoint (trainCheckpoint). The models stay
+   * trained; the index is rebuilt with the trained retriever when it trained. `resume` continues a
+   * checkpoint: refused (code 'resume-refused') when a run other than `runId` trained the loaded
+   * models since they were loaded, or when the config differs from the checkpoint's but for steps
+   * and recordScoresAfter (then `field` names the first). Cancelling stops it after the current step.
+   */
+  train: { config: Partial<TrainConfig> } & TrainRunOptions;
   /** Questions and passages of the loaded dataset by id; splits as splitOf with `seed` (default 0) gives them. */
-  | { kind: 'lookup'; id: number; questionIds: string[]; docIds: string[]; seed?: number }
-  /** MaxSim of a query against one passage of the loaded dataset, token by token. */
-  | { kind: 'maxsim'; id: number; query: string; docId: string }
+  lookup: { questionIds: string[]; docIds: string[]; seed?: number };
+  /**
+   * MaxSim of a query against one passage of the loaded dataset, token by token (document vectors
+   * from the index when it is built with the loaded retriever); the score equals search's.
+   */
+  maxsim: { query: string; docId: string };
   /**
    * Evaluate the loaded models on the questions of `split` (splitOf with `seed`, default 0), the
    * first `limit` of them (0: all), with the top `topM` passages (default DEFAULT_CONFIG.topM),
    * each cut to `docMaxTokens` generator tokens (default DEFAULT_CONFIG.docMaxTokens, lowered to
    * fit the generator's positions) and alignment over `alignmentCandidates` (default
-   * DEFAULT_CONFIG.evalAlignmentCandidates): what runTraining's evaluations measure.
+   * DEFAULT_CONFIG.evalAlignmentCandidates): what runTraining's evaluations measure. Progress per
+   * chunk of questions; cancellable.
    */
-  | {
-      kind: 'evaluate';
-      id: number;
-      split: QuestionSplit;
-      limit: number;
-      seed?: number;
-      topM?: number;
-      docMaxTokens?: number;
-      alignmentCandidates?: number;
-    }
-  /** The loaded model's current weights (LoRA merged) as one safetensors file. */
-  | { kind: 'exportWeights'; id: number; role: ModelRole }
+  evaluate: {
+    split: QuestionSplit;
+    limit: number;
+    seed?: number;
+    topM?: number;
+    docMaxTokens?: number;
+    alignmentCandidates?: number;
+  };
+  /** The loaded model's current weights (LoRA merged) as one model.safetensors, loadable with its original config and tokenizer. */
+  exportWeights: { role: ModelRole };
   /**
    * The experiment bundle of the loaded dataset and models under `config` (resolved in the worker,
    * as `train` resolves it): the tokenized inputs, and each model's folder with its current weights
-   * (or a hub reference). `source` names the data in the manifest and README ('public/demo', URLs).
+   * (or a hub reference when loaded from the hub at a commit and not trained since). `source` names
+   * the data in the manifest and README ('public/demo', URLs). Progress by stage.
    */
-  | { kind: 'exportBundle'; id: number; config: Partial<TrainConfig>; source: string }
-  /** Handled at once, not queued: aborts request `target` if it can be cancelled (loadDataset, buildIndex, train, evaluate). */
-  | { kind: 'cancel'; id: number; target: number };
+  exportBundle: { config: Partial<TrainConfig>; source: string };
+}
+
+/** Every request kind the engine answers (cancel is the protocol's own). */
+export type CallKind = keyof Payloads;
+export const CALL_KINDS = [
+  'init',
+  'selftest',
+  'dispose',
+  'loadModel',
+  'generate',
+  'retrieve',
+  'loadDataset',
+  'buildIndex',
+  'search',
+  'train',
+  'lookup',
+  'maxsim',
+  'evaluate',
+  'exportWeights',
+  'exportBundle',
+] as const satisfies readonly CallKind[];
+
+/** A request as posted: its kind, its id and its payload; `cancel` aborts request `target` (handled at once, not queued). */
+export type EngineRequest =
+  { [K in CallKind]: { kind: K; id: number } & Payloads[K] }[CallKind] | { kind: 'cancel'; id: number; target: number };
 
 export type RequestKind = EngineRequest['kind'];
 
-/** The requests a `cancel` can stop. */
-export type CancellableKind = 'loadDataset' | 'buildIndex' | 'train' | 'evaluate';
-
 /** The fields a request of kind K carries besides kind and id. */
-export type PayloadOf<K extends RequestKind> = Omit<Extract<EngineRequest, { kind: K }>, 'kind' | 'id'>;
+export type PayloadOf<K extends CallKind> = Payloads[K];
 
 /** What each request resolves to. */
 export interface ResultOf {
@@ -287,10 +323,33 @@ export type ResultResponse = {
   [K in RequestKind]: { kind: 'result'; id: number; request: K; value: ResultOf[K] };
 }[RequestKind];
 
+/**
+ * What kind of failure an error response is, for the page to branch on (never on the message):
+ * config (a bad config field: `field` names it), not-ready (models, data or index missing),
+ * resume-refused (the checkpoint cannot continue on the loaded models; `field` names a differing
+ * config field when that is why), cancelled, model-not-loaded, device-lost, no-webgpu, no-adapter,
+ * failed (anything else; the message says what to do).
+ */
+export const ERROR_CODES = [
+  'config',
+  'not-ready',
+  'resume-refused',
+  'cancelled',
+  'model-not-loaded',
+  'device-lost',
+  'no-webgpu',
+  'no-adapter',
+  'failed',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export interface ErrorResponse {
   kind: 'error';
   id: number;
-  /** The thrown error's class name (e.g. 'WebGpuUnavailableError', 'DeviceLostError'). */
+  code: ErrorCode;
+  /** The config field at fault (code 'config', or 'resume-refused' for a differing field); else null. */
+  field: string | null;
+  /** The thrown error's class name, for the console and bug reports only. */
   errorClass: string;
   message: string;
 }
@@ -299,56 +358,15 @@ export type EngineResponse = ProgressResponse | ResultResponse | ErrorResponse;
 
 export type ProgressCallback = (p: Omit<ProgressResponse, 'kind' | 'id'>) => void;
 
-/** Implemented by the engine in the worker and by EngineClient on the page. */
-export interface EngineApi {
-  init(): Promise<GpuInfo>;
-  selftest(onProgress?: ProgressCallback): Promise<SelfTestResult[]>;
-  dispose(): Promise<null>;
-  /** Download or read a model and put it on the GPU; progress in bytes. */
-  loadModel(role: ModelRole, source: ModelSourceSpec, onProgress?: ProgressCallback): Promise<ModelSummary>;
-  /** Greedy (temperature 0) or sampled continuation of `prompt` with the loaded generator. */
-  generate(p: PayloadOf<'generate'>): Promise<GenerateResult>;
-  /** MaxSim scores of the query against each document with the loaded retriever. */
-  retrieve(p: PayloadOf<'retrieve'>): Promise<RetrieveResult>;
-  /** Read (streamed, progress in bytes) and validate a dataset; it replaces the loaded one. */
-  loadDataset(source: DatasetSourceSpec, onProgress?: ProgressCallback): Promise<DatasetSummary>;
-  /** Index the dataset's passages with the retriever (IndexedDB first); progress in passages. */
-  buildIndex(onProgress?: ProgressCallback): Promise<IndexSummary>;
-  /** Top-k passages for a query from the index. */
-  search(query: string, k: number): Promise<SearchHit[]>;
-  /**
-   * Train the loaded retriever and generator jointly (runTraining) on the dataset's training split,
-   * starting from the built index; progress per step (its scalars in trainStep, its full record in
-   * trainRecord), per evaluation (trainEval) and per checkpoint (trainCheckpoint). The models stay
-   * trained; the index is rebuilt with the trained retriever when it trained. `run.resume`
-   * continues a checkpoint: refused (TrainingNotReadyError) when a run other than `run.runId`
-   * trained the loaded models since they were loaded, and (ConfigError) when the config differs
-   * from the checkpoint's but for steps and recordScoresAfter.
-   */
-  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback, run?: TrainRunOptions): Promise<TrainResult>;
-  /** Questions (with their split under `seed`) and passages of the loaded dataset by id; unknown ids in `missing`. */
-  lookup(p: PayloadOf<'lookup'>): Promise<LookupResult>;
-  /**
-   * The loaded retriever's MaxSim of `query` against passage `docId`, token by token (document
-   * vectors from the index when it is built with the loaded retriever); score equals search's.
-   */
-  maxsim(p: PayloadOf<'maxsim'>): Promise<MaxSimExplanation>;
-  /** Evaluate the loaded models and index on a split (EvalResult as runTraining's); progress per chunk of questions; cancellable. */
-  evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback): Promise<EvalResult>;
-  /** The loaded model's current (trained) weights as model.safetensors, loadable with its original config and tokenizer. */
-  exportWeights(p: PayloadOf<'exportWeights'>): Promise<ExportedWeights>;
-  /**
-   * The experiment bundle of the loaded dataset and models (BundleError when the config, data or
-   * models cannot make one); progress by stage. A model loaded from the hub at a commit and not
-   * trained since goes in as {hub, revision}; any other as its folder with its current weights.
-   */
-  exportBundle(p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle>;
-  /** Page side only: abort the pending requests of this kind. */
-  cancel?(kind: CancellableKind): void;
+/** How a call is watched and stopped: progress messages, and a signal that cancels it. */
+export interface CallOptions {
+  onProgress?: ProgressCallback;
+  /** Aborting it cancels the request (loadDataset, buildIndex, train, evaluate honour it; others finish). */
+  signal?: AbortSignal;
 }
 
-/** Serialize any thrown value as an error response. */
-export function errorResponse(id: number, err: unknown): ErrorResponse {
-  if (err instanceof Error) return { kind: 'error', id, errorClass: err.name || err.constructor.name, message: err.message };
-  return { kind: 'error', id, errorClass: 'Error', message: String(err) };
-}
+/**
+ * Implemented by the engine in the worker and by EngineClient on the page: one method per request
+ * kind, each `(payload, { onProgress, signal })`, so both sides are table-driven (see Payloads).
+ */
+export type EngineApi = { [K in CallKind]: (payload: Payloads[K], opts?: CallOptions) => Promise<ResultOf[K]> };

@@ -41,11 +41,11 @@ type Progress = Omit<ProgressResponse, 'kind' | 'id'>;
 /** An engine on the test's device with both fixture models, a dataset and (unless told not to) the index. */
 async function engineWith(opts: { questions?: string; index?: boolean } = {}): Promise<GpuEngine> {
   const g = new GpuEngine(await getEngine());
-  await g.loadModel('retriever', await folder('retriever'));
-  await g.loadModel('generator', await folder('generator'));
+  await g.loadModel({ role: 'retriever', source: await folder('retriever') });
+  await g.loadModel({ role: 'generator', source: await folder('generator') });
   const files = { questions: new Blob([opts.questions ?? questionsJsonl]), corpus: new Blob([corpusJsonl]) };
-  await g.loadDataset({ kind: 'files', format: 'jsonl', files });
-  if (opts.index !== false) await g.buildIndex();
+  await g.loadDataset({ source: { kind: 'files', format: 'jsonl', files } });
+  if (opts.index !== false) await g.buildIndex({});
   return g;
 }
 
@@ -91,16 +91,18 @@ describe('the engine for the notebook', () => {
       }
       if (p.trainCheckpoint) checkpoints.push(p.trainCheckpoint);
     };
-    // Stop after the first step as the cancel request does: abort the request's controller.
+    // Stop after the first step as a cancel does: abort the request's signal.
+    const stop = new AbortController();
     const first = await timed('train (stopped after 1 step)', () =>
       g.train(
-        CONFIG,
-        (p) => {
-          collect(p);
-          if (p.trainRecord) g.aborts.get(7)!.abort();
+        { config: CONFIG, runId: 'run-a' },
+        {
+          signal: stop.signal,
+          onProgress: (p) => {
+            collect(p);
+            if (p.trainRecord) stop.abort();
+          },
         },
-        { runId: 'run-a' },
-        7,
       ),
     );
     expect(first.stopped?.step).toBe(1);
@@ -114,20 +116,22 @@ describe('the engine for the notebook', () => {
     expect(g.trainedBy).toBe('run-a');
 
     // Another run's checkpoint on models run-a trained, and run-a's with another config: refused.
-    await expect(g.train(CONFIG, undefined, { runId: 'run-b', resume: cp })).rejects.toMatchObject({
-      name: 'TrainingNotReadyError',
+    await expect(g.train({ config: CONFIG, runId: 'run-b', resume: cp })).rejects.toMatchObject({
+      name: 'ResumeRefusedError',
+      field: null,
       message: expect.stringMatching(
         /trained by another run since they were loaded: load the models again, build the index, then resume/,
       ),
     });
-    await expect(g.train({ ...CONFIG, lrGenerator: 0.5 }, undefined, { runId: 'run-a', resume: cp })).rejects.toMatchObject({
-      name: 'ConfigError',
+    await expect(g.train({ config: { ...CONFIG, lrGenerator: 0.5 }, runId: 'run-a', resume: cp })).rejects.toMatchObject({
+      name: 'ResumeRefusedError',
+      field: 'lrGenerator',
       message: expect.stringMatching(/lrGenerator.*checkpoint/),
     });
 
     // The same run resumes to the end (steps may grow; recordScoresAfter may change).
     const resumed = await timed('train (resumed, 2 steps)', () =>
-      g.train({ ...CONFIG, recordScoresAfter: true }, collect, { runId: 'run-a', resume: cp }),
+      g.train({ config: { ...CONFIG, recordScoresAfter: true }, runId: 'run-a', resume: cp }, { onProgress: collect }),
     );
     expect(resumed.stopped).toBeNull();
     expect(resumed.steps).toBe(3);
@@ -136,7 +140,7 @@ describe('the engine for the notebook', () => {
     expect(checkpoints[1]!.records.map((r) => r.step)).toEqual([0, 1, 2]);
 
     // Loading a model forgets who trained them: a checkpoint of any run may then resume.
-    await g.loadModel('generator', await folder('generator'));
+    await g.loadModel({ role: 'generator', source: await folder('generator') });
     expect(g.trainedBy).toBeNull();
   });
 
@@ -151,7 +155,9 @@ describe('the engine for the notebook', () => {
     };
     const g = await engineWith();
     const records: StepRecord[] = [];
-    await timed('train (1 step, scoreAfter)', () => g.train(config, (p) => p.trainRecord && void records.push(p.trainRecord)));
+    await timed('train (1 step, scoreAfter)', () =>
+      g.train({ config }, { onProgress: (p) => p.trainRecord && void records.push(p.trainRecord) }),
+    );
     const rec = records[0]!;
     expect(rec.trains.retriever).toBe(true);
     const byId = new Map(DATA.passages.map((p) => [p.id, p]));
@@ -172,7 +178,10 @@ describe('the engine for the notebook', () => {
     // The same step without recordScoresAfter: scoreAfter null, every draw and number the same.
     const h = await engineWith();
     const plain: StepRecord[] = [];
-    await h.train({ ...config, recordScoresAfter: false }, (p) => p.trainRecord && void plain.push(p.trainRecord));
+    await h.train(
+      { config: { ...config, recordScoresAfter: false } },
+      { onProgress: (p) => p.trainRecord && void plain.push(p.trainRecord) },
+    );
     const other = plain[0]!;
     expect(other.loss.retriever).toBeCloseTo(rec.loss.retriever!, 6);
     expect(other.loss.generator).toBeCloseTo(rec.loss.generator!, 6);
@@ -193,9 +202,11 @@ describe('the engine for the notebook', () => {
     // both are computed under the same dropout masks; under fresh masks (or none) it is dropout noise.
     const config: Partial<TrainConfig> = { ...CONFIG, steps: 1, dropout: true, lrRetriever: 1e-9, recordScoresAfter: true };
     const records: StepRecord[] = [];
-    await (await engineWith()).train(config, (p) => p.trainRecord && void records.push(p.trainRecord));
+    await (await engineWith()).train({ config }, { onProgress: (p) => p.trainRecord && void records.push(p.trainRecord) });
     const plain: StepRecord[] = [];
-    await (await engineWith()).train({ ...config, dropout: false }, (p) => p.trainRecord && void plain.push(p.trainRecord));
+    await (
+      await engineWith()
+    ).train({ config: { ...config, dropout: false } }, { onProgress: (p) => p.trainRecord && void plain.push(p.trainRecord) });
     let noise = 0,
       moved = 0;
     records[0]!.questions.forEach((q, b) =>
@@ -229,8 +240,8 @@ describe('the engine for the notebook', () => {
     expect(x.sim.reduce((a, b) => a + b, 0)).toBeCloseTo(x.score, 6);
 
     // With the index: its vectors, and search's scores.
-    await g.buildIndex();
-    const hits = await g.search(query, DATA.passages.length);
+    await g.buildIndex({});
+    const hits = await g.search({ query, k: DATA.passages.length });
     for (const hit of hits) {
       const y = await g.maxsim({ query, docId: hit.id });
       expect(Math.abs(y.score - hit.score)).toBeLessThan(1e-4);
@@ -244,9 +255,7 @@ describe('the engine for the notebook', () => {
     const g = new GpuEngine(await getEngine());
     await expect(g.lookup({ questionIds: ['q1'], docIds: [] })).rejects.toMatchObject({ name: 'ModelNotLoadedError' });
     await g.loadDataset({
-      kind: 'files',
-      format: 'jsonl',
-      files: { questions: new Blob([noSplit]), corpus: new Blob([corpusJsonl]) },
+      source: { kind: 'files', format: 'jsonl', files: { questions: new Blob([noSplit]), corpus: new Blob([corpusJsonl]) } },
     });
     const qs = parseJsonlQA({ questions: noSplit, corpus: corpusJsonl }).questions;
     for (const seed of [0, 5]) {
@@ -267,20 +276,20 @@ describe('the engine for the notebook', () => {
     expect(res.missing).toEqual(['zz', 'p0']);
   });
 
-  it('evaluate: the questions of a split, in chunks that merge to one evaluate() over them; cancellable', async () => {
+  it('evaluate: the questions of a split, in chunks with progress that give what one evaluate() over them gives; cancellable', async () => {
     const g = await engineWith({ index: false });
     await expect(g.evaluate({ split: 'train', limit: 0 })).rejects.toMatchObject({
       name: 'TrainingNotReadyError',
       message: expect.stringMatching(/build the index/),
     });
-    await g.buildIndex();
+    await g.buildIndex({});
     const train = DATA.questions.filter((q) => splitOf(q) === 'train');
     expect(train).toHaveLength(3);
-    // One question per chunk: three evaluate() calls merged, against one call over all three.
+    // One question per chunk: progress after each, the same numbers as one chunk of all three.
     g.evalChunk = 1;
     const progress: number[] = [];
     const got = await timed('evaluate train (3 chunks)', () =>
-      g.evaluate({ split: 'train', limit: 0, topM: 2, docMaxTokens: 12 }, (p) => progress.push(p.done)),
+      g.evaluate({ split: 'train', limit: 0, topM: 2, docMaxTokens: 12 }, { onProgress: (p) => progress.push(p.done) }),
     );
     expect(progress).toEqual([1, 2, 3]);
     const { retriever, generator, index } = g.loaded;
@@ -288,6 +297,7 @@ describe('the engine for the notebook', () => {
     const want = await evaluate(retriever!, index!, prompts, train, {
       topM: 2,
       alignmentCandidates: DEFAULT_CONFIG.evalAlignmentCandidates,
+      chunk: 100,
     });
     expect(got.questions).toBe(3);
     expect(got.scored).toBe(want.scored);
@@ -302,9 +312,10 @@ describe('the engine for the notebook', () => {
     expect((await g.evaluate({ split: 'train', limit: 2, topM: 2 })).questions).toBe(2);
     await expect(g.evaluate({ split: 'test', limit: 0 })).rejects.toThrow(/no test questions/);
     // A cancel between chunks rejects the request.
-    const cancelled = g.evaluate({ split: 'train', limit: 0, topM: 2 }, () => g.aborts.get(9)?.abort(), 9);
+    const stop = new AbortController();
+    const cancelled = g.evaluate({ split: 'train', limit: 0, topM: 2 }, { signal: stop.signal, onProgress: () => stop.abort() });
     await expect(cancelled).rejects.toMatchObject({
-      name: 'RequestCancelledError',
+      name: 'EvaluationCancelledError',
       message: expect.stringMatching(/after 1 of 3/),
     });
   });
@@ -312,7 +323,7 @@ describe('the engine for the notebook', () => {
   it('exportWeights: trained weights (LoRA merged) load back with the original config to the same scores and logits', async () => {
     const g = await engineWith();
     await timed('train (1 step, both models, LoRA in both)', () =>
-      g.train({ ...CONFIG, steps: 1, retrieverTraining: 'lora', lrRetriever: 1e-2, lrGenerator: 1e-2 }),
+      g.train({ config: { ...CONFIG, steps: 1, retrieverTraining: 'lora', lrRetriever: 1e-2, lrGenerator: 1e-2 } }),
     );
     const e = await getEngine();
     const { retriever, generator } = g.loaded;
@@ -364,7 +375,7 @@ describe('the engine for the notebook', () => {
     const g = await engineWith({ index: false });
     const messages: string[] = [];
     const b = await timed('exportBundle', () =>
-      g.exportBundle({ config: CONFIG, source: 'tiny-qa' }, (p) => messages.push(p.message)),
+      g.exportBundle({ config: CONFIG, source: 'tiny-qa' }, { onProgress: (p) => messages.push(p.message) }),
     );
     expect(b.manifest.models).toEqual({ retriever: { dir: 'retriever' }, generator: { dir: 'generator' } });
     expect(b.manifest.data).toEqual({ passages: DATA.passages.length, questions: DATA.questions.length, source: 'tiny-qa' });

@@ -32,14 +32,7 @@ import {
 import { resolveConfig, type TrainConfig } from '../../src/training/config';
 import { clusterBundle, hubRef, MAX_TAB_BUNDLE_WEIGHT_BYTES, type BundleModel } from '../../src/worker/bundle-export';
 import { EngineClient } from '../../src/worker/client';
-import type {
-  EngineApi,
-  EngineRequest,
-  EngineResponse,
-  ExportedBundle,
-  PayloadOf,
-  ProgressCallback,
-} from '../../src/worker/protocol';
+import type { EngineApi, EngineRequest, EngineResponse, ExportedBundle, PayloadOf, CallOptions } from '../../src/worker/protocol';
 
 const root = path.resolve(__dirname, '../..');
 const DIRS = {
@@ -269,7 +262,7 @@ describe('exportBundle through the client and the store', () => {
     const w = new FakeWorker();
     const client = new EngineClient(w as unknown as Worker);
     const got: string[] = [];
-    const p = client.exportBundle({ config: { steps: 3 }, source: 'public/demo' }, (pr) => got.push(pr.message));
+    const p = client.exportBundle({ config: { steps: 3 }, source: 'public/demo' }, { onProgress: (pr) => got.push(pr.message) });
     const req = w.sent[0]!;
     expect(req).toEqual({ kind: 'exportBundle', id: req.id, config: { steps: 3 }, source: 'public/demo' });
     w.reply({ kind: 'progress', id: req.id, done: 0, total: 5, message: 'tokenizing the dataset for the bundle' });
@@ -285,9 +278,9 @@ describe('exportBundle through the client and the store', () => {
     const bundle = await clusterBundle({ inputs: s.inputs, models: s.models });
     const calls: PayloadOf<'exportBundle'>[] = [];
     const engine = {
-      exportBundle: async (p: PayloadOf<'exportBundle'>, onProgress?: ProgressCallback): Promise<ExportedBundle> => {
+      exportBundle: async (p: PayloadOf<'exportBundle'>, o?: CallOptions): Promise<ExportedBundle> => {
         calls.push(p);
-        onProgress?.({ done: 1, total: 5, message: 'generator: its current weights' });
+        o?.onProgress?.({ done: 1, total: 5, message: 'generator: its current weights' });
         expect(useStore.getState().runs.bundles.c5).toMatchObject({ busy: true });
         return bundle;
       },

@@ -1,8 +1,22 @@
-// EngineClient against a fake worker: replies are matched by id, progress streams to the right
-// caller, worker-side errors keep their class, and a dead worker rejects everything (no hangs).
+// EngineClient against a fake worker: every request kind is one `(payload, { onProgress, signal })`
+// call, replies are matched by id, progress streams to the right caller, a signal cancels its own
+// request only, worker-side errors arrive with their code and field (what the page branches on),
+// and a dead worker rejects everything (no hangs).
 import { describe, expect, it } from 'vitest';
 import { EngineClient, EngineError, WorkerCrashedError } from '../../src/worker/client';
-import type { EngineRequest, EngineResponse } from '../../src/worker/protocol';
+import { errorResponse, ResumeRefusedError, TrainingNotReadyError } from '../../src/worker/errors';
+import {
+  CALL_KINDS,
+  type EngineRequest,
+  type EngineResponse,
+  type RunCheckpoint,
+  type StepRecord,
+} from '../../src/worker/protocol';
+import { ConfigError } from '../../src/training/config';
+import { CancelledError } from '../../src/core/errors';
+import { DeviceLostError } from '../../src/gpu/errors';
+import { IndexBuildCancelledError } from '../../src/retrieval/index';
+import { EvaluationCancelledError } from '../../src/training/evaluate';
 
 class FakeWorker extends EventTarget {
   sent: EngineRequest[] = [];
@@ -25,15 +39,22 @@ const setup = () => {
   const w = new FakeWorker();
   return { w, client: new EngineClient(w as unknown as Worker) };
 };
+const failed = (id: number, err: unknown): EngineResponse => errorResponse(id, err);
 
 describe('EngineClient', () => {
+  it('has one method per request kind, each posting its payload with its kind and a fresh id', () => {
+    const { w, client } = setup();
+    for (const kind of CALL_KINDS) void (client[kind] as (p: object) => Promise<unknown>)({ marker: kind });
+    expect(w.sent.map((m) => m.kind)).toEqual([...CALL_KINDS]);
+    expect(w.sent.every((m) => (m as unknown as { marker: string }).marker === m.kind)).toBe(true);
+    expect(new Set(w.sent.map((m) => m.id)).size).toBe(CALL_KINDS.length);
+  });
+
   it('matches out-of-order replies to their requests by id', async () => {
     const { w, client } = setup();
-    const a = client.init();
-    const b = client.dispose();
-    expect(w.sent.map((m) => m.kind)).toEqual(['init', 'dispose']);
+    const a = client.init({});
+    const b = client.dispose({});
     const [ia, ib] = w.sent.map((m) => m.id);
-    expect(ia).not.toBe(ib);
     w.reply({ kind: 'result', id: ib!, request: 'dispose', value: null });
     const info = { vendor: 'v' } as never;
     w.reply({ kind: 'result', id: ia!, request: 'init', value: info });
@@ -42,64 +63,108 @@ describe('EngineClient', () => {
     expect(client.pendingCount).toBe(0);
   });
 
-  it('streams progress to the caller and rejects with the worker-side error class', async () => {
+  it('streams progress to the caller; an error arrives with its code, field and class', async () => {
     const { w, client } = setup();
     const seen: number[] = [];
-    const p = client.selftest((pr) => seen.push(pr.done));
+    const p = client.selftest({}, { onProgress: (pr) => seen.push(pr.done) });
     const id = w.sent[0]!.id;
     w.reply({ kind: 'progress', id, done: 1, total: 2, message: 'case 1' });
     w.reply({ kind: 'progress', id, done: 2, total: 2, message: 'case 2' });
-    w.reply({ kind: 'error', id, errorClass: 'DeviceLostError', message: 'The GPU device was lost' });
-    const err = await p.catch((e: unknown) => e);
+    w.reply(failed(id, new DeviceLostError('destroyed', 'gone')));
+    const err = (await p.catch((e: unknown) => e)) as EngineError;
     expect(seen).toEqual([1, 2]);
     expect(err).toBeInstanceOf(EngineError);
-    expect((err as EngineError).name).toBe('DeviceLostError');
-    expect((err as Error).message).toMatch(/lost/);
+    expect(err).toMatchObject({ code: 'device-lost', field: null, errorClass: 'DeviceLostError' });
+    expect(err.message).toMatch(/lost/);
+  });
+
+  it('errors cross with a code by class and the config field as a field, never inside the message only', () => {
+    expect(errorResponse(1, new ConfigError('generatorLora.r', 'too big'))).toMatchObject({
+      code: 'config',
+      field: 'generatorLora.r',
+    });
+    expect(errorResponse(1, new ResumeRefusedError('config.topM: differs', 'topM'))).toMatchObject({
+      code: 'resume-refused',
+      field: 'topM',
+    });
+    expect(errorResponse(1, new TrainingNotReadyError('no index'))).toMatchObject({ code: 'not-ready', field: null });
+    for (const c of [new IndexBuildCancelledError(1, 2), new EvaluationCancelledError(1, 2), new CancelledError('x')])
+      expect(errorResponse(1, c).code).toBe('cancelled');
+    expect(errorResponse(1, new TypeError('x'))).toMatchObject({ code: 'failed', errorClass: 'TypeError' });
+    expect(errorResponse(1, 'a string')).toMatchObject({ code: 'failed', message: 'a string' });
+  });
+
+  it('a signal cancels its own request: a cancel for that id, once, and nothing after the answer', async () => {
+    const { w, client } = setup();
+    const stop = new AbortController();
+    const other = new AbortController();
+    const ev = client.evaluate({ split: 'validation', limit: 5 }, { signal: stop.signal });
+    void client.buildIndex({}, { signal: other.signal });
+    stop.abort();
+    stop.abort();
+    expect(w.sent.filter((m) => m.kind === 'cancel')).toEqual([
+      { kind: 'cancel', id: expect.any(Number), target: w.sent[0]!.id },
+    ]);
+    w.reply(failed(w.sent[0]!.id, new EvaluationCancelledError(0, 5)));
+    await expect(ev).rejects.toMatchObject({ code: 'cancelled' });
+    // An already aborted signal cancels at once.
+    const pre = new AbortController();
+    pre.abort();
+    void client.train({ config: {} }, { signal: pre.signal });
+    expect(w.sent.at(-1)).toMatchObject({ kind: 'cancel', target: w.sent.at(-2)!.id });
+  });
+
+  it('train sends runId and resume, and streams trainStep, trainRecord, trainEval and trainCheckpoint', async () => {
+    const { w, client } = setup();
+    const checkpoint = {
+      step: 2,
+      config: {},
+      params: [new Float32Array([1, 2])],
+      records: [],
+      evals: [],
+    } as unknown as RunCheckpoint;
+    const got: { record?: StepRecord; checkpoint?: RunCheckpoint; step?: number; eval?: number }[] = [];
+    const p = client.train(
+      { config: { steps: 4 }, runId: 'r1', resume: checkpoint },
+      {
+        onProgress: (pr) =>
+          got.push({
+            ...(pr.trainRecord && { record: pr.trainRecord }),
+            ...(pr.trainCheckpoint && { checkpoint: pr.trainCheckpoint }),
+            ...(pr.trainStep && { step: pr.trainStep.step }),
+            ...(pr.trainEval && { eval: pr.trainEval.step }),
+          }),
+      },
+    );
+    const req = w.sent[0]!;
+    expect(req).toEqual({ kind: 'train', id: req.id, config: { steps: 4 }, runId: 'r1', resume: checkpoint });
+    void client.train({ config: { steps: 1 } });
+    expect(Object.keys(w.sent[1]!).sort()).toEqual(['config', 'id', 'kind']);
+    const record = { step: 2 } as unknown as StepRecord;
+    const summary = { step: 3, loss: { retriever: 0.5, generator: 2.25 }, alignment: { spearman: 0.1 }, recall: {}, ms: 9 };
+    w.reply({ kind: 'progress', id: req.id, done: 3, total: 4, message: 'step 3/4', trainRecord: record, trainStep: summary });
+    w.reply({ kind: 'progress', id: req.id, done: 3, total: 4, message: 'evaluated', trainEval: { step: 3 } as never });
+    w.reply({ kind: 'progress', id: req.id, done: 4, total: 4, message: 'checkpoint', trainCheckpoint: checkpoint });
+    const value = { evals: [], stopped: null, phaseMs: {} as never, steps: 4, index: null };
+    w.reply({ kind: 'result', id: req.id, request: 'train', value });
+    await expect(p).resolves.toBe(value);
+    expect(got).toEqual([{ record, step: 3 }, { eval: 3 }, { checkpoint }]);
   });
 
   it('a crashed worker rejects pending and later requests instead of hanging', async () => {
     const { w, client } = setup();
-    const p = client.init();
+    const p = client.init({});
     w.crash('boom');
     await expect(p).rejects.toBeInstanceOf(WorkerCrashedError);
-    await expect(client.selftest()).rejects.toThrow(/Reload the page/);
+    await expect(client.selftest({})).rejects.toThrow(/Reload the page/);
     expect(w.sent.length).toBe(1); // nothing posted to a dead worker
   });
 
   it('terminate() stops the worker and rejects what is pending', async () => {
     const { w, client } = setup();
-    const p = client.selftest();
+    const p = client.selftest({});
     client.terminate();
     expect(w.terminated).toBe(true);
     await expect(p).rejects.toBeInstanceOf(WorkerCrashedError);
-  });
-
-  it('train streams step scalars and evaluations, and cancel targets the running run', async () => {
-    const { w, client } = setup();
-    const steps: number[] = [];
-    const evals: number[] = [];
-    const p = client.train({ steps: 2, batchSize: 1 }, (pr) => {
-      if (pr.trainStep) steps.push(pr.trainStep.loss.generator!);
-      if (pr.trainEval) evals.push(pr.trainEval.step);
-    });
-    const req = w.sent[0]!;
-    expect(req).toEqual({ kind: 'train', id: req.id, config: { steps: 2, batchSize: 1 } });
-    const summary = { step: 1, loss: { retriever: 0.5, generator: 2.25 }, alignment: { spearman: 0.1 }, recall: { 4: 1 }, ms: 9 };
-    w.reply({ kind: 'progress', id: req.id, done: 1, total: 2, message: 'step 1/2', trainStep: summary });
-    const entry = { step: 2, split: 'validation', result: {} } as never;
-    w.reply({ kind: 'progress', id: req.id, done: 2, total: 2, message: 'evaluated', trainEval: entry });
-    client.cancel('train');
-    expect(w.sent[1]).toMatchObject({ kind: 'cancel', target: req.id });
-    const value = {
-      evals: [entry],
-      stopped: { step: 1, message: 'stopped by the user' },
-      phaseMs: {} as never,
-      steps: 1,
-      index: null,
-    };
-    w.reply({ kind: 'result', id: req.id, request: 'train', value });
-    await expect(p).resolves.toBe(value);
-    expect(steps).toEqual([2.25]);
-    expect(evals).toEqual([2]);
   });
 });

@@ -11,6 +11,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useStore } from '../../src/store';
 import { setEngineClient } from '../../src/store/engine';
 import { setNotebookDb } from '../../src/store/notebookDb';
+import { EngineError } from '../../src/worker/client';
+import { errorResponse } from '../../src/worker/errors';
 import { openNotebookDb, StorageFullError, type NotebookDb } from '../../src/notebook/db';
 import { demoNotebook } from '../../src/notebook/demo';
 import type { Cell, CompareCell, EvaluateCell, InspectCell, RunCheckpoint, TrainCell } from '../../src/notebook/schema';
@@ -31,6 +33,7 @@ import type {
   ModelSummary,
   PayloadOf,
   ProgressCallback,
+  CallOptions,
   RetrieveResult,
   SearchHit,
   SelfTestResult,
@@ -49,14 +52,18 @@ type TrainFn = (
 
 const unused = (what: string): Promise<never> => Promise.reject(new Error(`the fake engine has no ${what}`));
 
-/** The engine the store talks to: train and evaluate are set per test; calls are recorded. */
+/** The engine the store talks to: train and evaluate are set per test; calls and cancels are recorded. */
 class FakeEngine implements EngineApi {
   trainCalls: { config: Partial<TrainConfig>; run: TrainRunOptions | undefined }[] = [];
   evaluateCalls: PayloadOf<'evaluate'>[] = [];
+  /** The kinds whose signal was aborted, in order. */
   cancelled: string[] = [];
   trainImpl: TrainFn = () => unused('train');
   evaluateImpl: (p: PayloadOf<'evaluate'>, onProgress: ProgressCallback) => Promise<EvalResult> = () => unused('evaluate');
 
+  private watch(kind: string, o?: CallOptions): void {
+    o?.signal?.addEventListener('abort', () => this.cancelled.push(kind), { once: true });
+  }
   init(): Promise<GpuInfo> {
     return unused('init');
   }
@@ -84,9 +91,11 @@ class FakeEngine implements EngineApi {
   search(): Promise<SearchHit[]> {
     return unused('search');
   }
-  train(config: Partial<TrainConfig>, onProgress?: ProgressCallback, run?: TrainRunOptions): Promise<TrainResult> {
-    this.trainCalls.push({ config, run });
-    return this.trainImpl(config, onProgress ?? (() => {}), run);
+  train({ config, ...run }: PayloadOf<'train'>, o?: CallOptions): Promise<TrainResult> {
+    this.watch('train', o);
+    const r = Object.keys(run).length ? run : undefined;
+    this.trainCalls.push({ config, run: r });
+    return this.trainImpl(config, o?.onProgress ?? (() => {}), r);
   }
   lookup(): Promise<LookupResult> {
     return Promise.resolve({ questions: [], docs: [], missing: [] });
@@ -94,18 +103,16 @@ class FakeEngine implements EngineApi {
   maxsim(): Promise<MaxSimExplanation> {
     return unused('maxsim');
   }
-  evaluate(p: PayloadOf<'evaluate'>, onProgress?: ProgressCallback): Promise<EvalResult> {
+  evaluate(p: PayloadOf<'evaluate'>, o?: CallOptions): Promise<EvalResult> {
+    this.watch('evaluate', o);
     this.evaluateCalls.push(p);
-    return this.evaluateImpl(p, onProgress ?? (() => {}));
+    return this.evaluateImpl(p, o?.onProgress ?? (() => {}));
   }
   exportWeights(): Promise<ExportedWeights> {
     return unused('exportWeights');
   }
   exportBundle(): Promise<ExportedBundle> {
     return unused('exportBundle');
-  }
-  cancel(kind: string): void {
-    this.cancelled.push(kind);
   }
 }
 
@@ -522,7 +529,7 @@ describe('notebook store: interrupted runs', () => {
 
   it('does nothing for a run without a checkpoint', async () => {
     await st().openNotebook();
-    engine.trainImpl = () => Promise.reject(Object.assign(new Error('device lost'), { name: 'DeviceLostError' }));
+    engine.trainImpl = () => Promise.reject(Object.assign(new Error('device lost'), { code: 'device-lost' }));
     await st().startRun('c5');
     const meta = st().runs.list[0]!;
     expect(meta.checkpointStep).toBeNull();
@@ -544,9 +551,7 @@ describe('notebook store: resume edge cases', () => {
     await reload();
     const before = st().runs.list[0]!;
     engine.trainImpl = () =>
-      Promise.reject(
-        Object.assign(new Error('the loaded models were trained by another run'), { name: 'TrainingNotReadyError' }),
-      );
+      Promise.reject(Object.assign(new Error('the loaded models were trained by another run'), { code: 'resume-refused' }));
     await st().resumeRun(id);
     expect(st().runs.list[0]).toEqual(before);
     expect(steps(st().runs.records[id])).toEqual([0, 1, 2]);
@@ -577,7 +582,7 @@ describe('notebook store: refused and failing runs', () => {
   it('drops a run the worker refuses before its first step and shows the error on the cell', async () => {
     await st().openNotebook();
     useStore.setState((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready' } } }));
-    const refusal = Object.assign(new Error('load both models and build the index first'), { name: 'TrainingNotReadyError' });
+    const refusal = Object.assign(new Error('load both models and build the index first'), { code: 'not-ready' });
     engine.trainImpl = () => Promise.reject(refusal);
     await st().startRun('c5');
     expect(st().runs.list).toEqual([]);
@@ -589,7 +594,9 @@ describe('notebook store: refused and failing runs', () => {
 
   it("names the config field of a worker's ConfigError", async () => {
     await st().openNotebook();
-    engine.trainImpl = () => Promise.reject(new ConfigError('sampled', 'cannot exceed candidates (5 > 3)'));
+    // As the client raises it: the worker's ConfigError crossed as code 'config' with its field.
+    engine.trainImpl = () =>
+      Promise.reject(new EngineError(errorResponse(1, new ConfigError('sampled', 'cannot exceed candidates (5 > 3)'))));
     await st().startRun('c5');
     expect(st().runs.errors.c5).toEqual({ message: 'config.sampled: cannot exceed candidates (5 > 3)', field: 'sampled' });
     expect(st().runs.list).toEqual([]);

@@ -1,7 +1,7 @@
 // The errors model file sources throw, each a MedRankError whose message says what to do next,
 // and errorDetail, which words a platform error (with its cause) for those messages.
 
-import { MedRankError } from '../../core/errors';
+import { CancelledError, MedRankError } from '../../core/errors';
 
 /** A file the model needs is not there (HTTP 404, or not in the local folder). */
 export class ModelFileMissingError extends MedRankError {
@@ -36,7 +36,7 @@ export class ModelFormatError extends MedRankError {
 }
 
 /** The read was cancelled through its AbortSignal. */
-export class ModelDownloadAbortedError extends MedRankError {
+export class ModelDownloadAbortedError extends CancelledError {
   constructor(
     readonly path: string,
     readonly source: string,
