@@ -122,7 +122,12 @@ export async function readModelFolder(files: ModelFiles, opts: LoadOptions = {})
 /** The weights of a folder whose config and tokenizer were read. */
 async function readWeights(files: ModelFiles, head: Omit<ModelFolder, 'checkpoint'>, opts: LoadOptions): Promise<ModelFolder> {
   const weights = await weightFileNames(files, { signal: opts.signal });
-  const bytes = await readAll(files, weights.files, { onProgress: opts.onProgress, signal: opts.signal });
+  // No download may hold more than the memory plan allows the whole model.
+  const bytes = await readAll(files, weights.files, {
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+    maxBytes: opts.budgetBytes ?? DEFAULT_BUDGET,
+  });
   return { ...head, checkpoint: new Checkpoint(bytes) };
 }
 

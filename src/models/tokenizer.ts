@@ -54,8 +54,9 @@ export class Tokenizer {
         'tokenizer.json has no "model" section; MedRank needs the fast-tokenizer file (tokenizer.json), ' +
           'save it from Python with tokenizer.save_pretrained()',
       );
-    const cfg = (tokenizerConfig ?? {}) as { tokenizer_class?: string };
-    const name = cfg.tokenizer_class?.replace(/Fast$/, '') ?? 'PreTrainedTokenizer';
+    const cfg = (tokenizerConfig ?? {}) as Record<string, unknown>;
+    const cls = cfg['tokenizer_class'];
+    const name = typeof cls === 'string' ? cls.replace(/Fast$/, '') : 'PreTrainedTokenizer';
     const exported = (transformers as unknown as Record<string, unknown>)[name];
     const Cls = (
       typeof exported === 'function' && name.endsWith('Tokenizer') ? exported : transformers.PreTrainedTokenizer

@@ -29,10 +29,23 @@ export interface TextsSlice {
   clearTexts: (what: 'all' | 'maxsim') => void;
 }
 
+/**
+ * The texts by id are keyed by ids from the user's dataset: kept in objects without a prototype,
+ * so an id like "toString" or "constructor" reads as absent, not as Object.prototype's member.
+ */
+const dict = <T>(...parts: Record<string, T>[]): Record<string, T> => Object.assign(Object.create(null), ...parts);
+const empty = (): TextsSlice['texts'] => ({
+  questions: dict<QuestionText>(),
+  docs: dict<DocText>(),
+  maxsim: dict<MaxSimExplanation>(),
+  missing: { questions: dict<true>(), docs: dict<true>() },
+  error: null,
+});
+
 export const maxsimKey = (query: string, docId: string): string => `${query}\u0000${docId}`;
 
 export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set, get) => ({
-  texts: { questions: {}, docs: {}, maxsim: {}, missing: { questions: {}, docs: {} }, error: null },
+  texts: empty(),
   lookupTexts: async (questionIds, docIds) => {
     const t = get().texts;
     const qs = questionIds.filter((id) => !t.questions[id] && !t.missing.questions[id]);
@@ -48,11 +61,11 @@ export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set
         texts: {
           ...s.texts,
           error: null,
-          questions: { ...s.texts.questions, ...Object.fromEntries(r.questions.map((q) => [q.id, q])) },
-          docs: { ...s.texts.docs, ...Object.fromEntries(r.docs.map((d) => [d.id, d])) },
+          questions: dict(s.texts.questions, Object.fromEntries(r.questions.map((q) => [q.id, q]))),
+          docs: dict(s.texts.docs, Object.fromEntries(r.docs.map((d) => [d.id, d]))),
           missing: {
-            questions: { ...s.texts.missing.questions, ...none(qs, foundQ) },
-            docs: { ...s.texts.missing.docs, ...none(ds, foundD) },
+            questions: dict(s.texts.missing.questions, none(qs, foundQ)),
+            docs: dict(s.texts.missing.docs, none(ds, foundD)),
           },
         },
       }));
@@ -62,10 +75,7 @@ export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set
   },
   clearTexts: (what) =>
     set((s) => ({
-      texts:
-        what === 'all'
-          ? { questions: {}, docs: {}, maxsim: {}, missing: { questions: {}, docs: {} }, error: null }
-          : { ...s.texts, maxsim: {} },
+      texts: what === 'all' ? empty() : { ...s.texts, maxsim: dict<MaxSimExplanation>() },
     })),
   explainMaxSim: async (query, docId) => {
     const key = maxsimKey(query, docId);
@@ -74,7 +84,7 @@ export const createTextsSlice: StateCreator<AppState, [], [], TextsSlice> = (set
     if (get().texts.missing.docs[docId]) return null; // not in the loaded dataset: the inspector says so
     try {
       const ex = await engineClient().maxsim({ query, docId });
-      set((s) => ({ texts: { ...s.texts, error: null, maxsim: { ...s.texts.maxsim, [key]: ex } } }));
+      set((s) => ({ texts: { ...s.texts, error: null, maxsim: dict(s.texts.maxsim, { [key]: ex }) } }));
       return ex;
     } catch (err) {
       set((s) => ({ texts: { ...s.texts, error: (err as Error).message } }));

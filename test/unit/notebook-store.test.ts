@@ -97,8 +97,10 @@ class FakeEngine implements EngineApi {
     this.trainCalls.push({ config, run: r });
     return this.trainImpl(config, o?.onProgress ?? (() => {}), r);
   }
-  lookup(): Promise<LookupResult> {
-    return Promise.resolve({ questions: [], docs: [], missing: [] });
+  lookupCalls: PayloadOf<'lookup'>[] = [];
+  lookup(p: PayloadOf<'lookup'>): Promise<LookupResult> {
+    this.lookupCalls.push(p);
+    return Promise.resolve({ questions: [], docs: [], missing: [...p.questionIds, ...p.docIds] });
   }
   maxsim(): Promise<MaxSimExplanation> {
     return unused('maxsim');
@@ -664,6 +666,22 @@ describe('notebook store: storage failures', () => {
     expect(meta.status).toBe('done');
     expect(steps(st().runs.records[meta.id])).toEqual([0, 1]);
     expect(st().runs.saveError).toBeNull();
+  });
+});
+
+describe('notebook store: texts by id', () => {
+  it('ids that name Object.prototype members are looked up like any other, and read as missing', async () => {
+    useStore.setState((s) => ({ data: { ...s.data, status: 'ready' } }));
+    await st().lookupTexts(['toString', 'q1'], ['constructor', 'hasOwnProperty']);
+    expect(engine.lookupCalls).toEqual([{ questionIds: ['toString', 'q1'], docIds: ['constructor', 'hasOwnProperty'] }]);
+    const t = st().texts;
+    expect(t.questions['toString']).toBeUndefined();
+    expect(t.docs['hasOwnProperty']).toBeUndefined();
+    expect(t.missing.questions['toString']).toBe(true);
+    expect(t.missing.docs['constructor']).toBe(true);
+    // Asked again: known missing, no second lookup.
+    await st().lookupTexts(['toString'], ['constructor']);
+    expect(engine.lookupCalls).toHaveLength(1);
   });
 });
 
