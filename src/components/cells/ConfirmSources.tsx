@@ -1,6 +1,7 @@
 // Asked before a cell of an imported notebook fetches from places the user has not confirmed
 // (store/sources.ts): the list, then Fetch or Cancel. Nothing is fetched until Fetch.
 
+import { useState, type ReactNode } from 'react';
 import type { Cell } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { remoteSourcesOf } from '../../store/sources';
@@ -46,4 +47,25 @@ export function ConfirmSources({ sources, onFetch, onCancel }: { sources: string
       </div>
     </div>
   );
+}
+
+/**
+ * Run `run` for `cell`, asking first when the cell would fetch from unconfirmed places: `start`
+ * runs it or opens the question, `panel` is the question to show (null when not asking).
+ */
+export function useConfirmedRun(cell: Cell, run: () => void): { start: () => void; panel: ReactNode } {
+  const unconfirmed = useUnconfirmed(cell);
+  const [asking, setAsking] = useState(false);
+  const panel =
+    asking && unconfirmed.length > 0 ? (
+      <ConfirmSources
+        sources={unconfirmed}
+        onFetch={() => {
+          setAsking(false);
+          run();
+        }}
+        onCancel={() => setAsking(false)}
+      />
+    ) : null;
+  return { start: () => (unconfirmed.length ? setAsking(true) : run()), panel };
 }

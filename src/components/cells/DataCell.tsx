@@ -9,7 +9,7 @@ import { useStore } from '../../store';
 import { dataSource } from '../../store/dataSlice';
 import { ProgressLine } from './ProgressLine';
 import { CellFrame } from './CellFrame';
-import { ConfirmSources, useUnconfirmed } from './ConfirmSources';
+import { useConfirmedRun } from './ConfirmSources';
 
 const FORMATS = Object.keys(FORMAT_NAMES) as DatasetFormat[];
 
@@ -34,10 +34,9 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
 
   const src = cell.source;
   const source = dataSource(src);
-  const unconfirmed = useUnconfirmed(cell);
-  const [asking, setAsking] = useState(false);
   const load = (): void => void (source && loadDataset(source));
-  const rerun = (): void => (unconfirmed.length ? setAsking(true) : load());
+  const gate = useConfirmedRun(cell, load);
+  const rerun = gate.start;
   return (
     <CellFrame
       id={cell.id}
@@ -57,16 +56,7 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
         </button>
       }
     >
-      {asking && unconfirmed.length > 0 && (
-        <ConfirmSources
-          sources={unconfirmed}
-          onFetch={() => {
-            setAsking(false);
-            load();
-          }}
-          onCancel={() => setAsking(false)}
-        />
-      )}
+      {gate.panel}
       <p className="muted" data-testid="data-source">
         Source:{' '}
         {src.kind === 'demo'

@@ -11,7 +11,7 @@ import { modelSource, type ModelState } from '../../store/modelsSlice';
 import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
 import type { ModelRef, ModelsCell as ModelsCellConfig } from '../../notebook/schema';
 import { CellFrame } from './CellFrame';
-import { ConfirmSources, useUnconfirmed } from './ConfirmSources';
+import { useConfirmedRun } from './ConfirmSources';
 
 const EXAMPLES: Record<ModelRole, string> = {
   retriever: 'colbert-ir/colbertv2.0',
@@ -45,11 +45,10 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
   };
   const sources = { retriever: modelSource('retriever', cell.retriever), generator: modelSource('generator', cell.generator) };
   const ready = (['retriever', 'generator'] as const).filter((r) => models[r].status === 'ready').length;
-  const unconfirmed = useUnconfirmed(cell);
-  const [asking, setAsking] = useState(false);
   const loadBoth = (): void => {
     for (const role of ['retriever', 'generator'] as const) void loadModel(role, sources[role]!);
   };
+  const gate = useConfirmedRun(cell, loadBoth);
   return (
     <CellFrame
       id={cell.id}
@@ -68,22 +67,13 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
           type="button"
           aria-label="Run the Models cell"
           disabled={busy || !sources.retriever || !sources.generator}
-          onClick={() => (unconfirmed.length ? setAsking(true) : loadBoth())}
+          onClick={gate.start}
         >
           Run
         </button>
       }
     >
-      {asking && unconfirmed.length > 0 && (
-        <ConfirmSources
-          sources={unconfirmed}
-          onFetch={() => {
-            setAsking(false);
-            loadBoth();
-          }}
-          onCancel={() => setAsking(false)}
-        />
-      )}
+      {gate.panel}
       <p className="muted" data-testid="models-source">
         Retriever: {describeRef(cell.retriever)}; generator: {describeRef(cell.generator)}.
       </p>
