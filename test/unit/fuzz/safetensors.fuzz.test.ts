@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { MedRankError } from '../../../src/core/errors';
 import { folderFiles, MAX_INDEX_SHARDS, ModelFormatError, weightFileNames, type WeightFiles } from '../../../src/models/sources';
+import { Checkpoint } from '../../../src/models/checkpoint';
 import { parseSafetensors, SafetensorsError, type SafetensorsFile } from '../../../src/tensor/safetensors';
 import { casesOf, fuzz, hostileLeft, report, type Case, type Json } from './hostile';
 
@@ -60,12 +61,14 @@ function frame(text: string, body: Uint8Array, declared?: number): Uint8Array {
 
 interface StCase extends Case {
   file: Uint8Array;
+  /** Which of HEADERS it was made from. */
+  sample: number;
 }
 
 function stCases(): StCase[] {
   const out: StCase[] = [];
   HEADERS.forEach(({ header, dataBytes }, i) => {
-    for (const c of casesOf([header], N, 1 + i * 100_003)) out.push({ ...c, file: frame(c.text, data(dataBytes)) });
+    for (const c of casesOf([header], N, 1 + i * 100_003)) out.push({ ...c, sample: i, file: frame(c.text, data(dataBytes)) });
     // Framing: the valid text padded like writeSafetensors, then the length field or the data off by a little.
     const json = JSON.stringify(header);
     const padded = json + ' '.repeat((8 - (json.length % 8)) % 8 || 8);
@@ -74,10 +77,17 @@ function stCases(): StCase[] {
         seed: -1,
         what: `sample ${i}: header length ${d}`,
         text: padded,
+        sample: i,
         file: frame(padded, data(dataBytes), padded.length + d),
       });
       if (d > -dataBytes)
-        out.push({ seed: -1, what: `sample ${i}: data ${d} bytes`, text: padded, file: frame(padded, data(dataBytes + d)) });
+        out.push({
+          seed: -1,
+          what: `sample ${i}: data ${d} bytes`,
+          text: padded,
+          sample: i,
+          file: frame(padded, data(dataBytes + d)),
+        });
     }
   });
   return out;
@@ -202,7 +212,8 @@ describe('E: hostile safetensors headers and shard indexes', () => {
     // The samples themselves, and their framings' exact case, are accepted.
     for (const { header, dataBytes } of HEADERS)
       expect(
-        parseSt({ seed: 0, what: 'sample', text: '', file: frame(JSON.stringify(header), data(dataBytes)) }).tensors.size,
+        parseSt({ seed: 0, what: 'sample', text: '', sample: 0, file: frame(JSON.stringify(header), data(dataBytes)) }).tensors
+          .size,
       ).toBeGreaterThan(0);
   });
 
@@ -211,5 +222,44 @@ describe('E: hostile safetensors headers and shard indexes', () => {
     expect(out, report(out)).toEqual([]);
     for (const sample of INDEXES)
       expect(indexInvariant(await parseIndex({ seed: 0, what: 'sample', text: JSON.stringify(sample) }))).toBeNull();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: the same files as a model's weights (src/models/checkpoint.ts)
+
+/** What the samples' float tensors are, as a config would list them. */
+const SPECS = HEADERS.map(({ header }) =>
+  Object.entries(header as Record<string, { dtype?: string; shape?: number[] }>)
+    .filter(([name, e]) => name !== '__metadata__' && ['F32', 'F16', 'BF16'].includes(e.dtype ?? ''))
+    .map(([name, e]) => ({ name, shape: e.shape! })),
+);
+
+describe('hostile checkpoints', () => {
+  it('every mutated file as a checkpoint is refused with a bounded MedRankError, or verified and read to finite values', async () => {
+    const cases = stCases();
+    const out = await fuzz(
+      cases,
+      (c) => {
+        const specs = SPECS[(c as StCase).sample]!;
+        const cp = new Checkpoint(new Map([['model.safetensors', (c as StCase).file]]));
+        cp.verify(specs, 'the fuzz model');
+        return specs.map((s) => cp.read(s.name));
+      },
+      (values) => (values.some((v) => v.some((x) => !Number.isFinite(x))) ? 'a non-finite weight was read' : null),
+    );
+    expect(out, report(out)).toEqual([]);
+  });
+
+  it('a weight holding NaN in an otherwise valid file is refused when read, naming it', () => {
+    const { header, dataBytes } = HEADERS[0]!;
+    const body = data(dataBytes);
+    new DataView(body.buffer).setFloat32(4, Number.NaN, true); // model.w, element 1
+    const cp = new Checkpoint(new Map([['model.safetensors', frame(JSON.stringify(header), body)]]));
+    cp.verify(SPECS[0]!, 'the fuzz model');
+    expect(() => cp.read('model.w')).toThrow(
+      /tensor "model\.w" in model\.safetensors .* 1 non-finite value\(s\) \(the first, NaN, at element 1 of 6\)/,
+    );
+    expect(cp.read('model.h')).toHaveLength(4);
   });
 });
