@@ -42,6 +42,7 @@ export {
 export { MAX_READ_BYTES, PROGRESS_INTERVAL_MS } from './sources/stream';
 export { hubFiles, MODEL_CACHE_NAME, urlFiles } from './sources/remote';
 export { filesFromDataTransfer, folderFiles } from './sources/folder';
+export { downloadMessage, modelFilesOf, type ModelSourceSpec } from './sources/spec';
 export {
   MAX_INDEX_BYTES,
   MAX_INDEX_SHARDS,

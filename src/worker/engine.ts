@@ -1,28 +1,31 @@
-// The engine the worker runs: owns the WebGPU device and everything on it (models, dataset,
-// index) and implements EngineApi. engine.worker.ts wraps it in the message protocol; tests build
-// one directly on their own device. Errors, typed ones from the GPU layer included, are thrown
-// with a class name and a message that says what to do next.
+// The worker's session: the WebGPU device and what lives on it (the loaded models, the dataset,
+// the index), implementing EngineApi by handing each request to the layer that does it (model
+// loading and summaries: models; dataset files: data; the index's lifecycle: index-slot.ts;
+// evaluation requests and lookups: training). engine.worker.ts wraps it in the message protocol;
+// tests build one directly on their own device. What it throws crosses as errors.ts says.
 
 import { acquireGpu, type Gpu, type GpuInfo } from '../gpu/device';
 import { viteKernels } from '../gpu/kernels-vite';
 import { Engine, runSelfTest, type SelfTestResult } from '../tensor';
 import { MedRankError } from '../core/errors';
-import { formatBytes } from '../core/format';
 import type { Weights } from '../models/weights';
-import { parseDataset, SPLITS, type Dataset, type Passage, type Question } from '../data/datasets';
+import { parseDataset, type Dataset } from '../data/datasets';
 import { readDatasetFiles } from '../data/sources';
 import { buildIndex, docText, openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
 import { explainMaxSim, type MaxSimExplanation } from '../retrieval/explain';
 import { exportMergedWeights } from '../models/export';
-import { DEFAULT_CONFIG, resolveConfig } from '../training/config';
+import { resolveConfig } from '../training/config';
 import { evaluate, EVAL_CHUNK, type EvalResult } from '../training/evaluate';
-import { contextBudgetProblem, docTokensThatFit, optionsOf, PromptBuilder } from '../training/prompts';
+import { planEvaluation } from '../training/eval-request';
+import { DatasetTables } from '../training/lookup';
+import { PromptBuilder } from '../training/prompts';
 import { ModelNotLoadedError, ResumeRefusedError, TrainingNotReadyError } from './errors';
-import { checkpointConfigDiff, runTraining, splitOf, type RunResult } from '../training/run';
+import { checkpointConfigDiff, runTraining, type RunResult } from '../training/run';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { loadGenerator, loadRetriever } from '../models/load';
-import { folderFiles, hubFiles, urlFiles, type ModelFiles, type ReadAllProgress } from '../models/sources';
+import { downloadMessage, modelFilesOf, type ModelFiles, type ReadAllProgress } from '../models/sources';
+import { generatorSummary, paramCount, retrieverSummary } from '../models/summary';
 import { padIdOf } from '../models/llama';
 import { clusterBundle, type BundleModel } from './bundle-export';
 import { IndexSlot } from './index-slot';
@@ -44,26 +47,6 @@ import {
   type ModelSummary,
   type RetrieveResult,
 } from './protocol';
-
-function filesOf(source: ModelSourceSpec): ModelFiles {
-  switch (source.kind) {
-    case 'hub':
-      return hubFiles(source.repo, { revision: source.revision, endpoint: source.endpoint, token: source.token || undefined });
-    case 'url':
-      // The app's own files (the demo models) are not copied into the Cache API: the server has
-      // them, and a copy would outlive a regeneration of the files.
-      return urlFiles(source.url, { cache: new URL(source.url, self.location.href).origin !== self.location.origin });
-    case 'folder':
-      return folderFiles(source.entries, { label: source.label });
-  }
-}
-
-function progressMessage(p: ReadAllProgress): string {
-  if (p.fromCache && p.done) return `${p.filesTotal} weight file(s) from the browser cache`;
-  const of = p.total !== null ? ` of ${formatBytes(p.total)}` : '';
-  const eta = p.etaSeconds !== null && !p.done ? `, ${Math.ceil(p.etaSeconds)} s left` : '';
-  return `${p.file}: ${formatBytes(p.loaded)}${of}${eta} (${p.filesDone}/${p.filesTotal} files)`;
-}
 
 const indexSummary = (index: ColbertIndex): IndexSummary => ({
   docs: index.stats.docs,
@@ -97,7 +80,7 @@ export class GpuEngine implements EngineApi {
 
   private modelsLost = false;
   /** The dataset's questions and passages by id (lookup, maxsim), built on first use. */
-  private byId: { dataset: Dataset; questions: Map<string, Question>; passages: Map<string, Passage> } | null = null;
+  private byId: DatasetTables | null = null;
 
   /** An engine on its own device (acquired on first use), or on `engine`'s (tests). */
   constructor(engine?: Engine) {
@@ -163,11 +146,11 @@ export class GpuEngine implements EngineApi {
 
   async loadModel({ role, source }: Payloads['loadModel'], { onProgress, signal }: CallOptions = {}): Promise<ModelSummary> {
     const e = await this.ready();
-    const files = filesOf(source);
+    const files = modelFilesOf(source, self.location.href);
     const t0 = performance.now();
     const opts = {
       signal,
-      onProgress: (p: ReadAllProgress) => onProgress?.({ done: p.loaded, total: p.total ?? 0, message: progressMessage(p) }),
+      onProgress: (p: ReadAllProgress) => onProgress?.({ done: p.loaded, total: p.total ?? 0, message: downloadMessage(p) }),
     };
     if (role === 'retriever') {
       const r = await loadRetriever(e, files, opts);
@@ -175,40 +158,14 @@ export class GpuEngine implements EngineApi {
       this.retriever = r;
       this.trainedBy = null;
       this.origins.retriever = { files, source, trained: false };
-      const c = r.encoder.config;
-      return summary(
-        role,
-        files.label,
-        'bert + ColBERT head',
-        r.tokenizer.className,
-        c.numLayers,
-        c.hiddenSize,
-        c.numHeads,
-        c.numHeads,
-        c.vocabSize,
-        r.encoder.weights,
-        t0,
-      );
+      return retrieverSummary(r, files.label, performance.now() - t0);
     }
     const g = await loadGenerator(e, files, opts);
     this.generator?.model.dispose();
     this.generator = g;
     this.trainedBy = null;
     this.origins.generator = { files, source, trained: false };
-    const c = g.model.config;
-    return summary(
-      role,
-      files.label,
-      c.family,
-      g.tokenizer.className,
-      c.numLayers,
-      c.hiddenSize,
-      c.numHeads,
-      c.numKvHeads,
-      c.vocabSize,
-      g.model.weights,
-      t0,
-    );
+    return generatorSummary(g, files.label, performance.now() - t0);
   }
 
   async generate(p: Payloads['generate']): Promise<GenerateResult> {
@@ -394,43 +351,15 @@ export class GpuEngine implements EngineApi {
   }
 
   /** The dataset's questions and passages by id, for the dataset loaded now. */
-  private lookupTables(): NonNullable<GpuEngine['byId']> {
+  private lookupTables(): DatasetTables {
     const ds = this.dataset;
     if (!ds) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
-    if (this.byId?.dataset !== ds)
-      this.byId = {
-        dataset: ds,
-        questions: new Map(ds.questions.map((q) => [q.id, q])),
-        passages: new Map(ds.passages.map((p) => [p.id, p])),
-      };
+    if (this.byId?.dataset !== ds) this.byId = new DatasetTables(ds);
     return this.byId;
   }
 
   async lookup(p: Payloads['lookup']): Promise<LookupResult> {
-    const { questions, passages } = this.lookupTables();
-    const seed = p.seed ?? 0;
-    const out: LookupResult = { questions: [], docs: [], missing: [] };
-    for (const id of p.questionIds) {
-      const q = questions.get(id);
-      if (!q) {
-        out.missing.push(id);
-        continue;
-      }
-      out.questions.push({
-        id: q.id,
-        question: q.question,
-        options: optionsOf(q)?.options ?? null,
-        answer: q.answer,
-        goldDocIds: [...q.goldDocIds],
-        split: splitOf(q, seed),
-      });
-    }
-    for (const id of p.docIds) {
-      const d = passages.get(id);
-      if (d) out.docs.push({ id: d.id, title: d.title ?? null, text: d.text });
-      else out.missing.push(id);
-    }
-    return out;
+    return this.lookupTables().lookup(p);
   }
 
   async maxsim(p: Payloads['maxsim']): Promise<MaxSimExplanation> {
@@ -446,37 +375,12 @@ export class GpuEngine implements EngineApi {
   }
 
   async evaluate(p: Payloads['evaluate'], { onProgress, signal }: CallOptions = {}): Promise<EvalResult> {
-    if (!SPLITS.includes(p.split)) throw new MedRankError(`evaluate: split must be one of ${SPLITS.join(', ')}`);
-    const int = (name: string, v: number, min: number, max = Infinity): number => {
-      if (!Number.isInteger(v) || v < min || v > max)
-        throw new MedRankError(
-          `evaluate: ${name} must be an integer from ${min}${max < Infinity ? ` to ${max}` : ' up'} (got ${v})`,
-        );
-      return v;
-    };
-    const limit = int('limit', p.limit, 0);
-    const seed = int('seed', p.seed ?? 0, 0, 2 ** 32 - 1);
-    const topM = int('topM', p.topM ?? DEFAULT_CONFIG.topM, 1, 20);
-    const alignmentCandidates = int(
-      'alignmentCandidates',
-      p.alignmentCandidates ?? DEFAULT_CONFIG.evalAlignmentCandidates,
-      2,
-      100,
-    );
     const { retriever, generator, dataset, index } = await this.partsFor('evaluation');
-    const maxPos = generator.model.config.maxPositions;
-    // The Trainer's rule: topM documents of docMaxTokens and a question fit the generator's positions.
-    const docMaxTokens = int('docMaxTokens', p.docMaxTokens ?? docTokensThatFit(topM, maxPos, DEFAULT_CONFIG.docMaxTokens), 1);
-    const tooLong = contextBudgetProblem(topM, docMaxTokens, maxPos);
-    if (tooLong) throw new MedRankError(`evaluate: ${tooLong}`);
-    let qs = dataset.questions.filter((q) => splitOf(q, seed) === p.split);
-    if (limit > 0) qs = qs.slice(0, limit);
-    if (qs.length === 0)
-      throw new MedRankError(`${dataset.name} has no ${p.split} questions (split with seed ${seed}): evaluate another split`);
-    const prompts = new PromptBuilder(generator, this.lookupTables().passages, docMaxTokens);
-    return evaluate(retriever, index, prompts, qs, {
-      topM,
-      alignmentCandidates,
+    const plan = planEvaluation(p, dataset, generator.model.config.maxPositions);
+    const prompts = new PromptBuilder(generator, this.lookupTables().passages, plan.docMaxTokens);
+    return evaluate(retriever, index, prompts, plan.questions, {
+      topM: plan.topM,
+      alignmentCandidates: plan.alignmentCandidates,
       chunk: this.evalChunk,
       signal,
       onProgress: (done, total) => onProgress?.({ done, total, message: `evaluated ${done} of ${total} ${p.split} questions` }),
@@ -510,13 +414,11 @@ export class GpuEngine implements EngineApi {
     const model = (role: ModelRole, weights: Weights): BundleModel => {
       const o = this.origins[role];
       if (!o) throw this.notLoaded(role);
-      let params = 0;
-      for (const n of weights.names()) params += weights.shape(n).reduce((a, b) => a * b, 1);
       return {
         files: o.files,
         hub: o.source.kind === 'hub' ? { repo: o.source.repo, revision: o.source.revision, endpoint: o.source.endpoint } : null,
         asLoaded: !o.trained,
-        weightBytes: 4 * params,
+        weightBytes: 4 * paramCount(weights),
         weights: async () => (await this.exportWeights({ role })).bytes,
       };
     };
@@ -562,35 +464,3 @@ export class GpuEngine implements EngineApi {
 }
 
 const fmt = (v: number | null): string => (v === null ? '–' : v.toFixed(4));
-
-function summary(
-  role: ModelRole,
-  label: string,
-  architecture: string,
-  tokenizer: string,
-  layers: number,
-  hidden: number,
-  heads: number,
-  kvHeads: number,
-  vocab: number,
-  weights: Weights,
-  t0: number,
-): ModelSummary {
-  let params = 0;
-  for (const n of weights.names()) params += weights.shape(n).reduce((a, b) => a * b, 1);
-  const memory = { paramBytes: params * 4, gradBytes: params * 4, optimizerBytes: params * 8 };
-  return {
-    role,
-    label,
-    architecture,
-    tokenizer,
-    layers,
-    hidden,
-    heads,
-    kvHeads,
-    vocab,
-    params,
-    memory,
-    loadMs: performance.now() - t0,
-  };
-}

@@ -14,12 +14,14 @@
 import type { GpuInfo } from '../gpu/device';
 import type { DatasetFormat, QuestionSplit } from '../data/datasets';
 import type { DatasetSourceSpec } from '../data/sources';
-import type { FolderEntry } from '../models/sources';
+import type { ModelSourceSpec } from '../models/sources';
+import type { ModelRole, ModelSummary } from '../models/summary';
 import type { SelfTestResult } from '../tensor';
 import type { TrainConfig } from '../training/config';
 import type { MaxSimExplanation } from '../retrieval/explain';
 import type { BundleManifest } from '../training/bundle';
 import type { EvalResult } from '../training/evaluate';
+import type { LookupDoc, LookupQuestion, LookupResult } from '../training/lookup';
 import type { EvalEntry, RunCheckpoint } from '../training/run';
 import type { CandidateRecord, Phase, StepRecord } from '../training/step';
 
@@ -40,30 +42,7 @@ export type {
 
 // ---- models -----------------------------------------------------------------------------------
 
-export type ModelRole = 'retriever' | 'generator';
-
-/** Where a model's files are: structured-cloneable, so File objects and directory handles pass to the worker. */
-export type ModelSourceSpec =
-  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string; token?: string }
-  | { kind: 'url'; url: string }
-  | { kind: 'folder'; entries: FolderEntry[] | FileSystemDirectoryHandle; label?: string };
-
-export interface ModelSummary {
-  role: ModelRole;
-  label: string;
-  /** e.g. 'bert + ColBERT head', 'llama', 'qwen2'. */
-  architecture: string;
-  tokenizer: string;
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  vocab: number;
-  params: number;
-  /** Bytes if every weight trained with AdamW: weights, gradients, optimizer state. */
-  memory: { paramBytes: number; gradBytes: number; optimizerBytes: number };
-  loadMs: number;
-}
+export type { ModelRole, ModelSourceSpec, ModelSummary };
 
 // ---- data and index ---------------------------------------------------------------------------
 
@@ -146,31 +125,7 @@ export interface TrainRunOptions {
 
 // ---- inspecting ---------------------------------------------------------------------------------
 
-export interface LookupQuestion {
-  id: string;
-  question: string;
-  /** The options the question is scored over (multiple choice, or yes/no/maybe); null when open. */
-  options: string[] | null;
-  answer: string;
-  goldDocIds: string[];
-  /** The split a run with the request's seed gives it (splitOf). */
-  split: QuestionSplit;
-}
-
-export interface LookupDoc {
-  id: string;
-  title: string | null;
-  text: string;
-}
-
-export interface LookupResult {
-  /** The questions found, in the order asked. */
-  questions: LookupQuestion[];
-  /** The passages found, in the order asked. */
-  docs: LookupDoc[];
-  /** Ids asked for (questions first, then documents) that the loaded dataset does not have. */
-  missing: string[];
-}
+export type { LookupQuestion, LookupDoc, LookupResult };
 
 export interface ExportedWeights {
   /** 'model.safetensors': put it beside the model's config.json and tokenizer files. */

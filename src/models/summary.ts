@@ -1,0 +1,96 @@
+// What the notebook shows of a loaded model: its architecture, sizes and what training it with
+// AdamW would hold in memory.
+
+import type { ColbertRetriever } from './colbert';
+import type { Generator } from './generator';
+import type { Weights } from './weights';
+
+export type ModelRole = 'retriever' | 'generator';
+
+export interface ModelSummary {
+  role: ModelRole;
+  label: string;
+  /** e.g. 'bert + ColBERT head', 'llama', 'qwen2'. */
+  architecture: string;
+  tokenizer: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+  params: number;
+  /** Bytes if every weight trained with AdamW: weights, gradients, optimizer state. */
+  memory: { paramBytes: number; gradBytes: number; optimizerBytes: number };
+  loadMs: number;
+}
+
+/** Parameters in a set of weights. */
+export function paramCount(weights: Weights): number {
+  let params = 0;
+  for (const n of weights.names()) params += weights.shape(n).reduce((a, b) => a * b, 1);
+  return params;
+}
+
+function summaryOf(
+  role: ModelRole,
+  label: string,
+  arch: {
+    architecture: string;
+    tokenizer: string;
+    layers: number;
+    hidden: number;
+    heads: number;
+    kvHeads: number;
+    vocab: number;
+  },
+  weights: Weights,
+  loadMs: number,
+): ModelSummary {
+  const params = paramCount(weights);
+  return {
+    role,
+    label,
+    ...arch,
+    params,
+    memory: { paramBytes: params * 4, gradBytes: params * 4, optimizerBytes: params * 8 },
+    loadMs,
+  };
+}
+
+export function retrieverSummary(r: ColbertRetriever, label: string, loadMs: number): ModelSummary {
+  const c = r.encoder.config;
+  return summaryOf(
+    'retriever',
+    label,
+    {
+      architecture: 'bert + ColBERT head',
+      tokenizer: r.tokenizer.className,
+      layers: c.numLayers,
+      hidden: c.hiddenSize,
+      heads: c.numHeads,
+      kvHeads: c.numHeads,
+      vocab: c.vocabSize,
+    },
+    r.encoder.weights,
+    loadMs,
+  );
+}
+
+export function generatorSummary(g: Generator, label: string, loadMs: number): ModelSummary {
+  const c = g.model.config;
+  return summaryOf(
+    'generator',
+    label,
+    {
+      architecture: c.family,
+      tokenizer: g.tokenizer.className,
+      layers: c.numLayers,
+      hidden: c.hiddenSize,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
+      vocab: c.vocabSize,
+    },
+    g.model.weights,
+    loadMs,
+  );
+}
