@@ -11,16 +11,16 @@ import { NoWebGpu } from './NoWebGpu';
 import { Notebook } from './Notebook';
 import { SelfTestPanel } from './SelfTestPanel';
 
-const NO_WEBGPU = new Set(['WebGpuUnavailableError', 'AdapterUnavailableError']);
+const NO_WEBGPU = new Set<string | null>(['no-webgpu', 'no-adapter']);
 
 export function App() {
   const gpu = useStore((s) => s.gpu);
   const selftest = useStore((s) => s.selftest);
   const deviceLost = useStore(
     (s) =>
-      s.models.retriever.errorClass === 'DeviceLostError' ||
-      s.models.generator.errorClass === 'DeviceLostError' ||
-      Object.values(s.runs.errors).some((e) => /device was lost|DeviceLost/i.test(e.message)),
+      s.models.retriever.errorCode === 'device-lost' ||
+      s.models.generator.errorCode === 'device-lost' ||
+      Object.values(s.runs.errors).some((e) => e.code === 'device-lost'),
   );
   const { connectGpu, runSelfTest, openNotebook } = useStore.getState();
 
@@ -47,10 +47,10 @@ export function App() {
         </p>
       </header>
       <main>
-        {gpu.status === 'error' && NO_WEBGPU.has(gpu.errorClass ?? '') && (
-          <NoWebGpu errorClass={gpu.errorClass} message={gpu.error} />
+        {gpu.status === 'error' && NO_WEBGPU.has(gpu.errorCode) && (
+          <NoWebGpu noAdapter={gpu.errorCode === 'no-adapter'} message={gpu.error} />
         )}
-        {gpu.status === 'error' && !NO_WEBGPU.has(gpu.errorClass ?? '') && (
+        {gpu.status === 'error' && !NO_WEBGPU.has(gpu.errorCode) && (
           <section className="panel" role="alert" data-testid="gpu-error">
             <h2>Could not start the GPU engine</h2>
             <p className="error">{gpu.error}</p>

@@ -1,7 +1,6 @@
 // Shown when there is no WebGPU (or no adapter): which browser or flag to use. Presentational.
 
-export function NoWebGpu({ errorClass, message }: { errorClass: string | null; message: string | null }) {
-  const noAdapter = errorClass === 'AdapterUnavailableError';
+export function NoWebGpu({ noAdapter, message }: { noAdapter: boolean; message: string | null }) {
   return (
     <section className="panel help" role="alert" aria-labelledby="nowebgpu-title" data-testid="no-webgpu">
       <h2 id="nowebgpu-title">{noAdapter ? 'WebGPU found no GPU adapter' : 'This browser has no WebGPU'}</h2>

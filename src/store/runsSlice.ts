@@ -15,7 +15,7 @@ import { zipBundle } from '../notebook/zip';
 import { ConfigError, type TrainConfig } from '../training/config';
 import type { ModelRole } from '../worker/protocol';
 import type { Progress } from './dataSlice';
-import { engineClient, failureCode, failureField } from './engine';
+import { engineClient, failureCode, failureField, type FailureCode } from './engine';
 import type { AppState } from './index';
 import { holdRunLock, whenRunReleased } from '../notebook/locks';
 import { notebookDb } from './notebookDb';
@@ -44,7 +44,7 @@ export interface RunsSlice {
     records: Record<string, StepRecord[]>;
     active: ActiveRun | null;
     /** The last failure to start or finish a run, per cell, and the config field it names. */
-    errors: Record<string, { message: string; field: string | null }>;
+    errors: Record<string, { message: string; field: string | null; code?: FailureCode }>;
     /** Set when saving a run failed (a full quota): the run goes on, unsaved. */
     saveError: string | null;
     evaluating: { cellId: string; progress: Progress | null } | null;
@@ -112,11 +112,11 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     }));
     return out!;
   };
-  const setError = (cellId: string, message: string | null, field: string | null = null): void =>
+  const setError = (cellId: string, message: string | null, field: string | null = null, code?: FailureCode): void =>
     set((s) => {
       const errors = { ...s.runs.errors };
       if (message === null) delete errors[cellId];
-      else errors[cellId] = { message, field };
+      else errors[cellId] = code ? { message, field, code } : { message, field };
       return { runs: { ...s.runs, errors } };
     });
   /** Run a save; a failure (quota) is shown once and the run goes on in memory. */
@@ -241,7 +241,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         const m = patchMeta(meta.id, { status: 'error', message: e.message });
         await persist('the run', async () => db?.putRun(m));
       }
-      setError(meta.cellId, e.message, field);
+      setError(meta.cellId, e.message, field, code);
       // A run that failed after it started may have moved the retriever: the worker dropped its index.
       if (!refused && code !== 'crashed' && config.schedule !== 'frozen-retriever')
         set((s) => ({ data: { ...s.data, hits: null, index: { status: 'none', progress: null, summary: null, error: null } } }));
@@ -426,7 +426,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         // What it measured: the models as the last run left them, or as loaded.
         get().updateCell(cellId, { last: { at: Date.now(), runId: get().runs.trainedBy, result } });
       } catch (err) {
-        setError(cellId, (err as Error).message);
+        setError(cellId, (err as Error).message, null, failureCode(err));
       } finally {
         patch({ evaluating: null });
       }

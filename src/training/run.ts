@@ -11,7 +11,7 @@ import { mulberry32 } from '../tensor';
 import type { TrainConfig } from './config';
 import { evaluate } from './evaluate';
 import type { EvalEntry, RunCheckpoint } from './records';
-import { PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';
+import { NonFiniteLossError, PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';
 
 // The checkpoint's and the evaluation entry's shapes are declared once, as schemas, in records.ts.
 export type { EvalEntry, RunCheckpoint } from './records';
@@ -119,7 +119,7 @@ export async function runTraining(
       try {
         rec = await trainer.step();
       } catch (err) {
-        if (err instanceof Error && err.name === 'NonFiniteLossError') {
+        if (err instanceof NonFiniteLossError) {
           stopped = { step: trainer.stepIndex, message: err.message };
           break;
         }

@@ -589,7 +589,11 @@ describe('notebook store: refused and failing runs', () => {
     await st().startRun('c5');
     expect(st().runs.list).toEqual([]);
     expect(st().runs.active).toBeNull();
-    expect(st().runs.errors.c5).toEqual({ message: 'load both models and build the index first', field: null });
+    expect(st().runs.errors.c5).toEqual({
+      message: 'load both models and build the index first',
+      field: null,
+      code: 'not-ready',
+    });
     expect(await db.listRuns('demo')).toEqual([]);
     expect(st().data.index.status).toBe('ready'); // nothing trained: the index still holds
   });
@@ -600,7 +604,11 @@ describe('notebook store: refused and failing runs', () => {
     engine.trainImpl = () =>
       Promise.reject(new EngineError(errorResponse(1, new ConfigError('sampled', 'cannot exceed candidates (5 > 3)'))));
     await st().startRun('c5');
-    expect(st().runs.errors.c5).toEqual({ message: 'config.sampled: cannot exceed candidates (5 > 3)', field: 'sampled' });
+    expect(st().runs.errors.c5).toEqual({
+      message: 'config.sampled: cannot exceed candidates (5 > 3)',
+      field: 'sampled',
+      code: 'config',
+    });
     expect(st().runs.list).toEqual([]);
     expect(await db.listRuns('demo')).toEqual([]);
   });
@@ -622,12 +630,12 @@ describe('notebook store: refused and failing runs', () => {
       await tick();
       onProgress({ done: 1, total: 4, message: 'step 1', trainRecord: stepRecord(0) });
       await tick();
-      throw Object.assign(new Error('the GPU device was lost'), { name: 'DeviceLostError' });
+      throw Object.assign(new Error('the GPU device was lost'), { code: 'device-lost' });
     };
     await st().startRun('c5');
     const meta = st().runs.list[0]!;
     expect(meta).toMatchObject({ status: 'error', message: 'the GPU device was lost', steps: 1 });
-    expect(st().runs.errors.c5).toEqual({ message: 'the GPU device was lost', field: null });
+    expect(st().runs.errors.c5).toEqual({ message: 'the GPU device was lost', field: null, code: 'device-lost' });
     expect(steps(st().runs.records[meta.id])).toEqual([0]);
     await tick();
     expect((await db.listRuns('demo'))[0]).toMatchObject({ status: 'error', message: 'the GPU device was lost' });
@@ -862,7 +870,7 @@ describe('notebook store: evaluate', () => {
     await st().openNotebook();
     engine.evaluateImpl = () => Promise.reject(new Error('build the index first'));
     await st().runEvaluate('c6');
-    expect(st().runs.errors.c6).toEqual({ message: 'build the index first', field: null });
+    expect(st().runs.errors.c6).toEqual({ message: 'build the index first', field: null, code: 'failed' });
     expect(cell<EvaluateCell>('c6').last).toBeNull();
     expect(st().runs.evaluating).toBeNull();
   });
