@@ -1,5 +1,5 @@
 // The demo notebook end to end in headless Chromium on the software WebGPU adapter, the way a
-// user goes through it: set up (data, models, index), train 4 jmlr-code steps while measuring the
+// user goes through it: set up (data, models, index), train 4 jmlr-code (LLM-Rank) steps while measuring the
 // page's frame times, check the inspector's numbers against the run's records in IndexedDB and the
 // step explainer's rank loss against losses.ts, reload (everything restored), interrupt a second
 // run by reloading mid-run and resume it from its checkpoint, compare the two runs, export the
@@ -132,6 +132,12 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     await expect(charts).toHaveAttribute('data-steps', '4');
     await expect(charts.getByTestId('chart-losses')).toHaveAttribute('data-points', '8'); // 2 losses x 4 steps
     await expect(train.getByTestId('eval-row')).toHaveCount(1);
+    // Named and listed by what it ran; accuracy on a fixed [0, 1] axis.
+    await expect(row.getByRole('button', { name: /Show LLM-Rank #1/ })).toBeVisible();
+    await expect(row.getByTestId('train-run-loss')).toHaveText('LLM-Rank');
+    await expect(row.getByTestId('train-run-schedule')).toHaveText('synchronous');
+    await expect(train.getByTestId('chart-accuracy')).toHaveAttribute('data-y-range', '0,1');
+    await expect(train.getByTestId('train-help-retrieverLoss')).toContainText('JMLR');
     await shot(page, info, 'train', train);
   });
 
@@ -257,7 +263,7 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     const compare = page.getByTestId('cell-compare');
     // The two runs trained here, without the recorded ones it opened with.
     for (const box of await compare.getByRole('checkbox', { name: /recorded/ }).all()) await box.uncheck();
-    for (const box of await compare.getByRole('checkbox', { name: /jmlr-code/ }).all()) await box.check();
+    for (const box of await compare.getByRole('checkbox', { name: /LLM-Rank #\d/ }).all()) await box.check();
     await expect(compare.getByTestId('compare-table').locator('tbody tr')).toHaveCount(2);
     await expect(compare.getByTestId('compare-retriever-loss')).toHaveAttribute('data-points', '10'); // 4 + 6 steps
     await shot(page, info, 'compare', compare);

@@ -37,6 +37,7 @@ export function Chart({
   title,
   height = 180,
   testId,
+  yRange,
 }: {
   type: 'line' | 'scatter';
   series: Series[];
@@ -46,8 +47,12 @@ export function Chart({
   title: string;
   height?: number;
   testId?: string;
+  /** A fixed y range (fractions: [0, 1]), so a chart of few points does not zoom into noise. */
+  yRange?: [number, number];
 }) {
   const canvas = useRef<HTMLCanvasElement | null>(null);
+  const yMin = yRange?.[0];
+  const yMax = yRange?.[1];
   const chart = useRef<ChartJs | null>(null);
 
   const datasets = series.map((s, i): ChartDataset<'line' | 'scatter', { x: number; y: number | null }[]> => ({
@@ -77,7 +82,11 @@ export function Chart({
         scales: {
           // Steps are whole numbers: no 1.5 ticks.
           x: { type: 'linear', title: { display: true, text: xLabel }, ticks: xLabel === 'step' ? { precision: 0 } : {} },
-          y: { type: 'linear', title: { display: true, text: yLabel } },
+          y: {
+            type: 'linear',
+            title: { display: true, text: yLabel },
+            ...(yMin !== undefined && yMax !== undefined ? { min: yMin, max: yMax } : {}),
+          },
         },
       },
     });
@@ -86,7 +95,7 @@ export function Chart({
       c.destroy();
       chart.current = null;
     };
-  }, [type, xLabel, yLabel]);
+  }, [type, xLabel, yLabel, yMin, yMax]);
 
   useEffect(() => {
     const c = chart.current;
@@ -97,7 +106,7 @@ export function Chart({
 
   const points = series.reduce((a, s) => a + s.points.filter((p) => p.y !== null).length, 0);
   return (
-    <figure className="chart" data-testid={testId} data-points={points}>
+    <figure className="chart" data-testid={testId} data-points={points} data-y-range={yRange?.join(',')}>
       <figcaption>{title}</figcaption>
       <div style={{ height }}>
         <canvas ref={canvas} role="img" aria-label={`${title}: ${yLabel} against ${xLabel}`} />

@@ -12,7 +12,7 @@ import type { StateCreator } from 'zustand';
 import { checkResultsFileSize, parseResultsFile, resultsToRun } from '../notebook/file';
 import type { DataRef, EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
 import { zipBundle } from '../notebook/zip';
-import { ConfigError, type TrainConfig } from '../training/config';
+import { ConfigError, methodName, type TrainConfig } from '../training/config';
 import type { ModelRole } from '../worker/protocol';
 import type { Progress } from './dataSlice';
 import { engineClient, failureCode, failureField, type FailureCode } from './engine';
@@ -322,13 +322,15 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       const nb = get().notebook.doc;
       const models = nb.cells.find((c) => c.kind === 'models');
       const data = nb.cells.find((c) => c.kind === 'data');
-      const n = get().runs.list.filter((m) => m.cellId === cellId).length + 1;
+      // Named by what it runs: 'PDist #2' is this cell's second PDist run.
+      const method = methodName(config);
+      const n = get().runs.list.filter((m) => m.cellId === cellId && m.name.startsWith(`${method} #`)).length + 1;
       const now = Date.now();
       const meta: RunMeta = {
         id,
         notebookId: nb.id,
         cellId,
-        name: `${cell.preset ?? 'custom'} #${n}`,
+        name: `${method} #${n}`,
         createdAt: now,
         config,
         models: models?.kind === 'models' ? { retriever: models.retriever, generator: models.generator } : null,

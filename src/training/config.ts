@@ -240,3 +240,49 @@ export function phaseAt(c: TrainConfig, step: number): { retriever: boolean; gen
     }
   }
 }
+
+/** Each retriever loss as a run's name says it. */
+export const LOSS_LABELS: Record<RetrieverLoss, string> = {
+  'llm-rank': 'LLM-Rank',
+  listwise: 'listwise',
+  jomed: 'JOMED',
+  pdist: 'PDist',
+  loop: 'LOOP',
+  emdr2: 'EMDR2',
+  replug: 'REPLUG',
+  'rag-marginal': 'RAG marginal',
+  infonce: 'InfoNCE',
+  none: 'frozen retriever',
+};
+
+/** The schedule a loss runs with unless told otherwise (named in a run's name only when it differs). */
+const USUAL_SCHEDULE: Partial<Record<RetrieverLoss, Schedule>> = { infonce: 'retriever-only', none: 'frozen-retriever' };
+
+/** What a run ran, for its name: the retriever loss, and the schedule when it is not the loss's usual one. */
+export function methodName(c: Pick<TrainConfig, 'retrieverLoss' | 'schedule'>): string {
+  const usual = USUAL_SCHEDULE[c.retrieverLoss] ?? 'synchronous';
+  return c.schedule === usual ? LOSS_LABELS[c.retrieverLoss] : `${LOSS_LABELS[c.retrieverLoss]}, ${c.schedule}`;
+}
+
+/** One line per retriever loss: what it optimises and whose it is (the Train cell and the step explainer show it). */
+export const LOSS_HELP: Record<RetrieverLoss, string> = {
+  'llm-rank':
+    'JMLR: for each pair of judged documents, the one with the lower answer NLL should score higher (BCE on min-max scaled scores).',
+  listwise: "The retriever's softmax over the judged documents fit to the softmax of their negative answer NLLs (KL).",
+  jomed: 'JOMED: KL towards the documents that let the generator pick the gold option, weighted by how much they disagree.',
+  pdist: "Atlas PDist: the retriever's distribution distilled from the softmax of the negative answer NLLs.",
+  loop: 'Atlas LOOP: distilled from how much worse the answer gets when each document is left out.',
+  emdr2: "EMDR²: the answer's likelihood marginalised over the documents, token by token, the retriever as the latent choice.",
+  replug: "REPLUG LSR: KL towards the LM's (summed) answer likelihood given each document.",
+  'rag-marginal': "RAG: the answer's likelihood marginalised over the judged documents.",
+  infonce: "Contrastive (BMRetriever, ColBERT): the gold passage against the step's other candidates as hard negatives.",
+  none: 'No retriever loss: the retriever stays frozen, only the generator trains (the RAG baseline).',
+};
+
+/** One line per schedule. */
+export const SCHEDULE_HELP: Record<Schedule, string> = {
+  synchronous: 'Both models every step (JMLR).',
+  staged: 'The generator first with the retriever frozen, then the retriever with the generator frozen (JOMED).',
+  'frozen-retriever': 'Only the generator trains (the RAG baseline).',
+  'retriever-only': 'Only the retriever trains (REPLUG with a frozen LM, InfoNCE).',
+};

@@ -72,3 +72,19 @@ describe('DatasetTables.lookup', () => {
     expect(r.missing).toEqual(['nope', 'toString', 'p9']);
   });
 });
+
+describe('methodName', () => {
+  it("names a run by its loss, and its schedule when that is not the loss's usual one", async () => {
+    const { methodName, RETRIEVER_LOSSES, SCHEDULES, LOSS_HELP, SCHEDULE_HELP } = await import('../../src/training/config');
+    expect(methodName({ retrieverLoss: 'pdist', schedule: 'synchronous' })).toBe('PDist');
+    expect(methodName({ retrieverLoss: 'llm-rank', schedule: 'staged' })).toBe('LLM-Rank, staged');
+    expect(methodName({ retrieverLoss: 'none', schedule: 'frozen-retriever' })).toBe('frozen retriever');
+    expect(methodName({ retrieverLoss: 'infonce', schedule: 'retriever-only' })).toBe('InfoNCE');
+    expect(methodName({ retrieverLoss: 'replug', schedule: 'retriever-only' })).toBe('REPLUG, retriever-only');
+    // Every loss and schedule has its one line of help.
+    for (const l of RETRIEVER_LOSSES) expect(LOSS_HELP[l].length).toBeGreaterThan(20);
+    for (const s of SCHEDULES) expect(SCHEDULE_HELP[s].length).toBeGreaterThan(10);
+    const names = new Set(RETRIEVER_LOSSES.map((l) => methodName({ retrieverLoss: l, schedule: 'synchronous' })));
+    expect(names.size).toBe(RETRIEVER_LOSSES.length);
+  });
+});

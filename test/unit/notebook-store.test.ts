@@ -410,7 +410,7 @@ describe('notebook store: a training run', () => {
 
     // In the store.
     const meta = st().runs.list.find((m) => m.id === id)!;
-    expect(meta).toMatchObject({ status: 'done', steps: 3, checkpointStep: 2, cellId: 'c5', name: 'jmlr-code #1' });
+    expect(meta).toMatchObject({ status: 'done', steps: 3, checkpointStep: 2, cellId: 'c5', name: 'LLM-Rank #1' });
     expect(meta.evals).toEqual([trainEval]);
     expect(meta.phaseMs).toEqual(phaseMs);
     expect(meta.config).toEqual(config);
@@ -461,7 +461,7 @@ describe('notebook store: a training run', () => {
     await st().startRun('c5');
     const b = st().runs.list.at(-1)!.id;
     expect(b).not.toBe(a);
-    expect(st().runs.list.map((m) => m.name)).toEqual(['jmlr-code #1', 'jmlr-code #2']);
+    expect(st().runs.list.map((m) => m.name)).toEqual(['LLM-Rank #1', 'LLM-Rank #2']);
     expect(steps(st().runs.records[a])).toEqual([0, 1, 2]);
     expect(steps(st().runs.records[b])).toEqual([0, 1]);
     expect(steps(await db.getRecords(b))).toEqual([0, 1]);

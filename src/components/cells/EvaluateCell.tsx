@@ -16,6 +16,8 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
   const busy = useStore((s) => Boolean(s.runs.evaluating || s.runs.active));
   const error = useStore((s) => s.runs.errors[cell.id] ?? null);
   const runName = useStore((s) => s.runs.list.find((m) => m.id === cell.last?.runId)?.name ?? null);
+  // The steps the evaluated models had taken: the run's, 0 for models as loaded.
+  const lastSteps = useStore((s) => s.runs.list.find((m) => m.id === cell.last?.runId)?.steps ?? 0);
   const ready = useStore(
     (s) => s.models.retriever.status === 'ready' && s.models.generator.status === 'ready' && s.data.index.status === 'ready',
   );
@@ -92,7 +94,7 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
             Models {cell.last.runId ? `as ${runName ?? 'a deleted run'} left them` : 'as loaded (no run had trained them)'}, in{' '}
             {(cell.last.result.ms / 1000).toFixed(1)} s.
           </p>
-          <EvalTable evals={[{ step: 0, split: cell.split, result: cell.last.result }]} testId="evaluate-result" />
+          <EvalTable evals={[{ step: lastSteps, split: cell.split, result: cell.last.result }]} testId="evaluate-result" />
         </>
       )}
     </CellFrame>

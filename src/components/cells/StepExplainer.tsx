@@ -6,6 +6,7 @@
 
 import { useState, type KeyboardEvent } from 'react';
 import type { RunMeta, StepRecord } from '../../notebook/schema';
+import { LOSS_HELP, LOSS_LABELS } from '../../training/config';
 import { candidateRows, fmt, llmRankPairs, questionAt } from '../runView';
 import { NumTh } from './NumTh';
 
@@ -181,9 +182,10 @@ export function StepExplainer({
               <p className="muted">Highlighted pairs are ordered against the generator: they carry most of the loss.</p>
             </>
           ) : (
-            <p>
-              This run used the {c.retrieverLoss} loss; its step loss is {fmt(record.loss.retriever, 5)}. The pair-by-pair view is
-              for LLM-Rank runs (jmlr-code, jmlr-paper).
+            <p data-testid="explainer-loss-help">
+              This run used {LOSS_LABELS[c.retrieverLoss]}: {LOSS_HELP[c.retrieverLoss]} Its step loss is{' '}
+              {fmt(record.loss.retriever, 5)}. The candidates&apos; scores, draws and utilities in the earlier stages are what it
+              used; the pair-by-pair table is shown for LLM-Rank runs, whose loss is made of those pairs.
             </p>
           ))}
         {stage === 4 &&

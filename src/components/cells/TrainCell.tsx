@@ -11,7 +11,19 @@ import { useEffect, useMemo, useState } from 'react';
 import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { loadPreset, PRESETS } from '../../store/presets';
-import { ConfigError, DEFAULT_CONFIG, RETRIEVER_LOSSES, resolveConfig, SCHEDULES, type TrainConfig } from '../../training/config';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  LOSS_HELP,
+  LOSS_LABELS,
+  SCHEDULE_HELP,
+  RETRIEVER_LOSSES,
+  resolveConfig,
+  SCHEDULES,
+  type RetrieverLoss,
+  type Schedule,
+  type TrainConfig,
+} from '../../training/config';
 import { Chart, type Series } from '../Chart';
 import { download } from '../download';
 import { ResultsImport } from './ResultsImport';
@@ -223,6 +235,11 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
                   </option>
                 ))}
               </select>
+              <span className="muted field-help" data-testid={`train-help-${k}`}>
+                {k === 'retrieverLoss'
+                  ? LOSS_HELP[(partial[k] ?? DEFAULT_CONFIG[k]) as RetrieverLoss]
+                  : SCHEDULE_HELP[(partial[k] ?? DEFAULT_CONFIG[k]) as Schedule]}
+              </span>
               {badField === k && resolved.error?.field === k && (
                 <span className="error field-error" data-testid={`train-error-${k}`}>
                   {resolved.error.message}
@@ -261,6 +278,18 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
               </div>
             );
           })}
+          <div className="field">
+            <label>
+              <input
+                type="checkbox"
+                checked={Boolean(partial.evalAtStart ?? DEFAULT_CONFIG.evalAtStart)}
+                disabled={Boolean(active)}
+                data-testid="train-field-evalAtStart"
+                onChange={(e) => updateCell(cell.id, { overrides: { ...cell.overrides, evalAtStart: e.target.checked } })}
+              />{' '}
+              Evaluate before the first step (a before and after)
+            </label>
+          </div>
         </div>
         {resolved.config && (
           <p className="muted" data-testid="train-preset-summary">
@@ -386,6 +415,8 @@ function RunList({
       <thead>
         <tr>
           <th scope="col">Run</th>
+          <th scope="col">Loss</th>
+          <th scope="col">Schedule</th>
           <th scope="col">Status</th>
           <th scope="col">Trained on</th>
           <NumTh>Steps</NumTh>
@@ -411,6 +442,8 @@ function RunList({
                 {m.name}
               </button>
             </th>
+            <td data-testid="train-run-loss">{LOSS_LABELS[m.config.retrieverLoss]}</td>
+            <td data-testid="train-run-schedule">{m.config.schedule}</td>
             <td>
               {elsewhere.includes(m.id) ? 'training in another tab' : RUN_STATUS[m.status]}
               {m.message && <span className="muted"> — {m.message}</span>}
@@ -489,6 +522,7 @@ export function RunCharts({ meta, records }: { meta: RunMeta; records: readonly 
             series={evalSeries}
             xLabel="step"
             yLabel="accuracy"
+            yRange={[0, 1]}
             testId="chart-accuracy"
           />
         )}
