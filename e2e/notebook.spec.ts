@@ -194,6 +194,12 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     expect(Math.abs(shares.reduce((a, b) => a + b, 0) - expected)).toBeLessThan(1e-5 * shares.length);
     await shot(page, info, 'explainer', explainer);
     await explainer.getByRole('button', { name: 'Next' }).click();
+    // The gradient bars: each |g| relative to the question's largest, the largest a full bar.
+    const bars = explainer.getByRole('list', { name: 'gradient per candidate' }).locator('.bar');
+    await expect(bars).toHaveCount(q.candidates.length);
+    const share = (await bars.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-share'))))).sort((a, b) => b - a);
+    expect(share[0]).toBe(1);
+    expect(share.at(-1)!).toBeGreaterThanOrEqual(0);
     await explainer.getByRole('button', { name: 'Next' }).click();
     await expect(explainer).toHaveAttribute('data-stage', '5');
     await expect(explainer.getByTestId('explainer-after').locator('tbody tr')).toHaveCount(q.candidates.length);

@@ -32,6 +32,8 @@ export function StepExplainer({
   const rows = candidateRows(q);
   const c = run.config;
   const llmRank = c.retrieverLoss === 'llm-rank' ? llmRankPairs(q, c.llmRankMargin ?? 0) : null;
+  /** The largest |gradient| of this question's candidates: the gradient bars are drawn relative to it. */
+  const gradMax = llmRank ? Math.max(0, ...llmRank.grad.map((g) => Math.abs(g))) : 0;
   const byIndex = new Map(q.candidates.map((cand, i) => [i, cand]));
   const nameOf = (i: number): string => {
     const d = byIndex.get(i)!;
@@ -195,6 +197,10 @@ export function StepExplainer({
                 The gradient of this question&apos;s loss with respect to each raw score (through the min-max scaling, so the top
                 and bottom candidates move too). The optimizer steps against it: a negative gradient pushes the score up.
               </p>
+              <p className="muted">
+                Bars are scaled to this question&apos;s largest gradient. A document pushed up can still fall: the update averages
+                the batch&apos;s questions and moves the one query encoder they share.
+              </p>
               <ul className="bars" aria-label="gradient per candidate">
                 {rows.map((r) => {
                   const i = q.candidates.findIndex((x) => x.docId === r.docId);
@@ -207,7 +213,8 @@ export function StepExplainer({
                       </span>
                       <span
                         className={g < 0 ? 'bar up' : 'bar down'}
-                        style={{ width: `${Math.min(60, Math.abs(g) * 600).toFixed(1)}%` }}
+                        data-share={gradMax > 0 ? (Math.abs(g) / gradMax).toFixed(3) : '0'}
+                        style={{ width: `${gradMax > 0 ? ((60 * Math.abs(g)) / gradMax).toFixed(1) : '0'}%` }}
                       />
                       <span className="num">
                         {g === 0 ? '0' : g.toExponential(2)} {g < 0 ? '↑ pushed up' : g > 0 ? '↓ pushed down' : ''}

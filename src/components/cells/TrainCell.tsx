@@ -171,7 +171,10 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
         active
           ? { text: `training: step ${records?.length ?? 0} of ${active.totalSteps}`, tone: 'busy' }
           : current
-            ? { text: `${current.name}: ${RUN_STATUS[current.status]}`, tone: current.status === 'error' ? 'bad' : 'ok' }
+            ? {
+                text: `${current.name}: ${RUN_STATUS[current.status]}`,
+                tone: current.status === 'error' ? 'bad' : current.status === 'done' ? 'ok' : undefined,
+              }
             : { text: ready ? 'ready to run' : 'needs data, models and the index (cells above)' }
       }
       actions={
