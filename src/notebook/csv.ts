@@ -91,6 +91,7 @@ export const STEP_COLUMNS: Table<StepRecord> = {
   recall: byK('recall'),
   ms: phaseColumns,
   gpuBytes: one('gpu_bytes'),
+  probes: { omit: "the probe set's questions, at the steps it ran: in the results JSON and the notebook" },
 };
 
 type QuestionRecord = StepRecord['questions'][number];

@@ -134,6 +134,14 @@ export const TRAIN_CONFIG = S.object(
      * CandidateRecord.scoreAfter; costs one retriever forward per step, draws nothing from the step's stream.
      */
     recordScoresAfter: S.bool(),
+    /**
+     * Training questions in the probe set (0: no probes): a fixed, seeded choice scored every
+     * probeEvery steps without an update (src/training/probe.ts), so a question can be followed
+     * through a run that trains on it only now and then. Costs probeQuestions x candidates answer NLLs per probe.
+     */
+    probeQuestions: S.int({ min: 0, max: 64 }),
+    /** Score the probe set before every this many steps' update (and before the last step's). */
+    probeEvery: S.int({ min: 1, max: MAX_STEPS }),
   },
   'a config (a JSON object of fields, see public/presets/)',
 );
@@ -180,6 +188,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
   evalLimit: 0,
   evalAlignmentCandidates: 10,
   recordScoresAfter: false,
+  probeQuestions: 0,
+  probeEvery: 5,
 };
 
 /** The fields of a partial config, each checked alone, copied into a fresh object (own keys only). */

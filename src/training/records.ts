@@ -91,19 +91,31 @@ export type Phase = (typeof PHASES)[number];
 export interface RecordLimits {
   questions: number;
   candidates: number;
-  why: { questions: string; candidates: string };
+  /** Probe questions per step record (config.probeQuestions). */
+  probes: number;
+  why: { questions: string; candidates: string; probes: string };
 }
 /** The bounds of any run: the most questions per step and candidates per question validateConfig allows. */
 export const ANY_RUN: RecordLimits = {
   questions: TRAIN_CONFIG.shape.batchSize.max,
   candidates: TRAIN_CONFIG.shape.candidates.max,
-  why: { questions: 'the largest batchSize', candidates: 'the most candidates a run takes' },
+  probes: TRAIN_CONFIG.shape.probeQuestions.max,
+  why: {
+    questions: 'the largest batchSize',
+    candidates: 'the most candidates a run takes',
+    probes: 'the largest probeQuestions',
+  },
 };
 /** The bounds of one run's records: its own batch size and candidates. */
 export const limitsOf = (c: TrainConfig): RecordLimits => ({
   questions: c.batchSize,
   candidates: c.candidates,
-  why: { questions: "the run's config.batchSize", candidates: "the run's config.candidates" },
+  probes: c.probeQuestions,
+  why: {
+    questions: "the run's config.batchSize",
+    candidates: "the run's config.candidates",
+    probes: "the run's config.probeQuestions",
+  },
 });
 
 /** A question's record with its lists bounded by `lim` (QUESTION_RECORD: any run's bounds). */
@@ -138,6 +150,13 @@ export function stepRecordSchema(lim: RecordLimits) {
       /** Milliseconds of each phase. */
       ms: S.keyed(PHASES, DURATION),
       gpuBytes: S.int({ min: 0 }),
+      /**
+       * The probe set (config.probeQuestions) scored before this step's update, by the models the
+       * step used, without gradient or dropout: plain top-K retrieval, every candidate judged
+       * (utility for all K), nothing sampled (src/training/probe.ts). Present only at the steps the
+       * probe ran; absent in runs without probes and in records saved before probes existed.
+       */
+      probes: S.optional(S.list(questionRecordSchema(lim), { max: lim.probes, why: lim.why.probes })),
     },
     'a step record',
   );

@@ -10,6 +10,7 @@ import type { ColbertIndex } from '../retrieval/index';
 import { mulberry32 } from '../tensor';
 import type { TrainConfig } from './config';
 import { evaluate } from './evaluate';
+import { Probe } from './probe';
 import type { EvalEntry, RunCheckpoint } from './records';
 import { NonFiniteLossError, PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';
 
@@ -88,6 +89,7 @@ export async function runTraining(
     await hooks.saveCheckpoint(await snapshot(trainer, records, evals));
   };
   try {
+    const probe = new Probe(trainer);
     if (resume) {
       await restore(trainer, resume);
       records.push(...resume.records);
@@ -115,6 +117,7 @@ export async function runTraining(
         stopped = { step: trainer.stepIndex, message: `stopped after ${hooks.stopAfter} steps as asked` };
         break;
       }
+      const probes = await probe.before(trainer.stepIndex);
       let rec: StepRecord;
       try {
         rec = await trainer.step();
@@ -125,6 +128,7 @@ export async function runTraining(
         }
         throw err;
       }
+      if (probes) rec.probes = probes;
       records.push(rec);
       hooks.onStep?.(rec);
       if (hooks.signal?.aborted) {

@@ -284,9 +284,9 @@ export class Trainer {
   /**
    * Scores [B, B*K] of each question against every candidate in the batch, differentiable with
    * respect to the query encoder (and the document encoder when retrieverSide is 'both'); only the
-   * diagonal blocks (question b against its own K candidates) are used.
+   * diagonal blocks (question b against its own K candidates) are used. (Also the probe's scoring, probe.ts.)
    */
-  private scoreCandidates(qs: Question[], ids: string[][], ctx: ForwardContext): Tensor {
+  scoreCandidates(qs: Question[], ids: string[][], ctx: ForwardContext): Tensor {
     const r = this.parts.retriever;
     const q = r.encodeQueries(
       qs.map((x) => x.question),
@@ -415,7 +415,8 @@ export class Trainer {
     }
   }
 
-  private makeRecord(
+  /** A step's record from what the step computed (also the probe's questions, probe.ts). */
+  makeRecord(
     t: number,
     trains: { retriever: boolean; generator: boolean },
     qs: Question[],

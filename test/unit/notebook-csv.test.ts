@@ -250,7 +250,7 @@ describe('notebook CSV', () => {
       Object.entries(STEP_COLUMNS)
         .filter(([, c]) => 'omit' in c)
         .map(([k]) => k),
-    ).toEqual(['questions']);
+    ).toEqual(['questions', 'probes']);
     expect(
       Object.entries(EVAL_RESULT_COLUMNS)
         .filter(([, c]) => 'omit' in c)

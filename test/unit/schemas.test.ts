@@ -73,6 +73,7 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
       recall: 'a JSON object of at most 100 keys, each a k (1, 5, 10...), each value a finite number',
       ms: '{ refresh, retrieve, retrieverForward, utility, retrieverLoss, generatorForward, backward, update }, each a finite number at least 0',
       gpuBytes: 'an integer from 0 to 9007199254740991',
+      'probes?': 'a list of at most 64 items, each a question record',
     });
     pin(R.PER_QUESTION_RESULT, {
       ids: 'a list of at most 100000 items, each an id (a string of at most 4096 characters)',
@@ -332,6 +333,8 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
       evalLimit: 'an integer from 0 to 10000000',
       evalAlignmentCandidates: 'an integer from 2 to 100',
       recordScoresAfter: 'true or false',
+      probeQuestions: 'an integer from 0 to 64',
+      probeEvery: 'an integer from 1 to 100000',
     });
     pin(TRAIN_CONFIG.shape.generatorLora, {
       r: 'an integer from 1 to 1024',

@@ -1,0 +1,116 @@
+// The numbers of the inspector's over-the-run views (pure, unit tested): per step, the gold
+// passage's mean rank among the candidates and the mean Spearman(score, -NLL), for the step's
+// batch and for the probe set (StepRecord.probes, src/training/probe.ts); and for one question
+// followed across steps, each candidate's retriever rank and utility rank at every step it was
+// scored (a bump chart). Ranks are candidateRows' (runView.ts): 1 = highest score, 1 = lowest NLL.
+
+import type { QuestionRecord, StepRecord } from '../training/step';
+import { candidateRows } from './runView';
+
+/** Rank by score (1 = top) of the best-ranked gold passage among the question's candidates; null when none is. */
+export function goldRankAmong(q: QuestionRecord): number | null {
+  const ranks = candidateRows(q).flatMap((r) => (r.gold ? [r.rankRetriever] : []));
+  return ranks.length ? Math.min(...ranks) : null;
+}
+
+export interface GoldAndAlignment {
+  /** Mean over the questions with a gold passage among their candidates (null: none had one). */
+  goldRank: number | null;
+  /** Questions whose candidates held no gold passage (not among the K, or the question has none): left out of the mean. */
+  noGold: number;
+  /** Questions scored. */
+  of: number;
+  /** Mean of the questions' Spearman(score, -NLL) over those with one (null: none). */
+  spearman: number | null;
+}
+
+const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+/** Gold rank and alignment over a list of question records (a step's batch, or its probe set). */
+export function goldAndAlignment(qs: readonly QuestionRecord[]): GoldAndAlignment {
+  const ranks = qs.map(goldRankAmong);
+  return {
+    goldRank: mean(ranks.filter((r): r is number => r !== null)),
+    noGold: ranks.filter((r) => r === null).length,
+    of: qs.length,
+    spearman: mean(qs.flatMap((q) => (q.spearman === null ? [] : [q.spearman]))),
+  };
+}
+
+export interface Trends {
+  /** Per record: its step, 1-based as the views count. */
+  step: number[];
+  batch: GoldAndAlignment[];
+  /** Per record: the probe set's numbers, null at the steps the probe did not run. */
+  probe: (GoldAndAlignment | null)[];
+  /** Did any record carry probes. */
+  hasProbes: boolean;
+}
+
+export function trends(records: readonly StepRecord[]): Trends {
+  return {
+    step: records.map((r) => r.step + 1),
+    batch: records.map((r) => goldAndAlignment(r.questions)),
+    probe: records.map((r) => (r.probes ? goldAndAlignment(r.probes) : null)),
+    hasProbes: records.some((r) => r.probes !== undefined),
+  };
+}
+
+/** The probe set's question ids, in the order the run recorded them (empty: a run without probes). */
+export function probeIds(records: readonly StepRecord[]): string[] {
+  const ids = new Set<string>();
+  for (const r of records) for (const q of r.probes ?? []) ids.add(q.id);
+  return [...ids];
+}
+
+export interface BumpLine {
+  docId: string;
+  gold: boolean;
+  /** Per point of `steps`: its rank by retriever score among the candidates (null: not a candidate then). */
+  retriever: (number | null)[];
+  /** Per point: its rank by utility among the judged documents (null: not a candidate, or not judged). */
+  utility: (number | null)[];
+}
+
+export interface Bump {
+  /** Steps (0-based, as recorded) at which the question was scored. */
+  steps: number[];
+  /** Gold passages first, then by best mean retriever rank; at most `limit` (all gold passages kept). */
+  lines: BumpLine[];
+  /** Documents that were candidates at some step but are left out by `limit`. */
+  hidden: number;
+}
+
+/**
+ * One question followed across the steps: where `from` is 'probe', the steps its probe ran (every
+ * candidate judged); 'batch', the steps it was trained in (only the sampled ones judged).
+ */
+export function bump(records: readonly StepRecord[], questionId: string, from: 'probe' | 'batch', limit = 8): Bump {
+  const at = records.flatMap((r) => {
+    const q = (from === 'probe' ? (r.probes ?? []) : r.questions).find((x) => x.id === questionId);
+    return q ? [{ step: r.step, q }] : [];
+  });
+  const byDoc = new Map<string, BumpLine>();
+  at.forEach(({ q }, t) => {
+    for (const row of candidateRows(q)) {
+      const line = byDoc.get(row.docId) ?? {
+        docId: row.docId,
+        gold: false,
+        retriever: at.map(() => null),
+        utility: at.map(() => null),
+      };
+      line.gold ||= row.gold;
+      line.retriever[t] = row.rankRetriever;
+      line.utility[t] = row.rankUtility;
+      byDoc.set(row.docId, line);
+    }
+  });
+  // A document that dropped out of the candidates ranks below all of them: K + 1 in the ordering.
+  const K = Math.max(0, ...at.map(({ q }) => q.candidates.length));
+  const meanRank = (l: BumpLine): number => l.retriever.reduce<number>((a, r) => a + (r ?? K + 1), 0) / Math.max(1, at.length);
+  const all = [...byDoc.values()].sort(
+    (a, b) => Number(b.gold) - Number(a.gold) || meanRank(a) - meanRank(b) || a.docId.localeCompare(b.docId),
+  );
+  const keep = Math.max(limit, all.filter((l) => l.gold).length);
+  return { steps: at.map((x) => x.step), lines: all.slice(0, keep), hidden: Math.max(0, all.length - keep) };
+}
