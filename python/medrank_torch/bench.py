@@ -56,6 +56,7 @@ JMLR_CODE = {
     "weightDecay": 0, "maxGradNorm": 1, "dropout": True, "s2attn": {"ratio": 0.25, "shift": "roll"},
     "refreshIndexEvery": 50, "checkpointEvery": 50, "evalSplit": "validation", "evalAtStart": True,
     "reportTest": False, "evalEvery": 0, "evalLimit": 0, "evalAlignmentCandidates": 10, "recordScoresAfter": False,
+    "probeQuestions": 0, "probeEvery": 5,
 }
 
 # Each shape: the two config.json files, the synthetic data's sizes and the step config's overrides.

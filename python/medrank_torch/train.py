@@ -22,7 +22,7 @@ import torch
 
 from .bundle import BundleError, check_inputs, load_bundle
 from .dist import Dist
-from .train_config import ConfigError, check_config
+from .train_config import ConfigError, check_config, not_run
 
 
 class UsageError(Exception):
@@ -127,6 +127,8 @@ def main(argv=None) -> int:
             f"{len(bundle.question_ids)} questions, {len(bundle.passage_ids)} passages on {dist.world} process(es), {device}, "
             f"torch {torch.__version__}"
             + (f", resuming at step {resume['step']}" if resume else ""))
+        for warning in not_run(config):
+            log(f"warning: {warning}")
 
     def on_step(r):
         if dist.main:

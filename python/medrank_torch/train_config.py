@@ -22,6 +22,7 @@ FIELDS = {
     "weightDecay": float, "maxGradNorm": float, "dropout": bool, "s2attn": (dict, type(None)),
     "refreshIndexEvery": int, "checkpointEvery": int, "evalSplit": ("validation", "test"), "evalAtStart": bool,
     "reportTest": bool, "evalEvery": int, "evalLimit": int, "evalAlignmentCandidates": int, "recordScoresAfter": bool,
+    "probeQuestions": int, "probeEvery": int,
 }
 
 
@@ -110,11 +111,25 @@ def check_config(c: dict) -> dict:
     integer("evalEvery", 0)
     integer("evalLimit", 0)
     integer("evalAlignmentCandidates", 2, 100)
+    integer("probeQuestions", 0, 64)
+    integer("probeEvery", 1)
     if c["retrieverLoss"] == "infonce" and c["schedule"] != "retriever-only":
         raise ConfigError("retrieverLoss", "infonce trains the retriever alone: use it with schedule 'retriever-only'")
     if c["retrieverLoss"] == "none" and c["schedule"] != "frozen-retriever":
         raise ConfigError("retrieverLoss", "'none' leaves the retriever untrained: use schedule 'frozen-retriever'")
     return c
+
+
+def not_run(c: dict) -> list[str]:
+    """What of a checked config the twin accepts but does not run, one sentence each (train.py warns).
+
+    The probe set (src/training/probe.ts) scores questions without an update: it changes no weight
+    and no draw, so the twin's steps are the browser's without it; its records carry no probes."""
+    out = []
+    if c["probeQuestions"] > 0:
+        out.append(f"probeQuestions {c['probeQuestions']}: the twin does not score the probe set; its step records carry "
+                   "no probes (the steps are the same without them). Run in the browser to follow probe questions.")
+    return out
 
 
 def phase_at(c: dict, step: int) -> dict:

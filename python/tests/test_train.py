@@ -89,6 +89,23 @@ def test_non_finite_loss_stops_the_run(tiny_bundle, tmp_path):
         assert all(v is None or abs(v) < 1e30 for v in s["loss"].values())
 
 
+def test_probe_set_is_accepted_ignored_and_said(tiny_bundle, tmp_path, capsys):
+    """A bundle with a probe set runs the browser's steps (the probe changes no weight or draw), warns
+    that the twin does not score it, and writes no probes; an out-of-range value is refused."""
+    plain, probed = str(tmp_path / "plain.json"), str(tmp_path / "probed.json")
+    assert run(tiny_bundle, plain) == 0
+    capsys.readouterr()
+    b = copy_bundle(tiny_bundle, str(tmp_path / "b"), probeQuestions=2, probeEvery=2)
+    assert run(b, probed) == 0
+    err = capsys.readouterr().err
+    assert "warning: probeQuestions 2: the twin does not score the probe set" in err, err
+    a, p = records(plain), records(probed)
+    assert all("probes" not in s for s in p["steps"])
+    assert a["steps"] == p["steps"]
+    b2 = copy_bundle(tiny_bundle, str(tmp_path / "b2"), probeEvery=0)
+    _expect_refusal(b2, tmp_path, capsys, "config.probeEvery")
+
+
 def _expect_refusal(bundle, tmp_path, capsys, *needles):
     out = str(tmp_path / "refused.json")
     assert run(bundle, out) == 2
