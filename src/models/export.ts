@@ -5,7 +5,7 @@
 
 import { writeSafetensors, type WritableTensor } from '../tensor';
 import type { Tensor } from '../tensor';
-import type { LoraConfig, Linear } from './lora';
+import { mergedWeight, type LoraConfig, type Linear } from './lora';
 import type { Weights } from './weights';
 
 export interface PeftExport {
@@ -84,17 +84,7 @@ export async function exportMergedWeights(weights: Weights, linears: Linear[]): 
   const merged = new Map<string, Float32Array>();
   for (const l of linears) {
     if (!l.lora) continue;
-    const [W, A, B] = await Promise.all([l.weight.read(), l.lora.A.read(), l.lora.B.read()]);
-    const out = l.outFeatures,
-      inF = l.inFeatures,
-      r = l.lora.A.shape[0]!;
-    for (let o = 0; o < out; o++)
-      for (let k = 0; k < r; k++) {
-        const b = l.lora.scaling * B[o * r + k]!;
-        if (b === 0) continue;
-        for (let i = 0; i < inF; i++) W[o * inF + i]! += b * A[k * inF + i]!;
-      }
-    merged.set(l.weight.name, W);
+    merged.set(l.weight.name, await mergedWeight(l));
   }
   const tensors: Record<string, WritableTensor> = {};
   for (const name of weights.names())

@@ -68,6 +68,23 @@ export function attachLora(e: Engine, linears: Linear[], c: LoraConfig, seed: nu
   return out;
 }
 
+/** W + scaling * B A of a linear with an adapter (its weight's values when it has none), on the CPU. */
+export async function mergedWeight(l: Linear): Promise<Float32Array> {
+  const W = await l.weight.read();
+  if (!l.lora) return W;
+  const [A, B] = await Promise.all([l.lora.A.read(), l.lora.B.read()]);
+  const out = l.outFeatures,
+    inF = l.inFeatures,
+    r = l.lora.A.shape[0]!;
+  for (let o = 0; o < out; o++)
+    for (let k = 0; k < r; k++) {
+      const b = l.lora.scaling * B[o * r + k]!;
+      if (b === 0) continue;
+      for (let i = 0; i < inF; i++) W[o * inF + i]! += b * A[k * inF + i]!;
+    }
+  return W;
+}
+
 /** A linear layer with its checkpoint name, optional bias and optional LoRA adapter. */
 export class Linear {
   lora: LoraAdapter | null = null;

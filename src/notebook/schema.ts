@@ -19,6 +19,7 @@ import {
   EVAL_RESULT,
   MAX_RUN_EVALS,
   PHASES,
+  RUN_START,
   SAVED_CONFIG,
   STEP,
   STEP_RECORD,
@@ -29,10 +30,11 @@ import {
   type Phase,
   type RecordLimits,
   type RunCheckpoint,
+  type RunStart,
   type StepRecord,
 } from '../training/records';
 
-export type { EvalEntry, EvalResult, PerQuestionResult, RunCheckpoint, StepRecord, Phase, TrainConfig, QuestionSplit };
+export type { EvalEntry, EvalResult, PerQuestionResult, RunCheckpoint, RunStart, StepRecord, Phase, TrainConfig, QuestionSplit };
 
 /**
  * Version of the notebook file format (export/import). 2: a run may carry `imported`. 3: every
@@ -267,6 +269,8 @@ export const RUN_META = S.object(
     updatedAt: TIME,
     /** Set on a run imported from a results file: where it was trained (absent: in this browser). */
     imported: S.optional(RUN_ORIGIN),
+    /** Where its models started (absent: a run saved before starts were recorded, or an imported one). */
+    start: S.optional(RUN_START),
   },
   'a run',
 );

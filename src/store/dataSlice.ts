@@ -4,13 +4,15 @@
 import type { StateCreator } from 'zustand';
 import type { DatasetSourceSpec, DatasetSummary, IndexSummary, SearchHit } from '../worker/protocol';
 import type { DataRef } from '../notebook/schema';
-import { engineClient } from './engine';
+import { engineClient, onIndexChanged } from './engine';
 import type { AppState } from './index';
 
 export interface Progress {
   done: number;
   total: number;
   message: string;
+  /** The worker's own estimate of the milliseconds left (a run counts every phase still to come). */
+  etaMs?: number;
 }
 
 export interface DataSlice {
@@ -20,7 +22,8 @@ export interface DataSlice {
     summary: DatasetSummary | null;
     error: string | null;
     index: {
-      status: 'none' | 'building' | 'ready' | 'error';
+      /** moved: the retriever trained (or was reset) since the index was built; the worker reopens it when next used. */
+      status: 'none' | 'building' | 'ready' | 'moved' | 'error';
       progress: Progress | null;
       summary: IndexSummary | null;
       error: string | null;
@@ -49,10 +52,15 @@ export function dataRef(source: DatasetSourceSpec): DataRef {
   return { kind: 'files', format: source.format, names };
 }
 
+/** Whether an index is there for a run, an evaluation or a search (a moved one is reopened on the way). */
+export const indexUsable = (status: DataSlice['data']['index']['status']): boolean => status === 'ready' || status === 'moved';
+
 export const createDataSlice: StateCreator<AppState, [], [], DataSlice> = (set, get) => {
   const patch = (p: Partial<DataSlice['data']>): void => set((s) => ({ data: { ...s.data, ...p } }));
   const patchIndex = (p: Partial<DataSlice['data']['index']>): void =>
     set((s) => ({ data: { ...s.data, index: { ...s.data.index, ...p } } }));
+  // Whichever request reopened the index after the retriever moved, the Index cell shows it.
+  onIndexChanged((summary) => patchIndex({ status: 'ready', summary, error: null, progress: null }));
   /** The signal of the running read or build, which cancelData aborts. */
   const aborts: Partial<Record<'loadDataset' | 'buildIndex', AbortController>> = {};
   const abortFor = (what: 'loadDataset' | 'buildIndex'): AbortSignal => (aborts[what] = new AbortController()).signal;

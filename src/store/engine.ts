@@ -3,13 +3,23 @@
 
 import { WebGpuUnavailableError } from '../gpu/errors';
 import { EngineClient, EngineError, WorkerCrashedError } from '../worker/client';
-import { ERROR_CODES, type EngineApi, type ErrorCode } from '../worker/protocol';
+import { ERROR_CODES, type EngineApi, type ErrorCode, type IndexSummary } from '../worker/protocol';
 
 let client: EngineApi | null = null;
+let indexListener: ((summary: IndexSummary) => void) | null = null;
 
 export function engineClient(): EngineApi {
-  client ??= EngineClient.create();
+  client ??= (() => {
+    const c = EngineClient.create();
+    c.onIndex = (summary) => indexListener?.(summary);
+    return c;
+  })();
   return client;
+}
+
+/** Tell `f` whenever a request reopened or rebuilt the index (after the retriever moved), whichever cell asked. */
+export function onIndexChanged(f: ((summary: IndexSummary) => void) | null): void {
+  indexListener = f;
 }
 
 export function setEngineClient(c: EngineApi | null): void {

@@ -13,7 +13,7 @@ import { checkResultsFileSize, parseResultsFile, resultsToRun } from '../noteboo
 import type { DataRef, EvaluateCell, RunCheckpoint, RunMeta, StepRecord, TrainCell } from '../notebook/schema';
 import { zipBundle } from '../notebook/zip';
 import { ConfigError, methodName, type TrainConfig } from '../training/config';
-import type { ModelRole } from '../worker/protocol';
+import type { ModelRole, RunStart, StartRequest } from '../worker/protocol';
 import type { Progress } from './dataSlice';
 import { engineClient, failureCode, failureField, type FailureCode } from './engine';
 import type { AppState } from './index';
@@ -51,6 +51,10 @@ export interface RunsSlice {
     usage: StorageUsage | null;
     /** The run that last trained the loaded models (null: as loaded). */
     trainedBy: string | null;
+    /** Where the loaded models are: as loaded, or as run `runId` left them after `step` steps (what "continue" continues). */
+    models: RunStart;
+    /** A reset of the models to their checkpoints under way, or why it failed. */
+    reset: { busy: boolean; error: string | null };
     /** The last results import of each Train cell: what it imported, or why not. */
     imports: Record<string, { error: string | null; message: string | null }>;
     /** Runs another tab is training now (it holds their lock: notebook/locks.ts); they come back here when it lets go. */
@@ -60,7 +64,10 @@ export interface RunsSlice {
   };
   /** The runs of a notebook (runs the tab lost mid-way come back 'interrupted': db.ts). */
   loadRuns: (notebookId: string) => Promise<void>;
-  startRun: (cellId: string) => Promise<void>;
+  /** A new run of Train cell `cellId`, from the loaded checkpoints (default) or continuing the run the models are at. */
+  startRun: (cellId: string, start?: StartRequest) => Promise<void>;
+  /** Put the loaded models back as their checkpoints were loaded (what runs trained is dropped from them). */
+  resetModels: () => Promise<void>;
   /** Continue an interrupted or stopped run from its last checkpoint. */
   resumeRun: (runId: string) => Promise<void>;
   stopRun: () => void;
@@ -94,6 +101,9 @@ export function dataLabel(ref: DataRef | null): string {
   if (ref.kind === 'url') return Object.values(ref.urls).join(' ');
   return `${ref.format} files: ${Object.values(ref.names).join(', ')}`;
 }
+
+/** The steps the models had taken at a start (0 as loaded). */
+const stepOf = (m: RunStart): number => (m.from === 'run' ? m.step : 0);
 
 const newRunId = (): string => `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 
@@ -133,7 +143,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
    * One run in the worker, fresh or resumed, with everything it streams saved as it comes. The
    * caller has claimed `active` already (synchronously, so a double click cannot start two).
    */
-  const drive = async (meta: RunMeta, config: TrainConfig, resume: RunCheckpoint | null): Promise<void> => {
+  const drive = async (meta: RunMeta, config: TrainConfig, resume: RunCheckpoint | null, start: StartRequest): Promise<void> => {
     // While this tab trains the run it holds the run's lock: another tab shows it as running there.
     const release = await holdRunLock(meta.id).catch(() => () => {});
     if (!release) {
@@ -142,13 +152,18 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       return;
     }
     try {
-      await driveHeld(meta, config, resume);
+      await driveHeld(meta, config, resume, start);
     } finally {
       release();
     }
   };
 
-  const driveHeld = async (meta: RunMeta, config: TrainConfig, resume: RunCheckpoint | null): Promise<void> => {
+  const driveHeld = async (
+    meta: RunMeta,
+    config: TrainConfig,
+    resume: RunCheckpoint | null,
+    start: StartRequest,
+  ): Promise<void> => {
     const db = get().notebook.storageProblem ? null : await notebookDb().catch(() => null);
     const before = { meta, records: resume ? await get().loadRecords(meta.id) : [] };
     if (resume) {
@@ -170,12 +185,23 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     const latest = (): RunMeta => get().runs.list.find((x) => x.id === meta.id) ?? meta;
     try {
       const result = await engineClient().train(
-        { config, runId: meta.id, ...(resume ? { resume } : {}) },
+        { config, runId: meta.id, runName: meta.name, start, ...(resume ? { resume } : {}) },
         {
           signal: (runAbort = new AbortController()).signal,
           onProgress: (p) => {
             const active = get().runs.active;
-            if (active) patch({ active: { ...active, progress: { done: p.done, total: p.total, message: p.message } } });
+            if (active)
+              patch({
+                active: {
+                  ...active,
+                  progress: {
+                    done: p.done,
+                    total: p.total,
+                    message: p.message,
+                    ...(p.etaMs !== undefined ? { etaMs: p.etaMs } : {}),
+                  },
+                },
+              });
             if (p.trainRecord) {
               const rec = p.trainRecord;
               const first = !stepped;
@@ -209,14 +235,16 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       );
       const m = patchMeta(meta.id, {
         status: result.stopped ? 'stopped' : 'done',
-        message: result.stopped?.message ?? null,
+        message: result.stopped?.message ?? (result.skipped ? `all steps ran; skipped ${result.skipped}` : null),
         evals: result.evals,
         phaseMs: result.phaseMs,
+        start: result.start,
       });
       await saves;
       await persist('the run', async () => db?.putRun({ ...m, checkpointStep: latest().checkpointStep }));
-      // The worker rebuilt the index with the trained retriever: the Index cell shows that one.
-      if (result.index) set((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready', summary: result.index } } }));
+      patch({ models: result.models });
+      // The retriever trained: the worker reopens its index when next needed (the Index cell says so).
+      if (result.indexMoved) movedIndex();
     } catch (err) {
       await saves;
       const e = err as Error;
@@ -242,9 +270,17 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         await persist('the run', async () => db?.putRun(m));
       }
       setError(meta.cellId, e.message, field, code);
-      // A run that failed after it started may have moved the retriever: the worker dropped its index.
-      if (!refused && code !== 'crashed' && config.schedule !== 'frozen-retriever')
-        set((s) => ({ data: { ...s.data, hits: null, index: { status: 'none', progress: null, summary: null, error: null } } }));
+      // A run that failed after it started leaves the models as it left them, and a retriever that
+      // may have moved: the worker reopens its index when next needed.
+      // Refusals come before the models move; anything later on a run from the checkpoints found them reset.
+      if (!stepped && !refused && code !== 'crashed' && start.from === 'loaded' && get().runs.models.from === 'run') {
+        patch({ models: { from: 'loaded' }, trainedBy: null });
+        movedIndex();
+      }
+      if (stepped && code !== 'crashed') {
+        patch({ models: { from: 'run', runId: meta.id, step: latest().steps } });
+        if (config.schedule !== 'frozen-retriever') movedIndex();
+      }
     } finally {
       // Any step taken trained the loaded models: an evaluation now measures this run's models,
       // and token matches cached for the retriever as it was are stale.
@@ -256,6 +292,12 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       void get().refreshUsage();
     }
   };
+
+  /** The index no longer matches the retriever's weights: shown as such until a request reopens it. */
+  const movedIndex = (): void =>
+    set((s) =>
+      s.data.index.status === 'ready' ? { data: { ...s.data, hits: null, index: { ...s.data.index, status: 'moved' } } } : {},
+    );
 
   /** Claim the one run slot now (before any await), or say why not. */
   const claim = (meta: Pick<RunMeta, 'id' | 'cellId'>, totalSteps: number): boolean => {
@@ -278,6 +320,8 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       evaluating: null,
       usage: null,
       trainedBy: null,
+      models: { from: 'loaded' },
+      reset: { busy: false, error: null },
       imports: {},
       elsewhere: [],
       bundles: {},
@@ -306,7 +350,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
           .catch(() => undefined);
     },
 
-    startRun: async (cellId) => {
+    startRun: async (cellId, start = { from: 'loaded' }) => {
       const cell = get().notebook.doc.cells.find((c): c is TrainCell => c.id === cellId && c.kind === 'train');
       const id = newRunId();
       if (!cell || !claim({ id, cellId }, 0)) return;
@@ -342,6 +386,8 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         message: null,
         checkpointStep: null,
         updatedAt: now,
+        // As asked; the worker's answer (with the continued run's step) replaces it at the end.
+        start: start.from === 'run' ? { from: 'run', runId: start.runId, step: stepOf(get().runs.models) } : { from: 'loaded' },
       };
       set((s) => ({
         runs: {
@@ -351,7 +397,21 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
           active: s.runs.active && { ...s.runs.active, totalSteps: config.steps },
         },
       }));
-      await drive(meta, config, null);
+      await drive(meta, config, null, start);
+    },
+
+    resetModels: async () => {
+      if (get().runs.active || get().runs.reset.busy) return;
+      patch({ reset: { busy: true, error: null } });
+      try {
+        const models = await engineClient().resetModels({});
+        const moved = get().runs.models.from === 'run';
+        patch({ models, trainedBy: null, reset: { busy: false, error: null } });
+        if (moved) movedIndex();
+        get().clearTexts('maxsim');
+      } catch (err) {
+        patch({ reset: { busy: false, error: (err as Error).message } });
+      }
     },
 
     resumeRun: async (runId) => {
@@ -368,7 +428,9 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         setError(meta.cellId, `${meta.name} has no readable checkpoint in this browser: it cannot resume (run it again instead)`);
         return;
       }
-      await drive(meta, meta.config, checkpoint);
+      // From the start its run had (runs saved before starts were recorded started as loaded).
+      const start: StartRequest = meta.start?.from === 'run' ? { from: 'run', runId: meta.start.runId } : { from: 'loaded' };
+      await drive(meta, meta.config, checkpoint, start);
     },
 
     stopRun: () => runAbort?.abort(),

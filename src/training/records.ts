@@ -118,6 +118,32 @@ export const limitsOf = (c: TrainConfig): RecordLimits => ({
   },
 });
 
+/**
+ * Where a question's gold passage ranked in the step's search over the whole index (the search
+ * that picked the K candidates, without dropout), so a view can say "gold at rank 37 of 480" when
+ * it is not among the candidates. With several gold passages, the best-ranked one.
+ */
+export const GOLD_RANK_FIELDS = S.object(
+  {
+    docId: DATA_ID,
+    /** 1-based: higher score first, equal scores in the index's order. */
+    rank: S.int({ min: 1 }),
+    /** Documents in the index. */
+    of: S.int({ min: 1 }),
+    /** Its MaxSim score in that search (the index's vectors, no dropout). */
+    score: S.num(),
+    /**
+     * The generator's mean answer NLL given this passage alone (as a candidate's utility): its
+     * candidate's utility when it was judged, else scored for the record (no gradient); null
+     * when the step computed no utilities.
+     */
+    utility: MAYBE_NUMBER,
+  },
+  "a gold passage's rank",
+);
+export const GOLD_RANK = S.refine(GOLD_RANK_FIELDS, (g) => g.rank <= g.of, "a gold passage's rank (rank at most of)");
+export type GoldRank = S.Infer<typeof GOLD_RANK>;
+
 /** A question's record with its lists bounded by `lim` (QUESTION_RECORD: any run's bounds). */
 export function questionRecordSchema(lim: RecordLimits) {
   return S.object(
@@ -127,6 +153,18 @@ export function questionRecordSchema(lim: RecordLimits) {
       /** Rank correlation of retriever score and -utility over the documents with a utility. */
       spearman: MAYBE_NUMBER,
       kendall: MAYBE_NUMBER,
+      /**
+       * The gold passage's rank in the step's search over the whole index; null when the question
+       * has no gold passage in the index. Absent in records saved before it was recorded (and in
+       * the PyTorch twin's): not recorded.
+       */
+      goldRank: S.optional(S.nullable(GOLD_RANK)),
+      /**
+       * The generator's mean answer NLL with no document (no gradient), the baseline a candidate's
+       * utility is read against: nllNoDoc - utility is how much the document helps. Null when the
+       * step computed no utilities; absent where not recorded (older records, the PyTorch twin).
+       */
+      nllNoDoc: S.optional(MAYBE_NUMBER),
     },
     'a question record',
   );
@@ -165,6 +203,24 @@ export const STEP_RECORD = stepRecordSchema(ANY_RUN);
 export type StepRecord = S.Infer<typeof STEP_RECORD>;
 
 // ---- evaluations -------------------------------------------------------------------------
+
+/**
+ * Where a run's models started: the checkpoints as loaded, or the models as run `runId` left them
+ * after `step` of its steps (an explicit "continue from"). Runs that started differently answer
+ * different questions: Compare says so.
+ */
+export const RUN_START = S.tagged(
+  'from',
+  {
+    loaded: S.object({ from: S.literal(['loaded']) }, 'a start from the loaded checkpoints'),
+    run: S.object(
+      { from: S.literal(['run']), runId: S.str({ max: 200, nonEmpty: true }), step: STEP },
+      "a start from another run's models",
+    ),
+  },
+  'where the run started (a JSON object)',
+);
+export type RunStart = S.Infer<typeof RUN_START>;
 
 /** The three conditions an evaluation answers under: no document, the top-m retrieved, the gold ones. */
 export const CONDITIONS = ['none', 'retrieved', 'oracle'] as const;

@@ -7,9 +7,10 @@ import type { Passage, Question, QuestionSplit } from '../data/datasets';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import type { ColbertIndex } from '../retrieval/index';
-import { mulberry32 } from '../tensor';
+import { mulberry32, type Tensor } from '../tensor';
 import type { TrainConfig } from './config';
-import { evaluate } from './evaluate';
+import { remainingMs, type RunCosts } from './eta';
+import { evaluate, EvaluationCancelledError } from './evaluate';
 import { Probe } from './probe';
 import type { EvalEntry, RunCheckpoint } from './records';
 import { NonFiniteLossError, PHASES, stepSeed, Trainer, type Phase, type StepRecord } from './step';
@@ -23,8 +24,12 @@ export interface RunResult {
   evals: EvalEntry[];
   /** Set when the run stopped early (NaN loss, abort): what happened; the checkpoint is the last good one. */
   stopped: { step: number; message: string } | null;
+  /** Set when every step ran but a stop came before an evaluation still to come: which one was skipped. */
+  skipped: string | null;
   /** Mean milliseconds per step of each phase. */
   phaseMs: Record<Phase, number>;
+  /** What one evaluation question cost in this run (ms; null: it evaluated nothing), for the next run's ETA. */
+  evalQuestionMs: number | null;
   wallMs: number;
   /**
    * The index at the end of the run, owned by the caller. runTraining owns the index it was given:
@@ -33,10 +38,30 @@ export interface RunResult {
   index: ColbertIndex;
 }
 
+/** What a run is doing between steps: each shows as a phase of its progress line. */
+export type RunPhase =
+  { kind: 'evaluate'; split: QuestionSplit; done: number; total: number; step: number } | { kind: 'checkpoint'; step: number };
+
 export interface RunHooks {
-  onStep?: (r: StepRecord) => void;
+  /** A step's record, with the run's milliseconds left (eta.ts: every phase still to come; null before any measure). */
+  onStep?: (r: StepRecord, etaMs: number | null) => void;
   onEval?: (e: EvalEntry) => void;
+  /** An evaluation's progress (questions done) or a checkpoint being taken, with the milliseconds left. */
+  onPhase?: (p: RunPhase, etaMs: number | null) => void;
+  /** What one evaluation question cost before this run (ms), for the ETA until this run has measured its own. */
+  evalQuestionMs?: number | null;
   saveCheckpoint?: (c: RunCheckpoint) => Promise<void>;
+  /**
+   * Called once the run is configured and before anything changes a weight, with the tensors it
+   * will train: the last moment to keep their values (models/baseline.ts). A run refused before
+   * it (a bad batch size, a context too long) never calls it: the models are as they were.
+   */
+  onStart?: (trainables: Tensor[]) => Promise<void>;
+  /**
+   * Stop: the step in flight finishes (or the evaluation in flight is dropped), then the run ends
+   * with its checkpoint (when one can be resumed from). After the last step nothing is stopped:
+   * the run is done, and only an evaluation still to come is skipped.
+   */
   signal?: AbortSignal;
   /** Stop after this many steps (a test's simulated interruption); the run stays resumable. */
   stopAfter?: number;
@@ -81,36 +106,67 @@ export async function runTraining(
   const records: StepRecord[] = [];
   const evals: EvalEntry[] = [];
   let stopped: RunResult['stopped'] = null;
+  let skipped: string | null = null;
+  // What each phase has cost so far, for the ETA of everything still to come.
+  const costs: RunCosts = { step: null, evalQuestion: hooks.evalQuestionMs ?? null, checkpoint: null };
+  const evalSizes = Object.fromEntries(evalSets.map(([split, qs]) => [split, qs.length]));
+  const eta = (inEval = 0): number | null => remainingMs(config, trainer.stepIndex, costs, evalSizes, inEval);
+  const mean = (old: number | null, n: number, x: number): number => (old === null || n <= 1 ? x : old + (x - old) / n);
+  let stepsTimed = 0,
+    evalsTimed = 0,
+    savesTimed = 0;
   // The step of the last checkpoint handed to saveCheckpoint (a resumed run starts at its checkpoint's).
   let savedAt = resume ? resume.step : -1;
   const save = async (): Promise<void> => {
     if (!hooks.saveCheckpoint || savedAt === trainer.stepIndex) return;
     savedAt = trainer.stepIndex;
+    hooks.onPhase?.({ kind: 'checkpoint', step: trainer.stepIndex }, eta());
+    const t1 = performance.now();
     await hooks.saveCheckpoint(await snapshot(trainer, records, evals));
+    costs.checkpoint = mean(costs.checkpoint, ++savesTimed, performance.now() - t1);
+  };
+  const userStop = (): RunResult['stopped'] => ({
+    step: trainer.stepIndex,
+    message: `stopped by the user after step ${trainer.stepIndex} of ${config.steps}; resume from the last checkpoint`,
+  });
+  /** The evaluations due now; false when a stop dropped one (nothing of it is kept). */
+  const runEval = async (final = false): Promise<boolean> => {
+    for (const [split, qs] of evalSets) {
+      if (qs.length === 0 || (split === 'test' && split !== config.evalSplit && !final && trainer.stepIndex > 0)) continue;
+      const step = trainer.stepIndex;
+      let result;
+      const t1 = performance.now();
+      hooks.onPhase?.({ kind: 'evaluate', split, done: 0, total: qs.length, step }, eta(qs.length));
+      try {
+        result = await evaluate(parts.retriever, trainer.index, trainer.prompts, qs, {
+          topM: config.topM,
+          alignmentCandidates: config.evalAlignmentCandidates,
+          signal: hooks.signal,
+          onProgress: (done, total) => hooks.onPhase?.({ kind: 'evaluate', split, done, total, step }, eta(total - done)),
+        });
+      } catch (err) {
+        if (err instanceof EvaluationCancelledError) return false;
+        throw err;
+      }
+      costs.evalQuestion = mean(costs.evalQuestion, ++evalsTimed, (performance.now() - t1) / qs.length);
+      const entry = { step, split, result };
+      evals.push(entry);
+      hooks.onEval?.(entry);
+    }
+    return true;
   };
   try {
     const probe = new Probe(trainer);
+    await hooks.onStart?.(trainables(trainer));
     if (resume) {
       await restore(trainer, resume);
       records.push(...resume.records);
       evals.push(...resume.evals);
     }
-    const runEval = async (final = false): Promise<void> => {
-      for (const [split, qs] of evalSets) {
-        if (qs.length === 0 || (split === 'test' && split !== config.evalSplit && !final && trainer.stepIndex > 0)) continue;
-        const result = await evaluate(parts.retriever, trainer.index, trainer.prompts, qs, {
-          topM: config.topM,
-          alignmentCandidates: config.evalAlignmentCandidates,
-        });
-        const entry = { step: trainer.stepIndex, split, result };
-        evals.push(entry);
-        hooks.onEval?.(entry);
-      }
-    };
-    if (!resume && config.evalAtStart) await runEval();
-    while (trainer.stepIndex < config.steps) {
+    if (!resume && config.evalAtStart && !(await runEval())) stopped = userStop();
+    while (!stopped && trainer.stepIndex < config.steps) {
       if (hooks.signal?.aborted) {
-        stopped = { step: trainer.stepIndex, message: 'stopped by the user; resume from the last checkpoint' };
+        stopped = userStop();
         break;
       }
       if (hooks.stopAfter !== undefined && trainer.stepIndex >= hooks.stopAfter) {
@@ -130,29 +186,50 @@ export async function runTraining(
       }
       if (probes) rec.probes = probes;
       records.push(rec);
-      hooks.onStep?.(rec);
+      costs.step = mean(
+        costs.step,
+        ++stepsTimed,
+        PHASES.reduce((a, p) => a + rec.ms[p], 0),
+      );
+      hooks.onStep?.(rec, eta());
+      const t = trainer.stepIndex;
+      const last = t === config.steps;
       if (hooks.signal?.aborted) {
-        stopped = { step: trainer.stepIndex, message: 'stopped by the user; resume from the last checkpoint' };
+        // The step in flight finished; nothing more runs. After the last step the run is done.
+        if (last) skipped = 'the final evaluation (stopped after the last step)';
+        else stopped = userStop();
         break;
       }
-      const t = trainer.stepIndex;
-      if (config.evalEvery > 0 && t % config.evalEvery === 0 && t < config.steps) await runEval();
-      if (t === config.steps) await runEval(true);
-      if ((config.checkpointEvery > 0 && t % config.checkpointEvery === 0) || t === config.steps) await save();
+      if (config.evalEvery > 0 && t % config.evalEvery === 0 && !last && !(await runEval())) {
+        stopped = userStop();
+        break;
+      }
+      if (last && !(await runEval(true))) skipped = 'the final evaluation (stopped during it)';
+      if ((config.checkpointEvery > 0 && t % config.checkpointEvery === 0) || last) await save();
     }
     // A run that stopped early (the user, stopAfter, a non-finite loss: that step never updated)
     // keeps its state at the stop, so it can resume from there rather than from the last multiple
     // of checkpointEvery; unless the index was rebuilt since the last multiple of
     // refreshIndexEvery: a resumed run searches the index built from the weights it loads, so it
     // resumes exactly only from a refresh step (checkpointEvery is a multiple of it).
-    if (stopped && trainer.stepIndex > 0 && resumableAt(config, trainer.stepIndex)) await save();
+    if ((stopped || skipped) && trainer.stepIndex > 0 && resumableAt(config, trainer.stepIndex)) await save();
   } finally {
     trainer.dispose();
   }
   const phaseMs = Object.fromEntries(
     PHASES.map((p) => [p, records.length ? records.reduce((a, r) => a + r.ms[p], 0) / records.length : 0]),
   ) as Record<Phase, number>;
-  return { config, records, evals, stopped, phaseMs, wallMs: performance.now() - t0, index: trainer.index };
+  return {
+    config,
+    records,
+    evals,
+    stopped,
+    skipped,
+    phaseMs,
+    evalQuestionMs: evalsTimed > 0 ? costs.evalQuestion : null,
+    wallMs: performance.now() - t0,
+    index: trainer.index,
+  };
 }
 
 function trainables(trainer: Trainer) {

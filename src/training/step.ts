@@ -12,7 +12,7 @@ import { MedRankError } from '../core/errors';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { ForwardContext } from '../models/lora';
-import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex, type IndexRank } from '../retrieval/index';
 import { AdamW, add, mul, sumAll, type Engine, type Tensor } from '../tensor';
 import { mulberry32 } from '../tensor';
 import { phaseAt, type TrainConfig } from './config';
@@ -53,6 +53,13 @@ export interface TrainerParts {
   index: ColbertIndex;
 }
 
+/** Why a run of config `c` cannot start on this many training questions and generator positions ('' when it can). */
+export function trainerProblem(c: TrainConfig, trainQuestions: number, maxPositions: number): string {
+  if (trainQuestions < c.batchSize) return `${trainQuestions} training questions cannot fill a batch of ${c.batchSize}`;
+  if (c.topM > c.candidates) return `topM (${c.topM}) cannot exceed candidates (${c.candidates})`;
+  return contextBudgetProblem(c.topM, c.docMaxTokens, maxPositions) ?? '';
+}
+
 export class Trainer {
   readonly e: Engine;
   readonly prompts: PromptBuilder;
@@ -75,11 +82,8 @@ export class Trainer {
     this.index = parts.index;
     this.passageById = new Map(parts.passages.map((p) => [p.id, p]));
     this.prompts = new PromptBuilder(g, this.passageById, c.docMaxTokens);
-    if (parts.train.length < c.batchSize)
-      throw new MedRankError(`${parts.train.length} training questions cannot fill a batch of ${c.batchSize}`);
-    if (c.topM > c.candidates) throw new MedRankError(`topM (${c.topM}) cannot exceed candidates (${c.candidates})`);
-    const tooLong = contextBudgetProblem(c.topM, c.docMaxTokens, g.model.config.maxPositions);
-    if (tooLong) throw new MedRankError(tooLong);
+    const problem = trainerProblem(c, parts.train.length, g.model.config.maxPositions);
+    if (problem) throw new MedRankError(problem);
     const trainsR = c.schedule !== 'frozen-retriever';
     const trainsG = c.schedule !== 'retriever-only';
     const pr = trainsR
@@ -177,6 +181,11 @@ export class Trainer {
           )
         : null;
       await lap('utility');
+      // Outside the timed phases, for the record: the answer NLL with no document and given the
+      // gold passage when it was not judged, by the generator as it judged the candidates.
+      const baseline = utility ? await this.baselines(qs, found, samples) : null;
+      await e.gpu.sync();
+      clock = performance.now();
 
       // 5. Retriever loss and its gradient d loss / d scores, per question (averaged over the batch).
       let retrieverLoss: number | null = null;
@@ -244,7 +253,10 @@ export class Trainer {
       // from the step's random stream.
       const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids, t) : null;
 
-      return this.makeRecord(t, trains, qs, found.ids, scores, after, samples, utility, retrieverLoss, generatorLoss, ms);
+      return this.makeRecord(t, trains, qs, found.ids, scores, after, samples, utility, retrieverLoss, generatorLoss, ms, {
+        gold: found.gold,
+        baseline,
+      });
     });
     this.stepIndex++;
     return record;
@@ -254,14 +266,19 @@ export class Trainer {
    * Top-K candidates of each question. For InfoNCE (ColBERT's n-way cross-entropy, positive first,
    * BMRetriever's hard negatives with the positives removed) the question's first gold passage comes
    * first and the K-1 best-scoring other passages follow; a question without gold keeps its top K
-   * and weighs 0 in the loss. Scores are the index's (no dropout).
+   * and weighs 0 in the loss. Scores are the index's (no dropout). The same search says where each
+   * question's best-ranked gold passage ranks among all the index's documents (null: none there).
    */
-  private async candidates(qs: Question[]): Promise<{ ids: string[][]; scores: number[][] }> {
+  private async candidates(qs: Question[]): Promise<Found> {
     const K = this.config.candidates;
     const texts = qs.map((q) => q.question);
-    if (this.config.retrieverLoss !== 'infonce') return searchIndex(this.index, this.parts.retriever, texts, K);
+    const targets = qs.map((q) => q.goldDocIds);
+    if (this.config.retrieverLoss !== 'infonce') {
+      const r = await searchIndex(this.index, this.parts.retriever, texts, K, { targets });
+      return { ids: r.ids, scores: r.scores, gold: r.targets! };
+    }
     const extra = Math.max(...qs.map((q) => Math.min(q.goldDocIds.length, 1)));
-    const found = await searchIndex(this.index, this.parts.retriever, texts, K + extra);
+    const found = await searchIndex(this.index, this.parts.retriever, texts, K + extra, { targets });
     const ids: string[][] = [],
       scores: number[][] = [];
     qs.forEach((q, b) => {
@@ -278,7 +295,28 @@ export class Trainer {
       ids.push([gold, ...rest.map((i) => ri[i]!)]);
       scores.push([at >= 0 ? rs[at]! : 0, ...rest.map((i) => rs[i]!)]);
     });
-    return { ids, scores };
+    return { ids, scores, gold: found.targets! };
+  }
+
+  /**
+   * Per question, the generator's mean answer NLL with no document, and given its best-ranked gold
+   * passage alone when that was not among the judged documents (no gradient; not in the loss).
+   */
+  private async baselines(qs: Question[], found: Found, samples: { drawn: number[] }[]): Promise<Baselines> {
+    const P = this.prompts;
+    const goldAt = qs.map((_, b) => {
+      const g = found.gold[b];
+      return g ? samples[b]!.drawn.find((i) => found.ids[b]![i] === g.docId) : undefined;
+    });
+    const extra = qs.flatMap((q, b) => (found.gold[b] && goldAt[b] === undefined ? [b] : []));
+    const r = await nllMany(this.parts.generator, [
+      ...qs.map((q) => P.example(q, [])),
+      ...extra.map((b) => P.example(qs[b]!, [found.gold[b]!.docId])),
+    ]);
+    const noDoc = r.mean.slice(0, qs.length);
+    const gold: (number | null)[] = qs.map(() => null);
+    extra.forEach((b, j) => (gold[b] = r.mean[qs.length + j]!));
+    return { noDoc, gold };
   }
 
   /**
@@ -428,6 +466,8 @@ export class Trainer {
     retrieverLoss: number | null,
     generatorLoss: number | null,
     ms: Record<Phase, number>,
+    /** The gold passages' ranks in the search and the no-document baselines (without: not recorded). */
+    extras: RecordExtras | null = null,
   ): StepRecord {
     const questions: QuestionRecord[] = qs.map((q, b) => {
       const drawn = samples[b]!.drawn;
@@ -445,6 +485,11 @@ export class Trainer {
       }));
       const judged = candidates.filter((x) => x.utility !== null);
       const ok = judged.length >= 2;
+      const g = extras?.gold[b];
+      const goldRank = g && {
+        ...g,
+        utility: candidates.find((x) => x.docId === g.docId)?.utility ?? extras?.baseline?.gold[b] ?? null,
+      };
       return {
         id: q.id,
         candidates,
@@ -460,6 +505,7 @@ export class Trainer {
               judged.map((x) => -x.utility!),
             )
           : null,
+        ...(extras && { goldRank: goldRank ?? null, nllNoDoc: extras.baseline ? extras.baseline.noDoc[b]! : null }),
       };
     });
     // Candidates re-ranked by this step's scores; recall averaged over questions with gold.
@@ -495,6 +541,24 @@ export class Trainer {
     this.optR?.dispose();
     this.optG?.dispose();
   }
+}
+
+/** Each question's candidates as the search found them, and where its gold passage ranked in that search. */
+interface Found {
+  ids: string[][];
+  scores: number[][];
+  gold: (IndexRank | null)[];
+}
+
+/** What a step records besides what its loss used (makeRecord's last argument). */
+interface RecordExtras {
+  gold: (IndexRank | null)[];
+  baseline: Baselines | null;
+}
+/** Per question, the answer NLL with no document, and given the gold passage when it was not judged (else null). */
+interface Baselines {
+  noDoc: Float64Array;
+  gold: (number | null)[];
 }
 
 interface Utility {

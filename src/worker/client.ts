@@ -14,6 +14,7 @@ import {
   type EngineResponse,
   type ErrorCode,
   type ErrorResponse,
+  type IndexSummary,
   type Payloads,
   type ProgressCallback,
   type ResultOf,
@@ -61,6 +62,8 @@ export class EngineClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private dead: WorkerCrashedError | null = null;
+  /** Told whenever any request (re)built or reopened the index: the page's Index cell shows it. */
+  onIndex: ((summary: IndexSummary) => void) | null = null;
 
   constructor(private readonly worker: Worker) {
     worker.addEventListener('message', (ev: MessageEvent<EngineResponse>) => this.onMessage(ev.data));
@@ -114,6 +117,7 @@ export class EngineClient {
       case 'progress': {
         // Every field but kind and id, so a field added to ProgressResponse reaches the caller.
         const { kind: _kind, id: _id, ...progress } = msg;
+        if (progress.index) this.onIndex?.(progress.index);
         p.onProgress?.(progress);
         return;
       }

@@ -10,8 +10,8 @@ import { Engine, runSelfTest, type SelfTestResult } from '../tensor';
 import { MedRankError } from '../core/errors';
 import type { Weights } from '../models/weights';
 import { parseDataset, type Dataset } from '../data/datasets';
-import { readDatasetFiles } from '../data/sources';
-import { buildIndex, docText, openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
+import { datasetFileNames, readDatasetFiles } from '../data/sources';
+import { docText, openIndex, searchIndex, type ColbertIndex } from '../retrieval/index';
 import { explainMaxSim, type MaxSimExplanation } from '../retrieval/explain';
 import { exportMergedWeights } from '../models/export';
 import { resolveConfig } from '../training/config';
@@ -20,7 +20,10 @@ import { planEvaluation } from '../training/eval-request';
 import { DatasetTables } from '../training/lookup';
 import { PromptBuilder } from '../training/prompts';
 import { ModelNotLoadedError, ResumeRefusedError, TrainingNotReadyError } from './errors';
-import { checkpointConfigDiff, runTraining, type RunResult } from '../training/run';
+import { Baseline } from '../models/baseline';
+import type { RunStart } from '../training/records';
+import { trainerProblem } from '../training/step';
+import { checkpointConfigDiff, runTraining, splitOf, type RunResult } from '../training/run';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
 import { loadGenerator, loadRetriever } from '../models/load';
@@ -33,6 +36,7 @@ import { version as MEDRANK_VERSION } from '../../package.json';
 import {
   type CallOptions,
   type EngineApi,
+  type ProgressCallback,
   type Payloads,
   type DatasetSummary,
   type ExportedBundle,
@@ -68,11 +72,22 @@ export class GpuEngine implements EngineApi {
   /** The index and its lifecycle (index-slot.ts). */
   private readonly slot = new IndexSlot();
   /**
-   * The runId of the run that last trained the loaded models (null: untrained since loaded). A
-   * resume from another run's checkpoint would start from weights that run never had.
+   * Where the loaded models are: as loaded, or as run `runId` left them after `step` steps (the
+   * only state a new run may continue from; a resume starts from its run's own start).
    */
-  trainedBy: string | null = null;
+  models: RunStart = { from: 'loaded' };
+  /** The name of the run the models are at (for messages). */
+  private modelsRunName = '';
+  /** Each loaded model's checkpoint values of what runs changed, to start from them again (models/baseline.ts). */
+  private readonly baselines: Partial<Record<ModelRole, Baseline>> = {};
+  /** What one evaluation question cost last (ms), for a run's ETA until it has measured its own. */
+  private evalQuestionMs: number | null = null;
   private unnamedRuns = 0;
+
+  /** The run that last trained the loaded models (null: as loaded). */
+  get trainedBy(): string | null {
+    return this.models.from === 'run' ? this.models.runId : null;
+  }
   /** The last run's result (every step record; the page gets them streamed as trainRecord). */
   lastRun: RunResult | null = null;
   /** Where each loaded model came from, and whether a run has trained it since (exportBundle). */
@@ -156,14 +171,16 @@ export class GpuEngine implements EngineApi {
       const r = await loadRetriever(e, files, opts);
       this.retriever?.encoder.dispose();
       this.retriever = r;
-      this.trainedBy = null;
+      this.baselines.retriever = new Baseline(r.encoder.weights, () => r.encoder.linears());
+      await this.onModelLoaded('retriever');
       this.origins.retriever = { files, source, trained: false };
       return retrieverSummary(r, files.label, performance.now() - t0);
     }
     const g = await loadGenerator(e, files, opts);
     this.generator?.model.dispose();
     this.generator = g;
-    this.trainedBy = null;
+    this.baselines.generator = new Baseline(g.model.weights, () => g.model.linears());
+    await this.onModelLoaded('generator');
     this.origins.generator = { files, source, trained: false };
     return generatorSummary(g, files.label, performance.now() - t0);
   }
@@ -196,7 +213,7 @@ export class GpuEngine implements EngineApi {
     {
       const files = await readDatasetFiles(source, signal ?? new AbortController().signal, onProgress);
       const format = source.kind === 'demo' ? 'jsonl' : source.format;
-      const ds = parseDataset(format, files, source.kind === 'demo' ? 'demo' : undefined);
+      const ds = parseDataset(format, files, source.kind === 'demo' ? 'demo' : undefined, datasetFileNames(source));
       this.dataset = ds;
       this.slot.onDataset();
       const kinds: Record<string, number> = {};
@@ -231,12 +248,78 @@ export class GpuEngine implements EngineApi {
     }
   }
 
-  /** The loaded models, dataset and an index built with the loaded retriever, or what is missing, said for `what`. */
-  private async partsFor(what: 'training' | 'evaluation'): Promise<{
+  /**
+   * A model was loaded in place of another: the pair is "as loaded" again, so the other one goes
+   * back to its checkpoint too (a pair half trained by a run is no state a run can start from).
+   */
+  private async onModelLoaded(role: ModelRole): Promise<void> {
+    if (this.models.from === 'run') {
+      const other: ModelRole = role === 'retriever' ? 'generator' : 'retriever';
+      if (this.baselines[other]?.changed) {
+        await this.baselines[other]!.restore();
+        if (other === 'retriever') this.slot.retrieverMoved();
+      }
+    }
+    this.models = { from: 'loaded' };
+    this.modelsRunName = '';
+  }
+
+  /** Both models back as loaded (no-op when they are); the index is reopened when next needed. */
+  private async resetToLoaded(): Promise<void> {
+    if (this.baselines.generator?.changed) await this.baselines.generator.restore();
+    if (this.baselines.retriever?.changed) {
+      await this.baselines.retriever.restore();
+      this.slot.retrieverMoved();
+    }
+    for (const o of Object.values(this.origins)) o.trained = false;
+    this.models = { from: 'loaded' };
+    this.modelsRunName = '';
+  }
+
+  async resetModels(_p: Payloads['resetModels'] = {}): Promise<RunStart> {
+    await this.ready();
+    if (!this.retriever && !this.generator) throw new ModelNotLoadedError('no model is loaded: nothing to reset');
+    await this.resetToLoaded();
+    return this.models;
+  }
+
+  /** Where the models are now, in words: "as loaded", "as LLM-Rank #2 left them". */
+  private modelsInWords(): string {
+    return this.models.from === 'loaded' ? 'as loaded' : `as ${this.modelsRunName || this.models.runId} left it`;
+  }
+
+  /**
+   * The index for the loaded retriever: the slot's, or, when the retriever moved since one was
+   * built (a run trained it, a reset), reopened for its weights now (IndexedDB when they were
+   * indexed before, else encoded; progress says why), or null when none was ever built.
+   */
+  private async indexFor(r: ColbertRetriever, ds: Dataset, onProgress?: ProgressCallback): Promise<ColbertIndex | null> {
+    const have = this.slot.for(r);
+    if (have || !this.slot.wanted) return have;
+    const why = `the retriever's weights moved since the index was built: re-indexing with the retriever ${this.modelsInWords()}`;
+    onProgress?.({ done: 0, total: ds.passages.length, message: why, phase: 'index' });
+    const index = await openIndex(r, ds.passages, {
+      batchSize: 64,
+      onProgress: (p) =>
+        onProgress?.({ done: p.done, total: p.total, message: `${why}: ${p.done} of ${p.total} passages`, phase: 'index' }),
+    });
+    this.slot.set(index, r);
+    const summary = indexSummary(index);
+    onProgress?.({
+      done: ds.passages.length,
+      total: ds.passages.length,
+      message: summary.fromCache ? 'index reopened from this browser' : 'index rebuilt',
+      phase: 'index',
+      index: summary,
+    });
+    return index;
+  }
+
+  /** The loaded models and dataset, or what is missing, said for `what`. */
+  private async modelsFor(what: 'training' | 'evaluation'): Promise<{
     retriever: ColbertRetriever;
     generator: Generator;
     dataset: Dataset;
-    index: ColbertIndex;
   }> {
     await this.ready(); // a lost device drops the models: the checks below then say so
     const { retriever, generator, dataset } = this;
@@ -249,20 +332,49 @@ export class GpuEngine implements EngineApi {
       throw new TrainingNotReadyError(
         `${what} needs ${missing.join(', ')}: load ${missing.length > 1 ? 'them' : 'it'} first, then build the index`,
       );
-    const index = this.slot.for(retriever);
-    if (!index) throw new TrainingNotReadyError(this.slot.missingFor(retriever));
-    return { retriever, generator, dataset, index };
+    return { retriever, generator, dataset };
+  }
+
+  /** modelsFor, and the index for the retriever as it is (reopened when it moved), or why there is none. */
+  private async partsFor(
+    what: 'training' | 'evaluation',
+    onProgress?: ProgressCallback,
+  ): Promise<{ retriever: ColbertRetriever; generator: Generator; dataset: Dataset; index: ColbertIndex }> {
+    const parts = await this.modelsFor(what);
+    const index = await this.indexFor(parts.retriever, parts.dataset, onProgress);
+    if (!index) throw new TrainingNotReadyError(this.slot.missingFor(parts.retriever));
+    return { ...parts, index };
+  }
+
+  /**
+   * Where a run starts, checked before anything changes: a fresh run from the loaded checkpoints
+   * or from the models as the run that last trained them left them; a resume from its run's own
+   * start (from another run's models only while the models are still as the resumed run left them).
+   */
+  private startOf(run: Omit<Payloads['train'], 'config'>): RunStart {
+    const asked = run.start ?? { from: 'loaded' };
+    if (asked.from === 'loaded') return { from: 'loaded' };
+    if (run.resume) {
+      if (this.models.from === 'run' && this.models.runId === run.runId) return this.models;
+      throw new ResumeRefusedError(
+        'start: this run continued from the models another run had left, and the loaded models are no longer ' +
+          'as this run left them: it cannot resume exactly. Start a new run (from the loaded checkpoints, or continuing another run)',
+        'start',
+      );
+    }
+    if (this.models.from === 'run' && this.models.runId === asked.runId) return this.models;
+    throw new ResumeRefusedError(
+      `start: the loaded models are ${this.models.from === 'loaded' ? 'as loaded' : `as ${this.modelsRunName || this.models.runId} left them`}, ` +
+        'not as the run to continue left them (only the last run to train them can be continued): start from the loaded checkpoints',
+      'start',
+    );
   }
 
   async train({ config: partial, ...run }: Payloads['train'], { onProgress, signal }: CallOptions = {}): Promise<TrainResult> {
     const config = resolveConfig(partial); // a bad field fails here, with ConfigError's message
-    const { retriever, generator, dataset, index } = await this.partsFor('training');
+    const { retriever, generator, dataset } = await this.modelsFor('training');
     const resume = run.resume ?? null;
     if (resume) {
-      if (this.trainedBy !== null && this.trainedBy !== run.runId)
-        throw new ResumeRefusedError(
-          'the loaded models were trained by another run since they were loaded: load the models again, build the index, then resume',
-        );
       const diff = checkpointConfigDiff(resume, config);
       if (diff.length)
         throw new ResumeRefusedError(
@@ -276,11 +388,27 @@ export class GpuEngine implements EngineApi {
           'steps',
         );
     }
-    // From the first update on the models are this run's, whatever happens next.
-    this.trainedBy = run.runId ?? `unnamed run ${++this.unnamedRuns}`;
-    if (config.schedule !== 'frozen-retriever' && this.origins.retriever) this.origins.retriever.trained = true;
-    if (config.schedule !== 'retriever-only' && this.origins.generator) this.origins.generator.trained = true;
+    const start = this.startOf(run);
+    // What the trainer would refuse (batch, candidates, context) is refused before the models move.
+    const problem = trainerProblem(
+      config,
+      dataset.questions.filter((q) => splitOf(q, config.seed) === 'train').length,
+      generator.model.config.maxPositions,
+    );
+    if (problem) throw new TrainingNotReadyError(problem);
+    // No index to be had (never built for this corpus): refused before the models move too.
+    if (!this.slot.for(retriever) && !this.slot.wanted) throw new TrainingNotReadyError(this.slot.missingFor(retriever));
+    // The models at the start: put back as loaded, or the continued run's adapters folded into
+    // their weights (this run's configuration drops adapters; the function stays the same).
+    if (start.from === 'loaded') await this.resetToLoaded();
+    else for (const b of Object.values(this.baselines)) await b.mergeAdapters();
+    const index = await this.indexFor(retriever, dataset, onProgress);
+    if (!index) throw new TrainingNotReadyError(this.slot.missingFor(retriever));
+    const runId = run.runId ?? `unnamed run ${++this.unnamedRuns}`;
+    const trainsRetriever = config.schedule !== 'frozen-retriever';
+    let started = false;
     const totalMs = (r: { ms: Record<string, number> }): number => Object.values(r.ms).reduce((a, b) => a + b, 0);
+    const eta = (ms: number | null): { etaMs?: number } => (ms === null ? {} : { etaMs: ms });
     let result: RunResult;
     try {
       result = await runTraining(
@@ -288,11 +416,25 @@ export class GpuEngine implements EngineApi {
         config,
         {
           signal,
-          onStep: (rec) =>
+          evalQuestionMs: this.evalQuestionMs,
+          onStart: async (trainables) => {
+            // The last moment before a weight changes: keep the loaded values of what will train.
+            await this.baselines.retriever?.keep(trainables);
+            await this.baselines.generator?.keep(trainables);
+            started = true;
+            this.models = { from: 'run', runId, step: resume?.step ?? 0 };
+            this.modelsRunName = run.runName ?? runId;
+            if (trainsRetriever && this.origins.retriever) this.origins.retriever.trained = true;
+            if (config.schedule !== 'retriever-only' && this.origins.generator) this.origins.generator.trained = true;
+          },
+          onStep: (rec, etaMs) => {
+            this.models = { from: 'run', runId, step: rec.step + 1 };
             onProgress?.({
               done: rec.step + 1,
               total: config.steps,
               message: `step ${rec.step + 1}/${config.steps}: retriever loss ${fmt(rec.loss.retriever)}, generator loss ${fmt(rec.loss.generator)}`,
+              phase: 'step',
+              ...eta(etaMs),
               trainStep: {
                 step: rec.step + 1,
                 loss: { ...rec.loss },
@@ -301,12 +443,25 @@ export class GpuEngine implements EngineApi {
                 ms: totalMs(rec),
               },
               trainRecord: rec,
+            });
+          },
+          onPhase: (p, etaMs) =>
+            onProgress?.({
+              done: p.kind === 'evaluate' ? p.done : p.step,
+              total: p.kind === 'evaluate' ? p.total : config.steps,
+              message:
+                p.kind === 'evaluate'
+                  ? `evaluating on ${p.split} after step ${p.step}: ${p.done} of ${p.total} questions`
+                  : `saving the checkpoint at step ${p.step}`,
+              phase: p.kind,
+              ...eta(etaMs),
             }),
           saveCheckpoint: async (c) =>
             onProgress?.({
               done: c.step,
               total: config.steps,
               message: `checkpoint at step ${c.step}`,
+              phase: 'checkpoint',
               trainCheckpoint: c,
             }),
           onEval: (ev) =>
@@ -314,39 +469,33 @@ export class GpuEngine implements EngineApi {
               done: ev.step,
               total: config.steps,
               message: `evaluated at step ${ev.step}: accuracy ${(ev.result.accuracy.retrieved * 100).toFixed(0)}% with retrieval`,
+              phase: 'evaluate',
               trainEval: ev,
             }),
         },
         resume,
       );
     } catch (err) {
-      this.slot.afterFailedRun(config.schedule);
+      // A run refused by the trainer before it started changed nothing; one that failed after it
+      // started leaves the models as it left them (a run can start from the checkpoints again),
+      // and an index the moved retriever no longer matches, reopened when next needed.
+      if (started && trainsRetriever) this.slot.retrieverMoved();
       throw err;
     }
     this.lastRun = result;
-    // Not cancellable: when the retriever trained, the old index is gone.
-    const fresh = await this.slot.afterRun({
-      trainedRetriever: result.records.some((r) => r.trains.retriever),
-      runIndex: result.index,
-      retriever,
-      rebuild: () =>
-        buildIndex(retriever, dataset.passages, {
-          batchSize: 64,
-          onProgress: (p) =>
-            onProgress?.({
-              done: p.done,
-              total: p.total,
-              message: `re-indexing with the trained retriever: ${p.done} of ${p.total} passages`,
-            }),
-        }),
-    });
-    const rebuilt = fresh ? indexSummary(fresh) : null;
+    this.evalQuestionMs = result.evalQuestionMs ?? this.evalQuestionMs;
+    const indexMoved = result.records.some((r) => r.trains.retriever);
+    if (indexMoved) this.slot.retrieverMoved(result.index);
+    else if (result.index !== this.slot.current) result.index.dispose();
     return {
       evals: result.evals,
       stopped: result.stopped,
+      skipped: result.skipped,
       phaseMs: result.phaseMs,
       steps: result.records.length,
-      index: rebuilt,
+      start,
+      models: this.models,
+      indexMoved,
     };
   }
 
@@ -362,29 +511,32 @@ export class GpuEngine implements EngineApi {
     return this.lookupTables().lookup(p);
   }
 
-  async maxsim(p: Payloads['maxsim']): Promise<MaxSimExplanation> {
+  async maxsim(p: Payloads['maxsim'], { onProgress }: CallOptions = {}): Promise<MaxSimExplanation> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
     const passage = this.lookupTables().passages.get(p.docId);
     if (!passage) throw new ModelNotLoadedError(`the loaded dataset has no passage "${p.docId}"`);
     await this.ready();
     // The index's vectors when it was built by this retriever: the very numbers search ranks by.
-    const index = this.slot.for(r);
+    const index = this.dataset ? await this.indexFor(r, this.dataset, onProgress) : null;
     const fromIndex = index ? { index, docId: p.docId } : undefined;
     return explainMaxSim(r, p.query, docText(passage), fromIndex);
   }
 
   async evaluate(p: Payloads['evaluate'], { onProgress, signal }: CallOptions = {}): Promise<EvalResult> {
-    const { retriever, generator, dataset, index } = await this.partsFor('evaluation');
+    const { retriever, generator, dataset, index } = await this.partsFor('evaluation', onProgress);
+    const t0 = performance.now();
     const plan = planEvaluation(p, dataset, generator.model.config.maxPositions);
     const prompts = new PromptBuilder(generator, this.lookupTables().passages, plan.docMaxTokens);
-    return evaluate(retriever, index, prompts, plan.questions, {
+    const result = await evaluate(retriever, index, prompts, plan.questions, {
       topM: plan.topM,
       alignmentCandidates: plan.alignmentCandidates,
       chunk: this.evalChunk,
       signal,
       onProgress: (done, total) => onProgress?.({ done, total, message: `evaluated ${done} of ${total} ${p.split} questions` }),
     });
+    if (plan.questions.length) this.evalQuestionMs = (performance.now() - t0) / plan.questions.length;
+    return result;
   }
 
   async exportWeights(p: Payloads['exportWeights']): Promise<ExportedWeights> {
@@ -442,10 +594,10 @@ export class GpuEngine implements EngineApi {
     });
   }
 
-  async search({ query, k }: Payloads['search']): Promise<SearchHit[]> {
+  async search({ query, k }: Payloads['search'], { onProgress }: CallOptions = {}): Promise<SearchHit[]> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
-    const index = this.slot.for(r);
+    const index = this.dataset ? await this.indexFor(r, this.dataset, onProgress) : null;
     if (!index || !this.dataset) throw new ModelNotLoadedError(this.slot.missingFor(r) || 'no dataset is loaded: load one first');
     const { ids, scores } = await searchIndex(index, r, [query], k);
     const text = new Map(this.dataset.passages.map((p) => [p.id, p.title ? `${p.title}. ${p.text}` : p.text]));
@@ -455,7 +607,7 @@ export class GpuEngine implements EngineApi {
   async dispose(_p: Payloads['dispose'] = {}): Promise<null> {
     this.retriever = null;
     this.generator = null;
-    this.trainedBy = null;
+    this.models = { from: 'loaded' };
     if (this.ownsGpu) this.gpu?.destroy();
     this.gpu = null;
     this.engine = null;

@@ -1,15 +1,18 @@
 // The worker's ColBERT index and every decision about its life, in one place: which retriever it
 // was built with (an index from another retriever serves nothing), dropped with a new corpus,
-// replaced by a build, dropped when a failed run may have moved the retriever, and rebuilt with
-// the trained retriever after a run that trained it (a refresh's index inside the run is freed).
+// replaced by a build, and dropped when the retriever's weights move (a run trained it, the models
+// were reset to their checkpoints). A moved retriever's index is wanted back: the engine reopens
+// it when next needed (from IndexedDB when those weights were indexed before, else built), saying
+// why, rather than re-encoding every passage at the end of each run.
 
 import type { ColbertRetriever } from '../models/colbert';
 import type { ColbertIndex } from '../retrieval/index';
-import type { Schedule } from '../training/config';
 
 export class IndexSlot {
   private index: ColbertIndex | null = null;
   private builtWith: ColbertRetriever | null = null;
+  /** An index of this corpus was built and the retriever has moved since: the next use rebuilds it. */
+  private moved = false;
 
   /** The index, whoever built it (tests, and to say why it cannot be used). */
   get current(): ColbertIndex | null {
@@ -19,6 +22,11 @@ export class IndexSlot {
   /** The index if retriever `r` built it, else null. */
   for(r: ColbertRetriever | null): ColbertIndex | null {
     return this.index && r && this.builtWith === r ? this.index : null;
+  }
+
+  /** True when there is no index for the retriever only because its weights moved since one was built. */
+  get wanted(): boolean {
+    return this.moved && !this.index;
   }
 
   /** Why there is no index for `r` ('' when there is one). */
@@ -34,6 +42,7 @@ export class IndexSlot {
     if (this.index !== index) this.index?.dispose();
     this.index = index;
     this.builtWith = r;
+    this.moved = false;
   }
 
   /** Free the index (idempotent). */
@@ -41,6 +50,7 @@ export class IndexSlot {
     this.index?.dispose();
     this.index = null;
     this.builtWith = null;
+    this.moved = false;
   }
 
   /** A new corpus was loaded: an index belongs to one corpus. */
@@ -49,29 +59,14 @@ export class IndexSlot {
   }
 
   /**
-   * A run failed after it started: steps before the failure may have moved the retriever, and a
-   * refresh frees the index it replaces, so unless the retriever was frozen the index cannot be trusted.
+   * The retriever's weights moved (a run trained it, a reset put it back): its index no longer
+   * ranks by them. Freed (with `runIndex`, the one a run's refresh made, when it is another) and
+   * wanted back: the next search, evaluation or run reopens it for the weights as they are then.
    */
-  afterFailedRun(schedule: Schedule): void {
-    if (schedule !== 'frozen-retriever') this.drop();
-  }
-
-  /**
-   * A run finished. If the retriever trained, the index (and any the trainer made on a refresh,
-   * `runIndex`) is replaced by `rebuild()` with the trained retriever, so search and the next run
-   * start from it; returns the new index, or null when the old one still holds.
-   */
-  async afterRun(o: {
-    trainedRetriever: boolean;
-    runIndex: ColbertIndex;
-    retriever: ColbertRetriever;
-    rebuild: () => Promise<ColbertIndex>;
-  }): Promise<ColbertIndex | null> {
-    if (!o.trainedRetriever) return null;
-    if (o.runIndex !== this.index) o.runIndex.dispose(); // a refresh's index: not ours to keep
+  retrieverMoved(runIndex: ColbertIndex | null = null): void {
+    const had = this.index !== null || runIndex !== null || this.moved;
+    if (runIndex && runIndex !== this.index) runIndex.dispose();
     this.drop();
-    const fresh = await o.rebuild();
-    this.set(fresh, o.retriever);
-    return fresh;
+    this.moved = had;
   }
 }

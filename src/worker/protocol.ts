@@ -23,9 +23,11 @@ import type { BundleManifest } from '../training/bundle';
 import type { EvalResult } from '../training/evaluate';
 import type { LookupDoc, LookupQuestion, LookupResult } from '../training/lookup';
 import type { EvalEntry, RunCheckpoint } from '../training/run';
+import type { RunStart } from '../training/records';
 import type { CandidateRecord, Phase, StepRecord } from '../training/step';
 
 export type {
+  RunStart,
   GpuInfo,
   SelfTestResult,
   TrainConfig,
@@ -104,21 +106,31 @@ export interface TrainResult {
   evals: EvalEntry[];
   /** Set when the run stopped early (the user, a non-finite loss): at which step and why. */
   stopped: { step: number; message: string } | null;
+  /** Set when every step ran but a stop skipped an evaluation still to come: which. */
+  skipped: string | null;
   /** Mean milliseconds per step of each phase. */
   phaseMs: Record<Phase, number>;
   /** Steps taken. */
   steps: number;
-  /** The index rebuilt with the trained retriever after the run; null when the retriever did not train. */
-  index: IndexSummary | null;
+  /** Where the run's models started (what its record keeps). */
+  start: RunStart;
+  /** Where the loaded models are now: as this run left them (or as loaded, when it trained nothing). */
+  models: RunStart;
+  /** The retriever trained: its index is reopened (IndexedDB, else built) when next needed. */
+  indexMoved: boolean;
 }
 
-/** Which run a `train` request continues: its id, and the checkpoint to resume from. */
+/** Where a new run's models start: the loaded checkpoints, or the models as run `runId` left them. */
+export type StartRequest = { from: 'loaded' } | { from: 'run'; runId: string };
+
+/** Which run a `train` request is, where it starts, and the checkpoint to resume from. */
 export interface TrainRunOptions {
-  /**
-   * The notebook's id of the run. The worker remembers which run last trained the loaded models
-   * (loading a model forgets it): a resume is refused when another run trained them since.
-   */
+  /** The notebook's id of the run (the worker remembers which run last trained the loaded models). */
   runId?: string;
+  /** The run's name, for messages ("the retriever as LLM-Rank #2 left it"). */
+  runName?: string;
+  /** Where it starts (default: the loaded checkpoints). A resume gives the start its run had. */
+  start?: StartRequest;
   /** Continue this checkpoint's run (its config must match the request's but for steps and recordScoresAfter). */
   resume?: RunCheckpoint;
 }
@@ -160,14 +172,19 @@ export interface Payloads {
   search: { query: string; k: number };
   /**
    * Train the loaded retriever and generator jointly (runTraining) on the dataset's training split,
-   * starting from the built index; progress per step (its scalars in trainStep, its full record in
-   * trainRecord), per evaluation (trainEval) and per checkpoint (trainCheckpoint). The models stay
-   * trained; the index is rebuilt with the trained retriever when it trained. `resume` continues a
-   * checkpoint: refused (code 'resume-refused') when a run other than `runId` trained the loaded
-   * models since they were loaded, or when the config differs from the checkpoint's but for steps
-   * and recordScoresAfter (then `field` names the first). Cancelling stops it after the current step.
+   * from `start`: the loaded checkpoints (default; models a run trained are put back first) or,
+   * asked for, the models as run `start.runId` left them (refused with code 'resume-refused' and
+   * field 'start' when they are no longer). Progress per step (its scalars in trainStep, its full
+   * record in trainRecord), per evaluation (trainEval) and per checkpoint (trainCheckpoint), each
+   * with its phase and the run's ETA. The models stay trained; when the retriever trained, its
+   * index is reopened when next needed. `resume` continues a checkpoint from the start its run
+   * had: refused when that start cannot be had (another run's models were continued and are gone)
+   * or when the config differs from the checkpoint's but for steps and recordScoresAfter (then
+   * `field` names the first). Cancelling ends it after the step in flight.
    */
   train: { config: Partial<TrainConfig> } & TrainRunOptions;
+  /** Put both loaded models back as their checkpoints were loaded (adapters dropped); the index is reopened when next needed. */
+  resetModels: Record<string, never>;
   /** Questions and passages of the loaded dataset by id; splits as splitOf with `seed` (default 0) gives them. */
   lookup: { questionIds: string[]; docIds: string[]; seed?: number };
   /**
@@ -220,6 +237,7 @@ export const CALL_KINDS = [
   'evaluate',
   'exportWeights',
   'exportBundle',
+  'resetModels',
 ] as const satisfies readonly CallKind[];
 
 /** A request as posted: its kind, its id and its payload; `cancel` aborts request `target` (handled at once, not queued). */
@@ -248,6 +266,7 @@ export interface ResultOf {
   evaluate: EvalResult;
   exportWeights: ExportedWeights;
   exportBundle: ExportedBundle;
+  resetModels: RunStart;
   cancel: boolean;
 }
 
@@ -272,7 +291,15 @@ export interface ProgressResponse {
    * stopped early (so a stopped run resumes from where it stopped). Its own message, no trainStep.
    */
   trainCheckpoint?: RunCheckpoint;
+  /** What a run is doing now: a step, an evaluation, a checkpoint, or reopening the index. */
+  phase?: RunProgressPhase;
+  /** A run's estimate of the milliseconds left, every phase still to come counted (absent: no estimate yet). */
+  etaMs?: number;
+  /** The index was (re)built or reopened during this request: its summary (the Index cell shows it). */
+  index?: IndexSummary;
 }
+
+export type RunProgressPhase = 'step' | 'evaluate' | 'checkpoint' | 'index';
 
 export type ResultResponse = {
   [K in RequestKind]: { kind: 'result'; id: number; request: K; value: ResultOf[K] };

@@ -115,14 +115,16 @@ describe('the engine for the notebook', () => {
     expect(cp.records).toHaveLength(1);
     expect(g.trainedBy).toBe('run-a');
 
-    // Another run's checkpoint on models run-a trained, and run-a's with another config: refused.
-    await expect(g.train({ config: CONFIG, runId: 'run-b', resume: cp })).rejects.toMatchObject({
+    // A checkpoint of a run that continued another's, once the models are no longer as it left
+    // them, and run-a's with another config: refused, nothing changed.
+    await expect(
+      g.train({ config: CONFIG, runId: 'run-b', resume: cp, start: { from: 'run', runId: 'run-x' } }),
+    ).rejects.toMatchObject({
       name: 'ResumeRefusedError',
-      field: null,
-      message: expect.stringMatching(
-        /trained by another run since they were loaded: load the models again, build the index, then resume/,
-      ),
+      field: 'start',
+      message: expect.stringMatching(/cannot resume exactly/),
     });
+    expect(g.trainedBy).toBe('run-a');
     await expect(g.train({ config: { ...CONFIG, lrGenerator: 0.5 }, runId: 'run-a', resume: cp })).rejects.toMatchObject({
       name: 'ResumeRefusedError',
       field: 'lrGenerator',
@@ -139,9 +141,89 @@ describe('the engine for the notebook', () => {
     expect(checkpoints.map((c) => c.step)).toEqual([1, 3]); // and the one at the end
     expect(checkpoints[1]!.records.map((r) => r.step)).toEqual([0, 1, 2]);
 
-    // Loading a model forgets who trained them: a checkpoint of any run may then resume.
+    // Loading a model puts the pair back as loaded (the other one too).
     await g.loadModel({ role: 'generator', source: await folder('generator') });
     expect(g.trainedBy).toBeNull();
+    expect(g.models).toEqual({ from: 'loaded' });
+  });
+
+  it('every run starts from the loaded checkpoints unless it continues one; a reset puts the models back', async () => {
+    // The retriever trains in full and the generator with LoRA + embeddings: both kinds of change.
+    const config: Partial<TrainConfig> = {
+      ...CONFIG,
+      steps: 2,
+      retrieverSide: 'both',
+      generatorEmbeddings: true,
+      lrRetriever: 5e-2,
+      lrGenerator: 5e-2,
+    };
+    const g = await engineWith();
+    const losses = async (runId: string, start?: { from: 'loaded' } | { from: 'run'; runId: string }) => {
+      const recs: StepRecord[] = [];
+      const out = await g.train(
+        { config, runId, ...(start ? { start } : {}) },
+        { onProgress: (p) => p.trainRecord && void recs.push(p.trainRecord) },
+      );
+      return { out, recs: recs.map((r) => [r.loss.retriever!, r.loss.generator!]) };
+    };
+    const a = await timed('run a (2 steps)', () => losses('run-a'));
+    expect(a.out.start).toEqual({ from: 'loaded' });
+    expect(a.out.models).toEqual({ from: 'run', runId: 'run-a', step: 2 });
+    expect(a.out.indexMoved).toBe(true);
+    // The same config from the loaded checkpoints again: the very same numbers (nothing of run a carried over).
+    const b = await timed('run b (2 steps, from loaded)', () => losses('run-b'));
+    b.recs.forEach((l, i) => {
+      expect(l[0]).toBeCloseTo(a.recs[i]![0], 5);
+      expect(l[1]).toBeCloseTo(a.recs[i]![1], 5);
+    });
+    // Continuing run b: its first step starts where b ended, so its losses differ from a's first.
+    await expect(losses('run-c', { from: 'run', runId: 'run-a' })).rejects.toMatchObject({ field: 'start' });
+    const c = await timed('run c (2 steps, continuing b)', () => losses('run-c', { from: 'run', runId: 'run-b' }));
+    expect(c.out.start).toEqual({ from: 'run', runId: 'run-b', step: 2 });
+    expect(Math.abs(c.recs[0]![1] - a.recs[0]![1])).toBeGreaterThan(1e-4);
+    // One reset: the checkpoints' weights exactly, adapters gone; a run then gives run a's numbers once more.
+    const before = await g.exportWeights({ role: 'generator' });
+    expect(await g.resetModels({})).toEqual({ from: 'loaded' });
+    const reloaded = new GpuEngine(await getEngine());
+    await reloaded.loadModel({ role: 'generator', source: await folder('generator') });
+    const asLoaded = await reloaded.exportWeights({ role: 'generator' });
+    const afterReset = await g.exportWeights({ role: 'generator' });
+    const same = (x: Uint8Array, y: Uint8Array): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+    expect(same(afterReset.bytes, asLoaded.bytes)).toBe(true);
+    expect(same(before.bytes, asLoaded.bytes)).toBe(false);
+    const d = await timed('run d (2 steps, after reset)', () => losses('run-d'));
+    d.recs.forEach((l, i) => expect(l[1]).toBeCloseTo(a.recs[i]![1], 5));
+  });
+
+  it('Stop ends a run after the step in flight; after the last step the run is done and only the final evaluation is skipped', async () => {
+    const g = await engineWith();
+    const seen: Progress[] = [];
+    const stop = new AbortController();
+    const out = await timed('train (stopped on the last step)', () =>
+      g.train(
+        { config: { ...CONFIG, steps: 2, evalLimit: 2 }, runId: 'run-s' },
+        {
+          signal: stop.signal,
+          onProgress: (p) => {
+            seen.push(p);
+            if (p.trainRecord?.step === 1) stop.abort();
+          },
+        },
+      ),
+    );
+    expect(out.stopped).toBeNull();
+    expect(out.steps).toBe(2);
+    expect(out.skipped).toMatch(/final evaluation/);
+    expect(out.evals).toEqual([]);
+    // Nothing ran after the stop but the checkpoint that makes the run resumable.
+    const after = seen.slice(seen.findIndex((p) => p.trainRecord?.step === 1) + 1);
+    expect(after.map((p) => p.phase)).toEqual(['checkpoint', 'checkpoint']);
+    // Every step reported its phase and, from the first on, an ETA.
+    const steps = seen.filter((p) => p.phase === 'step');
+    expect(steps).toHaveLength(2);
+    expect(steps.every((p) => typeof p.etaMs === 'number' && p.etaMs >= 0)).toBe(true);
+    // The ETA after step 1 counts step 2 and the final evaluation of 2 questions, more than a step.
+    expect(steps[0]!.etaMs!).toBeGreaterThan(steps[0]!.trainStep!.ms);
   });
 
   it('scoreAfter: the updated retriever re-scores the same candidates, as a fresh scoring after the step does', async () => {

@@ -145,7 +145,16 @@ describe('EngineClient', () => {
     w.reply({ kind: 'progress', id: req.id, done: 3, total: 4, message: 'step 3/4', trainRecord: record, trainStep: summary });
     w.reply({ kind: 'progress', id: req.id, done: 3, total: 4, message: 'evaluated', trainEval: { step: 3 } as never });
     w.reply({ kind: 'progress', id: req.id, done: 4, total: 4, message: 'checkpoint', trainCheckpoint: checkpoint });
-    const value = { evals: [], stopped: null, phaseMs: {} as never, steps: 4, index: null };
+    const value = {
+      evals: [],
+      stopped: null,
+      skipped: null,
+      phaseMs: {} as never,
+      steps: 4,
+      start: { from: 'loaded' as const },
+      models: { from: 'loaded' as const },
+      indexMoved: false,
+    };
     w.reply({ kind: 'result', id: req.id, request: 'train', value });
     await expect(p).resolves.toBe(value);
     expect(got).toEqual([{ record, step: 3 }, { eval: 3 }, { checkpoint }]);

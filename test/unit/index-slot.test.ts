@@ -1,5 +1,5 @@
 // The worker's index lifecycle (src/worker/index-slot.ts): which retriever an index serves, and
-// what a new corpus, a build, a failed run and a finished run do to it; every index it lets go
+// what a new corpus, a build and a moved retriever do to it; every index it lets go
 // of is freed exactly once.
 import { describe, expect, it } from 'vitest';
 import type { ColbertRetriever } from '../../src/models/colbert';
@@ -38,38 +38,35 @@ describe('IndexSlot', () => {
     expect(freed).toEqual(['a', 'b']);
   });
 
-  it('a failed run drops the index unless the retriever was frozen', () => {
-    for (const [schedule, kept] of [
-      ['frozen-retriever', true],
-      ['synchronous', false],
-      ['staged', false],
-      ['retriever-only', false],
-    ] as const) {
-      const freed: string[] = [];
-      const slot = new IndexSlot();
-      slot.set(index('a', freed), retriever());
-      slot.afterFailedRun(schedule);
-      expect(slot.current !== null, schedule).toBe(kept);
-      expect(freed, schedule).toEqual(kept ? [] : ['a']);
-    }
-  });
-
-  it('a finished run: untrained retriever keeps the index; trained one rebuilds it and frees a refresh index too', async () => {
+  it('a moved retriever frees the index (and a refresh index) once, and wants it back until a build', () => {
     const freed: string[] = [];
     const slot = new IndexSlot();
     const r = retriever();
+    expect(slot.wanted).toBe(false);
+    // Nothing was built: a moved retriever wants nothing back (the user builds the first index).
+    slot.retrieverMoved();
+    expect(slot.wanted).toBe(false);
     const a = index('a', freed);
     slot.set(a, r);
-    let builds = 0;
-    const rebuild = async (): Promise<ColbertIndex> => index(`fresh${++builds}`, freed);
-    expect(await slot.afterRun({ trainedRetriever: false, runIndex: a, retriever: r, rebuild })).toBeNull();
-    expect(slot.for(r)).toBe(a);
-    expect(builds).toBe(0);
-    // The run refreshed the index (the trainer made `refreshed` and freed nothing of ours).
-    const refreshed = index('refreshed', freed);
-    const fresh = await slot.afterRun({ trainedRetriever: true, runIndex: refreshed, retriever: r, rebuild });
-    expect(fresh).not.toBeNull();
-    expect(slot.for(r)).toBe(fresh);
+    // The run refreshed the index (the trainer made `refreshed`): both are let go of.
+    slot.retrieverMoved(index('refreshed', freed));
+    expect(slot.current).toBeNull();
+    expect(slot.for(r)).toBeNull();
+    expect(slot.wanted).toBe(true);
     expect(freed.sort()).toEqual(['a', 'refreshed']);
+    // Moving again frees nothing more and still wants it; a build satisfies it.
+    slot.retrieverMoved();
+    expect(freed).toHaveLength(2);
+    expect(slot.wanted).toBe(true);
+    const b = index('b', freed);
+    slot.set(b, r);
+    expect(slot.wanted).toBe(false);
+    expect(slot.for(r)).toBe(b);
+    // The run's index is the slot's own (no refresh): freed once.
+    slot.retrieverMoved(b);
+    expect(freed.filter((n) => n === 'b')).toHaveLength(1);
+    // A new corpus: nothing of the old one is wanted.
+    slot.onDataset();
+    expect(slot.wanted).toBe(false);
   });
 });

@@ -37,6 +37,7 @@ import type {
   RetrieveResult,
   SearchHit,
   SelfTestResult,
+  RunStart,
   TrainResult,
   TrainRunOptions,
 } from '../../src/worker/protocol';
@@ -116,6 +117,11 @@ class FakeEngine implements EngineApi {
   exportBundle(): Promise<ExportedBundle> {
     return unused('exportBundle');
   }
+  resets = 0;
+  resetModels(): Promise<RunStart> {
+    this.resets++;
+    return Promise.resolve({ from: 'loaded' });
+  }
 }
 
 /** A macrotask: lets fake-indexeddb (which schedules with setImmediate) finish what is queued. */
@@ -132,6 +138,14 @@ async function waitFor<T>(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** The rest of a TrainResult: a run from the checkpoints that trained the retriever (so its index moved). */
+const ran = (runId = 'run', step = 0) => ({
+  skipped: null,
+  start: { from: 'loaded' as const },
+  models: { from: 'run' as const, runId, step },
+  indexMoved: true,
+});
 
 const phaseMs = Object.fromEntries(PHASES.map((p, i) => [p, i + 0.5])) as Record<Phase, number>;
 const trainEval: EvalEntry = { step: 3, split: 'validation', result: evalResult({ mrr10: 0.55 }) };
@@ -160,7 +174,7 @@ function streamingTrain(opts: { from?: number; steps: number; hang?: boolean; re
     if (opts.hang) return new Promise<TrainResult>(() => {}); // the tab closes mid-run
     await tick();
     onProgress({ done: opts.steps, total: opts.steps, message: 'evaluated', trainEval });
-    return { evals: [trainEval], stopped: null, phaseMs, steps: opts.steps - from, index: null };
+    return { evals: [trainEval], stopped: null, phaseMs, steps: opts.steps - from, ...ran() };
   };
 }
 
@@ -406,7 +420,8 @@ describe('notebook store: a training run', () => {
       name: 'jmlr-code',
     });
     expect(config.candidates).not.toBe(preset.candidates); // the override won
-    expect(run).toEqual({ runId: id, resume: undefined });
+    // From the loaded checkpoints (the default), named for the worker's messages.
+    expect(run).toEqual({ runId: id, runName: 'LLM-Rank #1', start: { from: 'loaded' } });
 
     // In the store.
     const meta = st().runs.list.find((m) => m.id === id)!;
@@ -446,7 +461,7 @@ describe('notebook store: a training run', () => {
       for (let s = 0; s < 4; s++) onProgress({ done: s + 1, total: 4, message: `step ${s + 1}`, trainRecord: stepRecord(s) });
       onProgress({ done: 4, total: 4, message: 'checkpoint', trainCheckpoint: cp(4, config) });
       onProgress({ done: 4, total: 4, message: 'evaluated', trainEval });
-      return { evals: [trainEval], stopped: null, phaseMs, steps: 4, index: null };
+      return { evals: [trainEval], stopped: null, phaseMs, steps: 4, ...ran() };
     });
     expect(st().runs.list[0]).toMatchObject({ id, status: 'done', steps: 4, checkpointStep: 4 });
     await reload();
@@ -476,7 +491,7 @@ describe('notebook store: a training run', () => {
     expect(st().runs.list).toHaveLength(1);
     st().stopRun();
     expect(engine.cancelled).toEqual(['train']);
-    await held.finish({ evals: [], stopped: { step: 0, message: 'stopped by the user' }, phaseMs, steps: 0, index: null });
+    await held.finish({ evals: [], stopped: { step: 0, message: 'stopped by the user' }, phaseMs, steps: 0, ...ran() });
     expect(st().runs.list[0]).toMatchObject({ status: 'stopped', message: 'stopped by the user' });
     expect((await db.listRuns('demo'))[0]).toMatchObject({ status: 'stopped', message: 'stopped by the user' });
   });
@@ -640,12 +655,56 @@ describe('notebook store: refused and failing runs', () => {
     await tick();
     expect((await db.listRuns('demo'))[0]).toMatchObject({ status: 'error', message: 'the GPU device was lost' });
     expect(steps(await db.getRecords(meta.id))).toEqual([0]);
-    // The retriever may have moved: the index is stale.
-    expect(st().data.index.status).toBe('none');
+    // The retriever may have moved: the index is marked so (the worker reopens it when next used),
+    // and the models are as the failed run left them.
+    expect(st().data.index.status).toBe('moved');
+    expect(st().runs.models).toEqual({ from: 'run', runId: meta.id, step: 1 });
 
     engine.trainImpl = streamingTrain({ steps: 1 });
     await st().startRun('c5');
     expect(st().runs.errors).toEqual({});
+  });
+});
+
+describe('notebook store: where runs start', () => {
+  it('records each start, continues only when asked, resumes from the start its run had, and resets the models', async () => {
+    await st().openNotebook();
+    useStore.setState((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready' } } }));
+    // The worker's answer: the start asked for (with the continued run's step), the models now as this run left them.
+    engine.trainImpl = async (config, onProgress, run) => {
+      await streamingTrain({ steps: 2 })(config, onProgress, run);
+      const start: RunStart = run?.start?.from === 'run' ? { from: 'run', runId: run.start.runId, step: 2 } : { from: 'loaded' };
+      return { evals: [], stopped: null, phaseMs, steps: 2, ...ran(run!.runId!, 2), start };
+    };
+    await st().startRun('c5');
+    const first = st().runs.list[0]!;
+    expect(first.start).toEqual({ from: 'loaded' });
+    expect(st().runs.models).toEqual({ from: 'run', runId: first.id, step: 2 });
+    expect(st().data.index.status).toBe('moved');
+
+    // Continuing the run the models are at: asked for by id, recorded with its step.
+    await st().startRun('c5', { from: 'run', runId: first.id });
+    const second = st().runs.list[1]!;
+    expect(engine.trainCalls[1]!.run?.start).toEqual({ from: 'run', runId: first.id });
+    expect(second.start).toEqual({ from: 'run', runId: first.id, step: 2 });
+    expect((await db.listRuns('demo')).find((m) => m.id === second.id)?.start).toEqual(second.start);
+
+    // A resume of the continuing run asks for the start it had; a run from the checkpoints for those.
+    await db.putCheckpoint(second.id, cp(2, second.config));
+    useStore.setState((s) => ({ runs: { ...s.runs, list: s.runs.list.map((m) => ({ ...m, checkpointStep: 2 })) } }));
+    await st().resumeRun(second.id);
+    expect(engine.trainCalls[2]!.run).toMatchObject({ runId: second.id, start: { from: 'run', runId: first.id } });
+    await db.putCheckpoint(first.id, cp(2, first.config));
+    await st().resumeRun(first.id);
+    expect(engine.trainCalls[3]!.run).toMatchObject({ runId: first.id, start: { from: 'loaded' } });
+
+    // One click puts the models back as loaded.
+    useStore.setState((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready' } } }));
+    await st().resetModels();
+    expect(engine.resets).toBe(1);
+    expect(st().runs.models).toEqual({ from: 'loaded' });
+    expect(st().runs.trainedBy).toBeNull();
+    expect(st().data.index.status).toBe('moved');
   });
 });
 
@@ -797,7 +856,7 @@ describe('notebook store: export and import', () => {
     expect(st().notebook.importError).toMatch(/run is in progress/);
     expect(st().notebook.doc).toBe(before);
 
-    await held.finish({ evals: [], stopped: null, phaseMs, steps: 0, index: null });
+    await held.finish({ evals: [], stopped: null, phaseMs, steps: 0, ...ran() });
   });
 });
 
@@ -827,7 +886,7 @@ describe('notebook store: deleting a run', () => {
     const held = await startHeldRun();
     await st().deleteRun(held.id);
     expect(st().runs.list.map((m) => m.id)).toEqual([held.id]);
-    await held.finish({ evals: [], stopped: null, phaseMs, steps: 0, index: null });
+    await held.finish({ evals: [], stopped: null, phaseMs, steps: 0, ...ran() });
     expect((await db.listRuns('demo')).map((m) => m.id)).toEqual([held.id]);
   });
 });

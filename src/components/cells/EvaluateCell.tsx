@@ -7,6 +7,7 @@ import { useState } from 'react';
 import { SPLITS, type QuestionSplit } from '../../data/datasets';
 import type { EvaluateCell as EvaluateCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
+import { indexUsable } from '../../store/dataSlice';
 import { CellFrame } from './CellFrame';
 import { ProgressLine } from './ProgressLine';
 import { EvalTable } from './TrainCell';
@@ -19,7 +20,7 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
   // The steps the evaluated models had taken: the run's, 0 for models as loaded.
   const lastSteps = useStore((s) => s.runs.list.find((m) => m.id === cell.last?.runId)?.steps ?? 0);
   const ready = useStore(
-    (s) => s.models.retriever.status === 'ready' && s.models.generator.status === 'ready' && s.data.index.status === 'ready',
+    (s) => s.models.retriever.status === 'ready' && s.models.generator.status === 'ready' && indexUsable(s.data.index.status),
   );
   const { updateCell, runEvaluate, cancelEvaluate } = useStore.getState();
   // The text as typed; only a whole number 0 or more reaches the cell (and the notebook file).
@@ -81,7 +82,7 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
         )}
       </div>
       {evaluating && (
-        <ProgressLine p={evaluating.progress} testId="evaluate-progress" onCancel={cancelEvaluate} label="Evaluation" />
+        <ProgressLine p={evaluating.progress} testId="evaluate-progress" onStop={cancelEvaluate} label="Evaluation" />
       )}
       {error && (
         <p className="error" role="alert" data-testid="evaluate-error">

@@ -1,10 +1,12 @@
-// A progress bar with its message, an ETA once there is a rate to go by, and a Cancel button.
+// A progress bar with its message, an ETA once there is a rate to go by, and the cell's one Stop
+// button (a cell whose header has a Stop, the Train cell, passes no onStop: one control per cell).
 
 import { useState } from 'react';
 import type { Progress } from '../../store/dataSlice';
 
-/** Seconds left at the mean rate since `startedAt` (performance.now()), or null before any progress. */
+/** Seconds left: the worker's estimate when it gave one, else at the mean rate since `startedAt` (performance.now()); null before any progress. */
 export function etaSeconds(p: Progress | null, startedAt: number, now = performance.now()): number | null {
+  if (p?.etaMs !== undefined) return p.etaMs / 1000; // the worker's, every phase still to come counted
   if (!p || !(p.total > 0) || !(p.done > 0) || p.done >= p.total) return null;
   const perUnit = (now - startedAt) / p.done;
   return ((p.total - p.done) * perUnit) / 1000;
@@ -20,13 +22,14 @@ export function formatEta(s: number | null): string {
 export function ProgressLine({
   p,
   testId,
-  onCancel,
+  onStop,
   startedAt,
   label = 'Progress',
 }: {
   p: Progress | null;
   testId: string;
-  onCancel?: () => void;
+  /** Stop what the bar shows (a download, a build, an evaluation). */
+  onStop?: () => void;
   /** performance.now() at the start, for the ETA (default: when this bar first showed). */
   startedAt?: number;
   label?: string;
@@ -40,9 +43,9 @@ export function ProgressLine({
         {p?.message ?? 'starting…'}
         {eta ? ` · ${eta}` : ''}
       </span>
-      {onCancel && (
-        <button type="button" onClick={onCancel}>
-          Cancel
+      {onStop && (
+        <button type="button" onClick={onStop} data-testid={`${testId}-stop`}>
+          Stop
         </button>
       )}
     </div>
