@@ -108,6 +108,9 @@ def check_config(c: dict) -> dict:
     if (c["retrieverSide"] == "both" and c["refreshIndexEvery"] > 0 and c["checkpointEvery"] > 0
             and c["checkpointEvery"] % c["refreshIndexEvery"] != 0):
         raise ConfigError("checkpointEvery", f"must be a multiple of refreshIndexEvery ({c['refreshIndexEvery']})")
+    if c["steps"] == 0 and not c["evalAtStart"]:
+        # As the page's validateConfig: 0 steps is an evaluation only, which needs evalAtStart.
+        raise ConfigError("steps", 'must be at least 1; 0 means an evaluation only, which needs evalAtStart on')
     integer("evalEvery", 0)
     integer("evalLimit", 0)
     integer("evalAlignmentCandidates", 2, 100)

@@ -93,9 +93,10 @@ export class DatasetError extends MedRankError {
   constructor(
     readonly format: DatasetFormat,
     readonly where: string,
-    message: string,
+    /** What is wrong there, without the prefix. */
+    readonly problem: string,
   ) {
-    super(`${FORMAT_NAMES[format]} data${where ? `, ${where}` : ''}: ${message}`);
+    super(`${FORMAT_NAMES[format]} data${where ? `, ${where}` : ''}: ${problem}`);
   }
 }
 
@@ -684,14 +685,38 @@ export const DATASET_FILES: Record<DatasetFormat, { required: string[]; optional
   jsonl: { required: ['questions'], optional: ['corpus'] },
 };
 
-/** Parses `files` (file texts by key, see DATASET_FILES) as `format`. */
-export function parseDataset(format: DatasetFormat, files: Record<string, string>, name?: string): Dataset {
+/**
+ * Parses `files` (file texts by key, see DATASET_FILES) as `format`. `fileNames` (by the same keys)
+ * are the files as the user picked them (a file's name, a URL): every problem names the file.
+ */
+export function parseDataset(
+  format: DatasetFormat,
+  files: Record<string, string>,
+  name?: string,
+  fileNames: Record<string, string> = {},
+): Dataset {
   const keys = Object.keys(files);
   const own = (key: string): unknown => (Object.hasOwn(files, key) ? files[key] : undefined);
   const text = (key: string, v: unknown): string => {
     if (typeof v !== 'string') fail({ format, where: 'files' }, `the file ${field(key)} must be text (got ${describe(v)}).`);
     return v;
   };
+  const picked = (key: string): string | undefined => (Object.hasOwn(fileNames, key) ? fileNames[key] : undefined);
+  /** The single file of PubMedQA, MedMCQA, MedQA: its problems are prefixed with the file it came from. */
+  const single = (parse: (text: string, name?: string) => Dataset): Dataset => {
+    const key = own('data') === undefined && keys.length === 1 ? keys[0]! : 'data';
+    const text = get('data');
+    const file = picked(key);
+    try {
+      return parse(text, name);
+    } catch (err) {
+      if (!(err instanceof DatasetError) || !file) throw err;
+      throw new DatasetError(err.format, err.where ? `${clip(file)} ${err.where}` : clip(file), err.problem);
+    }
+  };
+  /** The names of the files picked for these keys, where known. */
+  const namesOf = <K extends string>(...ks: K[]): Partial<Record<K, string>> =>
+    Object.fromEntries(ks.flatMap((k) => (picked(k) === undefined ? [] : [[k, picked(k)!]]))) as Partial<Record<K, string>>;
   const get = (key: string): string => {
     let v = own(key);
     let name = key;
@@ -709,17 +734,22 @@ export function parseDataset(format: DatasetFormat, files: Record<string, string
   };
   switch (format) {
     case 'pubmedqa':
-      return parsePubMedQA(get('data'), name);
+      return single(parsePubMedQA);
     case 'medmcqa':
-      return parseMedMCQA(get('data'), name);
+      return single(parseMedMCQA);
     case 'medqa':
-      return parseMedQA(get('data'), name);
+      return single(parseMedQA);
     case 'beir':
-      return parseBeir({ corpus: get('corpus'), queries: get('queries'), qrels: get('qrels') }, name);
+      return parseBeir(
+        { corpus: get('corpus'), queries: get('queries'), qrels: get('qrels') },
+        name,
+        namesOf('corpus', 'queries', 'qrels'),
+      );
     case 'jsonl':
       return parseJsonlQA(
         { questions: get('questions'), corpus: own('corpus') === undefined ? undefined : text('corpus', own('corpus')) },
         name,
+        namesOf('questions', 'corpus'),
       );
   }
 }

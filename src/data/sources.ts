@@ -13,6 +13,22 @@ export type DatasetSourceSpec =
   | { kind: 'url'; format: DatasetFormat; urls: Record<string, string> }
   | { kind: 'files'; format: DatasetFormat; files: Record<string, Blob> };
 
+/**
+ * The files of a source as the user picked them, by key: a picked file's own name, a URL as
+ * typed. Problems with a file name it (parseDataset's fileNames). The demo's files are MedRank's.
+ */
+export function datasetFileNames(source: DatasetSourceSpec): Record<string, string> {
+  if (source.kind === 'url') return { ...source.urls };
+  if (source.kind === 'files')
+    return Object.fromEntries(
+      Object.entries(source.files).flatMap(([k, f]) => {
+        const name = (f as Blob & { name?: unknown }).name;
+        return typeof name === 'string' && name ? [[k, name]] : [];
+      }),
+    );
+  return {};
+}
+
 /** The files of a dataset source, read with combined byte progress. */
 export async function readDatasetFiles(
   source: DatasetSourceSpec,

@@ -4,6 +4,10 @@
 // leading apostrophe. The columns come from the records' schemas (src/training/records.ts): each
 // table below is keyed by a schema's fields and walked in the schema's order, so a field added to
 // a record does not compile until it is given its columns here (or a reason to leave it out).
+// Step numbers are the page's: a step record's `step` is its 0-based index, and its rows say
+// step t + 1, the number of updates applied once it ran, as the charts and tables do; an
+// evaluation's `step` is already the number of updates before it. So step 4's row and the
+// evaluation at step 4 see the same models (docs/data-formats.md, "Results as CSV").
 
 import type * as S from '../core/schema';
 import { CANDIDATE_RECORD, EVAL_ENTRY, EVAL_RESULT, QUESTION_RECORD, STEP_RECORD } from '../training/records';
@@ -82,8 +86,12 @@ const phaseColumns: Spec<StepRecord['ms']> = () => {
   };
 };
 
+/** A step record's 0-based index as the page numbers steps: 1 for the first (updates applied once it ran). */
+const stepNumber: Spec<number> = () => ({ names: ['step'], cells: (t) => [stepLabel(t)] });
+export const stepLabel = (t: number): number => t + 1;
+
 export const STEP_COLUMNS: Table<StepRecord> = {
-  step: one('step'),
+  step: stepNumber,
   trains: each(STEP_RECORD.shape.trains, (k) => `trains_${k}`),
   loss: each(STEP_RECORD.shape.loss, (k) => `${k}_loss`),
   questions: { omit: 'one row per candidate: candidatesToCsv' },
@@ -162,7 +170,7 @@ export function candidatesToCsv(runs: { meta: RunMeta; records: StepRecord[] }[]
   const rows = runs.flatMap(({ meta, records }) =>
     records.flatMap((s) =>
       s.questions.flatMap((x) =>
-        x.candidates.map((cand): Field[] => [...runCells(meta), s.step, ...q.cells(x), ...c.cells(cand)]),
+        x.candidates.map((cand): Field[] => [...runCells(meta), stepLabel(s.step), ...q.cells(x), ...c.cells(cand)]),
       ),
     ),
   );

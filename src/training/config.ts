@@ -53,6 +53,10 @@ export const TRAIN_CONFIG = S.object(
     name: S.str({ max: 200, nonEmpty: true, hint: 'a run name (up to 200 characters)' }),
     /** Fixes initialisation of adapters, data order, sampling and dropout. */
     seed: S.int({ min: 0, max: 2 ** 32 - 1 }),
+    /**
+     * Updates to apply. 0 is an evaluation only (the models as they are, before any update): it
+     * needs evalAtStart, or the run would do nothing (validateConfig refuses that).
+     */
     steps: S.int({ min: 0, max: MAX_STEPS }),
     /** Questions per step. */
     batchSize: S.int({ min: 1, max: 64 }),
@@ -209,6 +213,10 @@ export function resolveConfig(partial: unknown): TrainConfig {
   return c;
 }
 
+/** Why steps 0 without evalAtStart is refused (the Train cell's Steps field shows it). */
+export const STEPS_ZERO_PROBLEM =
+  'must be at least 1; 0 means an evaluation only, which needs evalAtStart ("Evaluate before the first step") on';
+
 /** Every field checked, then the rules between fields. */
 export function validateConfig(c: TrainConfig): void {
   try {
@@ -217,6 +225,7 @@ export function validateConfig(c: TrainConfig): void {
     if (err instanceof S.SchemaError) throw new ConfigError(err.path, err.problem);
     throw err;
   }
+  if (c.steps === 0 && !c.evalAtStart) throw new ConfigError('steps', STEPS_ZERO_PROBLEM);
   if (c.sampled > c.candidates) throw new ConfigError('sampled', `cannot exceed candidates (${c.sampled} > ${c.candidates})`);
   if (c.topM > c.candidates) throw new ConfigError('topM', `cannot exceed candidates (${c.topM} > ${c.candidates})`);
   if (

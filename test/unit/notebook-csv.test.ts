@@ -13,6 +13,7 @@ import {
 } from '../../src/notebook/csv';
 import { CANDIDATE_RECORD, EVAL_ENTRY, EVAL_RESULT, QUESTION_RECORD, STEP_RECORD } from '../../src/training/records';
 import { PHASES } from '../../src/training/step';
+import { stepSeries } from '../../src/components/runView';
 import { evalResult, runMeta, stepRecord } from './notebook-fixtures';
 
 /** An RFC 4180 reader (quoted fields may hold commas, doubled quotes and line breaks). */
@@ -81,7 +82,7 @@ describe('notebook CSV', () => {
     expect(rows[2]).toEqual([
       'r1',
       tricky,
-      '1',
+      '2', // the record of index 1: the page's step 2
       'true',
       'false', // the generator trains on even steps
       String(r1.loss.retriever),
@@ -182,9 +183,30 @@ describe('notebook CSV', () => {
       { meta: runMeta('r2', 'nb', { name: 'a,b' }), records: [stepRecord(0)] },
     ];
     const csv = recordsToCsv(runs);
-    expect(csv).toContain('\r\nr1,"line one\nline two",0,');
-    expect(csv).toContain('\r\nr2,"a,b",0,');
+    expect(csv).toContain('\r\nr1,"line one\nline two",1,');
+    expect(csv).toContain('\r\nr2,"a,b",1,');
     expect(parseCsv(csv).map((r) => r[1])).toEqual(['run_name', 'line one\nline two', 'a,b']);
+  });
+
+  it('step numbers are the page\'s: a record of index t is step t + 1, the evaluation after it is at step t + 1 too', () => {
+    // A 4-step run evaluated before its first update and after its last: the charts, the steps
+    // table and the CSVs all call the last record's row "step 4", the evaluation after it too.
+    const meta = runMeta('r1', 'nb'); // evals at steps 0 and 4 of a 4-step config
+    const records = [0, 1, 2, 3].map((t) => stepRecord(t));
+    const stepCol = (csv: string): string[] => {
+      const rows = parseCsv(csv);
+      const i = rows[0]!.indexOf('step');
+      return rows.slice(1).map((r) => r[i]!);
+    };
+    const steps = stepCol(recordsToCsv([{ meta, records }]));
+    expect(steps).toEqual(['1', '2', '3', '4']);
+    expect(steps).toEqual(stepSeries(records).step.map(String)); // the charts' x
+    expect(stepCol(evalsToCsv([meta]))).toEqual(['0', '4']);
+    expect(steps.at(-1)).toBe(stepCol(evalsToCsv([meta])).at(-1)); // the last update and the evaluation after it
+    expect([...new Set(stepCol(candidatesToCsv([{ meta, records }])))]).toEqual(['1', '2', '3', '4']);
+    // The JSON keeps the records as saved: 0-based indices.
+    const json = JSON.parse(resultsJson([{ meta, records }])) as { runs: { records: { step: number }[] }[] };
+    expect(json.runs[0]!.records.map((r) => r.step)).toEqual([0, 1, 2, 3]);
   });
 
   it('no runs: a header only; results JSON holds meta and records', () => {
@@ -217,7 +239,7 @@ describe('notebook CSV', () => {
     expect(rows[7]).toEqual([
       'r1',
       "'@risky",
-      '1',
+      '2',
       'q1',
       '0.5',
       String(1 / 3),

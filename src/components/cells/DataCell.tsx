@@ -1,14 +1,18 @@
 // The Data cell (connected): load the built-in demo set, dataset files from this computer, or
-// files from URLs (streamed, with progress and cancel) and see what was read. The notebook
-// remembers the source (local files by name), so Run reloads it after a reload of the page.
+// files from URLs (streamed, with progress and Stop) and see what was read. The notebook
+// remembers the source (local files by name), so Run reloads it after a reload of the page. The
+// Format menu starts at the remembered source's format (the demo set is JSONL QA) and follows it
+// when another load changes it; choosing another format drops the files and URLs chosen for the
+// one before (their roles differ: BEIR's corpus is not JSONL QA's).
 
 import { useState } from 'react';
 import { DATASET_FILES, FORMAT_NAMES, type DatasetFormat } from '../../data/datasets';
-import type { DataCell as DataCellConfig } from '../../notebook/schema';
+import type { DataCell as DataCellConfig, DataRef } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { dataSource } from '../../store/dataSlice';
 import { ProgressLine } from './ProgressLine';
 import { CellFrame } from './CellFrame';
+import { FieldError } from './FieldError';
 import { useConfirmedRun } from './ConfirmSources';
 
 const FORMATS = Object.keys(FORMAT_NAMES) as DatasetFormat[];
@@ -22,17 +26,49 @@ const FILE_HINTS: Record<string, string> = {
   questions: 'questions.jsonl',
 };
 
+/** The format a remembered source is read as (the demo set is JSONL QA: questions and a corpus). */
+export const formatOf = (src: DataRef): DatasetFormat => (src.kind === 'demo' ? 'jsonl' : src.format);
+
+/** Why a typed dataset address cannot be fetched (null: it can, or nothing is typed). */
+export function urlProblem(text: string): string | null {
+  const t = text.trim();
+  if (!t) return null;
+  try {
+    const u = new URL(t);
+    if (u.protocol === 'https:' || u.protocol === 'http:') return null;
+  } catch {
+    // not an address at all: said below
+  }
+  return `"${t.length > 60 ? `${t.slice(0, 60)}…` : t}" is not an http(s) address`;
+}
+
 export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: number; count: number }) {
   const data = useStore((s) => s.data);
   const { loadDataset, cancelData } = useStore.getState();
-  const [format, setFormat] = useState<DatasetFormat>('pubmedqa');
+  const src = cell.source;
+  const [format, setFormat] = useState<DatasetFormat>(() => formatOf(src));
   const [files, setFiles] = useState<Record<string, File>>({});
-  const [urls, setUrls] = useState<Record<string, string>>({});
+  const [urls, setUrls] = useState<Record<string, string>>(() => (src.kind === 'url' ? { ...src.urls } : {}));
+  // The source as last seen: a load (here or from Run setup) that changes it moves the menu with it.
+  const [seen, setSeen] = useState(src);
+  if (seen !== src) {
+    setSeen(src);
+    if (formatOf(src) !== formatOf(seen)) choose(formatOf(src));
+  }
   const keys = [...DATASET_FILES[format].required, ...DATASET_FILES[format].optional];
   const loading = data.status === 'loading';
   const s = data.summary;
+  const bad = Object.fromEntries(keys.map((k) => [k, urlProblem(urls[k] ?? '')]).filter(([, p]) => p !== null)) as Record<
+    string,
+    string
+  >;
+  /** Another format: its files have other roles, so nothing chosen for the one before carries over. */
+  function choose(f: DatasetFormat): void {
+    setFormat(f);
+    setFiles({});
+    setUrls({});
+  }
 
-  const src = cell.source;
   const source = dataSource(src);
   const load = (): void => void (source && loadDataset(source));
   const gate = useConfirmedRun(cell, load);
@@ -74,15 +110,25 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
       <form
         onSubmit={(e) => {
           e.preventDefault();
+          if (Object.keys(bad).length) return;
           const chosenFiles = Object.fromEntries(Object.entries(files).filter(([k]) => keys.includes(k)));
-          const chosenUrls = Object.fromEntries(Object.entries(urls).filter(([k, v]) => keys.includes(k) && v.trim()));
+          const chosenUrls = Object.fromEntries(
+            Object.entries(urls)
+              .filter(([k, v]) => keys.includes(k) && v.trim())
+              .map(([k, v]) => [k, v.trim()]),
+          );
           if (Object.keys(chosenFiles).length) void loadDataset({ kind: 'files', format, files: chosenFiles });
           else if (Object.keys(chosenUrls).length) void loadDataset({ kind: 'url', format, urls: chosenUrls });
         }}
       >
         <label>
           Format
-          <select value={format} onChange={(e) => setFormat(e.target.value as DatasetFormat)} aria-label="dataset format">
+          <select
+            value={format}
+            onChange={(e) => choose(e.target.value as DatasetFormat)}
+            aria-label="dataset format"
+            data-testid="dataset-format"
+          >
             {FORMATS.map((f) => (
               <option key={f} value={f}>
                 {FORMAT_NAMES[f]}
@@ -91,7 +137,8 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
           </select>
         </label>
         {keys.map((k) => (
-          <fieldset key={k} className="row">
+          // Keyed by format too: a file input cannot be emptied, only made anew.
+          <fieldset key={`${format}:${k}`} className="row">
             <legend>
               {FILE_HINTS[k] ?? k}
               {DATASET_FILES[format].optional.includes(k) ? ' (optional)' : ''}
@@ -113,16 +160,31 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
             <input
               placeholder="or a URL"
               aria-label={`${k} URL`}
+              data-testid={`dataset-url-${k}`}
               value={urls[k] ?? ''}
+              aria-invalid={k in bad}
+              aria-describedby={k in bad ? `${cell.id}-error-${k}` : undefined}
               onChange={(e) => setUrls((old) => ({ ...old, [k]: e.target.value }))}
             />
+            {k in bad && (
+              <FieldError id={`${cell.id}-error-${k}`} testId={`dataset-error-${k}`}>
+                {bad[k]}
+              </FieldError>
+            )}
           </fieldset>
         ))}
-        <button type="submit" disabled={loading}>
+        <button type="submit" disabled={loading || Object.keys(bad).length > 0}>
           Load dataset
         </button>
       </form>
-      {loading && <ProgressLine p={data.progress} testId="dataset-progress" onCancel={() => cancelData('loadDataset')} />}
+      {loading && (
+        <ProgressLine
+          p={data.progress}
+          testId="dataset-progress"
+          onStop={() => cancelData('loadDataset')}
+          label="Reading the dataset"
+        />
+      )}
       {data.error && (
         <p className="error" role="alert" data-testid="dataset-error">
           {data.error}

@@ -44,12 +44,7 @@ export function IndexCell({ cell, index, count }: { cell: IndexCellConfig; index
     >
       {blocked && <p className="muted">{blocked[0]!.toUpperCase() + blocked.slice(1)} (cells above).</p>}
       {building && (
-        <ProgressLine
-          p={data.index.progress}
-          testId="index-progress"
-          onCancel={() => cancelData('buildIndex')}
-          label="Indexing"
-        />
+        <ProgressLine p={data.index.progress} testId="index-progress" onStop={() => cancelData('buildIndex')} label="Indexing" />
       )}
       {data.index.error && (
         <p className="error" role="alert" data-testid="index-error">

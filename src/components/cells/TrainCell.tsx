@@ -7,7 +7,7 @@
 // twin imports as one of the cell's runs, marked with where it was trained; "Export for a cluster"
 // downloads the experiment bundle of the loaded data and models under the cell's config as a .zip.
 
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { loadPreset, PRESETS } from '../../store/presets';
@@ -28,7 +28,9 @@ import { Chart, type Series } from '../Chart';
 import { download } from '../download';
 import { ResultsImport } from './ResultsImport';
 import { fmt, pct, runOrigin, stepSeries } from '../runView';
+import { canResume, runStatusText, runWaitingFor } from '../runStatus';
 import { CellFrame } from './CellFrame';
+import { FieldError } from './FieldError';
 import { ProgressLine } from './ProgressLine';
 import { NumTh } from './NumTh';
 
@@ -46,6 +48,11 @@ const FIELDS = [
   ['evalLimit', 'Evaluation questions (0: all)'],
 ] as const satisfies readonly (readonly [keyof TrainConfig, string])[];
 type FieldKey = (typeof FIELDS)[number][0];
+
+/** A line under a field where its number has a meaning the label cannot carry. */
+const FIELD_HELP = {
+  steps: '0: no training, an evaluation of the models as they are (tick "Evaluate before the first step").',
+} satisfies Partial<Record<FieldKey, string>>;
 
 const NO_PRESET: Partial<TrainConfig> = {};
 
@@ -71,15 +78,6 @@ const METHOD_FIELDS = new Set<string>([
   'infoNceTau',
   'generatorContext',
 ]);
-
-/** What a run's status reads as. */
-export const RUN_STATUS: Record<RunMeta['status'], string> = {
-  running: 'training…',
-  done: 'done',
-  stopped: 'stopped',
-  error: 'failed',
-  interrupted: 'interrupted (the tab closed)',
-};
 
 export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index: number; count: number }) {
   const runs = useStore((s) => s.runs);
@@ -141,6 +139,18 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
   }, [current, records, loadRecords]);
 
   const runError = runs.errors[cell.id] ?? null;
+  const waiting = runWaitingFor(active, {
+    evaluating: Boolean(runs.evaluating),
+    exporting: Object.values(runs.bundles).some((b) => b.busy),
+  });
+  // The ETA counts from when the run began in the worker, not from a wait in its queue.
+  const [waitedUntil, setWaitedUntil] = useState(0);
+  const wasWaiting = useRef(false);
+  const waitingNow = waiting !== null;
+  useEffect(() => {
+    if (wasWaiting.current && !waitingNow) setWaitedUntil(performance.now());
+    wasWaiting.current = waitingNow;
+  }, [waitingNow]);
   const badField = typedBad ?? resolved.error?.field ?? runError?.field ?? null;
   const canRun = ready && !runs.active && !typedBad && !resolved.error && preset !== null;
   // A bundle needs the data and both models (not the index: the cluster builds its own).
@@ -169,10 +179,13 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       count={count}
       status={
         active
-          ? { text: `training: step ${records?.length ?? 0} of ${active.totalSteps}`, tone: 'busy' }
+          ? {
+              text: waiting ? 'waiting to start' : `training: step ${records?.length ?? 0} of ${active.totalSteps}`,
+              tone: 'busy',
+            }
           : current
             ? {
-                text: `${current.name}: ${RUN_STATUS[current.status]}`,
+                text: `${current.name}: ${runStatusText(current)}`,
                 tone: current.status === 'error' ? 'bad' : current.status === 'done' ? 'ok' : undefined,
               }
             : { text: ready ? 'ready to run' : 'needs data, models and the index (cells above)' }
@@ -229,6 +242,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
                 value={String(partial[k] ?? DEFAULT_CONFIG[k])}
                 disabled={Boolean(active)}
                 aria-invalid={badField === k}
+                aria-describedby={badField === k ? `${cell.id}-error-${k}` : undefined}
                 data-testid={`train-field-${k}`}
                 onChange={(e) => updateCell(cell.id, { overrides: { ...cell.overrides, [k]: e.target.value } })}
               >
@@ -244,9 +258,9 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
                   : SCHEDULE_HELP[(partial[k] ?? DEFAULT_CONFIG[k]) as Schedule]}
               </span>
               {badField === k && resolved.error?.field === k && (
-                <span className="error field-error" data-testid={`train-error-${k}`}>
+                <FieldError id={`${cell.id}-error-${k}`} testId={`train-error-${k}`}>
                   {resolved.error.message}
-                </span>
+                </FieldError>
               )}
             </div>
           ))}
@@ -273,10 +287,15 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
                   onBlur={() => settle(k)}
                   size={8}
                 />
-                {bad && (
-                  <span className="error field-error" id={`${cell.id}-error-${k}`} data-testid={`train-error-${k}`}>
-                    {message}
+                {k in FIELD_HELP && (
+                  <span className="muted field-help" data-testid={`train-help-${k}`}>
+                    {FIELD_HELP[k as keyof typeof FIELD_HELP]}
                   </span>
+                )}
+                {bad && (
+                  <FieldError id={`${cell.id}-error-${k}`} testId={`train-error-${k}`}>
+                    {message}
+                  </FieldError>
                 )}
               </div>
             );
@@ -312,11 +331,11 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
         )}
       </form>
       {active && (
+        // No Stop of its own: the cell's header has the one Stop.
         <ProgressLine
-          p={active.progress}
-          startedAt={active.startedAt}
+          p={waiting ? { done: 0, total: 0, message: waiting } : active.progress}
+          startedAt={Math.max(active.startedAt, waitedUntil)}
           testId="train-progress"
-          onCancel={stopRun}
           label="Training progress"
         />
       )}
@@ -448,7 +467,7 @@ function RunList({
             <td data-testid="train-run-loss">{LOSS_LABELS[m.config.retrieverLoss]}</td>
             <td data-testid="train-run-schedule">{m.config.schedule}</td>
             <td>
-              {elsewhere.includes(m.id) ? 'training in another tab' : RUN_STATUS[m.status]}
+              {elsewhere.includes(m.id) ? 'training in another tab' : runStatusText(m)}
               {m.message && <span className="muted"> — {m.message}</span>}
             </td>
             <td
@@ -467,19 +486,17 @@ function RunList({
             </td>
             <td data-testid="train-run-checkpoint">{m.checkpointStep !== null ? `step ${m.checkpointStep}` : '–'}</td>
             <td>
-              {(m.status === 'interrupted' || m.status === 'stopped' || m.status === 'error') &&
-                m.checkpointStep !== null &&
-                m.checkpointStep < m.config.steps && (
-                  <button
-                    type="button"
-                    disabled={busy || !ready}
-                    title={ready ? undefined : 'load the data and models and build the index first'}
-                    onClick={() => void onResume(m.id)}
-                    data-testid="train-resume"
-                  >
-                    Resume from step {m.checkpointStep}
-                  </button>
-                )}
+              {canResume(m) && (
+                <button
+                  type="button"
+                  disabled={busy || !ready}
+                  title={ready ? undefined : 'load the data and models and build the index first'}
+                  onClick={() => void onResume(m.id)}
+                  data-testid="train-resume"
+                >
+                  Resume after step {m.checkpointStep}
+                </button>
+              )}
             </td>
           </tr>
         ))}
