@@ -10,7 +10,15 @@
 // evaluation at step 4 see the same models (docs/data-formats.md, "Results as CSV").
 
 import type * as S from '../core/schema';
-import { CANDIDATE_RECORD, EVAL_ENTRY, EVAL_RESULT, QUESTION_RECORD, STEP_RECORD } from '../training/records';
+import {
+  CANDIDATE_RECORD,
+  EVAL_ENTRY,
+  EVAL_RESULT,
+  GOLD_RANK_FIELDS,
+  QUESTION_RECORD,
+  STEP_RECORD,
+  type GoldRank,
+} from '../training/records';
 import type { RunMeta, StepRecord } from './schema';
 
 type Field = string | number | boolean | null | undefined;
@@ -105,11 +113,20 @@ export const STEP_COLUMNS: Table<StepRecord> = {
 type QuestionRecord = StepRecord['questions'][number];
 type CandidateRecord = QuestionRecord['candidates'][number];
 
+/** The gold passage's rank in the index search: one column per field, all empty when null or not recorded. */
+const goldRankColumns: Spec<QuestionRecord['goldRank']> = () => {
+  const keys = Object.keys(GOLD_RANK_FIELDS.shape) as (keyof GoldRank)[];
+  const name = (k: string): string => `gold_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+  return { names: keys.map(name), cells: (g) => keys.map((k) => g?.[k]) };
+};
+
 export const QUESTION_COLUMNS: Table<QuestionRecord> = {
   id: one('question_id'),
   candidates: { omit: 'one row each' },
   spearman: one('question_spearman'),
   kendall: one('question_kendall'),
+  goldRank: goldRankColumns,
+  nllNoDoc: one('nll_no_doc'),
 };
 
 export const CANDIDATE_COLUMNS: Table<CandidateRecord> = {

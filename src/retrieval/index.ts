@@ -7,7 +7,7 @@
 import { CancelledError, MedRankError } from '../core/errors';
 import type { Passage } from '../data/datasets';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
-import { embedding, maxsimSearch, type Tensor } from '../tensor';
+import { embedding, maxsimSearch, type CorpusRank, type Tensor } from '../tensor';
 import { loadIndex, saveIndex, IndexStorageFullError, type DbOptions } from './index-db';
 
 export type { DbOptions } from './index-db';
@@ -310,16 +310,21 @@ export async function refreshIndex(index: ColbertIndex, r: ColbertRetriever): Pr
 /** Queries encoded per maxsimSearch call. */
 const QUERY_BATCH = 32;
 
-/** Exact top-k by MaxSim for each query: doc ids and scores, best first (k is capped at N). */
+/** Each index's document positions by id, made on first use. */
 const positions = new WeakMap<ColbertIndex, Map<string, number>>();
+
+function positionsOf(index: ColbertIndex): Map<string, number> {
+  let pos = positions.get(index);
+  if (!pos) positions.set(index, (pos = new Map(index.docIds.map((d, i) => [d, i]))));
+  return pos;
+}
 
 /**
  * The index's vectors of these documents, as encodeDocs packs them: each document's rows in order,
  * with offsets (a gather on the GPU, no encoding). An id the index does not hold is an error.
  */
 export function indexedDocs(index: ColbertIndex, docIds: readonly string[]): EncodedDocs {
-  let pos = positions.get(index);
-  if (!pos) positions.set(index, (pos = new Map(index.docIds.map((d, i) => [d, i]))));
+  const pos = positionsOf(index);
   const rows: number[] = [];
   const offsets = new Int32Array(docIds.length + 1);
   docIds.forEach((id, n) => {
@@ -331,32 +336,59 @@ export function indexedDocs(index: ColbertIndex, docIds: readonly string[]): Enc
   return { vectors: embedding(index.vectors, rows), offsets };
 }
 
+/** Where a query's best-ranked target document (its gold passage) ranks among all the index's documents. */
+export interface IndexRank {
+  docId: string;
+  /** 1-based rank in the search's order over the whole index. */
+  rank: number;
+  /** How many documents the index holds. */
+  of: number;
+  /** Its MaxSim score in the search. */
+  score: number;
+}
+
+/**
+ * The top k documents of each query by exact MaxSim over the index. With `opts.targets` (per query
+ * a list of document ids, e.g. its gold passages), also where the best-ranked of them ranks among
+ * all the index's documents, found in the same search (null: none of them is in the index).
+ */
 export async function searchIndex(
   index: ColbertIndex,
   r: ColbertRetriever,
   queries: string[],
   k: number,
-): Promise<{ ids: string[][]; scores: number[][] }> {
+  opts: { targets?: readonly (readonly string[])[] } = {},
+): Promise<{ ids: string[][]; scores: number[][]; targets?: (IndexRank | null)[] }> {
   const e = index.vectors.engine;
   if (r.dim !== index.dim)
     throw new IndexStaleError(`the index holds ${index.dim}-dim vectors but the retriever projects to ${r.dim}; rebuild it`);
   const kk = Math.min(k, index.docIds.length);
+  const N = index.docIds.length;
+  const pos = positionsOf(index);
+  const want = opts.targets?.map((ts) => [...new Set(ts.flatMap((id) => (pos.has(id) ? [pos.get(id)!] : [])))]);
   const ids: string[][] = [];
   const scores: number[][] = [];
+  const targets: (IndexRank | null)[] = [];
   for (let a = 0; a < queries.length; a += QUERY_BATCH) {
     const batch = queries.slice(a, a + QUERY_BATCH);
     const q = e.scope(() => e.noGrad(() => r.encodeQueries(batch)));
     try {
-      const res = await maxsimSearch(e, q, null, { vectors: index.vectors, offsets: index.offsets }, kk);
+      // Every score is read back only when some query of the batch has a target in the index.
+      const rankOf = want?.slice(a, a + batch.length);
+      const ask = rankOf?.some((l) => l.length > 0) ? rankOf : undefined;
+      const res = await maxsimSearch(e, q, null, { vectors: index.vectors, offsets: index.offsets }, kk, { rankOf: ask });
       for (let b = 0; b < batch.length; b++) {
         ids.push(Array.from(res.ids.subarray(b * kk, (b + 1) * kk), (i) => index.docIds[i]!));
         scores.push(Array.from(res.scores.subarray(b * kk, (b + 1) * kk)));
+        if (!want) continue;
+        const best = (res.ranks?.[b] ?? []).reduce<CorpusRank | null>((x, y) => (!x || y.rank < x.rank ? y : x), null);
+        targets.push(best && { docId: index.docIds[best.doc]!, rank: best.rank, of: N, score: best.score });
       }
     } finally {
       q.dispose();
     }
   }
-  return { ids, scores };
+  return want ? { ids, scores, targets } : { ids, scores };
 }
 
 // ---- open --------------------------------------------------------------------------------

@@ -17,7 +17,16 @@ export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy';
 export { embedding, type EmbeddingOptions } from './ops/embedding';
 export { splitRows, shardedEmbedding, shardedLinear, type SplitRowsOptions } from './ops/sharded';
 export { s2attn, s2attnGroup, type S2AttnOptions, type S2Shift } from './ops/s2attn';
-export { maxsim, topk, maxsimSearch, MAX_TOPK, type MaxsimCorpus, type MaxsimSearchResult } from './ops/maxsim';
+export {
+  maxsim,
+  topk,
+  maxsimSearch,
+  rankInRow,
+  MAX_TOPK,
+  type CorpusRank,
+  type MaxsimCorpus,
+  type MaxsimSearchResult,
+} from './ops/maxsim';
 export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw';
 export { matmulInto } from './ops/matmul';
 export { mulberry32 } from './random';

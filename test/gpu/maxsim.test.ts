@@ -262,6 +262,33 @@ describe('maxsimSearch', () => {
     }
   });
 
+  it('rankOf: the rank of any document over the whole corpus, beyond k too, chunked or not, as the CPU twin ranks it', async () => {
+    const e = await getEngine();
+    const Q = e.tensor(q.data, q.shape);
+    const qm = e.tensor(mask.data, mask.shape);
+    const D = e.tensor(d.data, d.shape);
+    const ref = maxsimForwardCpu(q, mask, d, offsets).scores;
+    // The CPU order of all 40 documents per query (higher first, ties lower id): rank = place + 1.
+    const order = topkCpu(ref, 40).ids;
+    const last = [order[39]!, order[40 + 39]!]; // each query's worst document, far below k = 3
+    const rankOf = [[last[0]!, order[0]!, 7], [order[40 + 20]!]];
+    for (const maxChunkBytes of [undefined, 40 * 24 * 4]) {
+      const res = await maxsimSearch(e, Q, qm, { vectors: D, offsets }, 3, { rankOf, maxChunkBytes });
+      expect(res.ranks!.map((r) => r.map((x) => x.doc))).toEqual(rankOf);
+      expect(res.ranks![0]!.map((x) => x.rank)).toEqual([40, 1, [...order.subarray(0, 40)].indexOf(7) + 1]);
+      expect(res.ranks![1]![0]!.rank).toBe(21);
+      expect(res.ranks![0]![1]!.score).toBe(res.scores[0]); // the top document: the very number search returned
+      expectClose(
+        Float32Array.from(res.ranks![0]!, (x) => x.score),
+        Float32Array.from(rankOf[0]!, (n) => ref.data[n]!),
+        { atol: 2e-5, rtol: 1e-5 },
+        'ranked scores',
+      );
+    }
+    await expect(maxsimSearch(e, Q, qm, { vectors: D, offsets }, 3, { rankOf: [[0]] })).rejects.toThrow(/1 lists for 2 queries/);
+    await expect(maxsimSearch(e, Q, qm, { vectors: D, offsets }, 3, { rankOf: [[0], [40]] })).rejects.toThrow(/document 40/);
+  });
+
   it('rejects bad corpora and k with ShapeError', async () => {
     const e = await getEngine();
     const Q = e.tensor(q.data, q.shape);

@@ -12,7 +12,7 @@ import { runTraining, type RunCheckpoint } from '../../src/training/run';
 import { Trainer } from '../../src/training/step';
 import { evaluate } from '../../src/training/evaluate';
 import { infoNceLoss } from '../../src/training/losses';
-import { PromptBuilder } from '../../src/training/prompts';
+import { nllMany, PromptBuilder } from '../../src/training/prompts';
 import stepGolden from '../goldens/step.json';
 import lossGolden from '../goldens/step-losses.json';
 import evalGolden from '../goldens/eval.json';
@@ -305,6 +305,60 @@ describe('joint training on the tiny fixtures', () => {
       expect(after.some((v, i) => v !== before[i])).toBe(true);
       trainer.dispose();
     });
+
+  it('the record says where each gold passage ranked in the whole index, its utility, and the NLL with no document', async () => {
+    const p = await parts();
+    const config = resolveConfig({ ...BASE, retrieverLoss: 'llm-rank', steps: 1, candidates: 3, sampled: 2 });
+    const trainer = new Trainer({ ...p, train: QUESTIONS.filter((q) => q.split === 'train') }, config);
+    const qs = trainer.batchAt(0);
+    // Independently, before the step moves either model: every passage in search order (k = all
+    // of them), and the generator's NLL with no document and given each gold passage alone.
+    const all = await searchIndex(
+      p.index,
+      p.retriever,
+      qs.map((q) => q.question),
+      PASSAGES.length,
+    );
+    const noDoc = (
+      await nllMany(
+        p.generator,
+        qs.map((q) => trainer.prompts.example(q, [])),
+      )
+    ).mean;
+    const pairs = qs.flatMap((q) => q.goldDocIds.map((d) => ({ q, d })));
+    const goldNll = (
+      await nllMany(
+        p.generator,
+        pairs.map(({ q, d }) => trainer.prompts.example(q, [d])),
+      )
+    ).mean;
+    const rec = await trainer.step();
+    const seen = { outside: 0, inside: 0 };
+    for (const [b, q] of qs.entries()) {
+      const r = rec.questions[b]!;
+      expect(r.id).toBe(q.id);
+      expect(r.nllNoDoc).toBeCloseTo(noDoc[b]!, 4);
+      const ranks = q.goldDocIds.map((d) => all.ids[b]!.indexOf(d) + 1).filter((x) => x > 0);
+      if (ranks.length === 0) {
+        expect(r.goldRank).toBeNull();
+        continue;
+      }
+      const best = Math.min(...ranks);
+      const g = r.goldRank!;
+      expect([g.docId, g.rank, g.of]).toEqual([all.ids[b]![best - 1], best, PASSAGES.length]);
+      expect(g.score).toBeCloseTo(all.scores[b]![best - 1]!, 5);
+      const cand = r.candidates.find((c) => c.docId === g.docId);
+      seen[cand ? 'inside' : 'outside']++;
+      expect(Boolean(cand)).toBe(best <= config.candidates);
+      // Judged: its candidate's utility, exactly; else scored for the record by the same generator.
+      if (cand?.utility != null) expect(g.utility).toBe(cand.utility);
+      const want = goldNll[pairs.findIndex((x) => x.q === q && x.d === g.docId)]!;
+      expect(g.utility).toBeCloseTo(want, 4);
+    }
+    console.log(`gold passages among the candidates: ${seen.inside}, beyond them: ${seen.outside}`);
+    expect(seen.inside + seen.outside).toBeGreaterThan(0);
+    trainer.dispose();
+  });
 
   it('infonce (retriever-only): the gold passage first among the candidates, -log softmax(s / tau)[gold] as the loss', async () => {
     const p = await parts();

@@ -6,8 +6,18 @@ import { binaryForwardCpu, sumToShapeCpu } from '../../src/tensor/cpu/binary';
 import { adamwStepCpu, gradNormCpu } from '../../src/tensor/cpu/adamw';
 import { cpu } from '../../src/tensor/cpu/types';
 import { transposeLast2 } from '../../src/tensor/tensor';
+import { topkCpu } from '../../src/tensor/cpu/maxsim';
+import { rankInRow } from '../../src/tensor/ops/maxsim';
 
 describe('CPU twins', () => {
+  it("rankInRow: a document's place in search order, as top-k orders (higher first, ties lower id first)", () => {
+    const row = [0.5, 2, 2, -1, 3, 2];
+    // By hand: 3 (doc 4), then the three 2s in id order (docs 1, 2, 5), then 0.5, then -1.
+    expect([0, 1, 2, 3, 4, 5].map((n) => rankInRow(row, n))).toEqual([5, 2, 3, 6, 1, 4]);
+    const order = topkCpu(cpu(row, [1, 6]), 6).ids;
+    order.forEach((n, place) => expect(rankInRow(row, n)).toBe(place + 1));
+  });
+
   it('matmul: a 2x3 @ 3x2 product by hand, with transposes and alpha', () => {
     const a = cpu([1, 2, 3, 4, 5, 6], [2, 3]);
     const b = cpu([7, 8, 9, 10, 11, 12], [3, 2]);

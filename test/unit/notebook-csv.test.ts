@@ -217,7 +217,14 @@ describe('notebook CSV', () => {
   });
 
   it('candidates: one row per candidate of every question of every step, with its question', () => {
-    const runs = [{ meta: runMeta('r1', 'nb', { name: '@risky' }), records: [stepRecord(0), stepRecord(1)] }];
+    // Step 1's first question recorded where its gold passage ranked and its no-document NLL; the others did not.
+    const s1 = stepRecord(1);
+    s1.questions[0] = {
+      ...s1.questions[0]!,
+      goldRank: { docId: 'd37', rank: 37, of: 480, score: 1.5, utility: null },
+      nllNoDoc: 2.25,
+    };
+    const runs = [{ meta: runMeta('r1', 'nb', { name: '@risky' }), records: [stepRecord(0), s1] }];
     const rows = parseCsv(candidatesToCsv(runs));
     expect(rows[0]).toEqual([
       'run_id',
@@ -226,6 +233,12 @@ describe('notebook CSV', () => {
       'question_id',
       'question_spearman',
       'question_kendall',
+      'gold_doc_id',
+      'gold_rank',
+      'gold_of',
+      'gold_score',
+      'gold_utility',
+      'nll_no_doc',
       'doc_id',
       'score',
       'score_after',
@@ -243,6 +256,12 @@ describe('notebook CSV', () => {
       'q1',
       '0.5',
       String(1 / 3),
+      'd37',
+      '37',
+      '480',
+      '1.5',
+      '',
+      '2.25',
       'd00',
       String(c.score),
       String(c.scoreAfter),
@@ -253,7 +272,9 @@ describe('notebook CSV', () => {
     ]);
     // A question without alignment and a candidate without a score after the update: empty fields.
     expect(rows[6]!.slice(4, 6)).toEqual(['', '']);
-    expect(rows[3]![8]).toBe('');
+    expect(rows[3]![14]).toBe('');
+    // Not recorded (records from before, the PyTorch twin's): the gold and baseline fields are empty.
+    expect(rows[1]!.slice(6, 12)).toEqual(['', '', '', '', '', '']);
     expect(parseCsv(candidatesToCsv([]))).toHaveLength(1);
   });
 

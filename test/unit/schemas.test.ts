@@ -63,6 +63,15 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
       candidates: 'a list of at most 100 items, each a candidate',
       spearman: 'null or a finite number',
       kendall: 'null or a finite number',
+      'goldRank?': "null or a gold passage's rank (rank at most of)",
+      'nllNoDoc?': 'null or a finite number',
+    });
+    pin(R.GOLD_RANK_FIELDS, {
+      docId: 'an id (a string of at most 4096 characters)',
+      rank: 'an integer from 1 to 9007199254740991',
+      of: 'an integer from 1 to 9007199254740991',
+      score: 'a finite number',
+      utility: 'null or a finite number',
     });
     pin(R.STEP_RECORD, {
       step: 'an integer from 0 to 100000',

@@ -293,6 +293,19 @@ export interface MaxsimSearchOptions {
    * maxStorageBufferBindingSize, less one offset alignment). Tests lower it to force chunking.
    */
   maxChunkBytes?: number;
+  /**
+   * Per query, documents (indices into the corpus) whose rank over the whole corpus to report,
+   * wherever they rank (beyond k too): every document's score is then read back, [B, N] floats.
+   */
+  rankOf?: readonly (readonly number[])[];
+}
+
+/** A document's place in one query's ranking over the whole corpus. */
+export interface CorpusRank {
+  doc: number;
+  /** 1-based, in search order: higher score first, equal scores lower doc id first (as top-k). */
+  rank: number;
+  score: number;
 }
 
 export interface MaxsimSearchResult {
@@ -302,6 +315,16 @@ export interface MaxsimSearchResult {
   scores: Float32Array;
   /** How many chunks the corpus was scored in. */
   chunks: number;
+  /** With opts.rankOf: per query, each asked document's rank, in the order asked. */
+  ranks?: CorpusRank[][];
+}
+
+/** The rank of doc `n` in `row` (one query's scores of every document) by search order: higher first, ties lower id first. */
+export function rankInRow(row: ArrayLike<number>, n: number): number {
+  const s = row[n]!;
+  let above = 0;
+  for (let j = 0; j < row.length; j++) if (row[j]! > s || (row[j] === s && j < n)) above++;
+  return above + 1;
 }
 
 interface Piece {
@@ -376,6 +399,12 @@ export async function maxsimSearch(
   const offs = checkOffsets(corpus.offsets, total, docsShape);
   const N = offs.length - 1;
   checkK(k, N, 'maxsimSearch');
+  const rankOf = opts.rankOf;
+  if (rankOf) {
+    if (rankOf.length !== B) throw new ShapeError(`maxsimSearch: rankOf has ${rankOf.length} lists for ${B} queries`);
+    const bad = rankOf.flat().find((n) => !Number.isInteger(n) || n < 0 || n >= N);
+    if (bad !== undefined) throw new ShapeError(`maxsimSearch: rankOf asks for document ${bad}, not in [0, ${N})`);
+  }
 
   const align = e.gpu.info.limits.minStorageBufferOffsetAlignment ?? 256;
   const limit = Math.min(opts.maxChunkBytes ?? Infinity, e.gpu.maxBindingBytes - align);
@@ -383,6 +412,8 @@ export async function maxsimSearch(
 
   const owned: Tensor[] = [];
   const own = <T extends Tensor>(t: T): T => (owned.push(t), t);
+  /** With rankOf: each chunk's scores [B, Nc], kept to be read back. */
+  const kept: { scores: Tensor; n0: number; n1: number }[] = [];
   try {
     const [outV, outI] = e.noGrad(() => {
       // contiguous() hands back the caller's own tensor when it is already contiguous: not ours to free.
@@ -417,7 +448,8 @@ export async function maxsimSearch(
           stride: P * k,
           col0: c * k,
         });
-        scores.dispose();
+        if (rankOf) kept.push({ scores: own(scores), n0: pc.n0, n1: pc.n1 });
+        else scores.dispose();
         offsetsT.dispose();
       }
       if (P > 1)
@@ -429,8 +461,18 @@ export async function maxsimSearch(
         });
       return [outV, outI];
     });
-    const [scores, ids] = await Promise.all([outV.read(), outI.readInt()]);
-    return { ids, scores, chunks: pieces.length };
+    const [scores, ids, ...parts] = await Promise.all([outV.read(), outI.readInt(), ...kept.map((c) => c.scores.read())]);
+    if (!rankOf) return { ids, scores, chunks: pieces.length };
+    const all = new Float32Array(B * N);
+    kept.forEach((c, i) => {
+      const Nc = c.n1 - c.n0;
+      for (let b = 0; b < B; b++) all.set(parts[i]!.subarray(b * Nc, (b + 1) * Nc), b * N + c.n0);
+    });
+    const ranks = rankOf.map((docs, b) => {
+      const row = all.subarray(b * N, (b + 1) * N);
+      return docs.map((doc): CorpusRank => ({ doc, rank: rankInRow(row, doc), score: row[doc]! }));
+    });
+    return { ids, scores, chunks: pieces.length, ranks };
   } finally {
     for (const t of owned) t.dispose();
   }
