@@ -151,6 +151,7 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
       checkpointStep: 'null or an integer from 0 to 100000',
       updatedAt: 'a finite number',
       'imported?': 'where an imported run was trained',
+      'start?': 'where the run started (a JSON object)',
     });
     pin(N.RUN_MODELS, {
       retriever: 'a model reference (a JSON object)',
@@ -221,6 +222,10 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
         kind: 'one of "compare"',
         runIds: 'a list of at most 10000 items, each an id (a non-empty string of at most 200 characters)',
       },
+    });
+    pinVariants(R.RUN_START, {
+      loaded: { from: 'one of "loaded"' },
+      run: { from: 'one of "run"', runId: 'a non-empty string of at most 200 characters', step: 'an integer from 0 to 100000' },
     });
     pinVariants(N.MODEL_REF, {
       demo: {

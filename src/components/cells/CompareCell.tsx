@@ -7,6 +7,7 @@ import type { CompareCell as CompareCellConfig, RunMeta } from '../../notebook/s
 import { useStore } from '../../store';
 import { Chart, PALETTE, type Series } from '../Chart';
 import { fmt, pct, runOrigin, stepSeries } from '../runView';
+import { runNamesOf, startsWarning, startText } from '../lineage';
 import { CellFrame } from './CellFrame';
 import { ResultsImport } from './ResultsImport';
 import { NumTh } from './NumTh';
@@ -24,6 +25,8 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
     for (const id of missing ? missing.split(' ') : []) void loadRecords(id);
   }, [missing, loadRecords]);
 
+  const names = runNamesOf(list);
+  const startWarning = startsWarning(chosen, names);
   const toggle = (id: string, on: boolean): void =>
     updateCell(cell.id, { runIds: on ? [...cell.runIds, id] : cell.runIds.filter((r) => r !== id) });
 
@@ -62,11 +65,16 @@ export function CompareCell({ cell, index, count }: { cell: CompareCellConfig; i
               <input type="checkbox" checked={cell.runIds.includes(m.id)} onChange={(e) => toggle(m.id, e.target.checked)} />{' '}
               {m.name}{' '}
               <span className="muted">
-                ({m.config.retrieverLoss}, {m.config.schedule}, {m.steps} steps, {runOrigin(m)})
+                ({m.config.retrieverLoss}, {m.config.schedule}, {m.steps} steps, from {startText(m.start, names)}, {runOrigin(m)})
               </span>
             </label>
           ))}
         </fieldset>
+      )}
+      {startWarning && (
+        <p className="warning" role="status" data-testid="compare-start-warning">
+          {startWarning}
+        </p>
       )}
       {chosen.length > 0 && (
         <>

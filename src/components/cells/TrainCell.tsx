@@ -10,7 +10,10 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { RunMeta, StepRecord, TrainCell as TrainCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
-import { loadPreset, PRESETS } from '../../store/presets';
+import { indexUsable } from '../../store/dataSlice';
+import type { StartRequest } from '../../worker/protocol';
+import { modelsText, runNamesOf, startText, type RunNames } from '../lineage';
+import { loadPreset, presetHelp, PRESETS } from '../../store/presets';
 import {
   ConfigError,
   DEFAULT_CONFIG,
@@ -46,6 +49,8 @@ const FIELDS = [
   ['lrGenerator', 'Generator learning rate'],
   ['evalEvery', 'Evaluate every (steps, 0: at the end)'],
   ['evalLimit', 'Evaluation questions (0: all)'],
+  ['probeQuestions', 'Probe questions (followed through the run without an update; 0: none)'],
+  ['probeEvery', 'Probe every (steps)'],
 ] as const satisfies readonly (readonly [keyof TrainConfig, string])[];
 type FieldKey = (typeof FIELDS)[number][0];
 
@@ -86,12 +91,24 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       s.models.retriever.status === 'ready' &&
       s.models.generator.status === 'ready' &&
       s.data.status === 'ready' &&
-      s.data.index.status === 'ready',
+      indexUsable(s.data.index.status),
   );
   const modelsAndData = useStore(
     (s) => s.models.retriever.status === 'ready' && s.models.generator.status === 'ready' && s.data.status === 'ready',
   );
-  const { updateCell, startRun, stopRun, resumeRun, loadRecords } = useStore.getState();
+  // What a run still needs from the cells above, in words ('' when nothing).
+  const missing = useStore((s) =>
+    [
+      s.models.retriever.status !== 'ready' && 'a retriever (Models)',
+      s.models.generator.status !== 'ready' && 'a generator (Models)',
+      s.data.status !== 'ready' && 'a dataset (Data)',
+      s.data.status === 'ready' && !indexUsable(s.data.index.status) && 'the index (Data and index: Build index)',
+    ]
+      .filter(Boolean)
+      .join(', '),
+  );
+  const { updateCell, startRun, stopRun, resumeRun, loadRecords, resetModels } = useStore.getState();
+  const [startFrom, setStartFrom] = useState<'loaded' | 'continue'>('loaded');
   const presetName = cell.preset;
   const [loaded, setLoaded] = useState<{ name: string; config: Partial<TrainConfig> } | null>(null);
   const [presetError, setPresetError] = useState<string | null>(null);
@@ -153,6 +170,24 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
   }, [waitingNow]);
   const badField = typedBad ?? resolved.error?.field ?? runError?.field ?? null;
   const canRun = ready && !runs.active && !typedBad && !resolved.error && preset !== null;
+  const names = runNamesOf(runs.list);
+  // Only the run the models are at can be continued; anything else starts from the checkpoints.
+  const continuable = runs.models.from === 'run' ? runs.models : null;
+  const start: StartRequest =
+    startFrom === 'continue' && continuable ? { from: 'run', runId: continuable.runId } : { from: 'loaded' };
+  // Why Run is disabled, always said (not replaced by the last run's status).
+  const runNeeds =
+    canRun || active
+      ? null
+      : [
+          runs.active && 'the run in progress to finish',
+          missing && `load ${missing}`,
+          typedBad && `a number in ${FIELDS.find(([k]) => k === typedBad)?.[1] ?? typedBad}`,
+          resolved.error && `a valid configuration: ${resolved.error.message}`,
+          !resolved.error && preset === null && (presetError ? 'a preset that loads' : 'the preset (loading)'),
+        ]
+          .filter(Boolean)
+          .join('; ');
   // A bundle needs the data and both models (not the index: the cluster builds its own).
   const canExport = modelsAndData && !typedBad && !resolved.error && preset !== null;
 
@@ -192,7 +227,13 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       }
       actions={
         <>
-          <button type="submit" form={`${cell.id}-form`} disabled={!canRun} data-testid="train-run">
+          <button
+            type="submit"
+            form={`${cell.id}-form`}
+            disabled={!canRun}
+            title={runNeeds ? `Run needs ${runNeeds}` : undefined}
+            data-testid="train-run"
+          >
             Run
           </button>
           <button type="button" disabled={!active} onClick={stopRun} data-testid="train-stop">
@@ -201,6 +242,47 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
         </>
       }
     >
+      <div className="row train-start" data-testid="train-start-row">
+        <label>
+          Start from{' '}
+          <select
+            data-testid="train-start"
+            value={continuable ? startFrom : 'loaded'}
+            disabled={Boolean(runs.active) || !continuable}
+            onChange={(e) => setStartFrom(e.target.value === 'continue' ? 'continue' : 'loaded')}
+          >
+            <option value="loaded">the loaded checkpoints</option>
+            {continuable && (
+              <option value="continue">
+                the models as {names(continuable.runId)} left them (after step {continuable.step})
+              </option>
+            )}
+          </select>
+        </label>
+        <span className="muted" data-testid="train-models-state" data-from={runs.models.from}>
+          {modelsText(runs.models, names)}
+        </span>
+        {continuable && (
+          <button
+            type="button"
+            data-testid="train-reset-models"
+            disabled={Boolean(runs.active) || runs.reset.busy}
+            onClick={() => void resetModels()}
+          >
+            Reset models to the loaded checkpoints
+          </button>
+        )}
+        {runs.reset.error && (
+          <span className="error" role="alert">
+            {runs.reset.error}
+          </span>
+        )}
+      </div>
+      {runNeeds && (
+        <p className="muted" data-testid="train-run-needs">
+          Run needs {runNeeds}.
+        </p>
+      )}
       <form
         id={`${cell.id}-form`}
         data-testid="train-form"
@@ -208,7 +290,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
         noValidate
         onSubmit={(e) => {
           e.preventDefault();
-          if (canRun) void startRun(cell.id);
+          if (canRun) void startRun(cell.id, start);
           else if (badField) document.getElementById(`${cell.id}-${badField}`)?.focus();
         }}
       >
@@ -233,6 +315,9 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
                 </option>
               ))}
             </select>
+            <span className="muted field-help" data-testid="train-help-preset">
+              {presetHelp(presetName)}
+            </span>
           </div>
           {CHOICES.map(([k, label, options]) => (
             <div className="field" key={k}>
@@ -356,6 +441,7 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
       {mine.length > 0 && (
         <RunList
           runs={mine}
+          names={names}
           elsewhere={runs.elsewhere}
           current={current?.id ?? null}
           onShow={setShown}
@@ -415,6 +501,7 @@ function ClusterExport({ cellId, canExport, busyRun }: { cellId: string; canExpo
 
 function RunList({
   runs,
+  names,
   elsewhere,
   current,
   onShow,
@@ -423,6 +510,7 @@ function RunList({
   ready,
 }: {
   runs: RunMeta[];
+  names: RunNames;
   /** Runs another tab is training. */
   elsewhere: string[];
   current: string | null;
@@ -439,6 +527,7 @@ function RunList({
           <th scope="col">Run</th>
           <th scope="col">Loss</th>
           <th scope="col">Schedule</th>
+          <th scope="col">Started from</th>
           <th scope="col">Status</th>
           <th scope="col">Trained on</th>
           <NumTh>Steps</NumTh>
@@ -466,6 +555,9 @@ function RunList({
             </th>
             <td data-testid="train-run-loss">{LOSS_LABELS[m.config.retrieverLoss]}</td>
             <td data-testid="train-run-schedule">{m.config.schedule}</td>
+            <td data-testid="train-run-start" data-from={m.start?.from ?? 'unknown'}>
+              {startText(m.start, names)}
+            </td>
             <td>
               {elsewhere.includes(m.id) ? 'training in another tab' : runStatusText(m)}
               {m.message && <span className="muted"> — {m.message}</span>}
