@@ -197,6 +197,14 @@ function Toolbar({ gpuReady }: { gpuReady: boolean }) {
           {nb.importMessage}
         </p>
       )}
+      {nb.openMessage && (
+        <p className="muted" role="status" data-testid="open-message">
+          {nb.openMessage}{' '}
+          <button type="button" className="link" onClick={() => useStore.getState().dismissOpenMessage()}>
+            OK
+          </button>
+        </p>
+      )}
       {message && (
         <p className="error" role="alert">
           {message}

@@ -115,6 +115,40 @@ export function serializeNotebookFile(f: NotebookFile): string {
   return JSON.stringify(f);
 }
 
+// ---- importing ---------------------------------------------------------------------------
+
+/**
+ * The title an imported notebook gets beside the notebooks already here: its own when no other
+ * has it, else marked as imported ("MedRank demo (imported)", then "(imported 2)", ...), so the
+ * Storage list tells the copy from the original.
+ */
+export function importedTitle(title: string, taken: readonly string[]): string {
+  const have = new Set(taken);
+  if (!have.has(title)) return title;
+  const base = title.replace(/ \(imported(?: \d+)?\)$/, '');
+  for (let n = 1; ; n++) {
+    const t = `${base} (imported${n === 1 ? '' : ` ${n}`})`;
+    if (!have.has(t)) return t;
+  }
+}
+
+/**
+ * A notebook file as this browser takes it in at `now`: titled apart from the notebooks here
+ * (importedTitle), changed now (the Storage list's time is the import's, not the export's), and
+ * its runs without a checkpoint (a file carries none: nothing to resume from), a run the
+ * exporting tab was still training marked interrupted.
+ */
+export function asImported(file: NotebookFile, now: number, taken: readonly string[]): NotebookFile {
+  return {
+    ...file,
+    notebook: { ...file.notebook, title: importedTitle(file.notebook.title, taken), updatedAt: now },
+    runs: file.runs.map((r) => ({
+      ...r,
+      meta: { ...r.meta, status: r.meta.status === 'running' ? 'interrupted' : r.meta.status, checkpointStep: null },
+    })),
+  };
+}
+
 // ---- the rules between fields ------------------------------------------------------------
 
 const fail = (path: string, problem: string): never => {

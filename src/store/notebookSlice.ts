@@ -6,11 +6,12 @@
 
 import type { StateCreator } from 'zustand';
 import { RECORDED_RUNS, demoNotebook, emptyCell, newCellId, parseRecordedRuns } from '../notebook/demo';
-import { parseNotebookFile, serializeNotebookFile, toNotebookFile } from '../notebook/file';
+import { asImported, parseNotebookFile, serializeNotebookFile, toNotebookFile } from '../notebook/file';
 import type { NotebookEntry } from '../notebook/db';
 import type { Cell, CellKind, DataRef, ModelRef, Notebook, RunFile } from '../notebook/schema';
 import type { ModelRole } from '../worker/protocol';
 import type { AppState } from './index';
+import { keptNote } from './kept';
 import { notebookDb } from './notebookDb';
 import { loadUnconfirmed, remoteSourcesOf, saveUnconfirmed } from './sources';
 
@@ -27,6 +28,8 @@ export interface NotebookSlice {
     /** The last import's outcome: an error that names what is wrong, or what was imported. */
     importError: string | null;
     importMessage: string | null;
+    /** After another notebook opened (Storage, an import, a new demo): what stays loaded in this tab, and how it differs. */
+    openMessage: string | null;
     /** Every notebook saved in this browser (the Storage panel opens or deletes them). */
     list: NotebookEntry[];
     /** Remote sources of an imported notebook's cells the user has not confirmed yet (store/sources.ts). */
@@ -56,6 +59,8 @@ export interface NotebookSlice {
   switchNotebook: (id: string) => Promise<void>;
   /** Delete a saved notebook that is not the open one, with its runs. */
   deleteNotebook: (id: string) => Promise<void>;
+  /** The user has read openMessage. */
+  dismissOpenMessage: () => void;
 }
 
 const AUTOSAVE_MS = 400;
@@ -220,6 +225,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       storageProblem: null,
       importError: null,
       importMessage: null,
+      openMessage: null,
       list: [],
       unconfirmed: [],
     },
@@ -258,8 +264,9 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
     resetToDemo: () => {
       // A new notebook beside the others (a fresh id: the first demo, edited or not, stays as it is).
       const fresh = { ...demoNotebook(), id: `demo-${Date.now().toString(36)}` };
+      const before = get().notebook.doc;
       edit(() => fresh);
-      patch({ unconfirmed: [] });
+      patch({ unconfirmed: [], openMessage: keptNote(get(), before, fresh) });
       void get().loadRuns(fresh.id).then(addRecordedRuns);
       void get()
         .flushSave()
@@ -293,6 +300,13 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
         return;
       }
       await get().flushSave(); // the current notebook stays saved, under its own id
+      const before = get().notebook.doc;
+      const taken = await notebookDb()
+        .then((db) => db.listNotebooks())
+        .then((l) => l.map((n) => n.title))
+        .catch(() => get().notebook.list.map((n) => n.title));
+      file = asImported(file, Date.now(), [...taken, before.title]);
+      const note = keptNote(get(), before, file.notebook);
       let doc = file.notebook;
       try {
         const db = await notebookDb();
@@ -315,6 +329,7 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
         doc,
         unconfirmed,
         importMessage: `imported “${doc.title}”: ${doc.cells.length} cells, ${file.runs.length} run${file.runs.length === 1 ? '' : 's'}`,
+        openMessage: note,
       });
       void get().refreshNotebooks();
     },
@@ -334,11 +349,14 @@ export const createNotebookSlice: StateCreator<AppState, [], [], NotebookSlice> 
       const doc = await db.loadNotebook(id);
       if (!doc) return;
       await db.saveNotebook(doc); // it becomes the current one: a reload opens it
-      patch({ doc, importError: null, importMessage: null, unconfirmed: loadUnconfirmed(doc.id) });
+      const openMessage = keptNote(get(), get().notebook.doc, doc);
+      patch({ doc, importError: null, importMessage: null, openMessage, unconfirmed: loadUnconfirmed(doc.id) });
       patchSave({ state: 'saved', at: Date.now(), error: null });
       await get().loadRuns(id);
       await get().refreshNotebooks();
     },
+
+    dismissOpenMessage: () => patch({ openMessage: null }),
 
     deleteNotebook: async (id) => {
       if (id === get().notebook.doc.id) return;

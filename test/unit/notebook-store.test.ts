@@ -41,7 +41,8 @@ import type {
   TrainResult,
   TrainRunOptions,
 } from '../../src/worker/protocol';
-import { checkpoint, evalResult, stepRecord } from './notebook-fixtures';
+import { canResume, runWaitingFor } from '../../src/components/runStatus';
+import { checkpoint, evalResult, runMeta, stepRecord } from './notebook-fixtures';
 
 // ---- the fake engine ---------------------------------------------------------------------------
 
@@ -932,5 +933,139 @@ describe('notebook store: evaluate', () => {
     expect(st().runs.errors.c6).toEqual({ message: 'build the index first', field: null, code: 'failed' });
     expect(cell<EvaluateCell>('c6').last).toBeNull();
     expect(st().runs.evaluating).toBeNull();
+  });
+});
+
+describe('notebook store: opening another notebook, imported notebooks, a run queued behind an evaluation', () => {
+  const dataSummary: DatasetSummary = {
+    name: 'demo',
+    format: 'jsonl',
+    questions: 3000,
+    passages: 1500,
+    withGold: 3000,
+    kinds: {},
+    loadMs: 1,
+  };
+  const modelSummary = (label: string): ModelSummary => ({ label }) as ModelSummary;
+  /** The dataset and both models as loaded in the worker (the store's view of them). */
+  const loaded = (): void =>
+    useStore.setState((s) => ({
+      data: { ...s.data, status: 'ready', summary: dataSummary },
+      models: {
+        ...s.models,
+        retriever: { ...s.models.retriever, status: 'ready', summary: modelSummary('demo-colbert') },
+        generator: { ...s.models.generator, status: 'ready', summary: modelSummary('demo-llama') },
+      },
+    }));
+
+  it('opening another notebook from Storage keeps the data and models loaded and says so, and where its cells differ', async () => {
+    await st().openNotebook();
+    st().setTitle('First');
+    loaded();
+    const before = { data: st().data, models: st().models };
+    st().resetToDemo(); // a second notebook, the same cells
+    await st().flushSave();
+    expect(st().notebook.openMessage).toBe(
+      'Still loaded in this tab, as “First” left them: the data set demo, the retriever demo-colbert, the generator demo-llama (and the index, if built).',
+    );
+    const second = st().notebook.doc.id;
+    // The second notebook reads its data from a URL: opening the first again says its Data cell differs.
+    st().updateCell('c2', { source: { kind: 'url', format: 'jsonl', urls: { questions: 'https://example.org/q.jsonl' } } });
+    await st().flushSave();
+    await st().switchNotebook('demo');
+    expect(st().notebook.doc.id).toBe('demo');
+    expect(st().data).toBe(before.data);
+    expect(st().models).toBe(before.models);
+    expect(st().notebook.openMessage).toMatch(
+      new RegExp(`^Still loaded in this tab, as “${demoNotebook().title.replace(/[+]/g, '\\+')}” left them: the data set demo`),
+    );
+    expect(st().notebook.openMessage).toContain('This notebook’s Data cell names another data set: run it to load that one.');
+    expect(st().notebook.openMessage).not.toContain('Models cell');
+    st().dismissOpenMessage();
+    expect(st().notebook.openMessage).toBeNull();
+    await st().switchNotebook(second);
+    expect(st().notebook.openMessage).toContain('Data cell names another data set');
+  });
+
+  it('says nothing is kept when nothing was loaded, and names the run the models are at', async () => {
+    await st().openNotebook();
+    st().resetToDemo();
+    expect(st().notebook.openMessage).toBeNull();
+    await st().flushSave();
+    loaded();
+    const id = await runDemo(streamingTrain({ steps: 2 }));
+    useStore.setState((s) => ({ runs: { ...s.runs, models: { from: 'run', runId: id, step: 2 } } }));
+    const name = st().runs.list.find((m) => m.id === id)!.name;
+    await st().switchNotebook('demo');
+    expect(st().notebook.openMessage).toContain(
+      `The models are as ${name} of “${demoNotebook().title}” left them after step 2; a run here starts from the loaded checkpoints unless told otherwise.`,
+    );
+  });
+
+  it('an imported notebook gets a title and a time of its own beside the original', async () => {
+    await st().openNotebook();
+    const original = st().notebook.doc;
+    const text = await (await st().exportNotebook()).text();
+    const t0 = Date.now();
+    await st().importNotebook(new Blob([text]));
+    expect(st().notebook.importError).toBeNull();
+    expect(st().notebook.doc.title).toBe(`${original.title} (imported)`);
+    expect(st().notebook.doc.updatedAt).toBeGreaterThanOrEqual(t0);
+    await st().importNotebook(new Blob([text]));
+    expect(st().notebook.doc.title).toBe(`${original.title} (imported 2)`);
+    await st().refreshNotebooks();
+    expect(
+      st()
+        .notebook.list.map((n) => n.title)
+        .sort(),
+    ).toEqual([original.title, `${original.title} (imported)`, `${original.title} (imported 2)`].sort());
+    expect(new Set(st().notebook.list.map((n) => n.id)).size).toBe(3);
+  });
+
+  it('runs of a notebook imported for this session only (storage failed) offer no Resume: their checkpoint did not come along', async () => {
+    await st().openNotebook();
+    // A file whose run was cut short with a checkpoint in the browser it came from.
+    const nb = st().notebook.doc;
+    const file = toNotebookFile(nb, [
+      {
+        meta: runMeta('run-file', nb.id, { status: 'interrupted', steps: 2, checkpointStep: 2 }),
+        records: [stepRecord(0), stepRecord(1)],
+      },
+    ]);
+    db.importNotebookFile = () => Promise.reject(new Error('the quota is full'));
+    await st().importNotebook(new Blob([serializeNotebookFile(file)]));
+    expect(st().notebook.importError).toBe('imported for this session only: the quota is full');
+    const run = st().runs.list.find((m) => m.id === 'run-file')!;
+    expect(run).toMatchObject({ status: 'interrupted', checkpointStep: null });
+    expect(canResume(run)).toBe(false);
+  });
+
+  it('a run started during an evaluation waits for it, and says so until the worker starts it', async () => {
+    await st().openNotebook();
+    let finishEval: ((r: EvalResult) => void) | null = null;
+    engine.evaluateImpl = () => new Promise((r) => (finishEval = r));
+    const evaluating = st().runEvaluate('c6');
+    await waitFor(() => finishEval !== null, 'the evaluate request');
+    // The worker runs one request at a time: the train request waits for the evaluation.
+    let startTrain: (() => void) | null = null;
+    let finishTrain: (() => void) | null = null;
+    engine.trainImpl = async (config, onProgress, run) => {
+      await new Promise<void>((r) => (startTrain = r));
+      onProgress({ done: 0, total: 1, message: 'step 1' });
+      await new Promise<void>((r) => (finishTrain = r));
+      return streamingTrain({ steps: 1 })(config, onProgress, run);
+    };
+    const running = st().startRun('c5');
+    await waitFor(() => st().runs.active && startTrain !== null, 'the queued run');
+    const busy = () => ({ evaluating: Boolean(st().runs.evaluating), exporting: false });
+    expect(runWaitingFor(st().runs.active, busy())).toBe('waiting for the evaluation to finish: the GPU runs one job at a time');
+    finishEval!(evalResult());
+    await evaluating;
+    startTrain!();
+    await waitFor(() => st().runs.active?.progress, 'the first progress');
+    expect(runWaitingFor(st().runs.active, busy())).toBeNull();
+    finishTrain!();
+    await running;
+    expect(st().runs.list.at(-1)!.status).toBe('done');
   });
 });

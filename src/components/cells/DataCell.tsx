@@ -53,7 +53,7 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
   const [seen, setSeen] = useState(src);
   if (seen !== src) {
     setSeen(src);
-    if (formatOf(src) !== formatOf(seen)) choose(formatOf(src));
+    if (formatOf(src) !== formatOf(seen) && formatOf(src) !== format) choose(formatOf(src));
   }
   const keys = [...DATASET_FILES[format].required, ...DATASET_FILES[format].optional];
   const loading = data.status === 'loading';

@@ -92,8 +92,11 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
       {cell.last && (
         <>
           <p className="muted">
-            Models {cell.last.runId ? `as ${runName ?? 'a deleted run'} left them` : 'as loaded (no run had trained them)'}, in{' '}
-            {(cell.last.result.ms / 1000).toFixed(1)} s.
+            Models{' '}
+            {cell.last.runId
+              ? `as ${runName ?? 'a run not in this notebook (deleted, or of another notebook)'} left them`
+              : 'as loaded (no run had trained them)'}
+            , in {(cell.last.result.ms / 1000).toFixed(1)} s.
           </p>
           <EvalTable evals={[{ step: lastSteps, split: cell.split, result: cell.last.result }]} testId="evaluate-result" />
         </>
