@@ -26,6 +26,8 @@ export interface ModelsSlice {
     tryError: string | null;
   };
   loadModel: (role: ModelRole, source: ModelSourceSpec) => Promise<void>;
+  /** Stop the download or read of `role` under way (the model loaded before stays). */
+  stopModel: (role: ModelRole) => void;
   tryGenerate: (prompt: string, maxNewTokens?: number) => Promise<void>;
   tryRetrieve: (query: string, docs: string[]) => Promise<void>;
 }
@@ -79,13 +81,18 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
     if (failureCode(err) === 'model-not-loaded')
       patch(role, { ...EMPTY, error: e.message, errorCode: 'model-not-loaded', errorClass: e.name });
   };
+  /** The signal of each role's load under way, which stopModel aborts. */
+  const aborts: Partial<Record<ModelRole, AbortController>> = {};
   return {
     models: { retriever: EMPTY, generator: EMPTY, generated: null, retrieved: null, busy: false, tryError: null },
     loadModel: async (role, source) => {
       if (get().models[role].status === 'loading') return;
       patch(role, { status: 'loading', progress: null, error: null, errorCode: null, errorClass: null });
       try {
-        const summary = await engineClient().loadModel({ role, source }, { onProgress: (p) => patch(role, { progress: p }) });
+        const summary = await engineClient().loadModel(
+          { role, source },
+          { onProgress: (p) => patch(role, { progress: p }), signal: (aborts[role] = new AbortController()).signal },
+        );
         patch(role, { status: 'ready', summary });
         // Fresh weights: no run has trained them; the notebook remembers where they came from.
         set((s) => ({ runs: { ...s.runs, trainedBy: null } }));
@@ -102,6 +109,7 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
         });
       }
     },
+    stopModel: (role) => aborts[role]?.abort(),
     tryGenerate: async (prompt, maxNewTokens = 24) => {
       patchTry({ busy: true, tryError: null });
       try {

@@ -26,7 +26,9 @@ describe('D: the Models cell has one progress meter', () => {
     );
     const line = /<div data-testid="model-progress-retriever"[^>]*>(.*?)<\/div>/.exec(html);
     expect(line, html.slice(0, 500)).not.toBeNull();
-    const text = line![1]!.replace(/<[^>]+>/g, '');
+    // The line's one button (Stop) aside, its text is the message alone.
+    expect(line![1]!.match(/<button[^>]*>Stop<\/button>/g)).toHaveLength(1);
+    const text = line![1]!.replace(/<button[^>]*>.*?<\/button>/g, '').replace(/<[^>]+>/g, '');
     expect(text).toBe(message);
     expect(text.match(/left|about/g)).toEqual(['left']);
     expect(line![1]).toMatch(/<progress value="10" max="100" aria-label="retriever download">/);

@@ -225,6 +225,9 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
         <div data-testid={`model-progress-${role}`} className="row progress-line">
           <progress value={state.progress?.done ?? 0} max={state.progress?.total || undefined} aria-label={`${role} download`} />
           <span className="muted">{state.progress?.message ?? 'reading config…'}</span>
+          <button type="button" onClick={() => useStore.getState().stopModel(role)} data-testid={`model-stop-${role}`}>
+            Stop
+          </button>
         </div>
       )}
       {state.error && (
