@@ -4,6 +4,7 @@
 import { useState } from 'react';
 import type { IndexCell as IndexCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
+import { indexUsable } from '../../store/dataSlice';
 import { CellFrame } from './CellFrame';
 import { ProgressLine } from './ProgressLine';
 
@@ -32,9 +33,11 @@ export function IndexCell({ cell, index, count }: { cell: IndexCellConfig; index
           ? { text: 'building…', tone: 'busy' }
           : data.index.status === 'ready'
             ? { text: `${data.index.summary?.docs ?? 0} passages indexed`, tone: 'ok' }
-            : data.index.status === 'error'
-              ? { text: 'failed', tone: 'bad' }
-              : { text: blocked ?? 'not built' }
+            : data.index.status === 'moved'
+              ? { text: 'the retriever moved: reopened when next used' }
+              : data.index.status === 'error'
+                ? { text: 'failed', tone: 'bad' }
+                : { text: blocked ?? 'not built' }
       }
       actions={
         <button type="button" disabled={Boolean(blocked) || building} onClick={() => void buildIndex()}>
@@ -43,6 +46,13 @@ export function IndexCell({ cell, index, count }: { cell: IndexCellConfig; index
       }
     >
       {blocked && <p className="muted">{blocked[0]!.toUpperCase() + blocked.slice(1)} (cells above).</p>}
+      {data.index.status === 'moved' && (
+        <p className="muted" data-testid="index-moved">
+          A run trained the retriever (or the models were reset) since this index was built, so its document vectors no longer
+          match. The next search, evaluation or run reopens it for the retriever as it is then: from this browser when those
+          weights were indexed before, else encoded again (its progress says so). Build index does it now.
+        </p>
+      )}
       {building && (
         <ProgressLine p={data.index.progress} testId="index-progress" onStop={() => cancelData('buildIndex')} label="Indexing" />
       )}
@@ -60,7 +70,7 @@ export function IndexCell({ cell, index, count }: { cell: IndexCellConfig; index
           {data.index.summary.saveError ? ` (not saved: ${data.index.summary.saveError})` : ''}
         </p>
       )}
-      {data.index.status === 'ready' && (
+      {indexUsable(data.index.status) && (
         <form
           className="row"
           onSubmit={(e) => {
