@@ -7,12 +7,12 @@
 
 import { useState } from 'react';
 import { DATASET_FILES, FORMAT_NAMES, type DatasetFormat } from '../../data/datasets';
-import type { DataCell as DataCellConfig, DataRef } from '../../notebook/schema';
+import { DATA_REF, type DataCell as DataCellConfig, type DataRef } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { dataSource } from '../../store/dataSlice';
 import { ProgressLine } from './ProgressLine';
 import { CellFrame } from './CellFrame';
-import { FieldError } from './FieldError';
+import { FieldError, schemaProblem } from './FieldError';
 import { useConfirmedRun } from './ConfirmSources';
 
 const FORMATS = Object.keys(FORMAT_NAMES) as DatasetFormat[];
@@ -29,18 +29,9 @@ const FILE_HINTS: Record<string, string> = {
 /** The format a remembered source is read as (the demo set is JSONL QA: questions and a corpus). */
 export const formatOf = (src: DataRef): DatasetFormat => (src.kind === 'demo' ? 'jsonl' : src.format);
 
-/** Why a typed dataset address cannot be fetched (null: it can, or nothing is typed). */
-export function urlProblem(text: string): string | null {
-  const t = text.trim();
-  if (!t) return null;
-  try {
-    const u = new URL(t);
-    if (u.protocol === 'https:' || u.protocol === 'http:') return null;
-  } catch {
-    // not an address at all: said below
-  }
-  return `"${t.length > 60 ? `${t.slice(0, 60)}…` : t}" is not an http(s) address`;
-}
+/** Why a typed dataset address cannot be kept (the notebook's rule for a URL source), or null (also when nothing is typed). */
+export const urlProblem = (format: DatasetFormat, key: string, text: string): string | null =>
+  text.trim() ? schemaProblem(DATA_REF, { kind: 'url', format, urls: { [key]: text.trim() } }) : null;
 
 export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: number; count: number }) {
   const data = useStore((s) => s.data);
@@ -58,10 +49,9 @@ export function DataCell({ cell, index, count }: { cell: DataCellConfig; index: 
   const keys = [...DATASET_FILES[format].required, ...DATASET_FILES[format].optional];
   const loading = data.status === 'loading';
   const s = data.summary;
-  const bad = Object.fromEntries(keys.map((k) => [k, urlProblem(urls[k] ?? '')]).filter(([, p]) => p !== null)) as Record<
-    string,
-    string
-  >;
+  const bad = Object.fromEntries(
+    keys.map((k) => [k, urlProblem(format, k, urls[k] ?? '')]).filter(([, p]) => p !== null),
+  ) as Record<string, string>;
   /** Another format: its files have other roles, so nothing chosen for the one before carries over. */
   function choose(f: DatasetFormat): void {
     setFormat(f);

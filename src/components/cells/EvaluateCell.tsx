@@ -9,6 +9,7 @@ import type { EvaluateCell as EvaluateCellConfig } from '../../notebook/schema';
 import { useStore } from '../../store';
 import { indexUsable } from '../../store/dataSlice';
 import { CellFrame } from './CellFrame';
+import { FieldError } from './FieldError';
 import { ProgressLine } from './ProgressLine';
 import { EvalTable } from './TrainCell';
 
@@ -68,6 +69,7 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
             size={6}
             value={limitText}
             aria-invalid={!limitOk}
+            aria-describedby={limitOk ? undefined : `${cell.id}-error-limit`}
             data-testid="evaluate-limit"
             onChange={(e) => {
               setLimitText(e.target.value);
@@ -76,9 +78,9 @@ export function EvaluateCell({ cell, index, count }: { cell: EvaluateCellConfig;
           />
         </label>
         {!limitOk && (
-          <span className="error field-error" role="alert">
+          <FieldError id={`${cell.id}-error-limit`} testId="evaluate-error-limit">
             Questions must be a whole number, 0 or more.
-          </span>
+          </FieldError>
         )}
       </div>
       {evaluating && (

@@ -9,8 +9,9 @@ import { filesFromDataTransfer, type FolderEntry } from '../../models/sources';
 import { useStore } from '../../store';
 import { modelSource, type ModelState } from '../../store/modelsSlice';
 import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
-import type { ModelRef, ModelsCell as ModelsCellConfig } from '../../notebook/schema';
+import { MODEL_REF, type ModelRef, type ModelsCell as ModelsCellConfig } from '../../notebook/schema';
 import { CellFrame } from './CellFrame';
+import { FieldError, schemaProblem } from './FieldError';
 import { useConfirmedRun } from './ConfirmSources';
 
 const EXAMPLES: Record<ModelRole, string> = {
@@ -106,6 +107,9 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
   const input = useRef<HTMLInputElement>(null);
   const busy = state.status === 'loading';
   const load = (source: ModelSourceSpec): void => void loadModel(role, source);
+  // Checked as the notebook will keep them (MODEL_REF), at the field, before anything is fetched.
+  const repoBad = repo.trim() ? schemaProblem(MODEL_REF, { kind: 'hub', repo: repo.trim() }) : null;
+  const urlBad = url.trim() ? schemaProblem(MODEL_REF, { kind: 'url', url: url.trim() }) : null;
   const title = role === 'retriever' ? 'Retriever (BERT / ColBERT)' : 'Generator (Llama, SmolLM, Qwen2)';
 
   const pickFolder = async (): Promise<void> => {
@@ -142,7 +146,8 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
       <form
         onSubmit={(ev) => {
           ev.preventDefault();
-          if (repo.trim()) load({ kind: 'hub', repo: repo.trim(), revision: revision.trim() || 'main', token: token.trim() });
+          if (repo.trim() && !repoBad)
+            load({ kind: 'hub', repo: repo.trim(), revision: revision.trim() || 'main', token: token.trim() });
         }}
       >
         <label>
@@ -152,7 +157,15 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
             onChange={(e) => setRepo(e.target.value)}
             placeholder={EXAMPLES[role]}
             aria-label={`${role} hub id`}
+            aria-invalid={repoBad !== null}
+            aria-describedby={repoBad ? `${role}-error-hub` : undefined}
+            data-testid={`model-hub-${role}`}
           />
+          {repoBad && (
+            <FieldError id={`${role}-error-hub`} testId={`model-error-hub-${role}`}>
+              {repoBad}
+            </FieldError>
+          )}
         </label>
         <label>
           Revision
@@ -170,14 +183,14 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
             size={10}
           />
         </label>
-        <button type="submit" disabled={busy || !repo.trim()}>
+        <button type="submit" disabled={busy || !repo.trim() || repoBad !== null}>
           Load from hub
         </button>
       </form>
       <form
         onSubmit={(ev) => {
           ev.preventDefault();
-          if (url.trim()) load({ kind: 'url', url: url.trim() });
+          if (url.trim() && !urlBad) load({ kind: 'url', url: url.trim() });
         }}
       >
         <label>
@@ -187,9 +200,17 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
             onChange={(e) => setUrl(e.target.value)}
             placeholder="https://…/model-folder"
             aria-label={`${role} URL`}
+            aria-invalid={urlBad !== null}
+            aria-describedby={urlBad ? `${role}-error-url` : undefined}
+            data-testid={`model-url-${role}`}
           />
+          {urlBad && (
+            <FieldError id={`${role}-error-url`} testId={`model-error-url-${role}`}>
+              {urlBad}
+            </FieldError>
+          )}
         </label>
-        <button type="submit" disabled={busy || !url.trim()}>
+        <button type="submit" disabled={busy || !url.trim() || urlBad !== null}>
           Load from URL
         </button>
       </form>
