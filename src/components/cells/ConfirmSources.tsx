@@ -1,5 +1,6 @@
 // Asked before a cell of an imported notebook fetches from places the user has not confirmed
-// (store/sources.ts): the list, then Fetch or Cancel. Nothing is fetched until Fetch.
+// (store/sources.ts): the list, then Fetch or Don't fetch (not "Cancel": nothing is under way yet,
+// and the cells keep one Stop for what is). Nothing is fetched until Fetch.
 
 import { useState, type ReactNode } from 'react';
 import type { Cell } from '../../notebook/schema';
@@ -42,7 +43,7 @@ export function ConfirmSources({ sources, onFetch, onCancel }: { sources: string
           Fetch from {sources.length === 1 ? 'it' : 'them'}
         </button>
         <button type="button" onClick={onCancel}>
-          Cancel
+          Don’t fetch
         </button>
       </div>
     </div>
