@@ -72,7 +72,9 @@ describe('a run queued behind another job', () => {
       'waiting for the evaluation and the cluster export to finish: the GPU runs one job at a time',
     );
     expect(runWaitingFor(claimed, { evaluating: false, exporting: false })).toBeNull();
-    expect(runWaitingFor({ progress: { done: 0, total: 4, message: 'step 1' } }, { evaluating: true, exporting: false })).toBeNull();
+    expect(
+      runWaitingFor({ progress: { done: 0, total: 4, message: 'step 1' } }, { evaluating: true, exporting: false }),
+    ).toBeNull();
     expect(runWaitingFor(null, { evaluating: true, exporting: false })).toBeNull();
   });
 });
