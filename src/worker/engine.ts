@@ -422,8 +422,9 @@ export class GpuEngine implements EngineApi {
             await this.baselines.retriever?.keep(trainables);
             await this.baselines.generator?.keep(trainables);
             started = true;
-            this.models = { from: 'run', runId, step: resume?.step ?? 0 };
             this.modelsRunName = run.runName ?? runId;
+            // A resume put the checkpoint's weights in; a fresh run changes them at its first update.
+            if (resume) this.models = { from: 'run', runId, step: resume.step };
             if (trainsRetriever && this.origins.retriever) this.origins.retriever.trained = true;
             if (config.schedule !== 'retriever-only' && this.origins.generator) this.origins.generator.trained = true;
           },
@@ -511,14 +512,15 @@ export class GpuEngine implements EngineApi {
     return this.lookupTables().lookup(p);
   }
 
-  async maxsim(p: Payloads['maxsim'], { onProgress }: CallOptions = {}): Promise<MaxSimExplanation> {
+  async maxsim(p: Payloads['maxsim']): Promise<MaxSimExplanation> {
     const r = this.retriever;
     if (!r) throw this.notLoaded('retriever');
     const passage = this.lookupTables().passages.get(p.docId);
     if (!passage) throw new ModelNotLoadedError(`the loaded dataset has no passage "${p.docId}"`);
     await this.ready();
     // The index's vectors when it was built by this retriever: the very numbers search ranks by.
-    const index = this.dataset ? await this.indexFor(r, this.dataset, onProgress) : null;
+    // (An index the retriever has moved away from is not reopened for this: the document is encoded.)
+    const index = this.slot.for(r);
     const fromIndex = index ? { index, docId: p.docId } : undefined;
     return explainMaxSim(r, p.query, docText(passage), fromIndex);
   }
