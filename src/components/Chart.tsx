@@ -78,7 +78,18 @@ export function Chart({
         maintainAspectRatio: false,
         parsing: false,
         normalized: true,
-        plugins: { legend: { display: true, position: 'bottom', labels: { boxWidth: 12 } } },
+        // Legend markers drawn as their series are: a line (dashed where the series is) for line
+        // charts, the point's own shape for scatter plots.
+        plugins: {
+          legend: {
+            display: true,
+            position: 'bottom',
+            labels:
+              type === 'line'
+                ? { usePointStyle: true, pointStyle: 'line', pointStyleWidth: 24, boxWidth: 24, boxHeight: 8 }
+                : { usePointStyle: true, boxHeight: 8 },
+          },
+        },
         scales: {
           // Steps are whole numbers: no 1.5 ticks.
           x: { type: 'linear', title: { display: true, text: xLabel }, ticks: xLabel === 'step' ? { precision: 0 } : {} },
@@ -105,10 +116,12 @@ export function Chart({
   });
 
   const points = series.reduce((a, s) => a + s.points.filter((p) => p.y !== null).length, 0);
+  // The legend takes rows from the plot: grow with it so the axis titles keep their room (about 3 series a row).
+  const legendRows = Math.ceil(series.length / 3);
   return (
     <figure className="chart" data-testid={testId} data-points={points} data-y-range={yRange?.join(',')}>
       <figcaption>{title}</figcaption>
-      <div style={{ height }}>
+      <div style={{ height: height + Math.max(0, legendRows - 1) * 20 }}>
         <canvas ref={canvas} role="img" aria-label={`${title}: ${yLabel} against ${xLabel}`} />
       </div>
     </figure>

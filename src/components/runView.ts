@@ -3,11 +3,15 @@
 // (rank by retriever, by utility, after the update), a document's rank across the steps the
 // question was trained on, the LLM-Rank loss of one question split into its pairs, where a run was
 // trained, and which of a shown step's ids the loaded dataset lacks (a run imported from elsewhere).
+// For one question at one step: its alignment before and after the update, where its gold passage
+// ranked in the whole index, how much each document helps against no document, and the scatter of
+// score against utility with its axes.
 // From a run's evaluations with per-question results: one held-out question across the
 // evaluations, and the questions whose gold passage climbed into the top m.
 
 import type { EvalEntry, RunMeta } from '../notebook/schema';
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../training/step';
+import { spearman } from '../data/metrics';
 import { llmRankLoss, llmRankPairs as rankPairs, minMaxScale } from '../training/losses';
 
 export interface StepSeries {
@@ -58,6 +62,8 @@ export interface CandidateRow extends CandidateRecord {
   rankUtility: number | null;
   /** Rank by the score after this step's update (null when not recorded). */
   rankAfter: number | null;
+  /** How much this document lowers the answer NLL against no document: nllNoDoc - utility (null: either not recorded). */
+  helps: number | null;
 }
 
 /** One question at one step: its candidates in retriever order, with their ranks. */
@@ -77,8 +83,142 @@ export function candidateRows(q: QuestionRecord): CandidateRow[] {
       )
     : q.candidates.map(() => null);
   return q.candidates
-    .map((c, i) => ({ ...c, rankRetriever: byScore[i]!, rankUtility: byUtility[i]!, rankAfter: after[i]! }))
+    .map((c, i) => ({
+      ...c,
+      rankRetriever: byScore[i]!,
+      rankUtility: byUtility[i]!,
+      rankAfter: after[i]!,
+      helps: helpsBy(c.utility, q.nllNoDoc),
+    }))
     .sort((a, b) => a.rankRetriever - b.rankRetriever);
+}
+
+/** nllNoDoc - utility: how much a document lowers the answer NLL (negative: it hurts); null when either is missing. */
+export function helpsBy(utility: number | null, nllNoDoc: number | null | undefined): number | null {
+  return utility === null || nllNoDoc === null || nllNoDoc === undefined ? null : nllNoDoc - utility;
+}
+
+/**
+ * One question's Spearman(score, -NLL) over its judged documents, before the update (the
+ * record's) and after it (scoreAfter against the same utilities; null when the scores after were
+ * not recorded or fewer than two documents were judged).
+ */
+export function questionAlignment(q: QuestionRecord): { before: number | null; after: number | null } {
+  const judged = q.candidates.filter((c) => c.utility !== null);
+  const afterOk = judged.length >= 2 && judged.every((c) => c.scoreAfter !== null && c.scoreAfter !== undefined);
+  return {
+    before: q.spearman,
+    after: afterOk
+      ? spearman(
+          judged.map((c) => c.scoreAfter!),
+          judged.map((c) => -c.utility!),
+        )
+      : null,
+  };
+}
+
+export type GoldLine =
+  /** The record predates goldRank (or came from the PyTorch twin): only the candidates say where gold is. */
+  | { kind: 'not-recorded'; candidateRank: number | null; text: string }
+  /** The question has no gold passage in the index. */
+  | { kind: 'none'; text: string }
+  | { kind: 'ranked'; docId: string; rank: number; of: number; candidate: boolean; text: string };
+
+/** Where the question's gold passage ranked at this step, in words ("gold at rank 37 of 480 ..."). */
+export function goldLine(q: QuestionRecord): GoldLine {
+  const K = q.candidates.length;
+  const g = q.goldRank;
+  if (g === undefined) {
+    const rows = candidateRows(q);
+    const r = rows.find((x) => x.gold)?.rankRetriever ?? null;
+    return {
+      kind: 'not-recorded',
+      candidateRank: r,
+      text:
+        r === null
+          ? `No gold passage among the ${K} candidates; this run's records do not say where it ranked in the index.`
+          : `Gold passage: candidate ${r} of ${K} (its rank in the whole index was not recorded).`,
+    };
+  }
+  if (g === null) return { kind: 'none', text: 'This question has no gold passage in the index.' };
+  const candidate = q.candidates.some((c) => c.docId === g.docId);
+  return {
+    kind: 'ranked',
+    docId: g.docId,
+    rank: g.rank,
+    of: g.of,
+    candidate,
+    text: `Gold at rank ${g.rank} of ${g.of} in the index search${candidate ? `, among the top K = ${K} candidates` : `: not among the top K = ${K} candidates`}.`,
+  };
+}
+
+export interface ScatterPoint {
+  docId: string;
+  /** Retriever score at the step (for a gold passage that was not a candidate: its score in the index search). */
+  x: number;
+  /** Score after the update (null: not recorded, or not a candidate). */
+  xAfter: number | null;
+  /** Utility: mean answer NLL given the document alone (null: not judged). */
+  y: number | null;
+  gold: boolean;
+  /** Among this step's K candidates. */
+  candidate: boolean;
+}
+
+export interface ScatterView {
+  points: ScatterPoint[];
+  /** Axis ranges covering every point, arrow end and the no-document line, padded. */
+  x: [number, number];
+  y: [number, number];
+  /** The answer NLL with no document (a reference line), when recorded. */
+  noDoc: number | null;
+}
+
+/** [lo, hi] of the values padded by `pad` of the span on each side (a span of 0 gets +-0.5). */
+export function paddedRange(values: readonly number[], pad = 0.08): [number, number] {
+  if (values.length === 0) return [0, 1];
+  const lo = Math.min(...values),
+    hi = Math.max(...values);
+  const d = hi > lo ? (hi - lo) * pad : 0.5;
+  return [lo - d, hi + d];
+}
+
+/**
+ * The inspector's scatter of score against utility: every judged candidate (with its score after
+ * the update, for the arrow), and the gold passage always, judged or not, candidate or not (from
+ * goldRank when it was not a candidate). Axes scaled to the data, not to zero.
+ */
+export function scatterView(q: QuestionRecord): ScatterView {
+  const points: ScatterPoint[] = q.candidates
+    .filter((c) => c.utility !== null || c.gold)
+    .map((c) => ({
+      docId: c.docId,
+      x: c.score,
+      xAfter: c.scoreAfter ?? null,
+      y: c.utility ?? (c.gold && q.goldRank?.docId === c.docId ? q.goldRank.utility : null),
+      gold: c.gold,
+      candidate: true,
+    }));
+  const g = q.goldRank;
+  if (g && !points.some((p) => p.docId === g.docId))
+    points.push({ docId: g.docId, x: g.score, xAfter: null, y: g.utility, gold: true, candidate: false });
+  points.sort((a, b) => a.x - b.x);
+  const noDoc = q.nllNoDoc ?? null;
+  const xs = points.flatMap((p) => (p.xAfter === null ? [p.x] : [p.x, p.xAfter]));
+  const ys = [...points.flatMap((p) => (p.y === null ? [] : [p.y])), ...(noDoc === null ? [] : [noDoc])];
+  return { points, x: paddedRange(xs), y: paddedRange(ys), noDoc };
+}
+
+/** About `n` round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi]. */
+export function niceTicks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) return Number.isFinite(lo) ? [lo] : [];
+  const span = hi - lo;
+  const p = 10 ** Math.floor(Math.log10(span / n));
+  // The round step whose tick count comes closest to n.
+  const step = [1, 2, 5, 10].map((m) => m * p).reduce((a, b) => (Math.abs(span / b - n) < Math.abs(span / a - n) ? b : a));
+  const out: number[] = [];
+  for (let i = Math.ceil(lo / step - 1e-9); i * step <= hi + step * 1e-9; i++) out.push(Number((i * step).toPrecision(12)));
+  return out;
 }
 
 export function questionAt(records: readonly StepRecord[], step: number, questionId: string): QuestionRecord | null {

@@ -21,6 +21,8 @@ export interface MaxSimExplanation {
   sim: number[];
   /** sum(sim): the MaxSim score of the (query, document) pair. */
   score: number;
+  /** Where the document's vectors came from: the index's rows (what search scores), or encoding the text now. */
+  vectors: 'index' | 'encoded';
 }
 
 const tokenText = (r: ColbertRetriever, id: number): string => r.tokenizer.idToToken(id) ?? `[${id}]`;
@@ -84,5 +86,6 @@ export async function explainMaxSim(
     match,
     sim,
     score: sim.reduce((x, y) => x + y, 0),
+    vectors: from ? 'index' : 'encoded',
   };
 }

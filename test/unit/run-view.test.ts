@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   candidateRows,
+  goldLine,
   heldOutClimbs,
+  helpsBy,
+  niceTicks,
+  paddedRange,
+  questionAlignment,
+  scatterView,
   heldOutHistory,
   llmRankPairs,
   questionAt,
@@ -357,5 +363,102 @@ describe("held-out questions across evaluations (the demo Note's climbs)", () =>
     const fell = [...evals.slice(0, 3), at(100, [1, 1, 1 / 3, 1, 0], [1, 1, 0, 1, 0])];
     expect(heldOutClimbs(fell, 2, { falls: true })).toEqual([{ id: 'demo-q4', from: 1, to: null, byStep: 100 }]);
     expect(heldOutClimbs(fell, 2, { skip }).map((c) => c.id)).toEqual(['demo-q1', 'demo-q2']);
+  });
+});
+
+describe('one question at one step: alignment before and after, gold rank, help against no document, scatter', () => {
+  // Judged A, B, C (D drawn out); by score before: B 5 > C 3 > A 1, after: A 4 > C 3 > B 2; by NLL: B 1 < A 2 < C 3.
+  const q: QuestionRecord = {
+    ...question('q', [
+      cand('A', { score: 1, scoreAfter: 4, utility: 2 }),
+      cand('B', { score: 5, scoreAfter: 2, utility: 1 }),
+      cand('C', { score: 3, scoreAfter: 3, utility: 3 }),
+      cand('D', { score: 0.8, scoreAfter: 0.9, sampled: false }),
+    ]),
+    spearman: 0.5,
+    goldRank: { docId: 'G', rank: 37, of: 480, score: 0.5, utility: 1.5 },
+    nllNoDoc: 4,
+  };
+
+  it('Spearman(score after, -NLL) from the scores after the update; before is the record', () => {
+    // Ranks by score after (A 3, B 1, C 2) against by -NLL (A 2, B 3, C 1): d = 1, -2, 1, 1 - 6*6/(3*8) = -0.5.
+    expect(questionAlignment(q)).toEqual({ before: 0.5, after: -0.5 });
+    // Scores after not recorded: no after.
+    const noAfter = { ...q, candidates: q.candidates.map((c) => ({ ...c, scoreAfter: null })) };
+    expect(questionAlignment(noAfter).after).toBeNull();
+    // Fewer than two judged: undefined.
+    const one = { ...q, candidates: q.candidates.map((c) => (c.docId === 'A' ? c : { ...c, utility: null })) };
+    expect(questionAlignment(one).after).toBeNull();
+  });
+
+  it('helps by = NLL with no document - utility, per candidate; null where either is missing', () => {
+    expect(helpsBy(2, 4)).toBe(2);
+    expect(helpsBy(5, 4)).toBe(-1); // a document that hurts
+    expect(helpsBy(null, 4)).toBeNull();
+    expect(helpsBy(2, undefined)).toBeNull();
+    expect(candidateRows(q).map((r) => [r.docId, r.helps])).toEqual([
+      ['B', 3],
+      ['C', 1],
+      ['A', 2],
+      ['D', null],
+    ]);
+  });
+
+  it('the gold rank in words: beyond the candidates, among them, none, not recorded', () => {
+    expect(goldLine(q)).toEqual({
+      kind: 'ranked',
+      docId: 'G',
+      rank: 37,
+      of: 480,
+      candidate: false,
+      text: 'Gold at rank 37 of 480 in the index search: not among the top K = 4 candidates.',
+    });
+    const inside = {
+      ...q,
+      candidates: q.candidates.map((c) => (c.docId === 'C' ? { ...c, gold: true } : c)),
+      goldRank: { docId: 'C', rank: 2, of: 480, score: 3, utility: 3 },
+    };
+    expect(goldLine(inside)).toMatchObject({ kind: 'ranked', rank: 2, candidate: true });
+    expect(goldLine(inside).text).toBe('Gold at rank 2 of 480 in the index search, among the top K = 4 candidates.');
+    expect(goldLine({ ...q, goldRank: null })).toEqual({ kind: 'none', text: 'This question has no gold passage in the index.' });
+    const old = { ...inside, goldRank: undefined };
+    expect(goldLine(old)).toMatchObject({ kind: 'not-recorded', candidateRank: 2 });
+    expect(goldLine(old).text).toMatch(/candidate 2 of 4 \(its rank in the whole index was not recorded\)/);
+    expect(goldLine({ ...q, goldRank: undefined })).toMatchObject({ kind: 'not-recorded', candidateRank: null });
+  });
+
+  it('scatter: judged candidates with their score after, the gold passage always, axes over all of it', () => {
+    const v = scatterView(q);
+    expect(v.points.map((p) => [p.docId, p.x, p.xAfter, p.y, p.gold, p.candidate])).toEqual([
+      ['G', 0.5, null, 1.5, true, false], // not a candidate: from goldRank
+      ['A', 1, 4, 2, false, true],
+      ['C', 3, 3, 3, false, true],
+      ['B', 5, 2, 1, false, true],
+    ]);
+    // x over 0.5 .. 5 (before and after), y over 1 .. 4 (the no-document line too), 8% of the span each side.
+    expect(v.x[0]).toBeCloseTo(0.5 - 0.36, 12);
+    expect(v.x[1]).toBeCloseTo(5 + 0.36, 12);
+    expect(v.y[0]).toBeCloseTo(1 - 0.24, 12);
+    expect(v.y[1]).toBeCloseTo(4 + 0.24, 12);
+    expect(v.noDoc).toBe(4);
+    // A gold candidate that was not judged is plotted at its goldRank utility; not recorded at all: y null.
+    const notJudged = {
+      ...q,
+      candidates: q.candidates.map((c) => (c.docId === 'D' ? { ...c, gold: true } : c)),
+      goldRank: { docId: 'D', rank: 4, of: 480, score: 0.8, utility: 2.5 },
+    };
+    expect(scatterView(notJudged).points.find((p) => p.docId === 'D')).toMatchObject({ y: 2.5, gold: true, candidate: true });
+    expect(scatterView({ ...notJudged, goldRank: undefined }).points.find((p) => p.docId === 'D')!.y).toBeNull();
+  });
+
+  it('paddedRange and niceTicks', () => {
+    expect(paddedRange([2, 2])).toEqual([1.5, 2.5]);
+    expect(paddedRange([])).toEqual([0, 1]);
+    expect(paddedRange([0, 10], 0.1)).toEqual([-1, 11]);
+    expect(niceTicks(0.14, 5.36)).toEqual([1, 2, 3, 4, 5]);
+    expect(niceTicks(0.76, 4.24)).toEqual([1, 2, 3, 4]);
+    expect(niceTicks(30.9, 31.3)).toEqual([30.9, 31, 31.1, 31.2, 31.3]); // both ends are round: both ticks
+    expect(niceTicks(-0.05, 0.32)).toEqual([0, 0.1, 0.2, 0.3]);
+    expect(niceTicks(3, 3)).toEqual([3]);
   });
 });

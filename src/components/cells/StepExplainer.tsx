@@ -7,7 +7,7 @@
 import { useState, type KeyboardEvent } from 'react';
 import type { RunMeta, StepRecord } from '../../notebook/schema';
 import { LOSS_HELP, LOSS_LABELS } from '../../training/config';
-import { candidateRows, fmt, llmRankPairs, questionAt } from '../runView';
+import { candidateRows, fmt, llmRankPairs, questionAlignment, questionAt } from '../runView';
 import { NumTh } from './NumTh';
 
 const STAGES = ['1. Candidates', '2. Sampling', '3. Utility', '4. Rank loss', '5. Gradient', '6. After the update'] as const;
@@ -121,6 +121,9 @@ export function StepExplainer({
             <p>
               The generator reads each drawn document alone with the question and scores the answer: its mean negative
               log-likelihood per answer token. A lower NLL means the document helped more. No gradient flows here.
+              {q.nllNoDoc !== undefined && q.nllNoDoc !== null
+                ? ` With no document the NLL is ${fmt(q.nllNoDoc, 4)}: a document helps by that minus its NLL.`
+                : ''}
             </p>
             <table className="compact">
               <thead>
@@ -128,6 +131,7 @@ export function StepExplainer({
                   <th scope="col">Document</th>
                   <NumTh>Score</NumTh>
                   <NumTh>Answer NLL</NumTh>
+                  <NumTh>Helps by</NumTh>
                   <NumTh>Rank by NLL</NumTh>
                 </tr>
               </thead>
@@ -143,6 +147,7 @@ export function StepExplainer({
                       </th>
                       <td className="num">{fmt(r.score, 4)}</td>
                       <td className="num">{fmt(r.utility, 4)}</td>
+                      <td className="num">{fmt(r.helps, 4)}</td>
                       <td className="num">{r.rankUtility}</td>
                     </tr>
                   ))}
@@ -233,7 +238,8 @@ export function StepExplainer({
               <p>
                 One AdamW step on {record.trains.generator ? 'both models' : 'the retriever'} (retriever lr {c.lrRetriever}
                 {record.trains.generator ? `, generator lr ${c.lrGenerator}` : ''}), then the same candidates scored again under
-                the same dropout masks:
+                the same dropout masks. This question&apos;s Spearman(score, −NLL) went from {fmt(questionAlignment(q).before, 3)}{' '}
+                to {fmt(questionAlignment(q).after, 3)}:
               </p>
               <table className="compact" data-testid="explainer-after">
                 <thead>
