@@ -58,3 +58,69 @@ test('datasets load, bad files are refused, and the index is built, searched and
   await expect(page.getByTestId('index-summary')).toHaveAttribute('data-from-cache', 'true', { timeout: 60_000 });
   expect(errors, 'uncaught page errors').toEqual([]);
 });
+
+test("the Data cell's Format menu follows the source, choices do not carry over between formats, errors name the file; steps 0 is refused at its field", async ({
+  page,
+}, info) => {
+  test.setTimeout(5 * 60_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+  const data = page.getByTestId('cell-data');
+  const format = data.getByTestId('dataset-format');
+
+  // The demo notebook's Data cell reads the built-in set, which is JSONL QA.
+  await expect(format).toHaveValue('jsonl');
+  await data.getByRole('button', { name: 'Load the built-in demo set' }).click();
+  await expect(data.getByTestId('dataset-questions')).toHaveText('3000', { timeout: 30_000 });
+
+  // A file picked for PubMedQA does not carry over to MedMCQA, nor back.
+  await format.selectOption('pubmedqa');
+  await data.getByTestId('dataset-file-data').setInputFiles('../shared/data/pubmedqa/ori_pqal.json');
+  await format.selectOption('medmcqa');
+  await expect(data.getByTestId('dataset-file-data')).toHaveValue('');
+  await data.getByRole('button', { name: 'Load dataset' }).click(); // nothing chosen: nothing loads
+  await format.selectOption('pubmedqa');
+  await expect(data.getByTestId('dataset-file-data')).toHaveValue('');
+  await expect(data.getByTestId('dataset-questions')).toHaveText('3000');
+
+  // A typed address that is not http(s) is a field error and blocks the load.
+  await data.getByTestId('dataset-url-data').fill('ftp://example.org/ori_pqal.json');
+  await expect(data.getByTestId('dataset-error-data')).toHaveText(
+    'expected an http(s) URL, got "ftp://example.org/ori_pqal.json"',
+  );
+  await expect(data.getByTestId('dataset-url-data')).toHaveAttribute('aria-invalid', 'true');
+  await expect(data.getByRole('button', { name: 'Load dataset' })).toBeDisabled();
+  await data.getByTestId('dataset-url-data').fill('');
+  await expect(data.getByTestId('dataset-error-data')).toHaveCount(0);
+
+  // A malformed file is refused by its own name and line; the loaded set stays.
+  const bad = info.outputPath('my-medmcqa-dev.jsonl');
+  writeFileSync(bad, '{"id":"a","question":"q?","opa":"1","opb":"2","opc":"3","opd":"4","cop":2}\n{not json\n');
+  await format.selectOption('medmcqa');
+  await data.getByTestId('dataset-file-data').setInputFiles(bad);
+  await data.getByRole('button', { name: 'Load dataset' }).click();
+  await expect(data.getByTestId('dataset-error')).toContainText('MedMCQA data, my-medmcqa-dev.jsonl line 2:');
+  await expect(data.getByTestId('dataset-questions')).toHaveText('3000');
+
+  // A PubMedQA file loaded: the menu shows the source's format.
+  await format.selectOption('pubmedqa');
+  await data.getByTestId('dataset-file-data').setInputFiles('../shared/data/pubmedqa/ori_pqal.json');
+  await data.getByRole('button', { name: 'Load dataset' }).click();
+  await expect(data.getByTestId('dataset-questions')).toHaveText('1000', { timeout: 60_000 });
+  await expect(data.getByTestId('data-source')).toContainText('PubMedQA files ori_pqal.json');
+  await expect(format).toHaveValue('pubmedqa');
+
+  // steps 0 without the evaluation before the first step would do nothing: refused at the field.
+  const train = page.getByTestId('cell-train');
+  await expect(train.getByTestId('train-help-steps')).toContainText('0: no training');
+  await train.getByTestId('train-field-steps').fill('0');
+  const atStart = train.getByTestId('train-field-evalAtStart');
+  if (await atStart.isChecked()) await atStart.uncheck();
+  await expect(train.getByTestId('train-error-steps')).toContainText('0 means an evaluation only');
+  await expect(train.getByTestId('train-field-steps')).toHaveAttribute('aria-invalid', 'true');
+  await atStart.check();
+  await expect(train.getByTestId('train-error-steps')).toHaveCount(0);
+  expect(errors, 'uncaught page errors').toEqual([]);
+});
