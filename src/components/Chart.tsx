@@ -38,6 +38,7 @@ export function Chart({
   height = 180,
   testId,
   yRange,
+  yReverse = false,
 }: {
   type: 'line' | 'scatter';
   series: Series[];
@@ -49,6 +50,8 @@ export function Chart({
   testId?: string;
   /** A fixed y range (fractions: [0, 1]), so a chart of few points does not zoom into noise. */
   yRange?: [number, number];
+  /** Larger values lower on the axis (ranks: 1 on top). */
+  yReverse?: boolean;
 }) {
   const canvas = useRef<HTMLCanvasElement | null>(null);
   const yMin = yRange?.[0];
@@ -96,6 +99,7 @@ export function Chart({
           y: {
             type: 'linear',
             title: { display: true, text: yLabel },
+            reverse: yReverse,
             ...(yMin !== undefined && yMax !== undefined ? { min: yMin, max: yMax } : {}),
           },
         },
@@ -106,7 +110,7 @@ export function Chart({
       c.destroy();
       chart.current = null;
     };
-  }, [type, xLabel, yLabel, yMin, yMax]);
+  }, [type, xLabel, yLabel, yMin, yMax, yReverse]);
 
   useEffect(() => {
     const c = chart.current;

@@ -1,11 +1,32 @@
 // The numbers of the inspector's over-the-run views (pure, unit tested): per step, the gold
-// passage's mean rank among the candidates and the mean Spearman(score, -NLL), for the step's
-// batch and for the probe set (StepRecord.probes, src/training/probe.ts); and for one question
-// followed across steps, each candidate's retriever rank and utility rank at every step it was
-// scored (a bump chart). Ranks are candidateRows' (runView.ts): 1 = highest score, 1 = lowest NLL.
+// passage's mean rank (in the whole index search where recorded, else among the candidates) and
+// the mean Spearman(score, -NLL), for the step's batch and for the probe set (StepRecord.probes,
+// src/training/probe.ts); and for one question followed across steps, each candidate's retriever
+// rank and utility rank at every step it was scored (a bump chart). Ranks are candidateRows' (runView.ts): 1 = highest score, 1 = lowest NLL.
+// Also the heading of the inspector's P(draw) column, which names the run's sampling temperature.
 
+import { drawsDocuments, type TrainConfig } from '../training/config';
 import type { QuestionRecord, StepRecord } from '../training/step';
 import { candidateRows } from './runView';
+
+/**
+ * The inspector's P(draw) column at a step: its heading with the sampling temperature named, and
+ * what it is; null where the step drew nothing (sampling off, a loss or a phase without
+ * utilities), so the column is hidden rather than showing probabilities no draw used.
+ */
+export function drawColumn(
+  c: Pick<TrainConfig, 'sampling' | 'retrieverLoss' | 'samplingTemperature'>,
+  trains: { retriever: boolean },
+): { label: string; title: string } | null {
+  if (!drawsDocuments(c, trains)) return null;
+  const T = String(c.samplingTemperature);
+  return {
+    label: `P(draw), T = ${T}`,
+    title:
+      `the chance of being drawn first for the generator to judge: softmax of the min-max scaled scores ` +
+      `divided by the sampling temperature T = ${T} (samplingTemperature); n are drawn without replacement`,
+  };
+}
 
 /** Rank by score (1 = top) of the best-ranked gold passage among the question's candidates; null when none is. */
 export function goldRankAmong(q: QuestionRecord): number | null {
@@ -13,10 +34,23 @@ export function goldRankAmong(q: QuestionRecord): number | null {
   return ranks.length ? Math.min(...ranks) : null;
 }
 
+/**
+ * The gold passage's rank for the trend: in the whole index search where the record has it
+ * (goldRank; null there: no gold passage in the index), else among the candidates (records from
+ * before goldRank, the PyTorch twin's; null: none of the candidates is gold).
+ */
+export function goldRankOf(q: QuestionRecord): { rank: number | null; inIndex: boolean } {
+  return q.goldRank !== undefined
+    ? { rank: q.goldRank?.rank ?? null, inIndex: true }
+    : { rank: goldRankAmong(q), inIndex: false };
+}
+
 export interface GoldAndAlignment {
-  /** Mean over the questions with a gold passage among their candidates (null: none had one). */
+  /** Mean of the questions' gold ranks (goldRankOf) over those with one (null: none had one). */
   goldRank: number | null;
-  /** Questions whose candidates held no gold passage (not among the K, or the question has none): left out of the mean. */
+  /** How many of those ranks are in the whole index search (the rest: among the candidates). */
+  inIndex: number;
+  /** Questions without a gold rank, left out of the mean: no gold passage in the index, or (not recorded) none among the candidates. */
   noGold: number;
   /** Questions scored. */
   of: number;
@@ -28,10 +62,12 @@ const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a
 
 /** Gold rank and alignment over a list of question records (a step's batch, or its probe set). */
 export function goldAndAlignment(qs: readonly QuestionRecord[]): GoldAndAlignment {
-  const ranks = qs.map(goldRankAmong);
+  const ranks = qs.map(goldRankOf);
+  const found = ranks.filter((r) => r.rank !== null);
   return {
-    goldRank: mean(ranks.filter((r): r is number => r !== null)),
-    noGold: ranks.filter((r) => r === null).length,
+    goldRank: mean(found.map((r) => r.rank!)),
+    inIndex: found.filter((r) => r.inIndex).length,
+    noGold: ranks.length - found.length,
     of: qs.length,
     spearman: mean(qs.flatMap((q) => (q.spearman === null ? [] : [q.spearman]))),
   };

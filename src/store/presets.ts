@@ -5,6 +5,29 @@ import type { TrainCell } from '../notebook/schema';
 import { resolveConfig, type TrainConfig } from '../training/config';
 
 export const PRESETS = ['jmlr-code', 'jmlr-paper', 'jomed', 'atlas-pdist', 'replug', 'rag-frozen', 'infonce'] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+/** One line per preset: the method it sets up, what it optimises and whose it is (the Train cell shows it under the menu). */
+export const PRESET_HELP: Record<PresetName, string> = {
+  'jmlr-code':
+    "JMLR (Wang et al. 2024) as its released code runs it: LLM-Rank trains the retriever to order sampled documents by the generator's answer NLL, both models every step.",
+  'jmlr-paper': "JMLR as its paper reports it: the same LLM-Rank joint training with the paper's candidates, samples and rates.",
+  jomed:
+    'JOMED: the generator trains first with the retriever frozen, then the retriever with a KL towards the documents that let the generator pick the gold option.',
+  'atlas-pdist':
+    "Atlas PDist (Izacard et al. 2022): the retriever's distribution over the top candidates distilled from the generator's answer NLLs, both models every step.",
+  replug: "REPLUG LSR (Shi et al. 2023): only the retriever trains, towards a frozen LM's answer likelihood given each document.",
+  'rag-frozen':
+    'The RAG baseline (Lewis et al. 2020) with a frozen retriever: only the generator learns to use what it retrieves.',
+  infonce:
+    'InfoNCE, contrastive retriever training (ColBERT, BMRetriever): the gold passage against the hardest other candidates, the generator untouched.',
+};
+
+/** The line under the preset menu: the preset's, the defaults' when none is chosen, '' for a name MedRank has no preset of. */
+export function presetHelp(name: string | null): string {
+  if (name === null) return "The config defaults (src/training/config.ts): JMLR's LLM-Rank, set as jmlr-code sets it.";
+  return Object.hasOwn(PRESET_HELP, name) ? PRESET_HELP[name as PresetName] : '';
+}
 
 const cache = new Map<string, Promise<Partial<TrainConfig>>>();
 

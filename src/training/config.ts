@@ -260,6 +260,16 @@ export function phaseAt(c: TrainConfig, step: number): { retriever: boolean; gen
   }
 }
 
+/**
+ * Does a step of this config draw the documents the generator judges at random (JMLR's sampling),
+ * so that each candidate's chance of being drawn means something? Not when sampling is off (the
+ * top n are judged), nor where the retriever does not train on utilities (InfoNCE, 'none', and the
+ * steps a schedule freezes it).
+ */
+export function drawsDocuments(c: Pick<TrainConfig, 'sampling' | 'retrieverLoss'>, trains: { retriever: boolean }): boolean {
+  return c.sampling && trains.retriever && c.retrieverLoss !== 'infonce' && c.retrieverLoss !== 'none';
+}
+
 /** Each retriever loss as a run's name says it. */
 export const LOSS_LABELS: Record<RetrieverLoss, string> = {
   'llm-rank': 'LLM-Rank',

@@ -4,7 +4,8 @@
 // utility rank, step by step). A probe is the step's own scoring, from the Trainer's pieces: top-K
 // retrieval from the run's index, the retriever's scores (Trainer.scoreCandidates, no gradient, no
 // dropout), the generator's answer NLL given each candidate alone (nllMany over the step's
-// prompts), and the step's record of them (Trainer.makeRecord). It differs from a step in three
+// prompts), the gold passage's rank in the whole index and the NLL with no document
+// (Trainer.baselines), and the step's record of them (Trainer.makeRecord). It differs from a step in three
 // ways, each so that the numbers follow the models rather than the step's randomness: nothing is
 // drawn (every one of the K candidates is judged, so each has a utility rank), dropout is off, and
 // the candidates are the plain top K for every loss (InfoNCE's step puts the gold passage first).
@@ -63,12 +64,14 @@ export async function scoreProbe(trainer: Trainer, questions: readonly Question[
   // In batches of the run's size: the step scores that many questions' candidates at once.
   for (let at = 0; at < questions.length; at += c.batchSize) {
     const qs = questions.slice(at, at + c.batchSize);
-    const found = await searchIndex(
+    const search = await searchIndex(
       trainer.index,
       retriever,
       qs.map((q) => q.question),
       c.candidates,
+      { targets: qs.map((q) => q.goldDocIds) },
     );
+    const found = { ids: search.ids, scores: search.scores, gold: search.targets! };
     const records = await e.scopeAsync(async () => {
       const B = qs.length,
         K = found.ids[0]?.length ?? 0;
@@ -85,9 +88,14 @@ export async function scoreProbe(trainer: Trainer, questions: readonly Question[
         utility.push({ nllMean: r.mean, nllSum: r.sum, perToken: r.perToken });
       }
       const samples = scores.map((s) => ({ probs: samplingProbs(s, c.samplingTemperature), drawn: every }));
+      // The gold passage's rank in the whole index and the answer NLL with no document, as a step records them.
+      const baseline = await trainer.baselines(qs, found, samples);
       const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
       const t0 = trainer.stepIndex;
-      return trainer.makeRecord(t0, phaseAt(c, t0), qs, found.ids, scores, null, samples, utility, null, null, ms).questions;
+      return trainer.makeRecord(t0, phaseAt(c, t0), qs, found.ids, scores, null, samples, utility, null, null, ms, {
+        gold: found.gold,
+        baseline,
+      }).questions;
     });
     // Judged, not drawn: `sampled` stays what a step's draw means.
     out.push(...records.map((q) => ({ ...q, candidates: q.candidates.map((x) => ({ ...x, sampled: false })) })));

@@ -301,8 +301,9 @@ export class Trainer {
   /**
    * Per question, the generator's mean answer NLL with no document, and given its best-ranked gold
    * passage alone when that was not among the judged documents (no gradient; not in the loss).
+   * (Also the probe's, probe.ts.)
    */
-  private async baselines(qs: Question[], found: Found, samples: { drawn: number[] }[]): Promise<Baselines> {
+  async baselines(qs: Question[], found: Found, samples: { drawn: number[] }[]): Promise<Baselines> {
     const P = this.prompts;
     const goldAt = qs.map((_, b) => {
       const g = found.gold[b];

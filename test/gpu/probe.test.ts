@@ -82,6 +82,7 @@ describe('the probe set', () => {
       p.retriever,
       qs.map((q) => q.question),
       config.candidates,
+      { targets: qs.map((q) => q.goldDocIds) },
     );
     recs.forEach((r, b) => {
       expect(r.id).toBe(qs[b]!.id);
@@ -90,6 +91,10 @@ describe('the probe set', () => {
       expect(r.candidates.every((c) => c.utility !== null && c.utility > 0 && !c.sampled)).toBe(true);
       expect(r.candidates.map((c) => c.gold)).toEqual(r.candidates.map((c) => qs[b]!.goldDocIds.includes(c.docId)));
       expect(r.spearman).not.toBeNull();
+      // Where the gold passage ranked in the whole index, and the NLL with no document, as a step records them.
+      expect(r.goldRank?.rank).toBe(found.targets![b]!.rank);
+      expect(r.goldRank?.of).toBe(PASSAGES.length);
+      expect(r.nllNoDoc).toBeGreaterThan(0);
     });
     // Scoring again gives the same numbers: nothing of the first probe stayed behind.
     const again = await scoreProbe(trainer, qs);

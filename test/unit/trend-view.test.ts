@@ -1,11 +1,14 @@
 // The inspector's over-the-run numbers (src/components/trendView.ts) on hand-made records, each
-// expected value worked out by hand in the comments; and the probe set's choice and schedule
-// (src/training/probe.ts: probeSet, probeDue), which are pure.
+// expected value worked out by hand in the comments; the probe set's choice and schedule
+// (src/training/probe.ts: probeSet, probeDue), which are pure; and the jargon lines: the P(draw)
+// column's heading, shown only where a step drew, and one help line per preset.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bump, goldAndAlignment, goldRankAmong, probeIds, trends } from '../../src/components/trendView';
+import { bump, drawColumn, goldAndAlignment, goldRankAmong, probeIds, trends } from '../../src/components/trendView';
 import type { Question } from '../../src/data/datasets';
-import { ConfigError, resolveConfig } from '../../src/training/config';
+import { presetHelp, PRESETS } from '../../src/store/presets';
+import { ConfigError, LOSS_LABELS, resolveConfig, type RetrieverLoss } from '../../src/training/config';
 import { probeDue, probeSet } from '../../src/training/probe';
 import type { CandidateRecord, QuestionRecord, StepRecord } from '../../src/training/step';
 import { stepRecord } from './notebook-fixtures';
@@ -49,8 +52,22 @@ describe('goldRankAmong and goldAndAlignment', () => {
       question('q3', [cand('a', 5, null), cand('b', 1, null)]),
     ];
     // mean rank (1 + 2) / 2 = 1.5; Spearman (0.5 - 0.25) / 2 = 0.125
-    expect(goldAndAlignment(qs)).toEqual({ goldRank: 1.5, noGold: 1, of: 3, spearman: 0.125 });
-    expect(goldAndAlignment([qs[2]!])).toEqual({ goldRank: null, noGold: 1, of: 1, spearman: null });
+    expect(goldAndAlignment(qs)).toEqual({ goldRank: 1.5, inIndex: 0, noGold: 1, of: 3, spearman: 0.125 });
+    expect(goldAndAlignment([qs[2]!])).toEqual({ goldRank: null, inIndex: 0, noGold: 1, of: 1, spearman: null });
+  });
+
+  it("takes the gold passage's rank in the whole index where the record has it, even beyond the candidates", () => {
+    const at = (rank: number) => ({ docId: 'g', rank, of: 480, score: 1, utility: null });
+    const qs = [
+      // gold not among the 2 candidates, rank 37 of 480 in the index search
+      { ...question('q1', [cand('a', 9, 1), cand('b', 1, 2)]), goldRank: at(37) },
+      // gold the top candidate: rank 1 both ways
+      { ...question('q2', [cand('g', 9, 1, true), cand('b', 1, 2)]), goldRank: at(1) },
+      // no gold passage in the index
+      { ...question('q3', [cand('a', 9, 1), cand('b', 1, 2)]), goldRank: null },
+    ];
+    // (37 + 1) / 2 = 19, both from the index; q3 left out.
+    expect(goldAndAlignment(qs)).toMatchObject({ goldRank: 19, inIndex: 2, noGold: 1, of: 3 });
   });
 });
 
@@ -77,7 +94,7 @@ describe('trends', () => {
     const t = trends([record(0, [])]);
     expect(t.hasProbes).toBe(false);
     expect(t.probe).toEqual([null]);
-    expect(t.batch).toEqual([{ goldRank: null, noGold: 0, of: 0, spearman: null }]);
+    expect(t.batch).toEqual([{ goldRank: null, inIndex: 0, noGold: 0, of: 0, spearman: null }]);
     expect(probeIds([record(0, [])])).toEqual([]);
   });
 });
@@ -173,5 +190,30 @@ describe('the probe set', () => {
     expect(c.probeQuestions).toBe(0);
     expect(() => resolveConfig({ probeEvery: 0 })).toThrow(/probeEvery/);
     expect(() => resolveConfig({ probeQuestions: 65 })).toThrow(/probeQuestions/);
+  });
+});
+
+describe('jargon where it appears', () => {
+  it("names P(draw)'s temperature, and hides the column where a step drew nothing", () => {
+    const jmlr = resolveConfig({ samplingTemperature: 0.5 });
+    expect(drawColumn(jmlr, { retriever: true })).toMatchObject({ label: 'P(draw), T = 0.5' });
+    expect(drawColumn(jmlr, { retriever: true })!.title).toMatch(/sampling temperature T = 0.5 \(samplingTemperature\)/);
+    // A staged run's reader steps freeze the retriever: no draw.
+    expect(drawColumn(jmlr, { retriever: false })).toBeNull();
+    expect(drawColumn({ ...jmlr, sampling: false }, { retriever: true })).toBeNull();
+    expect(drawColumn(resolveConfig({ retrieverLoss: 'infonce', schedule: 'retriever-only' }), { retriever: true })).toBeNull();
+    expect(drawColumn(resolveConfig({ retrieverLoss: 'none', schedule: 'frozen-retriever' }), { retriever: false })).toBeNull();
+  });
+
+  it('gives every preset a line that names the retriever loss its file sets', () => {
+    for (const name of PRESETS) {
+      const preset = JSON.parse(readFileSync(`public/presets/${name}.json`, 'utf8')) as { retrieverLoss: RetrieverLoss };
+      const line = presetHelp(name);
+      expect(line.toLowerCase(), name).toContain(LOSS_LABELS[preset.retrieverLoss].toLowerCase());
+    }
+    expect(presetHelp(null)).toMatch(/defaults/);
+    // A notebook may name a preset this MedRank has none of (or a prototype key): no line, no crash.
+    expect(presetHelp('toString')).toBe('');
+    expect(presetHelp('my-preset')).toBe('');
   });
 });

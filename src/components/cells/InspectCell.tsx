@@ -28,8 +28,10 @@ import {
   scatterView,
   type CandidateRow,
 } from '../runView';
+import { drawColumn } from '../trendView';
 import { CellFrame } from './CellFrame';
 import { HeldOut } from './HeldOut';
+import { RunTrends } from './RunTrends';
 import { StepExplainer } from './StepExplainer';
 import { NumTh } from './NumTh';
 import { ScoreScatter } from './ScoreScatter';
@@ -148,6 +150,7 @@ export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; i
           <div className="inspect-grid">
             <div className="inspect-main">
               <CandidateTable
+                draw={drawColumn(run!.config, records?.find((r) => r.step === step)?.trains ?? { retriever: false })}
                 rows={rows}
                 history={history}
                 docs={texts.docs}
@@ -190,6 +193,7 @@ export function InspectCell({ cell, index, count }: { cell: InspectCellConfig; i
           </div>
         </>
       )}
+      {run && records && <RunTrends run={run} records={records} />}
       {run && <HeldOut run={run} />}
       {texts.error && (
         <p className="error" role="alert">
@@ -207,6 +211,7 @@ function move(row: CandidateRow): string {
 }
 
 function CandidateTable({
+  draw,
   rows,
   history,
   docs,
@@ -215,6 +220,8 @@ function CandidateTable({
   onFocus,
   nllNoDoc,
 }: {
+  /** The P(draw) column's heading and what it is; null: the step drew nothing, so no column. */
+  draw: { label: string; title: string } | null;
   rows: CandidateRow[];
   history: ReturnType<typeof rankHistory> | null;
   docs: Record<string, { title: string | null; text: string }>;
@@ -244,7 +251,7 @@ function CandidateTable({
           <NumTh title="rank by retriever score">Rank</NumTh>
           <th scope="col">Document</th>
           <NumTh>Score</NumTh>
-          <NumTh>P(draw)</NumTh>
+          {draw && <NumTh title={draw.title}>{draw.label}</NumTh>}
           <th scope="col">Sampled</th>
           <NumTh>Utility (NLL)</NumTh>
           <NumTh title="the NLL with no document minus this utility: how much the document lowers the answer NLL">Helps by</NumTh>
@@ -292,9 +299,11 @@ function CandidateTable({
               <td className="num" data-col="score">
                 {fmt(r.score, 4)}
               </td>
-              <td className="num" data-col="prob">
-                {fmt(r.prob, 3)}
-              </td>
+              {draw && (
+                <td className="num" data-col="prob">
+                  {fmt(r.prob, 3)}
+                </td>
+              )}
               <td data-col="sampled">{r.sampled ? 'yes' : 'no'}</td>
               <td className="num" data-col="utility">
                 {fmt(r.utility, 4)}
