@@ -96,6 +96,12 @@ test('over the run: gold rank and Spearman per step and per probe, a probe quest
   expect(points).toBeGreaterThanOrEqual(lines);
   expect(points).toBeLessThanOrEqual(2 * lines);
   await expect(bump.getByTestId('chart-bump-utility')).toHaveAttribute('data-points', String(points));
+  // A gold passage that was no candidate at either probe is said with its rank in the index.
+  const followed = [records[0]!, records[2]!].map((r) => r.probes![0]!);
+  if (!followed.some((q) => q.candidates.some((c) => c.gold)))
+    await expect(bump.getByTestId('trend-bump-gold')).toContainText(
+      `rank ${followed.map((q) => q.goldRank!.rank).join(' → ')} of 1500 in the index search`,
+    );
   // The other probe question is there to follow too.
   await trends.getByTestId('trend-question').selectOption(`probe:${probeIds[1]}`);
   await expect(bump).toHaveAttribute('data-steps', '2');

@@ -115,6 +115,10 @@ export interface Bump {
   lines: BumpLine[];
   /** Documents that were candidates at some step but are left out by `limit`. */
   hidden: number;
+  /** Per point: the gold passage's rank in the whole index search (null: not recorded, or no gold in the index). */
+  goldRank: (number | null)[];
+  /** How many documents that search ranked (null: not recorded). */
+  of: number | null;
 }
 
 /**
@@ -148,5 +152,11 @@ export function bump(records: readonly StepRecord[], questionId: string, from: '
     (a, b) => Number(b.gold) - Number(a.gold) || meanRank(a) - meanRank(b) || a.docId.localeCompare(b.docId),
   );
   const keep = Math.max(limit, all.filter((l) => l.gold).length);
-  return { steps: at.map((x) => x.step), lines: all.slice(0, keep), hidden: Math.max(0, all.length - keep) };
+  return {
+    steps: at.map((x) => x.step),
+    lines: all.slice(0, keep),
+    hidden: Math.max(0, all.length - keep),
+    goldRank: at.map(({ q }) => q.goldRank?.rank ?? null),
+    of: at.find(({ q }) => q.goldRank)?.q.goldRank?.of ?? null,
+  };
 }

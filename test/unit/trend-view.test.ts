@@ -122,6 +122,15 @@ describe('bump', () => {
       [false, [null, 2, null], [null, 2, null]],
     ]);
     expect(b.hidden).toBe(0);
+    // Records without goldRank (saved before it): not recorded.
+    expect(b.goldRank).toEqual([null, null, null]);
+    expect(b.of).toBeNull();
+  });
+
+  it("carries the gold passage's rank in the index at each point, for a gold passage that is no candidate", () => {
+    const g = (rank: number) => ({ docId: 'gg', rank, of: 480, score: 1, utility: null });
+    const rs = [record(0, [], [{ ...p0, goldRank: g(37) }]), record(4, [], [{ ...p3, goldRank: g(12) }])];
+    expect(bump(rs, 'p', 'probe')).toMatchObject({ steps: [0, 4], goldRank: [37, 12], of: 480 });
   });
 
   it('keeps the gold passages and the best `limit` others, and counts the rest', () => {
@@ -134,7 +143,7 @@ describe('bump', () => {
     const rs = [record(0, [p0]), record(1, [p3], [p6])];
     expect(bump(rs, 'p', 'batch').steps).toEqual([0, 1]);
     expect(bump(rs, 'p', 'probe').steps).toEqual([1]);
-    expect(bump(rs, 'nope', 'probe')).toEqual({ steps: [], lines: [], hidden: 0 });
+    expect(bump(rs, 'nope', 'probe')).toEqual({ steps: [], lines: [], hidden: 0, goldRank: [], of: null });
   });
 });
 

@@ -159,8 +159,17 @@ function BumpCharts({ bump: b, from }: { bump: ReturnType<typeof bump>; from: 'p
       <p className="muted">
         One line per candidate, the same colour in both; a gap: not a candidate at that step
         {from === 'batch' ? ', or (utility) not sampled for the generator to judge' : ''}. Aligned: the two charts agree.
-        {b.hidden > 0 ? ` ${b.hidden} more candidates with lower ranks are not drawn.` : ''}
+        {b.hidden > 0 ? ` ${b.hidden} more candidates with lower ranks are not shown.` : ''}
       </p>
+      {!b.lines.some((l) => l.gold) && (
+        <p className="muted" data-testid="trend-bump-gold">
+          {b.of === null
+            ? 'No gold passage was among its candidates at these steps.'
+            : `Its gold passage was not among the candidates at these steps: rank ${b.goldRank
+                .map((r) => (r === null ? '–' : String(r)))
+                .join(' → ')} of ${b.of} in the index search.`}
+        </p>
+      )}
     </div>
   );
 }
