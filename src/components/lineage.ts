@@ -4,13 +4,13 @@
 
 import type { RunMeta, RunStart } from '../notebook/schema';
 
-/** A run's name by id (a run deleted since is named by its id). */
+/** A run's name by id (from `known` when it is not in the list, e.g. of another notebook; else by its id). */
 export type RunNames = (id: string) => string;
 
 export const runNamesOf =
-  (runs: readonly Pick<RunMeta, 'id' | 'name'>[]): RunNames =>
+  (runs: readonly Pick<RunMeta, 'id' | 'name'>[], known: Readonly<Record<string, string>> = {}): RunNames =>
   (id) =>
-    runs.find((m) => m.id === id)?.name ?? `run ${id}`;
+    runs.find((m) => m.id === id)?.name ?? known[id] ?? `run ${id}`;
 
 /** Where a run started, in a runs list: "loaded checkpoints", "LLM-Rank #2 after step 4", or "not recorded". */
 export function startText(start: RunStart | undefined, names: RunNames): string {

@@ -53,6 +53,8 @@ export interface RunsSlice {
     trainedBy: string | null;
     /** Where the loaded models are: as loaded, or as run `runId` left them after `step` steps (what "continue" continues). */
     models: RunStart;
+    /** The name of the run the models are at (it may be of a notebook no longer open). */
+    modelsName: string | null;
     /** A reset of the models to their checkpoints under way, or why it failed. */
     reset: { busy: boolean; error: string | null };
     /** The last results import of each Train cell: what it imported, or why not. */
@@ -242,7 +244,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       });
       await saves;
       await persist('the run', async () => db?.putRun({ ...m, checkpointStep: latest().checkpointStep }));
-      patch({ models: result.models });
+      patch({ models: result.models, modelsName: result.models.from === 'run' ? meta.name : null });
       // The retriever trained: the worker reopens its index when next needed (the Index cell says so).
       if (result.indexMoved) movedIndex();
     } catch (err) {
@@ -274,11 +276,11 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       // may have moved: the worker reopens its index when next needed.
       // Refusals come before the models move; anything later on a run from the checkpoints found them reset.
       if (!stepped && !refused && code !== 'crashed' && start.from === 'loaded' && get().runs.models.from === 'run') {
-        patch({ models: { from: 'loaded' }, trainedBy: null });
+        patch({ models: { from: 'loaded' }, modelsName: null, trainedBy: null });
         movedIndex();
       }
       if (stepped && code !== 'crashed') {
-        patch({ models: { from: 'run', runId: meta.id, step: latest().steps } });
+        patch({ models: { from: 'run', runId: meta.id, step: latest().steps }, modelsName: meta.name });
         if (config.schedule !== 'frozen-retriever') movedIndex();
       }
     } finally {
@@ -321,6 +323,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       usage: null,
       trainedBy: null,
       models: { from: 'loaded' },
+      modelsName: null,
       reset: { busy: false, error: null },
       imports: {},
       elsewhere: [],
@@ -406,7 +409,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       try {
         const models = await engineClient().resetModels({});
         const moved = get().runs.models.from === 'run';
-        patch({ models, trainedBy: null, reset: { busy: false, error: null } });
+        patch({ models, modelsName: null, trainedBy: null, reset: { busy: false, error: null } });
         if (moved) movedIndex();
         get().clearTexts('maxsim');
       } catch (err) {

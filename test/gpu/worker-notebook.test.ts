@@ -164,7 +164,7 @@ describe('the engine for the notebook', () => {
         { config, runId, ...(start ? { start } : {}) },
         { onProgress: (p) => p.trainRecord && void recs.push(p.trainRecord) },
       );
-      return { out, recs: recs.map((r) => [r.loss.retriever!, r.loss.generator!]) };
+      return { out, recs: recs.map((r): [number, number] => [r.loss.retriever!, r.loss.generator!]) };
     };
     const a = await timed('run a (2 steps)', () => losses('run-a'));
     expect(a.out.start).toEqual({ from: 'loaded' });

@@ -14,6 +14,8 @@ describe('run lineage in words', () => {
     expect(startText({ from: 'run', runId: 'a', step: 4 }, names)).toBe('LLM-Rank #1 after step 4');
     expect(startText({ from: 'run', runId: 'gone', step: 1 }, names)).toBe('run gone after step 1');
     expect(startText(undefined, names)).toBe('not recorded');
+    // A run of another notebook, named by what the store kept.
+    expect(startText({ from: 'run', runId: 'x', step: 3 }, runNamesOf([], { x: 'PDist #4' }))).toBe('PDist #4 after step 3');
     expect(modelsText({ from: 'loaded' }, names)).toBe('The models are as loaded.');
     expect(modelsText({ from: 'run', runId: 'b', step: 2 }, names)).toBe('The models are as PDist #1 left them (after step 2).');
   });

@@ -170,7 +170,11 @@ export function TrainCell({ cell, index, count }: { cell: TrainCellConfig; index
   }, [waitingNow]);
   const badField = typedBad ?? resolved.error?.field ?? runError?.field ?? null;
   const canRun = ready && !runs.active && !typedBad && !resolved.error && preset !== null;
-  const names = runNamesOf(runs.list);
+  // The run the models are at may be of the notebook open before this one: its name comes along.
+  const names = runNamesOf(
+    runs.list,
+    runs.models.from === 'run' && runs.modelsName ? { [runs.models.runId]: runs.modelsName } : {},
+  );
   // Only the run the models are at can be continued; anything else starts from the checkpoints.
   const continuable = runs.models.from === 'run' ? runs.models : null;
   const start: StartRequest =
