@@ -3,16 +3,8 @@
 // Stop ends a run after the step in flight; Compare warns when the runs it shows started apart;
 // one click puts the models back as loaded.
 
-import { expect, test, type Page } from '@playwright/test';
-
-/** The runs a fresh demo notebook opens with (public/demo/runs), listed before any trained here. */
-const RECORDED = 2;
-
-async function setup(page: Page): Promise<void> {
-  await page.getByTestId('run-setup').click();
-  await expect(page.getByTestId('index-summary')).toContainText('1500 passages', { timeout: 900_000 });
-  await expect(page.getByTestId('run-setup')).toBeEnabled();
-}
+import { expect, test } from '@playwright/test';
+import { RECORDED, setup } from './lib';
 
 test('runs start from the loaded checkpoints unless told to continue; Stop ends a run within a step; Compare warns; reset', async ({
   page,

@@ -5,32 +5,9 @@
 // gold-rank and Spearman charts have one point per step (batch) and per probe, and that a probe
 // question is followed across steps; and the jargon lines: the preset's help, P(draw)'s temperature.
 
-import { expect, test, type Page } from '@playwright/test';
-import type { QuestionRecord, StepRecord } from '../src/training/step';
-
-/** Every step record the page saved for a run, read straight from IndexedDB (not through the app). */
-async function savedRecords(page: Page, runId: string): Promise<StepRecord[]> {
-  return page.evaluate(async (id) => {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = indexedDB.open('medrank-notebook');
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    const rows = await new Promise<{ record: StepRecord }[]>((resolve, reject) => {
-      const req = db
-        .transaction('records')
-        .objectStore('records')
-        .getAll(IDBKeyRange.bound([id, -Infinity], [id, Infinity]));
-      req.onsuccess = () => resolve(req.result as { record: StepRecord }[]);
-      req.onerror = () => reject(req.error);
-    });
-    db.close();
-    return rows.map((r) => r.record);
-  }, runId);
-}
-
-/** The runs a fresh demo notebook opens with (public/demo/runs), listed before any trained here. */
-const RECORDED = 2;
+import { expect, test } from '@playwright/test';
+import type { QuestionRecord } from '../src/training/step';
+import { RECORDED, savedRecords, setup } from './lib';
 
 test('over the run: gold rank and Spearman per step and per probe, a probe question followed; preset and P(draw) explained', async ({
   page,
@@ -42,8 +19,7 @@ test('over the run: gold rank and Spearman per step and per probe, a probe quest
   await page.goto('/');
   await expect(page.getByTestId('notebook')).toHaveAttribute('data-restored', 'true');
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
-  await page.getByTestId('run-setup').click();
-  await expect(page.getByTestId('index-summary')).toContainText('1500 passages', { timeout: 900_000 });
+  await setup(page);
 
   const train = page.getByTestId('cell-train');
   await expect(train.getByTestId('train-help-preset')).toContainText('JMLR (Wang et al. 2024)');
