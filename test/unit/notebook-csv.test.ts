@@ -188,7 +188,7 @@ describe('notebook CSV', () => {
     expect(parseCsv(csv).map((r) => r[1])).toEqual(['run_name', 'line one\nline two', 'a,b']);
   });
 
-  it('step numbers are the page\'s: a record of index t is step t + 1, the evaluation after it is at step t + 1 too', () => {
+  it("step numbers are the page's: a record of index t is step t + 1, the evaluation after it is at step t + 1 too", () => {
     // A 4-step run evaluated before its first update and after its last: the charts, the steps
     // table and the CSVs all call the last record's row "step 4", the evaluation after it too.
     const meta = runMeta('r1', 'nb'); // evals at steps 0 and 4 of a 4-step config
