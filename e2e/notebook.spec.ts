@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
 import { llmRankLoss } from '../src/training/losses';
+import { goldLine, questionAlignment, scatterView } from '../src/components/runView';
 import type { StepRecord } from '../src/training/step';
 
 const SHOTS = process.env.MEDRANK_SCREENSHOTS;
@@ -169,12 +170,91 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     expect(q.candidates.every((c) => typeof c.scoreAfter === 'number')).toBe(true);
     inspectorRows = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-doc-id')!));
 
+    // Every question of every step recorded its gold passage's rank in the index and its no-document NLL.
+    expect(records.every((r) => r.questions.every((x) => x.goldRank !== undefined && typeof x.nllNoDoc === 'number'))).toBe(true);
+    for (const [i, c] of byScore.entries()) {
+      const helps = c.utility === null ? null : q.nllNoDoc! - c.utility;
+      await expect(rows.nth(i).locator('[data-col=helps]')).toHaveText(
+        helps === null ? '–' : `${helps >= 0 ? '+' : '−'}${Math.abs(helps).toFixed(4)}`,
+      );
+    }
+    await expect(inspect.getByTestId('inspect-gold')).toHaveText(`★ ${goldLine(q).text}`);
+    await expect(inspect.getByTestId('inspect-alignment')).toHaveAttribute(
+      'data-after',
+      String(questionAlignment(q).after ?? ''),
+    );
+    const checkScatter = async (x: typeof q): Promise<void> => {
+      const view = scatterView(x);
+      const scatter = inspect.getByTestId('chart-scatter');
+      await expect(scatter.getByTestId('scatter-point')).toHaveCount(view.points.length);
+      await expect(scatter).toHaveAttribute(
+        'data-arrows',
+        String(view.points.filter((p) => p.y !== null && p.xAfter !== null && p.xAfter !== p.x).length),
+      );
+      if (x.goldRank)
+        await expect(scatter.locator(`[data-testid=scatter-point][data-doc-id="${x.goldRank.docId}"]`)).toHaveAttribute(
+          'data-gold',
+          'true',
+        );
+    };
+    await checkScatter(q);
+    expect(await inspect.getByTestId('scatter-arrow').count()).toBeGreaterThan(0); // the update moved some scores
+
     await rows.first().getByRole('button').click();
     const maxsim = inspect.getByTestId('maxsim-view');
     await expect(maxsim).toBeVisible({ timeout: 60_000 });
     expect(await maxsim.locator('.qtok').count()).toBeGreaterThan(3);
+    // The panel's recorded number is the table's for the same document, and it says which retriever scored the matches.
+    await expect(maxsim).toHaveAttribute('data-recorded-score', String(byScore[0]!.score));
+    await expect(rows.first().locator('[data-col=score]')).toHaveText(fixed(byScore[0]!.score, 4));
+    await expect(maxsim.getByTestId('maxsim-recorded')).toHaveText(fixed(byScore[0]!.score, 4));
+    await expect(maxsim.getByTestId('maxsim-which')).toContainText('the retriever loaded now');
+    await expect(maxsim).toContainText('[unused0] is ColBERT');
+    // Hovering a query token marks the document token it matched.
+    await maxsim.getByTestId('maxsim-qtok').nth(2).hover();
+    await expect(maxsim.getByTestId('maxsim-matched')).toHaveCount(1);
     await expect(inspect.getByTestId('chart-scatter')).toBeVisible();
+    // At 1440 x 900 the candidates and the scatter sit side by side, both on screen, and the
+    // scatter stays in view while the table scrolls.
+    await page.setViewportSize({ width: 1440, height: 900 });
+    const table = inspect.getByTestId('inspector-table');
+    const plot = inspect.getByTestId('chart-scatter');
+    await table.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    for (const scrolled of [0, 400]) {
+      await page.evaluate((dy) => window.scrollBy(0, dy), scrolled);
+      const t = (await table.boundingBox())!;
+      const p = (await plot.boundingBox())!;
+      expect(p.x, 'the scatter is to the right of the table').toBeGreaterThanOrEqual(t.x + t.width - 1);
+      expect(t.y + t.height, 'the table is on screen').toBeGreaterThan(200);
+      expect(p.y, `the scatter is on screen (scrolled ${scrolled})`).toBeGreaterThanOrEqual(0);
+      expect(p.y + p.height).toBeLessThanOrEqual(900);
+    }
+    await table.evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await shot(page, info, 'inspector', inspect);
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // A question whose gold passage was not among its candidates at some step: its rank in the whole index is shown, and it is plotted.
+    const outside = records
+      .flatMap((r) => r.questions.map((x) => ({ step: r.step, x })))
+      .find(({ x }) => x.goldRank && !x.candidates.some((c) => c.docId === x.goldRank!.docId));
+    console.log(
+      outside
+        ? `gold beyond the candidates: ${outside.x.id} at step ${outside.step + 1}, rank ${outside.x.goldRank!.rank} of ${outside.x.goldRank!.of}`
+        : 'every gold passage was a candidate',
+    );
+    if (outside) {
+      await inspect.getByTestId('inspect-question').selectOption(outside.x.id);
+      await inspect.getByTestId('inspect-step').selectOption(String(outside.step));
+      const gold = inspect.getByTestId('inspect-gold');
+      await expect(gold).toContainText(
+        `Gold at rank ${outside.x.goldRank!.rank} of ${outside.x.goldRank!.of} in the index search: not among`,
+      );
+      await expect(gold).toHaveAttribute('data-rank', String(outside.x.goldRank!.rank));
+      await checkScatter(outside.x);
+      await inspect.getByTestId('inspect-question').selectOption(qid);
+      await inspect.getByTestId('inspect-step').selectOption(String(at.step));
+      await expect(rows).toHaveCount(byScore.length);
+    }
 
     // Step explainer: the question's LLM-Rank loss is losses.ts's on the recorded numbers.
     const explainer = inspect.getByTestId('step-explainer');

@@ -26,6 +26,9 @@ export interface Series {
   dashed?: boolean;
 }
 
+/** Longest legend label, in characters, before it is cut. */
+const LEGEND_CHARS = 34;
+
 /** A qualitative palette that stays readable for common color-vision deficiencies (Okabe-Ito). */
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
 
@@ -82,15 +85,21 @@ export function Chart({
         parsing: false,
         normalized: true,
         // Legend markers drawn as their series are: a line (dashed where the series is) for line
-        // charts, the point's own shape for scatter plots.
+        // charts, the point's own shape for scatter plots. Long names are cut (the tooltip has them
+        // whole), so a label never pushes its marker out of the chart.
         plugins: {
           legend: {
             display: true,
             position: 'bottom',
-            labels:
-              type === 'line'
-                ? { usePointStyle: true, pointStyle: 'line', pointStyleWidth: 24, boxWidth: 24, boxHeight: 8 }
-                : { usePointStyle: true, boxHeight: 8 },
+            labels: {
+              ...(type === 'line'
+                ? { usePointStyle: true, pointStyle: 'line' as const, pointStyleWidth: 24, boxWidth: 24, boxHeight: 8 }
+                : { usePointStyle: true, boxHeight: 8 }),
+              generateLabels: (c: ChartJs) =>
+                ChartJs.defaults.plugins.legend.labels
+                  .generateLabels(c)
+                  .map((l) => ({ ...l, text: l.text.length > LEGEND_CHARS ? `${l.text.slice(0, LEGEND_CHARS - 1)}…` : l.text })),
+            },
           },
         },
         scales: {
@@ -120,8 +129,8 @@ export function Chart({
   });
 
   const points = series.reduce((a, s) => a + s.points.filter((p) => p.y !== null).length, 0);
-  // The legend takes rows from the plot: grow with it so the axis titles keep their room (about 3 series a row).
-  const legendRows = Math.ceil(series.length / 3);
+  // The legend takes rows from the plot (in a narrow chart, one a series): grow with it so the axis titles keep their room.
+  const legendRows = Math.min(series.length, 10);
   return (
     <figure className="chart" data-testid={testId} data-points={points} data-y-range={yRange?.join(',')}>
       <figcaption>{title}</figcaption>

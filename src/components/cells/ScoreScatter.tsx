@@ -28,7 +28,7 @@ export function ScoreScatter({ view }: { view: ScatterView }) {
   const [x0, x1] = view.x,
     [y0, y1] = view.y;
   const sx = (v: number): number => M.left + ((v - x0) / (x1 - x0)) * (W - M.left - M.right);
-  const sy = (v: number): number => M.top + ((v - y0) / (y1 - y0)) * (H - M.top - M.bottom);
+  const sy = (v: number): number => H - M.bottom - ((v - y0) / (y1 - y0)) * (H - M.top - M.bottom);
   const judged = points.filter((p) => p.y !== null);
   if (judged.length === 0 && points.length === 0)
     return <p className="muted">No document was judged by the generator at this step.</p>;
