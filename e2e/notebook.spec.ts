@@ -13,6 +13,7 @@ import { expect, test, type Locator, type Page, type TestInfo } from '@playwrigh
 import { llmRankLoss } from '../src/training/losses';
 import { goldLine, questionAlignment, scatterView } from '../src/components/runView';
 import type { StepRecord } from '../src/training/step';
+import { RECORDED, savedRecords, setup } from './lib';
 
 const SHOTS = process.env.MEDRANK_SCREENSHOTS;
 
@@ -29,36 +30,7 @@ async function shot(page: Page, info: TestInfo, name: string, target?: Locator):
   await info.attach(name, { path: paths[0]!, contentType: 'image/png' });
 }
 
-/** Every step record the page saved for a run, read straight from IndexedDB (not through the app). */
-async function savedRecords(page: Page, runId: string): Promise<StepRecord[]> {
-  return page.evaluate(async (id) => {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = indexedDB.open('medrank-notebook');
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    const rows = await new Promise<{ runId: string; step: number; record: StepRecord }[]>((resolve, reject) => {
-      const req = db
-        .transaction('records')
-        .objectStore('records')
-        .getAll(IDBKeyRange.bound([id, -Infinity], [id, Infinity]));
-      req.onsuccess = () => resolve(req.result as { runId: string; step: number; record: StepRecord }[]);
-      req.onerror = () => reject(req.error);
-    });
-    db.close();
-    return rows.map((r) => r.record);
-  }, runId);
-}
-
-async function setup(page: Page): Promise<void> {
-  await page.getByTestId('run-setup').click();
-  await expect(page.getByTestId('index-summary')).toContainText('1500 passages', { timeout: 900_000 });
-  await expect(page.getByTestId('run-setup')).toBeEnabled();
-}
-
 const fixed = (v: number | null, d: number): string => (v === null ? '–' : v.toFixed(d));
-/** The runs a fresh demo notebook opens with (public/demo/runs; e2e/results.spec.ts checks them), listed before any trained here. */
-const RECORDED = 2;
 
 test('the demo notebook: setup, train, inspect, explain, reload, resume, compare, export and import', async ({ page }, info) => {
   test.setTimeout(30 * 60_000); // SwiftShader runs at about 1 GFLOP/s; setup alone is a minute or two
@@ -272,7 +244,18 @@ test('the demo notebook: setup, train, inspect, explain, reload, resume, compare
     // The pairs' shares (5 decimals each) add up to the question's loss.
     const shares = await pairs.evaluateAll((rows) => rows.map((r) => Number(r.lastElementChild!.textContent)));
     expect(Math.abs(shares.reduce((a, b) => a + b, 0) - expected)).toBeLessThan(1e-5 * shares.length);
+    // An element screenshot of a sticky column comes out blank: unstick it for the picture.
+    const unstick = (on: boolean) =>
+      explainer.evaluate((el, off) => {
+        for (let e: HTMLElement | null = el as HTMLElement; e; e = e.parentElement)
+          if (off ? getComputedStyle(e).position === 'sticky' : e.dataset.unstuck === '1') {
+            e.style.position = off ? 'static' : '';
+            e.dataset.unstuck = off ? '1' : '';
+          }
+      }, on);
+    await unstick(true);
     await shot(page, info, 'explainer', explainer);
+    await unstick(false);
     await explainer.getByRole('button', { name: 'Next' }).click();
     // The gradient bars: each |g| relative to the question's largest, the largest a full bar.
     const bars = explainer.getByRole('list', { name: 'gradient per candidate' }).locator('.bar');
