@@ -35,3 +35,13 @@ export async function savedRecords(page: Page, runId: string): Promise<StepRecor
     return rows.map((r) => r.record);
   }, runId);
 }
+
+/** Open the app on its notebook with a WebGPU adapter ready; returns the page errors seen from then on (a spec expects none). */
+export async function openDemo(page: Page, gpuTimeout = 120_000): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await expect(page.getByTestId('notebook')).toHaveAttribute('data-restored', 'true');
+  await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: gpuTimeout });
+  return errors;
+}

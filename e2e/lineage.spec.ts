@@ -4,17 +4,13 @@
 // one click puts the models back as loaded.
 
 import { expect, test } from '@playwright/test';
-import { RECORDED, setup } from './lib';
+import { openDemo, RECORDED, setup } from './lib';
 
 test('runs start from the loaded checkpoints unless told to continue; Stop ends a run within a step; Compare warns; reset', async ({
   page,
 }) => {
   test.setTimeout(20 * 60_000);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await expect(page.getByTestId('notebook')).toHaveAttribute('data-restored', 'true');
-  await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
+  const errors = await openDemo(page);
   await setup(page);
   const train = page.getByTestId('cell-train');
   await expect(train.getByTestId('train-models-state')).toHaveAttribute('data-from', 'loaded');

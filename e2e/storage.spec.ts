@@ -3,16 +3,13 @@
 // loaded data set (nothing is unloaded) and says so under the toolbar.
 
 import { expect, test } from '@playwright/test';
+import { openDemo } from './lib';
 
 test('an imported copy is told apart from its original; opening another notebook keeps the loaded data and says so', async ({
   page,
 }, info) => {
   test.setTimeout(5 * 60_000);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await expect(page.getByTestId('notebook')).toHaveAttribute('data-restored', 'true');
-  await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+  const errors = await openDemo(page, 60_000);
   const title = await page.getByLabel('Notebook title').inputValue();
 
   // Load the demo data set (no model needed), then export the notebook and import it back.

@@ -7,18 +7,14 @@
 
 import { expect, test } from '@playwright/test';
 import type { QuestionRecord } from '../src/training/step';
-import { RECORDED, savedRecords, setup } from './lib';
+import { openDemo, RECORDED, savedRecords, setup } from './lib';
 
 test('over the run: gold rank and Spearman per step and per probe, a probe question followed; preset and P(draw) explained', async ({
   page,
 }) => {
   test.setTimeout(20 * 60_000); // SwiftShader: setup is a minute or two, a step a few seconds
   await page.setViewportSize({ width: 1440, height: 900 });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await expect(page.getByTestId('notebook')).toHaveAttribute('data-restored', 'true');
-  await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
+  const errors = await openDemo(page);
   await setup(page);
 
   const train = page.getByTestId('cell-train');
