@@ -432,7 +432,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
         return;
       }
       // From the start its run had (runs saved before starts were recorded started as loaded).
-      const start: StartRequest = meta.start?.from === 'run' ? { from: 'run', runId: meta.start.runId } : { from: 'loaded' };
+      const start: StartRequest = meta.start ?? { from: 'loaded' };
       await drive(meta, meta.config, checkpoint, start);
     },
 

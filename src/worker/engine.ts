@@ -355,7 +355,9 @@ export class GpuEngine implements EngineApi {
     const asked = run.start ?? { from: 'loaded' };
     if (asked.from === 'loaded') return { from: 'loaded' };
     if (run.resume) {
-      if (this.models.from === 'run' && this.models.runId === run.runId) return this.models;
+      // The models are as this run left them (built on the run it continued): its start stays its own.
+      if (this.models.from === 'run' && this.models.runId === run.runId)
+        return { from: 'run', runId: asked.runId, step: asked.step ?? 0 };
       throw new ResumeRefusedError(
         'start: this run continued from the models another run had left, and the loaded models are no longer ' +
           'as this run left them: it cannot resume exactly. Start a new run (from the loaded checkpoints, or continuing another run)',

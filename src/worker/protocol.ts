@@ -120,8 +120,11 @@ export interface TrainResult {
   indexMoved: boolean;
 }
 
-/** Where a new run's models start: the loaded checkpoints, or the models as run `runId` left them. */
-export type StartRequest = { from: 'loaded' } | { from: 'run'; runId: string };
+/**
+ * Where a new run's models start: the loaded checkpoints, or the models as run `runId` left them.
+ * A resume sends its run's recorded start (with `step`), which the result gives back as it was.
+ */
+export type StartRequest = { from: 'loaded' } | { from: 'run'; runId: string; step?: number };
 
 /** Which run a `train` request is, where it starts, and the checkpoint to resume from. */
 export interface TrainRunOptions {

@@ -160,11 +160,17 @@ describe('the engine for the notebook', () => {
     const g = await engineWith();
     const losses = async (runId: string, start?: { from: 'loaded' } | { from: 'run'; runId: string }) => {
       const recs: StepRecord[] = [];
+      const cps: RunCheckpoint[] = [];
       const out = await g.train(
         { config, runId, ...(start ? { start } : {}) },
-        { onProgress: (p) => p.trainRecord && void recs.push(p.trainRecord) },
+        {
+          onProgress: (p) => {
+            if (p.trainRecord) recs.push(p.trainRecord);
+            if (p.trainCheckpoint) cps.push(p.trainCheckpoint);
+          },
+        },
       );
-      return { out, recs: recs.map((r): [number, number] => [r.loss.retriever!, r.loss.generator!]) };
+      return { out, cps, recs: recs.map((r): [number, number] => [r.loss.retriever!, r.loss.generator!]) };
     };
     const a = await timed('run a (2 steps)', () => losses('run-a'));
     expect(a.out.start).toEqual({ from: 'loaded' });
@@ -181,6 +187,14 @@ describe('the engine for the notebook', () => {
     const c = await timed('run c (2 steps, continuing b)', () => losses('run-c', { from: 'run', runId: 'run-b' }));
     expect(c.out.start).toEqual({ from: 'run', runId: 'run-b', step: 2 });
     expect(Math.abs(c.recs[0]![1] - a.recs[0]![1])).toBeGreaterThan(1e-4);
+    // Run c resumed from its last checkpoint while the models are as it left them: its start stays run b's.
+    const resumedC = await g.train({
+      config: { ...config, steps: 3 },
+      runId: 'run-c',
+      start: { from: 'run', runId: 'run-b', step: 2 },
+      resume: c.cps.at(-1)!,
+    });
+    expect(resumedC.start).toEqual({ from: 'run', runId: 'run-b', step: 2 });
     // One reset: the checkpoints' weights exactly, adapters gone; a run then gives run a's numbers once more.
     const before = await g.exportWeights({ role: 'generator' });
     expect(await g.resetModels({})).toEqual({ from: 'loaded' });

@@ -694,7 +694,7 @@ describe('notebook store: where runs start', () => {
     await db.putCheckpoint(second.id, cp(2, second.config));
     useStore.setState((s) => ({ runs: { ...s.runs, list: s.runs.list.map((m) => ({ ...m, checkpointStep: 2 })) } }));
     await st().resumeRun(second.id);
-    expect(engine.trainCalls[2]!.run).toMatchObject({ runId: second.id, start: { from: 'run', runId: first.id } });
+    expect(engine.trainCalls[2]!.run).toMatchObject({ runId: second.id, start: { from: 'run', runId: first.id, step: 2 } });
     await db.putCheckpoint(first.id, cp(2, first.config));
     await st().resumeRun(first.id);
     expect(engine.trainCalls[3]!.run).toMatchObject({ runId: first.id, start: { from: 'loaded' } });
