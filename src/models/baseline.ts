@@ -23,13 +23,6 @@ export class Baseline {
     return this.saved.size > 0 || this.linears().some((l) => l.lora !== null);
   }
 
-  /** Bytes of the CPU copies held. */
-  get bytes(): number {
-    let n = 0;
-    for (const v of this.saved.values()) n += v.byteLength;
-    return n;
-  }
-
   /** The model's own tensors among `params` (LoRA adapters are not: they are made fresh by each run). */
   private own(params: Tensor[]): Tensor[] {
     const mine = new Set(this.weights.names().flatMap((n) => this.weights.rows(n)));
