@@ -94,8 +94,15 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
           { onProgress: (p) => patch(role, { progress: p }), signal: (aborts[role] = new AbortController()).signal },
         );
         patch(role, { status: 'ready', summary });
-        // Fresh weights: no run has trained them; the notebook remembers where they came from.
-        set((s) => ({ runs: { ...s.runs, trainedBy: null } }));
+        // Fresh weights: no run has trained them, and the worker put the other model back as loaded
+        // too (a retriever it put back no longer matches the index); the notebook remembers the source.
+        set((s) => ({
+          runs: { ...s.runs, trainedBy: null, models: { from: 'loaded' }, modelsName: null },
+          data:
+            role === 'generator' && s.runs.models.from === 'run' && s.data.index.status === 'ready'
+              ? { ...s.data, hits: null, index: { ...s.data.index, status: 'moved' } }
+              : s.data,
+        }));
         if (role === 'retriever') get().clearTexts('maxsim'); // token matches were the old retriever's
         get().rememberModel(role, modelRef(source));
       } catch (err) {

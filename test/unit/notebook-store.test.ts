@@ -706,6 +706,17 @@ describe('notebook store: where runs start', () => {
     expect(st().runs.models).toEqual({ from: 'loaded' });
     expect(st().runs.trainedBy).toBeNull();
     expect(st().data.index.status).toBe('moved');
+
+    // Loading a model puts the pair back as loaded (the worker restores the other one): nothing to continue.
+    await st().startRun('c5');
+    useStore.setState((s) => ({ data: { ...s.data, index: { ...s.data.index, status: 'ready' } } }));
+    expect(st().runs.models.from).toBe('run');
+    engine.loadModel = () => Promise.resolve({ label: 'demo generator' } as unknown as ModelSummary);
+    await st().loadModel('generator', { kind: 'url', url: 'https://example.org/demo-generator' });
+    expect(st().models.generator.status).toBe('ready');
+    expect(st().runs.models).toEqual({ from: 'loaded' });
+    expect(st().runs.modelsName).toBeNull();
+    expect(st().data.index.status).toBe('moved'); // the retriever went back to its checkpoint too
   });
 });
 
