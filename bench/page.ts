@@ -35,6 +35,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   maxsim: () => import('./maxsim'),
   models: () => import('./models'),
   s2attn: () => import('./s2attn'),
+  step: () => import('./step'),
 };
 
 declare global {

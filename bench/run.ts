@@ -15,7 +15,7 @@ import type { PageResult } from './page';
 import type { TwinResult } from './twin';
 
 // Each has a page module registered in bench/page.ts (bench/NAME.ts; index: bench/index-bench.ts).
-const BENCHES = ['index', 'matmul', 'maxsim', 'models', 's2attn'];
+const BENCHES = ['index', 'matmul', 'maxsim', 'models', 's2attn', 'step'];
 /** Benches that run from Node, not in a page; each returns the result with its browser version. */
 const NODE_BENCHES: Record<string, () => Promise<TwinResult>> = { twin: async () => (await import('./twin')).run() };
 /** Benches that need data from Node: made here, handed to the page through window.__benchInput. */

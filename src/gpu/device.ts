@@ -125,6 +125,63 @@ export function packUniforms(words: Array<['u32' | 'i32' | 'f32', number]>): Arr
   return buf;
 }
 
+/** Per-kernel counts of GpuStats: dispatches and workgroups (x*y*z) recorded under that kernel name. */
+export interface KernelCount {
+  dispatches: number;
+  workgroups: number;
+}
+
+/**
+ * Running counts of what the device was asked to do, since creation (always on: a few integer adds
+ * per call). Take a `snapshot()` before some work and `diff` after it for that work's share.
+ */
+export class GpuStats {
+  dispatches = 0;
+  /** Workgroups over all dispatches (x*y*z each). */
+  workgroups = 0;
+  /** queue.submit calls (flush with something recorded). */
+  submits = 0;
+  /** Readbacks (read(): a staging copy and a mapAsync each). */
+  readbacks = 0;
+  /** Bytes read back. */
+  readBytes = 0;
+  /** Uploads through write() (queue.writeBuffer of tensor data; uniforms are not counted). */
+  writes = 0;
+  /** Waits for the queue to drain (sync()). */
+  syncs = 0;
+  /** Dispatch and workgroup counts by kernel name. */
+  readonly byKernel = new Map<string, KernelCount>();
+
+  snapshot(): GpuStatsSnapshot {
+    const { dispatches, workgroups, submits, readbacks, readBytes, writes, syncs } = this;
+    const byKernel: Record<string, KernelCount> = {};
+    for (const [k, v] of this.byKernel) byKernel[k] = { ...v };
+    return { dispatches, workgroups, submits, readbacks, readBytes, writes, syncs, byKernel };
+  }
+
+  /** What happened between two snapshots (`before` taken first). */
+  static diff(after: GpuStatsSnapshot, before: GpuStatsSnapshot): GpuStatsSnapshot {
+    const byKernel: Record<string, KernelCount> = {};
+    for (const [k, v] of Object.entries(after.byKernel)) {
+      const b = before.byKernel[k] ?? { dispatches: 0, workgroups: 0 };
+      if (v.dispatches > b.dispatches)
+        byKernel[k] = { dispatches: v.dispatches - b.dispatches, workgroups: v.workgroups - b.workgroups };
+    }
+    return {
+      dispatches: after.dispatches - before.dispatches,
+      workgroups: after.workgroups - before.workgroups,
+      submits: after.submits - before.submits,
+      readbacks: after.readbacks - before.readbacks,
+      readBytes: after.readBytes - before.readBytes,
+      writes: after.writes - before.writes,
+      syncs: after.syncs - before.syncs,
+      byKernel,
+    };
+  }
+}
+
+export type GpuStatsSnapshot = Omit<GpuStats, 'byKernel' | 'snapshot'> & { byKernel: Record<string, KernelCount> };
+
 export class Gpu {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
@@ -135,8 +192,8 @@ export class Gpu {
   private pendingUniforms: GPUBuffer[] = [];
   private lostError: DeviceLostError | null = null;
   private firstError: Error | null = null;
-  /** Dispatches since creation; handy for tests of batching and for the self-test page. */
-  dispatches = 0;
+  /** Counts of dispatches, workgroups, submits, readbacks and uploads since creation. */
+  readonly stats = new GpuStats();
 
   constructor(
     readonly device: GPUDevice,
@@ -199,6 +256,7 @@ export class Gpu {
     this.check();
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
+    this.stats.writes++;
   }
 
   private currentEncoder(): GPUCommandEncoder {
@@ -256,7 +314,20 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (this.passTimed) this.endPass();
-    this.dispatches++;
+    const st = this.stats,
+      wg = x * y * z;
+    st.dispatches++;
+    st.workgroups += wg;
+    const k = st.byKernel.get(spec.kernel);
+    if (k) {
+      k.dispatches++;
+      k.workgroups += wg;
+    } else st.byKernel.set(spec.kernel, { dispatches: 1, workgroups: wg });
+  }
+
+  /** Dispatches since creation; handy for tests of batching and for the self-test page. */
+  get dispatches(): number {
+    return this.stats.dispatches;
   }
 
   /** Copy between buffers inside the current batch. */
@@ -279,6 +350,7 @@ export class Gpu {
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
+      this.stats.submits++;
     }
     for (const ub of this.pendingUniforms) this.pool.releaseUniform(ub);
     this.pendingUniforms = [];
@@ -289,6 +361,8 @@ export class Gpu {
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
     this.copy(buf, offset, staging, 0, bytes);
     this.flush();
+    this.stats.readbacks++;
+    this.stats.readBytes += bytes;
     // A lost device rejects pending maps in browsers; the race makes sure no runtime hangs on it.
     const lost = this.device.lost.then((e) => {
       throw new DeviceLostError(e.reason ?? 'unknown', e.message ?? '');
@@ -319,6 +393,7 @@ export class Gpu {
   /** Wait for all submitted work (for timings), surfacing errors. */
   async sync(): Promise<void> {
     this.flush();
+    this.stats.syncs++;
     await this.device.queue.onSubmittedWorkDone();
     this.check();
   }

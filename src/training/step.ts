@@ -70,6 +70,11 @@ export class Trainer {
   stepIndex = 0;
   /** Called between backward and the update, with gradients in place (tests, the step explainer). */
   beforeUpdate: ((t: Trainer) => Promise<void>) | null = null;
+  /**
+   * Called at each sync point of a step, after the GPU drained: a phase's name as it ends, or the
+   * untimed work between phases ('baselines', 'scoresAfter'). For profiles (bench/step.ts).
+   */
+  onLap: ((what: Phase | 'baselines' | 'scoresAfter') => void) | null = null;
   index: ColbertIndex;
 
   constructor(
@@ -137,6 +142,7 @@ export class Trainer {
       const now = performance.now();
       ms[p] += now - clock;
       clock = now;
+      this.onLap?.(p);
     };
     const rand = mulberry32(stepSeed(c.seed, t, 1));
     const qs = this.batchAt(t);
@@ -185,6 +191,7 @@ export class Trainer {
       // gold passage when it was not judged, by the generator as it judged the candidates.
       const baseline = utility ? await this.baselines(qs, found, samples) : null;
       await e.gpu.sync();
+      this.onLap?.('baselines');
       clock = performance.now();
 
       // 5. Retriever loss and its gradient d loss / d scores, per question (averaged over the batch).
@@ -252,6 +259,7 @@ export class Trainer {
       // context), so score -> scoreAfter is the update alone, not dropout noise. It draws nothing
       // from the step's random stream.
       const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids, t) : null;
+      if (after) this.onLap?.('scoresAfter');
 
       return this.makeRecord(t, trains, qs, found.ids, scores, after, samples, utility, retrieverLoss, generatorLoss, ms, {
         gold: found.gold,
