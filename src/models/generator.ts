@@ -159,9 +159,16 @@ export class Generator {
       }
       offsets[b + 1] = rows.length;
     });
-    const flat = hidden.reshape([B * T, this.model.config.hiddenSize]);
-    // Logits of `chunk` rows at a time, so [rows, V] stays within one storage binding (a 150k vocab
-    // at 4 bytes is 600 KB a row).
+    const tokenNll = this.rowsNll(hidden.reshape([B * T, this.model.config.hiddenSize]), rows, targets);
+    return { tokenNll, offsets };
+  }
+
+  /**
+   * NLL [rows.length] of targets[i] given hidden row rows[i] of `flat` [R, D]: the rows are
+   * gathered first and their logits made `chunk` rows at a time, so [rows, V] stays within one
+   * storage binding (a 150k vocab at 4 bytes is 600 KB a row).
+   */
+  private rowsNll(flat: Tensor, rows: number[], targets: number[]): Tensor {
     const e = this.model.engine;
     const limit = e.gpu.info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
     const chunk = Math.max(1, Math.floor(limit / (4 * this.model.config.vocabSize)));
@@ -170,8 +177,103 @@ export class Generator {
       const h = embedding(flat, rows.slice(at, at + chunk));
       parts.push(crossEntropy(this.model.logits(h), targets.slice(at, at + chunk), { reduction: 'none' }));
     }
-    const tokenNll = parts.length === 1 ? parts[0]! : concat(parts, 0);
-    return { tokenNll, offsets };
+    return parts.length === 1 ? parts[0]! : concat(parts, 0);
+  }
+
+  /**
+   * Answer NLLs of several answers to each of several prompts, without gradient, each prompt run
+   * once: its tokens fill a KV cache (one row per prompt, right-padded), then every answer of it
+   * runs from that cache in one more pass, the answers of a prompt laid end to end in its row, each
+   * at the positions it would have after the prompt alone and seeing only the prompt and its own
+   * earlier tokens. The same numbers as answerNll on each (prompt, answer) (to float rounding), for
+   * the prompt's tokens once instead of once per answer. Returns per-token NLLs per answer.
+   */
+  async sharedPromptNll(groups: { prompt: number[]; answers: number[][] }[]): Promise<Float32Array[][]> {
+    const e = this.model.engine;
+    const c = this.model.config;
+    const B = groups.length;
+    if (B === 0) return [];
+    groups.forEach((gr, i) => {
+      if (gr.prompt.length === 0 || gr.answers.length === 0 || gr.answers.some((a) => a.length === 0))
+        throw new ShapeError(`generator: prompt ${i} needs tokens and at least one non-empty answer`);
+    });
+    // Answer o of a group enters the second pass as its tokens but the last (nothing is predicted
+    // from the last), at offset off[o] of its row; its first token is predicted from the prompt's
+    // last hidden state.
+    const offs = groups.map((gr) => {
+      const o = [0];
+      for (const a of gr.answers) o.push(o.at(-1)! + a.length - 1);
+      return o;
+    });
+    const P = Math.max(...groups.map((gr) => gr.prompt.length));
+    const S = Math.max(...offs.map((o) => o.at(-1)!));
+    const pad = this.padId;
+    const cache = new KvCache(e, c, B, P + Math.max(S, 1));
+    try {
+      const nll = e.scope(() =>
+        e.noGrad(() => {
+          const first = this.model.forward(
+            padBatch(
+              groups.map((gr) => gr.prompt),
+              FULL_ATTENTION,
+              pad,
+            ).ids,
+            B,
+            P,
+            { cache },
+          );
+          const rows: number[] = [],
+            targets: number[] = [];
+          groups.forEach((gr, b) => gr.answers.forEach((a) => (rows.push(b * P + gr.prompt.length - 1), targets.push(a[0]!))));
+          const parts = [this.rowsNll(first.reshape([B * P, c.hiddenSize]), rows, targets)];
+          if (S > 0) {
+            const len = P + S;
+            const ids = new Int32Array(B * S).fill(pad);
+            const positions = new Int32Array(B * S);
+            const visible = new Float32Array(B * S * len);
+            const rows2: number[] = [],
+              targets2: number[] = [];
+            groups.forEach((gr, b) => {
+              const Pb = gr.prompt.length;
+              positions.fill(Pb, b * S, (b + 1) * S); // padding: any position, seeing slot 0 only
+              for (let t = offs[b]!.at(-1)!; t < S; t++) visible[(b * S + t) * len] = 1;
+              gr.answers.forEach((a, o) => {
+                const off = offs[b]![o]!;
+                for (let j = 0; j < a.length - 1; j++) {
+                  const t = off + j;
+                  ids[b * S + t] = a[j]!;
+                  positions[b * S + t] = Pb + j;
+                  const row = (b * S + t) * len;
+                  visible.fill(1, row, row + Pb); // the prompt
+                  visible.fill(1, row + P + off, row + P + t + 1); // this answer up to here
+                  rows2.push(b * S + t);
+                  targets2.push(a[j + 1]!);
+                }
+              });
+            });
+            const second = this.model.forward(ids, B, S, { cache, rows: { positions, visible } });
+            if (rows2.length) parts.push(this.rowsNll(second.reshape([B * S, c.hiddenSize]), rows2, targets2));
+          }
+          return parts.length === 1 ? parts[0]! : concat(parts, 0);
+        }),
+      );
+      const all = await nll.read();
+      nll.dispose();
+      // Back to answer order: first tokens come first (group by group), then the rest in row order.
+      let firstAt = 0;
+      let restAt = groups.reduce((n, gr) => n + gr.answers.length, 0);
+      return groups.map((gr) =>
+        gr.answers.map((a) => {
+          const out = new Float32Array(a.length);
+          out[0] = all[firstAt++]!;
+          out.set(all.subarray(restAt, restAt + a.length - 1), 1);
+          restAt += a.length - 1;
+          return out;
+        }),
+      );
+    } finally {
+      cache.dispose();
+    }
   }
 
   /** Mean NLL over every answer token of the batch: the generator's training loss (scalar). */

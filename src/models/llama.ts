@@ -134,6 +134,17 @@ export class KvCache {
   }
 }
 
+/**
+ * Where the tokens of a forward over a filled cache sit, row by row: RoPE positions [B, T]
+ * (flat), and visible [B, T, len] (flat, 1 = may attend) over the cache's slots 0 .. len-1,
+ * len = cache length + T. Several answers to one prompt share its cached prefix this way, each
+ * seeing the prompt and its own earlier tokens, at the positions it would have on its own.
+ */
+export interface RowLayout {
+  positions: Int32Array;
+  visible: Float32Array;
+}
+
 export class LlamaModel {
   readonly layers: LlamaLayer[] = [];
   private rope: { cos: Tensor; sin: Tensor; P: number } | null = null;
@@ -216,40 +227,61 @@ export class LlamaModel {
   /**
    * Final hidden states [B, T, D] (after the last RMSNorm) of right-padded ids [B, T] at
    * positions start .. start+T-1. With a cache, keys and values are stored at those positions and
-   * attention covers the cached prefix (inference only).
+   * attention covers the cached prefix (inference only). `rows` (with a cache that already holds
+   * a prefix) gives each row its own RoPE positions and which cache slots each query may see:
+   * how several continuations of one prompt run side by side from its cache (see RowLayout).
    */
   forward(
     ids: Int32Array,
     B: number,
     T: number,
-    opts: { ctx?: ForwardContext; attention?: AttentionMode; cache?: KvCache } = {},
+    opts: { ctx?: ForwardContext; attention?: AttentionMode; cache?: KvCache; rows?: RowLayout } = {},
   ): Tensor {
     const c = this.config;
     const e = this.engine;
     const ctx = opts.ctx ?? new ForwardContext(false);
     const attention = opts.attention ?? FULL_ATTENTION;
     const cache = opts.cache;
+    const rows = opts.rows;
     const start = cache?.length ?? 0;
     if (ids.length !== B * T) throw new ShapeError(`llama forward: ${ids.length} ids do not fill [B, T] = [${B}, ${T}]`);
-    if (start + T > c.maxPositions)
+    if (rows && (!cache || start === 0))
+      throw new ShapeError('llama forward: a row layout needs a KV cache that already holds the prompts');
+    if (rows && (rows.positions.length !== B * T || rows.visible.length !== B * T * (start + T)))
       throw new ShapeError(
-        `${start + T} tokens exceed max_position_embeddings ${c.maxPositions}; shorten the prompt or documents`,
+        `llama forward: the row layout must give [B, T] = [${B}, ${T}] positions and [B, T, ${start + T}] visible slots, ` +
+          `got ${rows.positions.length} and ${rows.visible.length}`,
       );
-    if (c.slidingWindow !== null && start + T > c.slidingWindow)
+    // The furthest position a token takes: the cache slot, unless the rows place tokens themselves.
+    let reach = start + T;
+    if (rows) {
+      reach = 0;
+      for (const p of rows.positions) {
+        if (!Number.isInteger(p) || p < 0) throw new ShapeError(`llama forward: row position ${p} is not a position`);
+        reach = Math.max(reach, p + 1);
+      }
+    }
+    if (reach > c.maxPositions)
+      throw new ShapeError(`${reach} tokens exceed max_position_embeddings ${c.maxPositions}; shorten the prompt or documents`);
+    if (c.slidingWindow !== null && reach > c.slidingWindow)
       throw new ShapeError(
-        `${start + T} tokens exceed this model's sliding attention window of ${c.slidingWindow}, which MedRank does not implement; shorten the input`,
+        `${reach} tokens exceed this model's sliding attention window of ${c.slidingWindow}, which MedRank does not implement; shorten the input`,
       );
     if (cache && (cache.B !== B || start + T > cache.capacity))
       throw new ShapeError(
         `KV cache of batch ${cache.B} and capacity ${cache.capacity} cannot take [${B}, ${T}] at position ${start}`,
       );
     const { numHeads: H, numKvHeads: Hkv, headDim: Dh, hiddenSize: D } = c;
-    const { cos, sin } = this.ropeFor(start + T);
-    const positions = e.tensor(
-      Int32Array.from({ length: T }, (_, t) => start + t),
-      [T],
-      { dtype: 'i32' },
-    );
+    const { cos, sin } = this.ropeFor(reach);
+    const positions = rows
+      ? e.tensor(rows.positions, [B, T], { dtype: 'i32' })
+      : e.tensor(
+          Int32Array.from({ length: T }, (_, t) => start + t),
+          [T],
+          { dtype: 'i32' },
+        );
+    // Which cached slots each query row sees, the same in every layer: built once per forward.
+    const visible = cache && start > 0 ? attentionMask(e, H / Hkv, B, T, start + T, rows?.visible) : null;
     let x = shardedEmbedding(this.weights.rows('model.embed_tokens.weight'), ids, { shape: [B, T] });
     this.layers.forEach((l, i) => {
       const h = rmsnorm(x, l.inputNorm, c.rmsNormEps);
@@ -260,7 +292,7 @@ export class LlamaModel {
       if (cache) {
         writeCache(e, cache.k[i]!, k, start);
         writeCache(e, cache.v[i]!, v, start);
-        a = start === 0 ? s2attn(q, k, v, { ratio: 1, causal: true }) : cachedAttention(q, cache.k[i]!, cache.v[i]!, start + T);
+        a = start === 0 ? s2attn(q, k, v, { ratio: 1, causal: true }) : cachedAttention(q, cache.k[i]!, cache.v[i]!, visible!);
       } else a = s2attn(q, k, v, { ratio: attention.ratio, shift: attention.shift, causal: true });
       x = add(x, l.o.forward(swapAxes12(a).reshape([B, T, H * Dh]), ctx));
       const m = rmsnorm(x, l.postNorm, c.rmsNormEps);
@@ -285,14 +317,37 @@ function writeCache(e: Engine, cache: Tensor, x: Tensor, start: number): void {
 }
 
 /**
- * Attention of new queries q [B, H, T, Dh] (positions len-T .. len-1) over the first `len`
- * cached positions, causal. Inference only. Query heads sharing a kv head form one matmul.
+ * The 0/1 mask [B or 1, 1, g * T, len] of cachedAttention's score rows (head j of a kv group,
+ * token t: row j * T + t): `visible` [B, T, len] when given (a row layout), else causal over the
+ * cache (token t sees slots <= len - T + t), shared by the batch.
  */
-function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, len: number): Tensor {
+function attentionMask(e: Engine, g: number, B: number, T: number, len: number, visible?: Float32Array): Tensor {
+  const rowsB = visible ? B : 1;
+  const rows = g * T;
+  const mask = new Float32Array(rowsB * rows * len);
+  for (let b = 0; b < rowsB; b++)
+    for (let t = 0; t < T; t++) {
+      const src = visible ? visible.subarray((b * T + t) * len, (b * T + t + 1) * len) : null;
+      for (let j = 0; j < g; j++) {
+        const at = (b * rows + j * T + t) * len;
+        if (src) mask.set(src, at);
+        else mask.fill(1, at, at + len - T + t + 1);
+      }
+    }
+  return e.tensor(mask, [rowsB, 1, rows, len]);
+}
+
+/**
+ * Attention of new queries q [B, H, T, Dh] over the first `len` cached positions (len = the
+ * mask's last dim), masked by `mask` from attentionMask. Inference only. Query heads sharing a kv
+ * head form one matmul.
+ */
+function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, mask: Tensor): Tensor {
   const e = q.engine;
   const [B, H, T, Dh] = q.shape as [number, number, number, number];
   const Hkv = kc.shape[1]!,
     P = kc.shape[2]!;
+  const len = mask.shape[3]!;
   const g = H / Hkv;
   const rows = g * T; // query rows per kv head: [g, T] heads of one group are contiguous
   const scores = e.empty([B * Hkv, rows, len]);
@@ -309,14 +364,7 @@ function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, len: number): Tensor
       alpha: 1 / Math.sqrt(Dh),
     },
   );
-  let probs: Tensor;
-  if (T === 1) probs = softmax(scores);
-  else {
-    // Row (head j, token t) sees positions <= len - T + t.
-    const mask = new Float32Array(rows * len);
-    for (let j = 0; j < g; j++) for (let t = 0; t < T; t++) mask.fill(1, (j * T + t) * len, (j * T + t) * len + len - T + t + 1);
-    probs = softmax(scores, e.tensor(mask, [rows, len]));
-  }
+  const probs = softmax(scores.reshape([B, Hkv, rows, len]), mask);
   const out = e.empty([B, H, T, Dh]);
   matmulInto(
     e,

@@ -105,33 +105,61 @@ export function optionsOf(q: Question): { options: string[]; gold: number } | nu
 }
 
 /**
- * Answer NLLs of many examples without gradient. Examples are scored in order of length, in
- * batches of at most `tokens` padded tokens, so short prompts are not padded to the longest one
- * (an evaluation mixes prompts with no document and with m documents); results keep input order.
+ * Answer NLLs of many examples without gradient; results keep input order. Examples that share a
+ * prompt (a question's options under one context) are scored from one pass over the prompt
+ * (Generator.sharedPromptNll) unless `sharePrompts` is false; the rest whole. Either way in order
+ * of length, in batches of at most `tokens` padded tokens, so short prompts are not padded to the
+ * longest one (an evaluation mixes prompts with no document and with m documents).
  */
 export async function nllMany(
   g: Generator,
   examples: AnswerExample[],
   tokens = 4096,
+  opts: { sharePrompts?: boolean } = {},
 ): Promise<{ sum: Float64Array; mean: Float64Array; perToken: Float32Array[] }> {
   const n = examples.length;
-  const sum = new Float64Array(n),
-    mean = new Float64Array(n);
   const perToken: Float32Array[] = new Array<Float32Array>(n);
+  const whole: number[] = [];
+  const shared: { prompt: number[]; members: number[] }[] = [];
+  if (opts.sharePrompts ?? true) {
+    const byPrompt = new Map<string, number[]>();
+    examples.forEach((x, i) => {
+      const key = x.prompt.join(',');
+      const m = byPrompt.get(key);
+      if (m) m.push(i);
+      else byPrompt.set(key, [i]);
+    });
+    for (const members of byPrompt.values())
+      if (members.length === 1) whole.push(members[0]!);
+      else shared.push({ prompt: examples[members[0]!]!.prompt, members });
+  } else whole.push(...examples.keys());
+
   const len = (i: number): number => examples[i]!.prompt.length + examples[i]!.answer.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => len(a) - len(b));
-  for (let at = 0; at < n;) {
+  await inBatches(whole, len, tokens, async (batch) => {
+    const r = await g.answerNll(batch.map((i) => examples[i]!));
+    batch.forEach((i, j) => (perToken[i] = r.perToken[j]!));
+  });
+  // A group's padded tokens: its prompt (first pass) and its answers but their last (second pass).
+  const groupLen = (k: number): number =>
+    shared[k]!.prompt.length + shared[k]!.members.reduce((t, i) => t + examples[i]!.answer.length - 1, 0);
+  await inBatches([...shared.keys()], groupLen, tokens, async (batch) => {
+    const r = await g.sharedPromptNll(
+      batch.map((k) => ({ prompt: shared[k]!.prompt, answers: shared[k]!.members.map((i) => examples[i]!.answer) })),
+    );
+    batch.forEach((k, j) => shared[k]!.members.forEach((i, o) => (perToken[i] = r[j]![o]!)));
+  });
+  const sum = Float64Array.from(perToken, (p) => p.reduce((a, v) => a + v, 0));
+  return { sum, mean: sum.map((v, i) => v / perToken[i]!.length), perToken };
+}
+
+/** Items in order of size, in batches whose count x largest size stays within `tokens` (at least one each). */
+async function inBatches(items: number[], size: (i: number) => number, tokens: number, f: (batch: number[]) => Promise<void>) {
+  const order = [...items].sort((a, b) => size(a) - size(b));
+  for (let at = 0; at < order.length;) {
     // Longest in the batch is the last (sorted): grow while batch size x that length fits.
     let end = at + 1;
-    while (end < n && (end + 1 - at) * len(order[end]!) <= tokens) end++;
-    const batch = order.slice(at, end);
-    const r = await g.answerNll(batch.map((i) => examples[i]!));
-    batch.forEach((i, j) => {
-      sum[i] = r.sum[j]!;
-      mean[i] = r.mean[j]!;
-      perToken[i] = r.perToken[j]!;
-    });
+    while (end < order.length && (end + 1 - at) * size(order[end]!) <= tokens) end++;
+    await f(order.slice(at, end));
     at = end;
   }
-  return { sum, mean, perToken };
 }
