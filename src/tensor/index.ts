@@ -46,3 +46,4 @@ export {
 } from './safetensors';
 export { runSelfTest, SELFTEST_CASES, type SelfTestResult, type SelfTestProgress } from './selftest';
 export { codeWords, cidOf, kmeansAssignCpu, residualDecompressCpu } from './cpu/residual';
+export { kmeansAssign, residualDecompress, residualDecompressInto, type ResidualStore } from './ops/residual';
