@@ -30,10 +30,12 @@ export interface PageResult {
 type BenchModule = { run(input?: Promise<unknown>): Promise<PageResult> };
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  eval: () => import('./eval'),
   index: () => import('./index-bench'),
   matmul: () => import('./matmul'),
   maxsim: () => import('./maxsim'),
   models: () => import('./models'),
+  peers: () => import('./peers'),
   s2attn: () => import('./s2attn'),
   step: () => import('./step'),
 };

@@ -12,14 +12,19 @@ import { mergeCorpora, parseMedMCQA, parsePubMedQA } from '../src/data/datasets'
 import { mulberry32 } from '../src/tensor/random';
 import type { IndexBenchInput } from './index-bench';
 import type { PageResult } from './page';
+import type { PeersInput } from './peers';
 import type { TwinResult } from './twin';
 
 // Each has a page module registered in bench/page.ts (bench/NAME.ts; index: bench/index-bench.ts).
-const BENCHES = ['index', 'matmul', 'maxsim', 'models', 's2attn', 'step'];
+const BENCHES = ['eval', 'index', 'matmul', 'maxsim', 'models', 'peers', 's2attn', 'step'];
 /** Benches that run from Node, not in a page; each returns the result with its browser version. */
 const NODE_BENCHES: Record<string, () => Promise<TwinResult>> = { twin: async () => (await import('./twin')).run() };
 /** Benches that need data from Node: made here, handed to the page through window.__benchInput. */
-const INPUTS: Record<string, () => Promise<unknown>> = { index: indexInput };
+const INPUTS: Record<string, () => Promise<unknown>> = {
+  index: indexInput,
+  peers: async () => peersInput(),
+  eval: async () => ({ questions: Number(process.env.BENCH_EVAL_Q ?? 32) }),
+};
 const PAGE_TIMEOUT_MS = 15 * 60_000;
 
 function shuffled<T>(items: readonly T[], seed: number): T[] {
@@ -79,6 +84,19 @@ async function indexInput(): Promise<IndexBenchInput> {
     subsets,
     questions: questions.map((q) => ({ id: q.id, question: q.question, goldDocIds: q.goldDocIds })),
     notes,
+  };
+}
+
+/** The peers bench's sizes: BENCH_PEERS_SIZES (e.g. 256,512), _STEPS, _B, _T, _IMPLS; unset: the shape. */
+function peersInput(): PeersInput {
+  const env = process.env;
+  const num = (k: string): number | undefined => (env[k] ? Number(env[k]) : undefined);
+  return {
+    sizes: env.BENCH_PEERS_SIZES?.split(',').map(Number),
+    steps: num('BENCH_PEERS_STEPS'),
+    B: num('BENCH_PEERS_B'),
+    T: num('BENCH_PEERS_T'),
+    impls: env.BENCH_PEERS_IMPLS?.split(','),
   };
 }
 
