@@ -22,6 +22,8 @@ async function startServer(): Promise<{ server: ViteDevServer; url: string }> {
     cacheDir: path.join(ROOT, 'node_modules/.vite-tools'),
     // ORT finds its .wasm files via env.wasm.wasmPaths; pre-bundling would move its module.
     optimizeDeps: { exclude: ['onnxruntime-web'] },
+    // A missing file is a 404, as in the app: model folders are probed for optional files.
+    appType: 'mpa',
     server: {
       host: '127.0.0.1',
       port: 0, // any free port: 5173 and vitest's ports may be taken
