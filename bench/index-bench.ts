@@ -38,7 +38,7 @@ const log = (msg: string) => console.log(`[bench index] ${msg}`);
 // ---- sizes ----------------------------------------------------------------------------------
 // Bench-scale: SwiftShader runs ~1 GFLOP/s, and the whole page has to finish in ~10 minutes.
 
-const BERT_CONFIG = {
+export const BERT_CONFIG = {
   architectures: ['HF_ColBERT'],
   model_type: 'bert',
   vocab_size: 8192,
@@ -55,8 +55,8 @@ const BERT_CONFIG = {
   attention_probs_dropout_prob: 0.1,
   dim: 32,
 };
-const COLBERT = { queryMaxLen: 32, docMaxLen: 64 };
-const BUILD_BATCH = 64;
+export const COLBERT = { queryMaxLen: 32, docMaxLen: 64 };
+export const BUILD_BATCH = 64;
 const K = 10;
 const WARMUP_DOCS = 32;
 const WARMUP_QUERIES = 8;
@@ -92,7 +92,7 @@ function checkpoint(specs: Array<{ name: string; shape: number[] }>, seed: numbe
   return writeSafetensors(tensors);
 }
 
-function modelFolder(): ModelFiles {
+export function modelFolder(): ModelFiles {
   const config = parseConfig(BERT_CONFIG) as BertConfig;
   const st = checkpoint(
     [...bertSpecs(config, ''), { name: 'linear.weight', shape: [config.colbertDim, config.hiddenSize] }],

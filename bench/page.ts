@@ -32,6 +32,7 @@ type BenchModule = { run(input?: Promise<unknown>): Promise<PageResult> };
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   eval: () => import('./eval'),
   index: () => import('./index-bench'),
+  'index-scale': () => import('./index-scale'),
   matmul: () => import('./matmul'),
   maxsim: () => import('./maxsim'),
   models: () => import('./models'),

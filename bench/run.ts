@@ -16,12 +16,13 @@ import type { PeersInput } from './peers';
 import type { TwinResult } from './twin';
 
 // Each has a page module registered in bench/page.ts (bench/NAME.ts; index: bench/index-bench.ts).
-const BENCHES = ['eval', 'index', 'matmul', 'maxsim', 'models', 'peers', 's2attn', 'step'];
+const BENCHES = ['eval', 'index', 'index-scale', 'matmul', 'maxsim', 'models', 'peers', 's2attn', 'step'];
 /** Benches that run from Node, not in a page; each returns the result with its browser version. */
 const NODE_BENCHES: Record<string, () => Promise<TwinResult>> = { twin: async () => (await import('./twin')).run() };
 /** Benches that need data from Node: made here, handed to the page through window.__benchInput. */
 const INPUTS: Record<string, () => Promise<unknown>> = {
   index: indexInput,
+  'index-scale': indexScaleInput,
   peers: async () => peersInput(),
   eval: async () => ({ questions: Number(process.env.BENCH_EVAL_Q ?? 32) }),
 };
@@ -44,10 +45,11 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
  * smaller subsets are prefixes of the larger ones' fill). BENCH_INDEX_N (e.g. 200,400) and
  * BENCH_INDEX_Q override the sizes for a quick run.
  */
-async function indexInput(): Promise<IndexBenchInput> {
+async function indexInput(
+  sizes = (process.env.BENCH_INDEX_N ?? '1000,5000').split(',').map(Number),
+  Q = Number(process.env.BENCH_INDEX_Q ?? 64),
+): Promise<IndexBenchInput> {
   const dir = path.resolve(root, '../shared/data');
-  const sizes = (process.env.BENCH_INDEX_N ?? '1000,5000').split(',').map(Number);
-  const Q = Number(process.env.BENCH_INDEX_Q ?? 64);
   const ds = mergeCorpora(
     parsePubMedQA(await readFile(path.join(dir, 'pubmedqa/ori_pqal.json'), 'utf8')),
     parseMedMCQA(await readFile(path.join(dir, 'medmcqa/dev.jsonl'), 'utf8')),
@@ -98,6 +100,19 @@ function peersInput(): PeersInput {
     T: num('BENCH_PEERS_T'),
     impls: env.BENCH_PEERS_IMPLS?.split(','),
   };
+}
+
+/**
+ * The index-scale bench's input: the index bench's corpus, every passage once (gold first), its
+ * questions (BENCH_SCALE_Q, default 16), and the sizes to grow it to (BENCH_SCALE_N, default
+ * 10000,50000; the page repeats passages with perturbation past the corpus' size), and the
+ * compressed index's bits per code (BENCH_SCALE_NBITS, default 2).
+ */
+async function indexScaleInput(): Promise<IndexBenchInput & { sizes: number[]; nbits: number[] }> {
+  const sizes = (process.env.BENCH_SCALE_N ?? '10000,50000').split(',').map(Number);
+  const nbits = (process.env.BENCH_SCALE_NBITS ?? '2').split(',').map(Number);
+  const base = await indexInput([Infinity], Number(process.env.BENCH_SCALE_Q ?? 16));
+  return { ...base, notes: base.notes.filter((n) => !n.startsWith('N = ')), sizes, nbits };
 }
 
 type Printable = Pick<PageResult, 'bench' | 'adapter' | 'notes'> & { browser: string; rows: Record<string, unknown>[] };
