@@ -182,6 +182,17 @@ export class GpuStats {
 
 export type GpuStatsSnapshot = Omit<GpuStats, 'byKernel' | 'snapshot'> & { byKernel: Record<string, KernelCount> };
 
+/**
+ * A timed dispatch's label while the kernel timer is on: the kernel (or its label), its grid and
+ * its first four uniform words as u32 (a matmul's M, N, K, batch), so a profile can tell shapes apart.
+ */
+function profileLabel(spec: DispatchSpec, x: number, y: number, z: number): string {
+  const u = spec.uniforms
+    ? ` u=${Array.from(new Uint32Array(spec.uniforms, 0, Math.min(4, spec.uniforms.byteLength / 4))).join(',')}`
+    : '';
+  return `${spec.label ?? spec.kernel} ${x}x${y}x${z}${u}`;
+}
+
 export class Gpu {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
@@ -309,7 +320,7 @@ export class Gpu {
     const maxDim = this.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
     if (x > maxDim || y > maxDim || z > maxDim)
       throw new BufferLimitError(Math.max(x, y, z), maxDim, `Kernel ${spec.kernel} grid (${x}x${y}x${z} workgroups)`);
-    const pass = this.computePass(spec.label ?? spec.kernel);
+    const pass = this.computePass(this.timer?.enabled ? profileLabel(spec, x, y, z) : (spec.label ?? spec.kernel));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
