@@ -106,13 +106,22 @@ function peersInput(): PeersInput {
  * The index-scale bench's input: the index bench's corpus, every passage once (gold first), its
  * questions (BENCH_SCALE_Q, default 16), and the sizes to grow it to (BENCH_SCALE_N, default
  * 10000,50000; the page repeats passages with perturbation past the corpus' size), and the
- * compressed index's bits per code (BENCH_SCALE_NBITS, default 2).
+ * compressed index's bits per code (BENCH_SCALE_NBITS, default 2); BENCH_SCALE_BASE (e.g. 500)
+ * encodes only that many passages (the gold ones first) for a quick run.
  */
 async function indexScaleInput(): Promise<IndexBenchInput & { sizes: number[]; nbits: number[] }> {
   const sizes = (process.env.BENCH_SCALE_N ?? '10000,50000').split(',').map(Number);
   const nbits = (process.env.BENCH_SCALE_NBITS ?? '2').split(',').map(Number);
   const base = await indexInput([Infinity], Number(process.env.BENCH_SCALE_Q ?? 16));
-  return { ...base, notes: base.notes.filter((n) => !n.startsWith('N = ')), sizes, nbits };
+  // BENCH_SCALE_BASE: encode only the first passages (gold first) for a quick run.
+  const keep = Number(process.env.BENCH_SCALE_BASE ?? Infinity);
+  return {
+    ...base,
+    passages: base.passages.slice(0, keep),
+    notes: base.notes.filter((n) => !n.startsWith('N = ')),
+    sizes,
+    nbits,
+  };
 }
 
 type Printable = Pick<PageResult, 'bench' | 'adapter' | 'notes'> & { browser: string; rows: Record<string, unknown>[] };

@@ -2,11 +2,15 @@
 // schema so later issues can add their stores in upgrade(). An index is two records under one
 // string key made from its IndexKey: a small one in 'indexes' (what listIndexes reads) and the
 // packed vectors, optional encoder states, offsets and doc ids in 'index-data'. Both are written
-// in one transaction, so a failed save (a full quota) leaves neither behind.
+// in one transaction, so a failed save (a full quota) leaves neither behind. A compressed index
+// (src/retrieval/compressed.ts) is a second record kind in the same two stores, under the key
+// prefixed 'compressed:': its small record says kind 'compressed', its data record is the index's
+// own serialized record, validated by CompressedIndex.deserialize on load.
 
 import { openDB, type DBSchema, type IDBPDatabase } from '../core/idb';
 import { MedRankError } from '../core/errors';
 import type { Engine, Tensor } from '../tensor';
+import { CompressedIndex, CompressedIndexRecordError, type CompressedRecord } from './compressed';
 import { makeIndex, type ColbertIndex, type IndexKey } from './index';
 
 /** The store key of an index. */
@@ -26,6 +30,8 @@ const RECORD_FORMAT = 1;
 
 export interface IndexMeta {
   format: number;
+  /** Absent on exact indexes (the first kind); 'compressed' on compressed ones. */
+  kind?: 'compressed';
   key: IndexKey;
   encoderHash: string;
   docs: number;
@@ -49,7 +55,7 @@ export interface IndexData {
 
 export interface MedRankDB extends DBSchema {
   indexes: { key: string; value: IndexMeta };
-  'index-data': { key: string; value: IndexData };
+  'index-data': { key: string; value: IndexData | CompressedRecord };
 }
 
 export type MedRankDatabase = IDBPDatabase<MedRankDB>;
@@ -183,6 +189,8 @@ export async function loadIndex(e: Engine, key: IndexKey, opts: DbOptions = {}):
   const ok =
     meta &&
     data &&
+    'vectors' in data &&
+    meta.kind === undefined &&
     meta.format === RECORD_FORMAT &&
     data.docIds.length === meta.docs &&
     data.offsets.byteLength === (meta.docs + 1) * 4 &&
@@ -227,6 +235,7 @@ export async function deleteIndex(key: IndexKey, opts: DbOptions = {}): Promise<
 
 export interface StoredIndexInfo {
   key: IndexKey;
+  kind: 'exact' | 'compressed';
   docs: number;
   tokens: number;
   bytes: number;
@@ -237,6 +246,100 @@ export interface StoredIndexInfo {
 export async function listIndexes(opts: DbOptions = {}): Promise<StoredIndexInfo[]> {
   const all = await (await db(opts)).getAll(INDEX_STORE);
   return all
-    .map((m) => ({ key: m.key, docs: m.docs, tokens: m.tokens, bytes: m.bytes, savedAt: m.savedAt }))
+    .map((m) => ({
+      key: m.key,
+      kind: m.kind ?? ('exact' as const),
+      docs: m.docs,
+      tokens: m.tokens,
+      bytes: m.bytes,
+      savedAt: m.savedAt,
+    }))
     .sort((a, b) => b.savedAt - a.savedAt);
+}
+
+// ---- compressed indexes ---------------------------------------------------------------------
+
+const compressedId = (k: IndexKey): string => `compressed:${keyString(k)}`;
+
+/** Store a compressed index under `key` (replacing one), in one transaction as saveIndex does. */
+export async function saveCompressedIndex(
+  key: IndexKey,
+  index: CompressedIndex,
+  encoderHash: string,
+  opts: DbOptions = {},
+): Promise<void> {
+  const rec = index.serialize();
+  const bytes =
+    rec.offsets.byteLength +
+    rec.cids.byteLength +
+    rec.codes.byteLength +
+    rec.centroids.byteLength +
+    rec.cutoffs.byteLength +
+    rec.weights.byteLength +
+    rec.docIds.reduce((a, s) => a + 2 * s.length, 0);
+  const meta: IndexMeta = {
+    format: RECORD_FORMAT,
+    kind: 'compressed',
+    key: { ...key },
+    encoderHash,
+    docs: rec.docs,
+    tokens: rec.tokens,
+    dim: rec.dim,
+    hiddenDim: 0,
+    bytes,
+    savedAt: Date.now(),
+    buildMs: rec.buildMs,
+  };
+  const id = compressedId(key);
+  const d = await db(opts);
+  const tx = d.transaction([INDEX_STORE, INDEX_DATA_STORE], 'readwrite');
+  try {
+    await tx.objectStore(INDEX_STORE).put(meta, id);
+    await tx.objectStore(INDEX_DATA_STORE).put(rec, id);
+    await tx.done;
+  } catch (err) {
+    try {
+      tx.abort();
+    } catch {
+      // already aborted or finished
+    }
+    await tx.done.catch(() => {});
+    if (isQuotaError(err) || isQuotaError(tx.error)) {
+      const usage = await navigator.storage?.estimate?.().catch(() => null);
+      throw new IndexStorageFullError(bytes, usage ?? null);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The compressed index stored under `key`, or null when there is none. A damaged, truncated or
+ * foreign record is deleted and reads as none (the caller builds again).
+ */
+export async function loadCompressedIndex(e: Engine, key: IndexKey, opts: DbOptions = {}): Promise<CompressedIndex | null> {
+  const id = compressedId(key);
+  const d = await db(opts);
+  const tx = d.transaction([INDEX_STORE, INDEX_DATA_STORE], 'readonly');
+  const [meta, data] = await Promise.all([tx.objectStore(INDEX_STORE).get(id), tx.objectStore(INDEX_DATA_STORE).get(id)]);
+  await tx.done;
+  if (!meta && !data) return null;
+  const drop = async (): Promise<null> => {
+    const w = d.transaction([INDEX_STORE, INDEX_DATA_STORE], 'readwrite');
+    await Promise.all([w.objectStore(INDEX_STORE).delete(id), w.objectStore(INDEX_DATA_STORE).delete(id), w.done]);
+    return null;
+  };
+  if (!meta || meta.kind !== 'compressed' || meta.format !== RECORD_FORMAT || !data) return drop();
+  try {
+    return CompressedIndex.deserialize(e, data);
+  } catch (err) {
+    if (err instanceof CompressedIndexRecordError) return drop();
+    throw err;
+  }
+}
+
+export async function deleteCompressedIndex(key: IndexKey, opts: DbOptions = {}): Promise<void> {
+  const id = compressedId(key);
+  const d = await db(opts);
+  const tx = d.transaction([INDEX_STORE, INDEX_DATA_STORE], 'readwrite');
+  await Promise.all([tx.objectStore(INDEX_STORE).delete(id), tx.objectStore(INDEX_DATA_STORE).delete(id), tx.done]);
 }

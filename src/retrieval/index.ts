@@ -2,13 +2,28 @@
 // persisted in IndexedDB under (weights hash, corpus hash, head version), refreshed by
 // re-projecting cached encoder states when only the projection trained, and searched with exact
 // batched MaxSim top-k (maxsimSearch). See docs/index.md for how stale an index may get.
+// Above COMPRESS_ABOVE_PASSAGES passages openIndex also gives the index a compressed twin
+// (src/retrieval/compressed.ts, saved beside it), and searches without gold ranks use it.
 // N = documents, total = kept token vectors, D = hidden size, dim = ColBERT dim.
 
 import { CancelledError, MedRankError } from '../core/errors';
 import type { Passage } from '../data/datasets';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
 import { embedding, maxsimSearch, type CorpusRank, type Tensor } from '../tensor';
-import { loadIndex, saveIndex, IndexStorageFullError, type DbOptions } from './index-db';
+import {
+  COMPRESS_ABOVE_PASSAGES,
+  CompressedIndex,
+  type CompressedBuildOptions,
+  type CompressedSearchOptions,
+} from './compressed';
+import {
+  loadCompressedIndex,
+  loadIndex,
+  saveCompressedIndex,
+  saveIndex,
+  IndexStorageFullError,
+  type DbOptions,
+} from './index-db';
 
 export type { DbOptions } from './index-db';
 /** What an index was built from: hex SHA-256s of the weights and of the corpus, and a head version counter. */
@@ -31,6 +46,13 @@ export interface ColbertIndex {
   /** Packed encoder states [total, D] (built with keepHidden), for re-projection; else null. */
   hidden: Tensor | null;
   stats: { docs: number; tokens: number; buildMs: number; fromCache: boolean; saveError?: MedRankError };
+  /**
+   * The same vectors compressed (centroid id + residual codes), when openIndex made one: searches
+   * that ask for no gold ranks use it. Dropped when the vectors change (reproject).
+   */
+  compressed?: CompressedIndex | null;
+  /** How searchIndex runs its compressed search. */
+  compressedSearch?: CompressedSearchOptions;
   dispose(): void;
 }
 
@@ -40,6 +62,8 @@ export function makeIndex(fields: Omit<ColbertIndex, 'dispose'>): ColbertIndex {
     dispose() {
       index.vectors.dispose();
       index.hidden?.dispose();
+      index.compressed?.dispose();
+      index.compressed = null;
     },
   };
   return index;
@@ -285,6 +309,8 @@ export function reproject(index: ColbertIndex, r: ColbertRetriever): void {
   }
   index.vectors.dispose();
   index.vectors = out;
+  index.compressed?.dispose(); // compressed from the vectors before: stale
+  index.compressed = null;
   index.dim = dim;
   index.key = { ...index.key, weights: '' };
 }
@@ -366,6 +392,7 @@ export async function searchIndex(
   const N = index.docIds.length;
   const pos = positionsOf(index);
   const want = opts.targets?.map((ts) => [...new Set(ts.flatMap((id) => (pos.has(id) ? [pos.get(id)!] : [])))]);
+  if (index.compressed && !want) return searchCompressed(index.compressed, r, queries, kk, index.compressedSearch);
   const ids: string[][] = [];
   const scores: number[][] = [];
   const targets: (IndexRank | null)[] = [];
@@ -391,11 +418,75 @@ export async function searchIndex(
   return want ? { ids, scores, targets } : { ids, scores };
 }
 
+/** searchIndex's result from a compressed index: the same shape, scores over the decompressed vectors. */
+async function searchCompressed(
+  c: CompressedIndex,
+  r: ColbertRetriever,
+  queries: string[],
+  k: number,
+  opts: CompressedSearchOptions = {},
+): Promise<{ ids: string[][]; scores: number[][] }> {
+  const e = c.engine;
+  const ids: string[][] = [];
+  const scores: number[][] = [];
+  for (let a = 0; a < queries.length; a += QUERY_BATCH) {
+    const q = e.scope(() => e.noGrad(() => r.encodeQueries(queries.slice(a, a + QUERY_BATCH)))).keep();
+    try {
+      const res = await c.search(q, k, opts);
+      ids.push(...res.ids);
+      scores.push(...res.scores);
+    } finally {
+      q.dispose();
+    }
+  }
+  return { ids, scores };
+}
+
 // ---- open --------------------------------------------------------------------------------
 
 export interface OpenOptions extends BuildOptions, DbOptions {
   /** Save a freshly built index (default true). */
   save?: boolean;
+  /**
+   * Give the index a compressed twin: 'auto' (default) from COMPRESS_ABOVE_PASSAGES passages on,
+   * 'always', or 'never'. It is loaded from IndexedDB under the same key, else built and saved.
+   */
+  compress?: 'auto' | 'always' | 'never';
+  compressOptions?: CompressedBuildOptions;
+}
+
+/** Load or build (and save) the compressed twin of an index, as opts.compress asks. */
+async function withCompressed(index: ColbertIndex, opts: OpenOptions): Promise<ColbertIndex> {
+  const mode = opts.compress ?? 'auto';
+  if (mode === 'never' || (mode === 'auto' && index.docIds.length < COMPRESS_ABOVE_PASSAGES)) return index;
+  const e = index.vectors.engine;
+  let c = await loadCompressedIndex(e, index.key, opts);
+  if (c && (c.dim !== index.dim || c.docIds.length !== index.docIds.length)) {
+    c.dispose();
+    c = null;
+  }
+  if (!c) {
+    try {
+      c = await CompressedIndex.build(
+        e,
+        await index.vectors.read(),
+        index.dim,
+        index.offsets,
+        index.docIds,
+        opts.compressOptions,
+      );
+    } catch (err) {
+      index.dispose();
+      throw err;
+    }
+    if (opts.save !== false)
+      await saveCompressedIndex(index.key, c, index.encoderHash, opts).catch((err: unknown) => {
+        if (!(err instanceof IndexStorageFullError)) throw err;
+        index.stats.saveError = err;
+      });
+  }
+  index.compressed = c;
+  return index;
 }
 
 /**
@@ -410,11 +501,11 @@ export async function openIndex(r: ColbertRetriever, passages: Passage[], opts: 
   const cached = await loadIndex(r.projection.engine, key, opts);
   if (cached) {
     // Built with or without encoder states: a caller that wants them gets a rebuild.
-    if (!opts.keepHidden || cached.hidden) return cached;
+    if (!opts.keepHidden || cached.hidden) return withCompressed(cached, opts);
     cached.dispose();
   }
   const index = await build(r, passages, key, hashes.encoder, opts, t0);
-  if (opts.save === false) return index;
+  if (opts.save === false) return withCompressed(index, opts);
   try {
     await saveIndex(index, opts);
   } catch (err) {
@@ -424,5 +515,5 @@ export async function openIndex(r: ColbertRetriever, passages: Passage[], opts: 
     }
     index.stats.saveError = err;
   }
-  return index;
+  return withCompressed(index, opts);
 }
