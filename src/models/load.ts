@@ -14,6 +14,7 @@ import { ModelConfigError, UnsupportedArchitectureError } from './errors';
 import { Generator } from './generator';
 import { LlamaModel, llamaSpecs } from './llama';
 import { checkFits, planMemory, type MemoryPlan } from './memory';
+import type { FrozenDtype, WeightsOptions } from './weights';
 import { ModelFileMissingError, readAll, weightFileNames, type ModelFiles, type ReadAllProgress } from './sources';
 import { BERT_TOKENIZER_DEFAULTS, Tokenizer, wordPieceTokenizerJson } from './tokenizer';
 
@@ -26,6 +27,12 @@ export interface LoadOptions {
   budgetBytes?: number;
   /** Split [V, D] tables above this many bytes into row shards (default: the adapter's binding limit). */
   splitAboveBytes?: number;
+  /**
+   * 'f16': store every matrix that `trainable` rejects as packed halves (half the bytes; see
+   * weights.ts), for a generator under LoRA or a frozen retriever. With 'f16', `trainable`
+   * defaults to none (only adapters train), since a packed weight cannot train. Default 'f32'.
+   */
+  frozenDtype?: FrozenDtype;
 }
 
 export interface ModelFolder {
@@ -171,13 +178,29 @@ function specsOf(c: ModelConfig, prefix: string): TensorSpec[] {
     : llamaSpecs(c);
 }
 
-export function memoryPlanFor(folder: ModelFolder, trainable: (name: string) => boolean = () => true): MemoryPlan {
+export function memoryPlanFor(
+  folder: ModelFolder,
+  trainable: (name: string) => boolean = () => true,
+  frozenDtype: FrozenDtype = 'f32',
+): MemoryPlan {
   const c = folder.config;
   return planMemory(
     specsOf(c, c.kind === 'bert' ? (folder.checkpoint.prefixOf('embeddings.word_embeddings.weight') ?? '') : ''),
     trainable,
+    { frozenDtype },
   );
 }
+
+/** What trains as the plan and the upload see it: opts.trainable, else all (f32) or none (f16, see LoadOptions). */
+const trainableOf = (opts: LoadOptions): ((name: string) => boolean) =>
+  opts.trainable ?? (opts.frozenDtype === 'f16' ? () => false : () => true);
+
+/** How Weights stores the model for these load options. */
+const weightsOptions = (opts: LoadOptions): WeightsOptions => ({
+  splitAboveBytes: opts.splitAboveBytes,
+  frozenDtype: opts.frozenDtype,
+  trainable: trainableOf(opts),
+});
 
 function fitPlan(e: Engine, plan: MemoryPlan, opts: LoadOptions, what: string): void {
   const limits = e.gpu.info.limits;
@@ -200,14 +223,14 @@ function fitPlan(e: Engine, plan: MemoryPlan, opts: LoadOptions, what: string): 
 function fitWeights(e: Engine, config: ModelConfig, opts: LoadOptions, what: string): void {
   fitPlan(
     e,
-    planMemory(specsOf(config, ''), () => false),
+    planMemory(specsOf(config, ''), () => false, { frozenDtype: opts.frozenDtype }),
     opts,
     what,
   );
 }
 
 function fit(e: Engine, folder: ModelFolder, opts: LoadOptions, what: string): void {
-  fitPlan(e, memoryPlanFor(folder, opts.trainable), opts, what);
+  fitPlan(e, memoryPlanFor(folder, trainableOf(opts), opts.frozenDtype), opts, what);
 }
 
 export async function loadRetriever(
@@ -220,9 +243,7 @@ export async function loadRetriever(
   fitWeights(e, config, opts, files.label);
   const folder = await readWeights(files, head, opts);
   fit(e, folder, opts, files.label);
-  return ColbertRetriever.load(e, config, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, {
-    splitAboveBytes: opts.splitAboveBytes,
-  });
+  return ColbertRetriever.load(e, config, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, weightsOptions(opts));
 }
 
 export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOptions = {}): Promise<Generator> {
@@ -231,6 +252,6 @@ export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOpti
   fitWeights(e, config, opts, files.label);
   const folder = await readWeights(files, head, opts);
   fit(e, folder, opts, files.label);
-  const model = LlamaModel.load(e, config, folder.checkpoint, { splitAboveBytes: opts.splitAboveBytes });
+  const model = LlamaModel.load(e, config, folder.checkpoint, weightsOptions(opts));
   return new Generator(model, folder.tokenizer);
 }

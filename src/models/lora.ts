@@ -108,6 +108,10 @@ export class Linear {
     return this.name.split('.').at(-1)!;
   }
 
+  /**
+   * x W^T + b (+ the adapter). A frozen weight loaded packed (dtype 'f16', weights.ts) goes through
+   * the packed kernel inside linear(), which also gives x its gradient; the adapter is f32.
+   */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const y = linear(x, this.weight, this.bias ?? undefined);
     const l = this.lora;

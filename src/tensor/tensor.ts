@@ -1,4 +1,6 @@
-// f32 (and i32 index) tensors on the GPU, the autograd tape, and memory scopes.
+// f32 (and i32 index) tensors on the GPU, the autograd tape, and memory scopes. A third dtype,
+// 'f16', is a frozen weight stored two halves per u32 (layout in f16.ts): only the ops that know
+// it (linear/matmul as the right operand, embedding) read it, every other op refuses it.
 //
 // A Tensor is a shape over a pooled GPU buffer. `t.T` is a view with the last two dims swapped
 // (no copy); matmul reads such views directly through its transpose flags, every other op makes
@@ -7,8 +9,9 @@
 
 import type { Gpu } from '../gpu/device';
 import { MedRankError } from '../core/errors';
+import { packedBytes, packF16, packedLayout, unpackF16 } from './f16';
 
-export type DType = 'f32' | 'i32';
+export type DType = 'f32' | 'i32' | 'f16';
 
 export class ShapeError extends MedRankError {}
 
@@ -46,7 +49,7 @@ export class Tensor {
   }
 
   get bytes(): number {
-    return this.size * 4;
+    return this.dtype === 'f16' ? packedBytes(this.storage.shape) : this.size * 4;
   }
 
   /** Storage owner: the tensor whose layout `buffer` follows. */
@@ -67,13 +70,18 @@ export class Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== this.size) throw new ShapeError(`cannot reshape [${this.shape}] (${this.size} values) to [${shape}] (${n})`);
     if (this.transposed) throw new ShapeError('reshape of a transposed view: call contiguous() first');
+    if (this.dtype === 'f16' && shape.at(-1) !== this.shape.at(-1))
+      throw new ShapeError(`reshape of a packed f16 tensor must keep its rows: [${this.shape}] to [${shape}]`);
     return new Tensor(this.engine, this.buffer, shape, this.requiresGrad, this.dtype, this.storage, false);
   }
 
   async read(): Promise<Float32Array> {
     if (this.disposed) throw new MedRankError(`read of a disposed tensor ${this.name || `[${this.shape}]`}`);
-    if (this.dtype !== 'f32') throw new MedRankError('read() is for f32 tensors; use readInt()');
-    const data = await this.engine.gpu.readF32(this.buffer, this.size);
+    if (this.dtype === 'i32') throw new MedRankError('read() is for f32 and f16 tensors; use readInt()');
+    const data =
+      this.dtype === 'f16'
+        ? unpackF16(new Uint32Array(await this.engine.gpu.read(this.buffer, packedBytes(this.storage.shape))), this.storage.shape)
+        : await this.engine.gpu.readF32(this.buffer, this.size);
     return this.transposed ? transposeLast2(data, this.shape) : data;
   }
 
@@ -103,6 +111,12 @@ export class Tensor {
   }
 }
 
+/** Values as the buffer holds them for a dtype: f32, i32, or f16 halves packed two per u32 (refusing overflow). */
+export function packedAs(dtype: DType, data: ArrayLike<number>, shape: readonly number[], name = ''): ArrayBufferView {
+  if (dtype === 'f16') return packF16(data, shape, name);
+  return dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+}
+
 /** Transpose the last two dims of row-major data with the given (logical) shape. */
 export function transposeLast2(data: Float32Array, shape: readonly number[]): Float32Array {
   const r = shape[shape.length - 2]!;
@@ -128,7 +142,9 @@ export class Engine {
   empty(shape: readonly number[], dtype: DType = 'f32', requiresGrad = false): Tensor {
     for (const d of shape)
       if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid shape [${shape}]: dims must be non-negative integers`);
-    const n = shape.reduce((a, b) => a * b, 1);
+    if (dtype === 'f16' && requiresGrad)
+      throw new ShapeError('f16 tensors are frozen weights (no gradient); a trainable tensor is f32');
+    const n = dtype === 'f16' ? packedLayout(shape).words : shape.reduce((a, b) => a * b, 1);
     const buf = this.gpu.alloc(Math.max(4, n * 4), `A tensor of shape [${shape}]`);
     return new Tensor(this, buf, [...shape], requiresGrad, dtype);
   }
@@ -143,7 +159,7 @@ export class Engine {
     const dtype = opts.dtype ?? 'f32';
     const t = this.empty(shape, dtype, opts.requiresGrad ?? false);
     if (opts.name) t.name = opts.name;
-    if (n > 0) this.gpu.write(t.buffer, dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data));
+    if (n > 0) this.gpu.write(t.buffer, packedAs(dtype, data, shape, opts.name));
     return t;
   }
 

@@ -4,7 +4,8 @@
 // Ids come from the host (an Int32Array or number[]; or an i32 tensor with `hostIds`): the host
 // checks them against V and, for the backward, groups positions by id into a CSR (sorted unique
 // ids, offsets, positions) so one GPU thread per (unique id, d) sums its rows in a fixed order.
-// No float atomics, so gradients are identical run to run.
+// No float atomics, so gradients are identical run to run. A frozen f16 table (packed two halves
+// per u32, src/tensor/f16.ts) is gathered by embedding_packed_forward and has no gradient.
 
 import { packUniforms } from '../../gpu/device';
 import { ShapeError, Tensor, type Engine } from '../tensor';
@@ -44,7 +45,12 @@ export function buildEmbeddingCsr(ids: ArrayLike<number>): { unique: number; pac
 /** weight[ids]: weight [V, D], ids [...] -> [..., D]. */
 export function embedding(weight: Tensor, ids: Tensor | ArrayLike<number>, opts: EmbeddingOptions = {}): Tensor {
   const e = weight.engine;
-  assertF32(weight, 'embedding weight');
+  const packed = weight.dtype === 'f16';
+  if (!packed) assertF32(weight, 'embedding weight');
+  else if (weight.transposed || weight.storage.requiresGrad)
+    throw new ShapeError(
+      `embedding: a packed f16 table ${weight.name || `[${weight.shape}]`} must be a frozen [V, D] tensor (not a .T view, no gradient)`,
+    );
   if (weight.rank !== 2) throw new ShapeError(`embedding weight must be [V, D], got [${weight.shape}]`);
   const [V, D] = weight.shape as [number, number];
 
@@ -78,12 +84,27 @@ export function embedding(weight: Tensor, ids: Tensor | ArrayLike<number>, opts:
       );
   }
 
-  weight = contiguous(weight);
+  if (!packed) weight = contiguous(weight);
   const ownIds = idsT === null;
   if (!idsT) {
     idsT = e.tensor(Int32Array.from(host), [P], { dtype: 'i32' });
   }
   const out = e.empty([...idsShape, D]);
+  if (packed) {
+    e.gpu.dispatch({
+      kernel: 'embedding_packed_forward',
+      buffers: [weight.buffer, idsT.buffer, out.buffer],
+      uniforms: packUniforms([
+        ['u32', P],
+        ['u32', D],
+        ['u32', V],
+        ['u32', Math.ceil(D / 2)],
+      ]),
+      workgroups: grid(P * D),
+    });
+    if (ownIds) idsT.dispose();
+    return out;
+  }
   e.gpu.dispatch({
     kernel: 'embedding_forward',
     buffers: [weight.buffer, idsT.buffer, out.buffer],

@@ -1,5 +1,7 @@
 // Matrix multiply with transpose flags and batch broadcasting, forward and backward.
 // B = batch, M = rows of the output, N = cols of the output, K = inner dim.
+// A frozen f16 right operand (a packed weight, src/tensor/f16.ts) goes through
+// matmul_packed_forward instead: gradient to the left operand only.
 
 import { packUniforms } from '../../gpu/device';
 import { ShapeError, type Tensor, type Engine } from '../tensor';
@@ -50,7 +52,9 @@ export function matmulInto(
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const e = a.engine;
   if (a.rank < 2 || b.rank < 2) throw new ShapeError(`matmul needs 2+ dims on both sides, got [${a.shape}] and [${b.shape}]`);
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new ShapeError('matmul needs f32 tensors');
+  if (b.dtype === 'f16' && a.dtype === 'f32') return matmulPacked(a, b, opts);
+  if (a.dtype !== 'f32' || b.dtype !== 'f32')
+    throw new ShapeError(`matmul needs f32 tensors (or a frozen f16 weight as the right operand), got ${a.dtype} @ ${b.dtype}`);
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const alpha = opts.alpha ?? 1;
@@ -153,6 +157,66 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         tmp.dispose();
       }
     }
+  });
+  return out;
+}
+
+/** out (+)= alpha * A @ op(W): A f32 [M, K] row-major, W packed f16 stored [N, K] (transB) or [K, N]. */
+export function matmulPackedInto(
+  e: Engine,
+  a: GPUBuffer,
+  w: GPUBuffer,
+  out: GPUBuffer,
+  dims: { M: number; N: number; K: number },
+  flags: { transB: boolean; accumulate: boolean; alpha: number },
+): void {
+  const { M, N, K } = dims;
+  e.gpu.dispatch({
+    kernel: 'matmul_packed_forward',
+    constants: { TRANS_B: flags.transB, ACCUMULATE: flags.accumulate },
+    buffers: [a, w, out],
+    uniforms: packUniforms([
+      ['u32', M],
+      ['u32', N],
+      ['u32', K],
+      ['u32', Math.ceil((flags.transB ? K : N) / 2)],
+      ['f32', flags.alpha],
+    ]),
+    workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), 1],
+  });
+}
+
+/**
+ * a @ op(w) for a frozen f16 weight w [R, C] (a `.T` view flips transB, as for f32): a [..., M, K]
+ * row-major with its batch folded into M. The backward gives a its gradient, g @ op(w)^T, with the
+ * same kernel in the other orientation; w has none (it is frozen: trainable weights are f32).
+ */
+function matmulPacked(a: Tensor, w: Tensor, opts: MatmulOptions): Tensor {
+  const e = a.engine;
+  if (w.rank !== 2) throw new ShapeError(`matmul: a packed f16 weight must be 2-D, got [${w.shape}]`);
+  if (w.storage.requiresGrad)
+    throw new ShapeError(`matmul: packed f16 weight ${w.name || `[${w.shape}]`} cannot train; trainable weights are f32`);
+  if (a.rank < 2) throw new ShapeError(`matmul needs 2+ dims on both sides, got [${a.shape}] and [${w.shape}]`);
+  if (opts.transA || a.transposed)
+    throw new ShapeError('matmul with a packed f16 weight needs a row-major left operand (no transA, no .T view)');
+  const tB = w.transposed !== (opts.transB ?? false);
+  const alpha = opts.alpha ?? 1;
+  const K = a.shape[a.rank - 1]!;
+  const [wr, wc] = w.storage.shape as [number, number];
+  // Storage [wr, wc]: op(w) is [wc, wr] with tB, [wr, wc] without.
+  const [K2, N] = tB ? [wc, wr] : [wr, wc];
+  if (K !== K2)
+    throw new ShapeError(
+      `matmul inner dims differ: [${a.shape}] @ [${w.shape}]${opts.transB ? '^T' : ''} (packed f16) has K=${K} vs ${K2}`,
+    );
+  const M = a.size / K;
+  const out = e.empty([...a.shape.slice(0, -1), N]);
+  matmulPackedInto(e, a.buffer, w.buffer, out.buffer, { M, N, K }, { transB: tB, accumulate: false, alpha });
+  e.record('matmul', [a], out, (g) => {
+    // dA [M, K] = alpha * g [M, N] @ op(w)^T, i.e. the other orientation of the same storage.
+    e.addGrad(a.storage, (dst, acc) =>
+      matmulPackedInto(e, g.buffer, w.buffer, dst, { M, N: K, K: N }, { transB: !tB, accumulate: acc, alpha }),
+    );
   });
   return out;
 }

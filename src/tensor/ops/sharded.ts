@@ -5,9 +5,11 @@
 //
 // The two ops a decoder needs on such a table, the input embedding and the (possibly tied) LM
 // head, are built from recorded ops (embedding, linear, concat), so their gradients are those of
-// the ops they are made of. With one shard they are exactly embedding and linear.
+// the ops they are made of. With one shard they are exactly embedding and linear. Shards of a
+// frozen table may be packed f16 (dtype 'f16'; half the bytes per row, so half as many shards).
 
-import { ShapeError, type Engine, type Tensor } from '../tensor';
+import { packedAs, ShapeError, type Engine, type Tensor } from '../tensor';
+import { packedBytes } from '../f16';
 import { assertF32 } from './common';
 import { concat } from './concat';
 import { embedding } from './embedding';
@@ -19,6 +21,8 @@ export interface SplitRowsOptions {
   name?: string;
   /** Every shard but the last has a multiple of this many rows (default 64). */
   align?: number;
+  /** 'f16': frozen shards packed two halves per u32 (requiresGrad must be false). Default 'f32'. */
+  dtype?: 'f32' | 'f16';
 }
 
 /**
@@ -40,7 +44,8 @@ export function splitRows(
   if (!(maxBytes > 0)) throw new ShapeError(`splitRows: maxBytes must be positive, got ${maxBytes}`);
   if (data.length !== V * D)
     throw new ShapeError(`splitRows: ${data.length} values do not fill shape [${shape}] (${V * D} values)`);
-  const rowBytes = D * 4;
+  const dtype = opts.dtype ?? 'f32';
+  const rowBytes = dtype === 'f16' ? packedBytes([1, D]) : D * 4;
   let rows = V;
   if (V * rowBytes > maxBytes) {
     rows = Math.floor(maxBytes / rowBytes);
@@ -55,11 +60,13 @@ export function splitRows(
   try {
     for (let r0 = 0; r0 < V || shards.length === 0; r0 += rows) {
       const r1 = Math.min(V, r0 + rows);
-      const t = e.empty([r1 - r0, D], 'f32', opts.requiresGrad ?? false).keep();
+      const t = e.empty([r1 - r0, D], dtype, opts.requiresGrad ?? false).keep();
       shards.push(t);
       if (opts.name) t.name = r0 === 0 && r1 === V ? opts.name : `${opts.name}[${r0}:${r1}]`;
-      // Written from a view of the caller's data: no host copy of a table that may be hundreds of MB.
-      if (r1 > r0 && D > 0) e.gpu.write(t.buffer, data.subarray(r0 * D, r1 * D));
+      // Written from a view of the caller's data: no host copy of a table that may be hundreds of MB
+      // (a packed shard is converted one shard at a time).
+      const part = data.subarray(r0 * D, r1 * D);
+      if (r1 > r0 && D > 0) e.gpu.write(t.buffer, dtype === 'f16' ? packedAs('f16', part, [r1 - r0, D], t.name) : part);
     }
   } catch (err) {
     // Kept tensors outlive scopes: free what was made before, e.g., a shard over the binding limit.
@@ -74,7 +81,7 @@ function checkShards(shards: readonly Tensor[], what: string): { offsets: number
   if (shards.length === 0) throw new ShapeError(`${what}: no shards given`);
   const list = shards.map((t) => `[${t.shape}]`).join(', ');
   for (const [i, t] of shards.entries()) {
-    assertF32(t, `${what} shard ${i}`);
+    if (t.dtype !== 'f16') assertF32(t, `${what} shard ${i}`);
     if (t.rank !== 2 || t.shape[1] !== shards[0]!.shape[1])
       throw new ShapeError(`${what}: shards must be [V_i, D] with one D, got ${list}`);
   }
