@@ -107,11 +107,19 @@ function peersInput(): PeersInput {
  * questions (BENCH_SCALE_Q, default 16), and the sizes to grow it to (BENCH_SCALE_N, default
  * 10000,50000; the page repeats passages with perturbation past the corpus' size), and the
  * compressed index's bits per code (BENCH_SCALE_NBITS, default 2); BENCH_SCALE_BASE (e.g. 500)
- * encodes only that many passages (the gold ones first) for a quick run.
+ * encodes only that many passages (the gold ones first) for a quick run; BENCH_SCALE_SEARCH
+ * (default 2:256,4:1024) the compressed searches' nprobe:ndocs settings, one row each.
  */
-async function indexScaleInput(): Promise<IndexBenchInput & { sizes: number[]; nbits: number[] }> {
+async function indexScaleInput(): Promise<
+  IndexBenchInput & { sizes: number[]; nbits: number[]; search: { nprobe: number; ndocs: number }[] }
+> {
   const sizes = (process.env.BENCH_SCALE_N ?? '10000,50000').split(',').map(Number);
   const nbits = (process.env.BENCH_SCALE_NBITS ?? '2').split(',').map(Number);
+  // nprobe:ndocs pairs, each searched on the same compressed index.
+  const search = (process.env.BENCH_SCALE_SEARCH ?? '2:256,4:1024').split(',').map((p) => {
+    const [nprobe, ndocs] = p.split(':').map(Number);
+    return { nprobe: nprobe!, ndocs: ndocs! };
+  });
   const base = await indexInput([Infinity], Number(process.env.BENCH_SCALE_Q ?? 16));
   // BENCH_SCALE_BASE: encode only the first passages (gold first) for a quick run.
   const keep = Number(process.env.BENCH_SCALE_BASE ?? Infinity);
@@ -121,6 +129,7 @@ async function indexScaleInput(): Promise<IndexBenchInput & { sizes: number[]; n
     notes: base.notes.filter((n) => !n.startsWith('N = ')),
     sizes,
     nbits,
+    search,
   };
 }
 
