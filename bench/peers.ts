@@ -31,10 +31,49 @@ export interface PeersInput {
   T?: number;
   /** Which train-step impls to run (default all three). */
   impls?: string[];
+  /** One extra, untimed MedRank step with kernel timestamps (default true). */
+  profile?: boolean;
 }
 
 const ADAM = { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.01 };
 const CHECK = 128; // matmul output entries compared with float64 dot products
+
+/**
+ * Compute dispatches and queue submits by every library in this page (all three use WebGPU), counted
+ * by wrapping GPUComputePassEncoder.dispatchWorkgroups and GPUQueue.submit once.
+ */
+const counts = { dispatches: 0, submits: 0 };
+function countGpuCalls(): void {
+  const pass = GPUComputePassEncoder.prototype;
+  const queue = GPUQueue.prototype;
+  const dispatch = pass.dispatchWorkgroups;
+  const submit = queue.submit;
+  pass.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatch>) {
+    counts.dispatches++;
+    return dispatch.apply(this, args);
+  };
+  queue.submit = function (this: GPUQueue, ...args: Parameters<typeof submit>) {
+    counts.submits++;
+    return submit.apply(this, args);
+  };
+}
+
+/** GPU time by MedRank kernel over one extra, untimed step (timestamp-query; one pass per dispatch while on). */
+async function medrankKernelShares(e: Engine, run: () => Promise<unknown>): Promise<string> {
+  const timer = e.gpu.timer;
+  if (!timer) return 'medrank kernel shares: the adapter has no timestamp-query.';
+  await timer.collect();
+  timer.enabled = true;
+  try {
+    await run();
+  } finally {
+    timer.enabled = false;
+  }
+  const byKernel = Object.entries(await timer.collect()).sort((a, b) => b[1].ms - a[1].ms);
+  const total = byKernel.reduce((a, [, k]) => a + k.ms, 0);
+  const top = byKernel.slice(0, 8).map(([name, k]) => `${name} ${((100 * k.ms) / total).toFixed(0)}% (${k.count}x)`);
+  return `medrank train-step GPU time by kernel (one extra profiled step, ${total.toFixed(0)} ms of kernel time): ${top.join(', ')}.`;
+}
 
 function medrankMatmul(gpu: Gpu, engine: Engine, A: Float32Array, B: Float32Array, n: number): Impl {
   const bytes = n * n * 4;
@@ -138,6 +177,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
   const e = new Engine(gpu);
   await initJax();
   await initTfjs();
+  countGpuCalls();
   log(`adapter ${gpu.info.vendor}/${gpu.info.architecture}; sizes ${sizes}; steps ${steps}; B ${shape.B} T ${shape.T}`);
   const rows: BenchRow[] = [];
   const notes: string[] = [];
@@ -184,10 +224,13 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
         try {
           const curve: number[] = [];
           const times: number[] = [];
+          let perStep = { dispatches: 0, submits: 0 };
           for (let s = 0; s < steps; s++) {
+            const before = { ...counts };
             const t0 = performance.now();
             curve.push(await t.step());
             times.push(performance.now() - t0);
+            perStep = { dispatches: counts.dispatches - before.dispatches, submits: counts.submits - before.submits };
             log(`train-step ${impl} step ${s + 1}: ${times.at(-1)!.toFixed(0)} ms, loss ${curve.at(-1)!.toFixed(5)}`);
           }
           // Step 1 compiles pipelines (and jax-js's jit); the mean is over the rest.
@@ -205,7 +248,10 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
             iterations: timed.length,
             loss0: round(curve[0]!, 5),
             loss: round(curve.at(-1)!, 5),
+            dispatches: perStep.dispatches,
+            submits: perStep.submits,
           });
+          if (impl === 'medrank' && opts.profile !== false) notes.push(await medrankKernelShares(e, () => t.step()));
         } finally {
           t.dispose();
         }
@@ -251,6 +297,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
       'loss = mean next-token cross-entropy over all B·T tokens; AdamW lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01 on every weight, no clipping. ' +
       `Same initial weights and tokens (mulberry32) in each. ms: mean of steps 2..${steps} (step 1, which compiles, is firstMs); a step ends when its loss is read back. ` +
       `loss0: step 1's loss (the initial weights); loss: step ${steps}'s loss (after ${steps - 1} updates).`,
+    'dispatches, submits: compute dispatches and queue submits of the last timed step, counted by wrapping GPUComputePassEncoder.dispatchWorkgroups and GPUQueue.submit.',
     'On a software adapter (SwiftShader) GPU numbers are CPU numbers: compare ratios within one run.',
   );
   return { bench: 'peers', adapter: adapterOf(gpu), crossOriginIsolated: self.crossOriginIsolated, notes, rows };

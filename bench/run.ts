@@ -26,7 +26,7 @@ const INPUTS: Record<string, () => Promise<unknown>> = {
   peers: async () => peersInput(),
   eval: async () => ({ questions: Number(process.env.BENCH_EVAL_Q ?? 32) }),
 };
-const PAGE_TIMEOUT_MS = 15 * 60_000;
+const PAGE_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MIN ?? 15) * 60_000; // BENCH_TIMEOUT_MIN: a longer run
 
 function shuffled<T>(items: readonly T[], seed: number): T[] {
   const rng = mulberry32(seed);
@@ -89,7 +89,7 @@ async function indexInput(
   };
 }
 
-/** The peers bench's sizes: BENCH_PEERS_SIZES (e.g. 256,512), _STEPS, _B, _T, _IMPLS; unset: the shape. */
+/** The peers bench's sizes: BENCH_PEERS_SIZES (e.g. 256,512), _STEPS, _B, _T, _IMPLS, _PROFILE=0 (no profiled step); unset: the shape. */
 function peersInput(): PeersInput {
   const env = process.env;
   const num = (k: string): number | undefined => (env[k] ? Number(env[k]) : undefined);
@@ -99,6 +99,7 @@ function peersInput(): PeersInput {
     B: num('BENCH_PEERS_B'),
     T: num('BENCH_PEERS_T'),
     impls: env.BENCH_PEERS_IMPLS?.split(','),
+    profile: env.BENCH_PEERS_PROFILE !== '0',
   };
 }
 
