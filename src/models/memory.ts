@@ -78,7 +78,7 @@ export function checkFits(plan: MemoryPlan, limits: DeviceLimits, budgetBytes: n
   if (plan.trainableParams === 0 && plan.totalBytes > budgetBytes)
     throw new ModelTooLargeError(
       `${model}: its weights alone need ${formatBytes(plan.paramBytes)} (${plan.totalParams.toLocaleString('en-US')} ` +
-        `parameters, ${plan.packedParams > 0 ? `${plan.packedParams.toLocaleString('en-US')} of them in f16` : 'in f32'}), above the ${formatBytes(budgetBytes)} memory budget. Pick a smaller model, or raise the ` +
+        `parameters${plan.packedParams > 0 ? `, ${plan.packedParams.toLocaleString('en-US')} of them in f16` : ' in f32'}), above the ${formatBytes(budgetBytes)} memory budget. Pick a smaller model, or raise the ` +
         'budget if this GPU has the memory' +
         (plan.packedParams === 0 ? " (or load the frozen weights as f16: frozenDtype 'f16' halves them)" : ''),
     );
