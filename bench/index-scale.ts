@@ -100,7 +100,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
   if (!input) throw new Error('the index-scale bench needs its corpus from bench/run.ts');
   const data = (await input) as IndexBenchInput & {
     sizes: number[];
-    nbits: number[];
+    nbits: string[];
     search: { nprobe: number; ndocs: number }[];
   };
   const gpu = await acquireGpu({ kernels: viteKernels });
@@ -180,10 +180,11 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
         log(`exact N=${N} failed: ${errorMessage(err)}`);
       }
       // ---- compressed
-      for (const nbits of nbitsList) {
+      for (const spec of nbitsList) {
+        const [nbits, Kask] = spec.split(':').map(Number) as [number, number | undefined];
         try {
           const b0 = performance.now();
-          const ci = await CompressedIndex.build(e, c.x, dim, c.offsets, c.ids, { nbits });
+          const ci = await CompressedIndex.build(e, c.x, dim, c.offsets, c.ids, { nbits, centroids: Kask || undefined });
           const buildMs = performance.now() - b0;
           try {
             for (const SEARCH of data.search) {

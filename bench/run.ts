@@ -107,15 +107,16 @@ function peersInput(): PeersInput {
  * The index-scale bench's input: the index bench's corpus, every passage once (gold first), its
  * questions (BENCH_SCALE_Q, default 16), and the sizes to grow it to (BENCH_SCALE_N, default
  * 10000,50000; the page repeats passages with perturbation past the corpus' size), and the
- * compressed index's bits per code (BENCH_SCALE_NBITS, default 2); BENCH_SCALE_BASE (e.g. 500)
+ * compressed indexes built, as nbits[:K] (BENCH_SCALE_NBITS, default 2); BENCH_SCALE_BASE (e.g. 500)
  * encodes only that many passages (the gold ones first) for a quick run; BENCH_SCALE_SEARCH
  * (default 2:256,4:1024) the compressed searches' nprobe:ndocs settings, one row each.
  */
 async function indexScaleInput(): Promise<
-  IndexBenchInput & { sizes: number[]; nbits: number[]; search: { nprobe: number; ndocs: number }[] }
+  IndexBenchInput & { sizes: number[]; nbits: string[]; search: { nprobe: number; ndocs: number }[] }
 > {
   const sizes = (process.env.BENCH_SCALE_N ?? '10000,50000').split(',').map(Number);
-  const nbits = (process.env.BENCH_SCALE_NBITS ?? '2').split(',').map(Number);
+  // nbits[:K] per compressed index built (K 0 or absent: defaultCentroids).
+  const nbits = (process.env.BENCH_SCALE_NBITS ?? '2').split(',');
   // nprobe:ndocs pairs, each searched on the same compressed index.
   const search = (process.env.BENCH_SCALE_SEARCH ?? '2:256,4:1024').split(',').map((p) => {
     const [nprobe, ndocs] = p.split(':').map(Number);
