@@ -106,6 +106,11 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
   const gpu = await acquireGpu({ kernels: viteKernels });
   const e = new EngineClass(gpu);
   const rows: BenchRow[] = [];
+  // Each row is logged as it is made, so a run cut off by the page timeout keeps what it measured.
+  const push = (row: BenchRow): void => {
+    rows.push(row);
+    log(`row ${JSON.stringify(row)}`);
+  };
   const notes: string[] = [];
   const nbitsList = data.nbits;
   const t0 = performance.now();
@@ -155,7 +160,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
           const res = await maxsimSearch(e, q, null, { vectors: chunks, offsets: c.offsets }, K_TOP);
           const ms = performance.now() - s0;
           exactIds = res.ids;
-          rows.push({
+          push({
             op: 'index-scale',
             N,
             impl: 'exact',
@@ -176,7 +181,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
           gpu.pool.trim();
         }
       } catch (err) {
-        rows.push({ op: 'index-scale', N, impl: 'exact', error: errorMessage(err) });
+        push({ op: 'index-scale', N, impl: 'exact', error: errorMessage(err) });
         log(`exact N=${N} failed: ${errorMessage(err)}`);
       }
       // ---- compressed
@@ -200,7 +205,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
                 }
                 recall = hit / Q;
               }
-              rows.push({
+              push({
                 op: 'index-scale',
                 N,
                 impl: 'compressed',
@@ -228,7 +233,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
             gpu.pool.trim();
           }
         } catch (err) {
-          rows.push({ op: 'index-scale', N, impl: 'compressed', nbits, error: errorMessage(err) });
+          push({ op: 'index-scale', N, impl: 'compressed', nbits, error: errorMessage(err) });
           log(`compressed N=${N} failed: ${errorMessage(err)}`);
         }
       }
