@@ -3,12 +3,13 @@
 // it only now and then (the inspector's bump chart: each candidate's retriever rank against its
 // utility rank, step by step). A probe is the step's own scoring, from the Trainer's pieces: top-K
 // retrieval from the run's index, the retriever's scores (Trainer.scoreCandidates, no gradient, no
-// dropout), the generator's answer NLL given each candidate alone (nllMany over the step's
-// prompts), the gold passage's rank in the whole index and the NLL with no document
-// (Trainer.baselines), and the step's record of them (Trainer.makeRecord). It differs from a step in three
-// ways, each so that the numbers follow the models rather than the step's randomness: nothing is
-// drawn (every one of the K candidates is judged, so each has a utility rank), dropout is off, and
-// the candidates are the plain top K for every loss (InfoNCE's step puts the gold passage first).
+// dropout), the generator's answer NLL given each candidate alone (the step's prompts), the gold
+// passage's rank in the whole index and the NLL with no document (Trainer.baselineJob), those two
+// in one nllMany call (Trainer.scoreAll), and the step's record of them (Trainer.makeRecord). It
+// differs from a step in three ways, each so that the numbers follow the models rather than the
+// step's randomness: nothing is drawn (every one of the K candidates is judged, so each has a
+// utility rank), dropout is off, and the candidates are the plain top K for every loss (InfoNCE's
+// step puts the gold passage first).
 // It reads the models and writes nothing: no gradient, no optimizer, no random stream of the run's
 // (the choice has its own seed salt), so a run's step records are the same with probes or without.
 // B = probe questions scored together (the run's batch size at most), K = candidates.
@@ -18,7 +19,6 @@ import { ForwardContext } from '../models/lora';
 import { searchIndex } from '../retrieval/index';
 import { mulberry32 } from '../tensor';
 import { ConfigError, phaseAt, type TrainConfig } from './config';
-import { nllMany } from './prompts';
 import { PHASES, type Phase, type QuestionRecord } from './records';
 import { samplingProbs } from './sampler';
 import { stepSeed, type Trainer } from './step';
@@ -59,7 +59,7 @@ export function probeDue(c: Pick<TrainConfig, 'probeQuestions' | 'probeEvery' | 
 export async function scoreProbe(trainer: Trainer, questions: readonly Question[]): Promise<QuestionRecord[]> {
   const c: TrainConfig = trainer.config,
     e = trainer.e;
-  const { retriever, generator } = trainer.parts;
+  const { retriever } = trainer.parts;
   const out: QuestionRecord[] = [];
   // In batches of the run's size: the step scores that many questions' candidates at once.
   for (let at = 0; at < questions.length; at += c.batchSize) {
@@ -79,17 +79,21 @@ export async function scoreProbe(trainer: Trainer, questions: readonly Question[
       const all = await t.read(); // [B, B*K]
       const scores = qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
       const every = Array.from({ length: K }, (_, i) => i);
-      const utility = [];
-      for (const [b, q] of qs.entries()) {
-        const r = await nllMany(
-          generator,
-          found.ids[b]!.map((d) => trainer.prompts.example(q, [d])),
-        );
-        utility.push({ nllMean: r.mean, nllSum: r.sum, perToken: r.perToken });
-      }
       const samples = scores.map((s) => ({ probs: samplingProbs(s, c.samplingTemperature), drawn: every }));
-      // The gold passage's rank in the whole index and the answer NLL with no document, as a step records them.
-      const baseline = await trainer.baselines(qs, found, samples);
+      // Every question's candidates alone, and the gold passage's rank in the whole index and the
+      // answer NLL with no document as a step records them: one nllMany call for all of them.
+      const examples = qs.flatMap((q, b) => found.ids[b]!.map((d) => trainer.prompts.example(q, [d])));
+      const [utility, baseline] = await trainer.scoreAll([
+        {
+          examples,
+          read: (r) =>
+            qs.map((_, b) => {
+              const [s0, s1] = [b * K, (b + 1) * K];
+              return { nllMean: r.mean.slice(s0, s1), nllSum: r.sum.slice(s0, s1), perToken: r.perToken.slice(s0, s1) };
+            }),
+        },
+        trainer.baselineJob(qs, found, samples),
+      ]);
       const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
       const t0 = trainer.stepIndex;
       return trainer.makeRecord(t0, phaseAt(c, t0), qs, found.ids, scores, null, samples, utility, null, null, ms, {

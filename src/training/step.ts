@@ -10,7 +10,7 @@ import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
 import type { Passage, Question } from '../data/datasets';
 import { MedRankError } from '../core/errors';
 import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
-import type { Generator } from '../models/generator';
+import type { AnswerExample, Generator } from '../models/generator';
 import { ForwardContext } from '../models/lora';
 import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex, type IndexRank } from '../retrieval/index';
 import { AdamW, add, mul, sumAll, type Engine, type Tensor } from '../tensor';
@@ -71,10 +71,10 @@ export class Trainer {
   /** Called between backward and the update, with gradients in place (tests, the step explainer). */
   beforeUpdate: ((t: Trainer) => Promise<void>) | null = null;
   /**
-   * Called at each sync point of a step, after the GPU drained: a phase's name as it ends, or the
-   * untimed work between phases ('baselines', 'scoresAfter'). For profiles (bench/step.ts).
+   * Called at each sync point of a step, after the GPU drained: a phase's name as it ends, or
+   * 'scoresAfter' after the untimed scoring that follows the update. For profiles (bench/step.ts).
    */
-  onLap: ((what: Phase | 'baselines' | 'scoresAfter') => void) | null = null;
+  onLap: ((what: Phase | 'scoresAfter') => void) | null = null;
   index: ColbertIndex;
 
   constructor(
@@ -177,22 +177,20 @@ export class Trainer {
           : { probs: samplingProbs(s, c.samplingTemperature), drawn: topIndices(s, c.sampled) },
       );
 
-      // 4. Utility: the generator's answer NLL given each judged document, without gradient.
+      // 4. Utility: the generator's answer NLL given each judged document, without gradient. With it,
+      // for the record (not the loss): the answer NLL with no document and given the gold passage
+      // when it was not judged, by the generator as it judged the candidates. Every question's
+      // examples of both are scored in one nllMany call (one forward where they fit its token
+      // budget, instead of one per question and one more for the baselines), so the utility phase's
+      // time includes the baselines'.
       const needsUtility = trains.retriever && c.retrieverLoss !== 'infonce' && c.retrieverLoss !== 'none';
-      const utility = needsUtility
-        ? await this.utility(
-            qs,
-            found.ids,
-            samples.map((s) => s.drawn),
-          )
-        : null;
+      let utility: Utility[] | null = null,
+        baseline: Baselines | null = null;
+      if (needsUtility) {
+        const drawn = samples.map((s) => s.drawn);
+        [utility, baseline] = await this.scoreAll([this.utilityJob(qs, found.ids, drawn), this.baselineJob(qs, found, samples)]);
+      }
       await lap('utility');
-      // Outside the timed phases, for the record: the answer NLL with no document and given the
-      // gold passage when it was not judged, by the generator as it judged the candidates.
-      const baseline = utility ? await this.baselines(qs, found, samples) : null;
-      await e.gpu.sync();
-      this.onLap?.('baselines');
-      clock = performance.now();
 
       // 5. Retriever loss and its gradient d loss / d scores, per question (averaged over the batch).
       let retrieverLoss: number | null = null;
@@ -312,20 +310,49 @@ export class Trainer {
    * (Also the probe's, probe.ts.)
    */
   async baselines(qs: Question[], found: Found, samples: { drawn: number[] }[]): Promise<Baselines> {
+    const [b] = await this.scoreAll([this.baselineJob(qs, found, samples)]);
+    return b;
+  }
+
+  /** baselines() as examples to score and how to read their NLLs (scoreAll runs it with others). */
+  baselineJob(qs: Question[], found: Found, samples: { drawn: number[] }[]): NllJob<Baselines> {
     const P = this.prompts;
     const goldAt = qs.map((_, b) => {
       const g = found.gold[b];
       return g ? samples[b]!.drawn.find((i) => found.ids[b]![i] === g.docId) : undefined;
     });
     const extra = qs.flatMap((q, b) => (found.gold[b] && goldAt[b] === undefined ? [b] : []));
-    const r = await nllMany(this.parts.generator, [
-      ...qs.map((q) => P.example(q, [])),
-      ...extra.map((b) => P.example(qs[b]!, [found.gold[b]!.docId])),
-    ]);
-    const noDoc = r.mean.slice(0, qs.length);
-    const gold: (number | null)[] = qs.map(() => null);
-    extra.forEach((b, j) => (gold[b] = r.mean[qs.length + j]!));
-    return { noDoc, gold };
+    return {
+      examples: [...qs.map((q) => P.example(q, [])), ...extra.map((b) => P.example(qs[b]!, [found.gold[b]!.docId]))],
+      read: (r) => {
+        const noDoc = r.mean.slice(0, qs.length);
+        const gold: (number | null)[] = qs.map(() => null);
+        extra.forEach((b, j) => (gold[b] = r.mean[qs.length + j]!));
+        return { noDoc, gold };
+      },
+    };
+  }
+
+  /**
+   * The jobs' examples scored together in one nllMany call (nllMany batches them by its token
+   * budget), each job's NLLs handed back to its `read`. An answer's NLL does not depend on the
+   * other examples of its batch (right padding, causal attention), so this gives each job what
+   * scoring it alone would, to float rounding.
+   */
+  async scoreAll<T extends unknown[]>(jobs: { [K in keyof T]: NllJob<T[K]> }): Promise<T> {
+    const all = jobs.flatMap((j) => j.examples);
+    const r = await nllMany(this.parts.generator, all);
+    let at = 0;
+    return jobs.map((j) => {
+      const n = j.examples.length,
+        from = at;
+      at += n;
+      return j.read({
+        sum: r.sum.slice(from, from + n),
+        mean: r.mean.slice(from, from + n),
+        perToken: r.perToken.slice(from, from + n),
+      });
+    }) as T;
   }
 
   /**
@@ -366,40 +393,60 @@ export class Trainer {
     }
   }
 
-  /** Per question, what the retriever loss needs from the generator, without gradient. */
-  private async utility(qs: Question[], ids: string[][], drawn: number[][]): Promise<Utility[]> {
+  /**
+   * Per question, what the retriever loss needs from the generator, without gradient: the answer
+   * NLL given each judged document alone, and for JOMED each option's NLL given each document, for
+   * LOOP the NLL given all the judged documents but one. As a job for scoreAll: every question's
+   * examples go into one call.
+   */
+  private utilityJob(qs: Question[], ids: string[][], drawn: number[][]): NllJob<Utility[]> {
     const c = this.config,
       P = this.prompts;
-    const out: Utility[] = [];
-    for (const [b, q] of qs.entries()) {
+    const examples: AnswerExample[] = [];
+    /** Append examples; the range they take in the call. */
+    const add = (ex: AnswerExample[]): [number, number] => {
+      const from = examples.length;
+      examples.push(...ex);
+      return [from, examples.length];
+    };
+    const plans = qs.map((q, b) => {
       const docs = drawn[b]!.map((i) => ids[b]![i]!);
-      const single = await nllMany(
-        this.parts.generator,
-        docs.map((d) => P.example(q, [d])),
-      );
-      const u: Utility = { nllMean: single.mean, nllSum: single.sum, perToken: single.perToken };
+      const single = add(docs.map((d) => P.example(q, [d])));
+      let jomed: { at: [number, number]; options: number; gold: number } | null = null;
       if (c.retrieverLoss === 'jomed') {
         const o = optionsOf(q);
         if (!o) throw new MedRankError(`JOMED's loss needs answer options; question ${q.id} is open-ended`);
         const ex = docs.flatMap((d) => o.options.map((opt) => ({ prompt: P.prompt(q, [d]), answer: P.answer(opt) })));
-        const r = await nllMany(this.parts.generator, ex);
-        u.labelLogits = docs.map((_, i) =>
-          Array.from(r.sum.subarray(i * o.options.length, (i + 1) * o.options.length), (v) => -v),
-        );
-        u.gold = o.gold;
+        jomed = { at: add(ex), options: o.options.length, gold: o.gold };
       }
-      if (c.retrieverLoss === 'loop') {
-        const ex = docs.map((_, i) =>
-          P.example(
-            q,
-            docs.filter((__, j) => j !== i),
-          ),
-        );
-        u.nllWithout = (await nllMany(this.parts.generator, ex)).mean;
-      }
-      out.push(u);
-    }
-    return out;
+      const without =
+        c.retrieverLoss === 'loop'
+          ? add(
+              docs.map((_, i) =>
+                P.example(
+                  q,
+                  docs.filter((__, j) => j !== i),
+                ),
+              ),
+            )
+          : null;
+      return { docs, single, jomed, without };
+    });
+    return {
+      examples,
+      read: (r) =>
+        plans.map(({ docs, single: [s0, s1], jomed, without }) => {
+          const u: Utility = { nllMean: r.mean.slice(s0, s1), nllSum: r.sum.slice(s0, s1), perToken: r.perToken.slice(s0, s1) };
+          if (jomed) {
+            const [j0] = jomed.at,
+              L = jomed.options;
+            u.labelLogits = docs.map((_, i) => Array.from(r.sum.subarray(j0 + i * L, j0 + (i + 1) * L), (v) => -v));
+            u.gold = jomed.gold;
+          }
+          if (without) u.nllWithout = r.mean.slice(without[0], without[1]);
+          return u;
+        }),
+    };
   }
 
   /** The configured retriever loss for one question: value, d/d scores over all K candidates, weight. */
@@ -568,6 +615,12 @@ interface RecordExtras {
 interface Baselines {
   noDoc: Float64Array;
   gold: (number | null)[];
+}
+
+/** Examples to score without gradient and how to read their NLLs (in the examples' order) into a T. */
+export interface NllJob<T> {
+  examples: AnswerExample[];
+  read(r: { sum: Float64Array; mean: Float64Array; perToken: Float32Array[] }): T;
 }
 
 interface Utility {
