@@ -64,13 +64,7 @@ export async function run(): Promise<PageResult> {
   const cell = demoNotebook().cells.find((c): c is TrainCell => c.kind === 'train');
   if (!cell) throw new Error('the demo notebook has no Train cell');
   const config = await runConfigOf(cell);
-  // The bench's Vite server answers a missing file with its index.html (an SPA fallback): a 404 here,
-  // so the loader sees optional files (a shard index) as absent.
-  const fetch404 = async (url: string, init?: RequestInit): Promise<Response> => {
-    const res = await globalThis.fetch(url, init);
-    return res.headers.get('content-type')?.includes('text/html') ? new Response('not found', { status: 404 }) : res;
-  };
-  const models = (role: string) => urlFiles(`${origin}/demo/models/${role}`, { cache: false, fetch: fetch404 });
+  const models = (role: string) => urlFiles(`${origin}/demo/models/${role}`, { cache: false });
   const retriever = await loadRetriever(e, models('retriever'));
   const generator = await loadGenerator(e, models('generator'));
   const params =
