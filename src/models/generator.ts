@@ -147,7 +147,6 @@ export class Generator {
   answerTokens(examples: AnswerExample[], opts: ForwardOptions = {}): AnswerForward {
     const attention = opts.attention ?? FULL_ATTENTION;
     const { ids, B, T } = this.pack(examples, attention);
-    const hidden = this.model.forward(ids, B, T, { ctx: opts.ctx, attention });
     const rows: number[] = [];
     const targets: number[] = [];
     const offsets = new Int32Array(B + 1);
@@ -159,22 +158,30 @@ export class Generator {
       }
       offsets[b + 1] = rows.length;
     });
-    const tokenNll = this.rowsNll(hidden.reshape([B * T, this.model.config.hiddenSize]), rows, targets);
-    return { tokenNll, offsets };
+    // Only the rows before answer tokens leave the last layer: [N, D], in `rows` order.
+    const hidden = this.model.forward(ids, B, T, { ctx: opts.ctx, attention, keep: rows });
+    return { tokenNll: this.rowsNll(hidden, null, targets), offsets };
   }
 
   /**
-   * NLL [rows.length] of targets[i] given hidden row rows[i] of `flat` [R, D]: the rows are
+   * NLL [targets.length] of targets[i] given hidden row rows[i] of `flat` [R, D] (row i when rows is null): the rows are
    * gathered first and their logits made `chunk` rows at a time, so [rows, V] stays within one
    * storage binding (a 150k vocab at 4 bytes is 600 KB a row).
    */
-  private rowsNll(flat: Tensor, rows: number[], targets: number[]): Tensor {
+  private rowsNll(flat: Tensor, rows: number[] | null, targets: number[]): Tensor {
     const e = this.model.engine;
     const limit = e.gpu.info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
     const chunk = Math.max(1, Math.floor(limit / (4 * this.model.config.vocabSize)));
     const parts: Tensor[] = [];
-    for (let at = 0; at < rows.length; at += chunk) {
-      const h = embedding(flat, rows.slice(at, at + chunk));
+    for (let at = 0; at < targets.length; at += chunk) {
+      // Rows already in target order (rows null) are used as they are when they fit one chunk.
+      const h =
+        rows === null && targets.length <= chunk
+          ? flat
+          : embedding(
+              flat,
+              rows ? rows.slice(at, at + chunk) : Array.from({ length: Math.min(chunk, targets.length - at) }, (_, i) => at + i),
+            );
       parts.push(crossEntropy(this.model.logits(h), targets.slice(at, at + chunk), { reduction: 'none' }));
     }
     return parts.length === 1 ? parts[0]! : concat(parts, 0);
@@ -212,20 +219,18 @@ export class Generator {
     try {
       const nll = e.scope(() =>
         e.noGrad(() => {
-          const first = this.model.forward(
-            padBatch(
-              groups.map((gr) => gr.prompt),
-              FULL_ATTENTION,
-              pad,
-            ).ids,
-            B,
-            P,
-            { cache },
-          );
+          // Only each prompt's last row leaves the last layer: [B, D], predicting every answer's first token.
+          const prompts = padBatch(
+            groups.map((gr) => gr.prompt),
+            FULL_ATTENTION,
+            pad,
+          ).ids;
+          const last = groups.map((gr, b) => b * P + gr.prompt.length - 1);
+          const first = this.model.forward(prompts, B, P, { cache, keep: last });
           const rows: number[] = [],
             targets: number[] = [];
-          groups.forEach((gr, b) => gr.answers.forEach((a) => (rows.push(b * P + gr.prompt.length - 1), targets.push(a[0]!))));
-          const parts = [this.rowsNll(first.reshape([B * P, c.hiddenSize]), rows, targets)];
+          groups.forEach((gr, b) => gr.answers.forEach((a) => (rows.push(b), targets.push(a[0]!))));
+          const parts = [this.rowsNll(first, rows, targets)];
           if (S > 0) {
             const len = P + S;
             const ids = new Int32Array(B * S).fill(pad);
@@ -251,8 +256,10 @@ export class Generator {
                 }
               });
             });
-            const second = this.model.forward(ids, B, S, { cache, rows: { positions, visible } });
-            if (rows2.length) parts.push(this.rowsNll(second.reshape([B * S, c.hiddenSize]), rows2, targets2));
+            if (rows2.length) {
+              const second = this.model.forward(ids, B, S, { cache, rows: { positions, visible }, keep: rows2 });
+              parts.push(this.rowsNll(second, null, targets2));
+            }
           }
           return parts.length === 1 ? parts[0]! : concat(parts, 0);
         }),

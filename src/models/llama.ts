@@ -8,6 +8,7 @@
 import { matmulInto } from '../tensor';
 import {
   add,
+  embedding,
   rmsnorm,
   rope,
   ropeTables,
@@ -225,7 +226,7 @@ export class LlamaModel {
   }
 
   /**
-   * Final hidden states [B, T, D] (after the last RMSNorm) of right-padded ids [B, T] at
+   * Final hidden states [B, T, D] (after the last RMSNorm; [keep.length, D] with `keep`) of right-padded ids [B, T] at
    * positions start .. start+T-1. With a cache, keys and values are stored at those positions and
    * attention covers the cached prefix (inference only). `rows` (with a cache that already holds
    * a prefix) gives each row its own RoPE positions and which cache slots each query may see:
@@ -235,7 +236,14 @@ export class LlamaModel {
     ids: Int32Array,
     B: number,
     T: number,
-    opts: { ctx?: ForwardContext; attention?: AttentionMode; cache?: KvCache; rows?: RowLayout } = {},
+    opts: {
+      ctx?: ForwardContext;
+      attention?: AttentionMode;
+      cache?: KvCache;
+      rows?: RowLayout;
+      /** Only these rows (b * T + t) of the output are wanted: the result is [keep.length, D], in this order. */
+      keep?: readonly number[];
+    } = {},
   ): Tensor {
     const c = this.config;
     const e = this.engine;
@@ -243,8 +251,11 @@ export class LlamaModel {
     const attention = opts.attention ?? FULL_ATTENTION;
     const cache = opts.cache;
     const rows = opts.rows;
+    const keep = opts.keep;
     const start = cache?.length ?? 0;
     if (ids.length !== B * T) throw new ShapeError(`llama forward: ${ids.length} ids do not fill [B, T] = [${B}, ${T}]`);
+    if (keep?.some((r) => !Number.isInteger(r) || r < 0 || r >= B * T))
+      throw new ShapeError(`llama forward: kept rows must lie in [0, B * T) = [0, ${B * T})`);
     if (rows && (!cache || start === 0))
       throw new ShapeError('llama forward: a row layout needs a KV cache that already holds the prompts');
     if (rows && (rows.positions.length !== B * T || rows.visible.length !== B * T * (start + T)))
@@ -294,12 +305,17 @@ export class LlamaModel {
         writeCache(e, cache.v[i]!, v, start);
         a = start === 0 ? s2attn(q, k, v, { ratio: 1, causal: true }) : cachedAttention(q, cache.k[i]!, cache.v[i]!, visible!);
       } else a = s2attn(q, k, v, { ratio: attention.ratio, shift: attention.shift, causal: true });
-      x = add(x, l.o.forward(swapAxes12(a).reshape([B, T, H * Dh]), ctx));
+      let heads = swapAxes12(a).reshape([B, T, H * Dh]);
+      // The last layer's output projection and MLP act on each row alone: only the kept rows go on.
+      if (keep && i === this.layers.length - 1) {
+        heads = embedding(heads.reshape([B * T, H * Dh]), keep);
+        x = embedding(x.reshape([B * T, D]), keep);
+      }
+      x = add(x, l.o.forward(heads, ctx));
       const m = rmsnorm(x, l.postNorm, c.rmsNormEps);
       x = add(x, l.down.forward(swiglu(l.gate.forward(m, ctx), l.up.forward(m, ctx)), ctx));
     });
     if (cache) cache.length = start + T;
-    void D;
     return rmsnorm(x, this.weights.get('model.norm.weight'), c.rmsNormEps);
   }
 

@@ -26,6 +26,8 @@ export interface EvalOptions {
   signal?: AbortSignal;
   /** Questions scored per chunk (progress and cancellation come between chunks); default EVAL_CHUNK. */
   chunk?: number;
+  /** Score a question's options from one pass over their shared prompt (default true; nllMany). */
+  sharePrompts?: boolean;
 }
 
 /** Questions scored per chunk of an evaluation. */
@@ -64,26 +66,8 @@ export async function evaluate(
   const chunk = Math.max(1, opts.chunk ?? EVAL_CHUNK);
   for (let from = 0; from < questions.length; from += chunk) {
     if (opts.signal?.aborted) throw new EvaluationCancelledError(from, questions.length);
-    const examples: AnswerExample[] = [];
-    const plan = questions.slice(from, from + chunk).map((q, i) => {
-      const b = from + i;
-      const o = optionsOf(q);
-      const top = found.ids[b]!.slice(0, opts.topM);
-      const oracle = q.goldDocIds.slice(0, opts.topM);
-      const slot = (docs: string[] | null): number | null => {
-        if (!o || docs === null) return null;
-        const at = examples.length;
-        const prompt = prompts.prompt(q, docs);
-        for (const opt of o.options) examples.push({ prompt, answer: prompts.answer(opt) });
-        return at;
-      };
-      const cond = { none: slot([]), retrieved: slot(top), oracle: slot(oracle.length ? oracle : null) };
-      const alignDocs = found.ids[b]!.slice(0, opts.alignmentCandidates);
-      const alignAt = examples.length;
-      for (const d of alignDocs) examples.push(prompts.example(q, [d]));
-      return { b, o, cond, alignAt, alignN: alignDocs.length };
-    });
-    const nll = await nllMany(prompts.generator, examples);
+    const { examples, plan } = chunkExamples(prompts, questions, from, chunk, found, opts);
+    const nll = await nllMany(prompts.generator, examples, undefined, { sharePrompts: opts.sharePrompts });
     for (const p of plan) {
       if (p.o) {
         scored++;
@@ -121,4 +105,48 @@ export async function evaluate(
     alignment: { spearman: avg(rho), kendall: avg(tau) },
     ms: performance.now() - t0,
   };
+}
+
+/** What one chunk of an evaluation scores: per question, where each condition's options and the alignment candidates sit. */
+export interface ChunkPlan {
+  b: number;
+  o: ReturnType<typeof optionsOf>;
+  cond: { none: number | null; retrieved: number | null; oracle: number | null };
+  alignAt: number;
+  alignN: number;
+}
+
+/**
+ * The examples of questions from .. from+chunk: each condition's prompt (no document, the top-m
+ * retrieved, the gold passages) with every option as its answer, then the gold answer after
+ * each alignment candidate alone. (Also the eval bench's, to score the same examples both ways.)
+ */
+export function chunkExamples(
+  prompts: PromptBuilder,
+  questions: Question[],
+  from: number,
+  chunk: number,
+  found: { ids: string[][] },
+  opts: Pick<EvalOptions, 'topM' | 'alignmentCandidates'>,
+): { examples: AnswerExample[]; plan: ChunkPlan[] } {
+  const examples: AnswerExample[] = [];
+  const plan = questions.slice(from, from + chunk).map((q, i): ChunkPlan => {
+    const b = from + i;
+    const o = optionsOf(q);
+    const top = found.ids[b]!.slice(0, opts.topM);
+    const oracle = q.goldDocIds.slice(0, opts.topM);
+    const slot = (docs: string[] | null): number | null => {
+      if (!o || docs === null) return null;
+      const at = examples.length;
+      const prompt = prompts.prompt(q, docs);
+      for (const opt of o.options) examples.push({ prompt, answer: prompts.answer(opt) });
+      return at;
+    };
+    const cond = { none: slot([]), retrieved: slot(top), oracle: slot(oracle.length ? oracle : null) };
+    const alignDocs = found.ids[b]!.slice(0, opts.alignmentCandidates);
+    const alignAt = examples.length;
+    for (const d of alignDocs) examples.push(prompts.example(q, [d]));
+    return { b, o, cond, alignAt, alignN: alignDocs.length };
+  });
+  return { examples, plan };
 }
