@@ -5,7 +5,8 @@
 // into their weights first (the next run's configuration would otherwise drop them), keeping
 // those weights' loaded values too, so a reset still reaches the checkpoint.
 
-import type { Tensor } from '../tensor';
+import { packedAs, type Tensor } from '../tensor';
+import { ModelConfigError } from './errors';
 import { mergedWeight, type Linear } from './lora';
 import type { Weights } from './weights';
 
@@ -42,6 +43,13 @@ export class Baseline {
    */
   async mergeAdapters(): Promise<void> {
     const withAdapter = this.linears().filter((l) => l.lora !== null);
+    // A half-size frozen base would round the adapter's small update away: refused, not merged.
+    const packed = withAdapter.filter((l) => l.weight.dtype !== 'f32').map((l) => l.name);
+    if (packed.length)
+      throw new ModelConfigError(
+        `cannot fold LoRA adapters into weights stored as f16 (${packed.slice(0, 3).join(', ')}${packed.length > 3 ? ', ...' : ''}): ` +
+          'start the run from the loaded checkpoints, or load the model with f32 weights to continue a run',
+      );
     await this.keep(withAdapter.map((l) => l.weight));
     for (const l of withAdapter) {
       const W = await mergedWeight(l);
@@ -57,7 +65,9 @@ export class Baseline {
       l.lora?.dispose();
       l.lora = null;
     }
-    for (const [t, v] of this.saved) this.weights.engine.gpu.write(t.buffer, v);
+    // Saved values are f32; a packed tensor takes them back packed (exactly: they came from it).
+    for (const [t, v] of this.saved)
+      this.weights.engine.gpu.write(t.buffer, t.dtype === 'f32' ? v : packedAs(t.dtype, v, t.shape));
     this.saved.clear();
     this.weights.setTrainable(() => false);
     await this.weights.engine.gpu.sync();
