@@ -79,6 +79,7 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
     const t0 = performance.now();
     const r = await nllMany(generator, examples, undefined, { sharePrompts });
     const ms = performance.now() - t0;
+    const d = GpuStats.diff(gpu.stats.snapshot(), before);
     // GPU time by kernel, where the adapter has timestamps (a separate run: timing adds a pass per dispatch).
     if (gpu.timer) {
       gpu.timer.enabled = true;
@@ -95,7 +96,6 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
           [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${round(v, 0)}`).join(', '),
       );
     }
-    const d = GpuStats.diff(gpu.stats.snapshot(), before);
     const top = Object.entries(d.byKernel)
       .sort((x, y) => y[1].workgroups - x[1].workgroups)
       .slice(0, 6)
