@@ -93,7 +93,11 @@ export async function run(input?: Promise<unknown>): Promise<PageResult> {
       const total = [...byKernel.values()].reduce((x, y) => x + y, 0);
       notes.push(
         `GPU ms by kernel, ${sharePrompts ? 'prefix' : 'whole'} (timestamps, total ${round(total, 0)}): ` +
-          [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${round(v, 0)}`).join(', '),
+          [...byKernel]
+            .sort((x, y) => y[1] - x[1])
+            .slice(0, 8)
+            .map(([k, v]) => `${k} ${round(v, 0)}`)
+            .join(', '),
       );
     }
     const top = Object.entries(d.byKernel)

@@ -46,14 +46,6 @@ export {
 } from './safetensors';
 export { runSelfTest, SELFTEST_CASES, type SelfTestResult, type SelfTestProgress } from './selftest';
 export { codeWords, cidOf, kmeansAssignCpu, residualDecompressCpu } from './cpu/residual';
-export {
-  f32ToF16Bits,
-  roundToF16,
-  packF16,
-  unpackF16,
-  packedBytes,
-  packedLayout,
-  F16PackError,
-} from './f16';
+export { f32ToF16Bits, roundToF16, packF16, unpackF16, packedBytes, packedLayout, F16PackError } from './f16';
 export { packedAs } from './tensor';
 export { kmeansAssign, residualDecompress, residualDecompressInto, type ResidualStore } from './ops/residual';
