@@ -155,11 +155,23 @@ export async function saveIndex(index: ColbertIndex, opts: DbOptions = {}): Prom
     savedAt: Date.now(),
     buildMs: index.stats.buildMs,
   };
-  const id = keyString(index.key);
+  await putRecord(keyString(index.key), meta, data, bytes, opts);
+}
+
+/**
+ * An index's small record and its data under one id, in one transaction: the small record first,
+ * so a failure on the large one takes it back with it. A full quota is IndexStorageFullError.
+ */
+async function putRecord(
+  id: string,
+  meta: IndexMeta,
+  data: IndexData | CompressedRecord,
+  bytes: number,
+  opts: DbOptions,
+): Promise<void> {
   const d = await db(opts);
   const tx = d.transaction([INDEX_STORE, INDEX_DATA_STORE], 'readwrite');
   try {
-    // The small record first: a failure on the large one must take it back with it.
     await tx.objectStore(INDEX_STORE).put(meta, id);
     await tx.objectStore(INDEX_DATA_STORE).put(data, id);
     await tx.done;
@@ -290,26 +302,7 @@ export async function saveCompressedIndex(
     savedAt: Date.now(),
     buildMs: rec.buildMs,
   };
-  const id = compressedId(key);
-  const d = await db(opts);
-  const tx = d.transaction([INDEX_STORE, INDEX_DATA_STORE], 'readwrite');
-  try {
-    await tx.objectStore(INDEX_STORE).put(meta, id);
-    await tx.objectStore(INDEX_DATA_STORE).put(rec, id);
-    await tx.done;
-  } catch (err) {
-    try {
-      tx.abort();
-    } catch {
-      // already aborted or finished
-    }
-    await tx.done.catch(() => {});
-    if (isQuotaError(err) || isQuotaError(tx.error)) {
-      const usage = await navigator.storage?.estimate?.().catch(() => null);
-      throw new IndexStorageFullError(bytes, usage ?? null);
-    }
-    throw err;
-  }
+  await putRecord(compressedId(key), meta, rec, bytes, opts);
 }
 
 /**
