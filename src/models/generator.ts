@@ -256,10 +256,9 @@ export class Generator {
                 }
               });
             });
-            if (rows2.length) {
-              const second = this.model.forward(ids, B, S, { cache, rows: { positions, visible }, keep: rows2 });
-              parts.push(this.rowsNll(second, null, targets2));
-            }
+            // S > 0: some answer has a second token, so rows2 is not empty.
+            const second = this.model.forward(ids, B, S, { cache, rows: { positions, visible }, keep: rows2 });
+            parts.push(this.rowsNll(second, null, targets2));
           }
           return parts.length === 1 ? parts[0]! : concat(parts, 0);
         }),

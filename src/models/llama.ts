@@ -303,7 +303,10 @@ export class LlamaModel {
       if (cache) {
         writeCache(e, cache.k[i]!, k, start);
         writeCache(e, cache.v[i]!, v, start);
-        a = start === 0 ? s2attn(q, k, v, { ratio: 1, causal: true }) : cachedAttention(q, cache.k[i]!, cache.v[i]!, visible!);
+        a =
+          start === 0
+            ? s2attn(q, k, v, { ratio: 1, causal: true })
+            : cachedAttention(q, cache.k[i]!, cache.v[i]!, visible, start + T);
       } else a = s2attn(q, k, v, { ratio: attention.ratio, shift: attention.shift, causal: true });
       let heads = swapAxes12(a).reshape([B, T, H * Dh]);
       // The last layer's output projection and MLP act on each row alone: only the kept rows go on.
@@ -337,7 +340,8 @@ function writeCache(e: Engine, cache: Tensor, x: Tensor, start: number): void {
  * token t: row j * T + t): `visible` [B, T, len] when given (a row layout), else causal over the
  * cache (token t sees slots <= len - T + t), shared by the batch.
  */
-function attentionMask(e: Engine, g: number, B: number, T: number, len: number, visible?: Float32Array): Tensor {
+function attentionMask(e: Engine, g: number, B: number, T: number, len: number, visible?: Float32Array): Tensor | null {
+  if (T === 1 && !visible) return null; // one new token sees every cached slot: no mask (generation's hot path)
   const rowsB = visible ? B : 1;
   const rows = g * T;
   const mask = new Float32Array(rowsB * rows * len);
@@ -354,16 +358,15 @@ function attentionMask(e: Engine, g: number, B: number, T: number, len: number, 
 }
 
 /**
- * Attention of new queries q [B, H, T, Dh] over the first `len` cached positions (len = the
- * mask's last dim), masked by `mask` from attentionMask. Inference only. Query heads sharing a kv
+ * Attention of new queries q [B, H, T, Dh] over the first `len` cached positions, masked by
+ * `mask` from attentionMask (none: every slot). Inference only. Query heads sharing a kv
  * head form one matmul.
  */
-function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, mask: Tensor): Tensor {
+function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, mask: Tensor | null, len: number): Tensor {
   const e = q.engine;
   const [B, H, T, Dh] = q.shape as [number, number, number, number];
   const Hkv = kc.shape[1]!,
     P = kc.shape[2]!;
-  const len = mask.shape[3]!;
   const g = H / Hkv;
   const rows = g * T; // query rows per kv head: [g, T] heads of one group are contiguous
   const scores = e.empty([B * Hkv, rows, len]);
@@ -380,7 +383,7 @@ function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, mask: Tensor): Tenso
       alpha: 1 / Math.sqrt(Dh),
     },
   );
-  const probs = softmax(scores.reshape([B, Hkv, rows, len]), mask);
+  const probs = mask ? softmax(scores.reshape([B, Hkv, rows, len]), mask) : softmax(scores);
   const out = e.empty([B, H, T, Dh]);
   matmulInto(
     e,
