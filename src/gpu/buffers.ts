@@ -24,8 +24,10 @@ export class BufferPool {
   ) {}
 
   acquire(bytes: number): GPUBuffer {
-    // Never round a big buffer past the device's limit.
-    const size = Math.min(bucketSize(bytes), Math.max(bytes, Math.floor(this.maxBufferSize / 4) * 4));
+    // Never round a big buffer past the device's limit. Sizes are whole 16-byte steps: kernels
+    // bind some buffers as vec4 arrays (matmul_forward), which would drop a partial last vec4.
+    const want = Math.ceil(bytes / 16) * 16;
+    const size = Math.min(bucketSize(want), Math.max(want, Math.floor(this.maxBufferSize / 16) * 16));
     const list = this.free.get(size);
     let buf = list?.pop();
     if (!buf) {

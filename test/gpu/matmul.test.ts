@@ -8,7 +8,9 @@ import { gradcheck } from './gradcheck';
 
 afterAll(destroyEngine);
 
-// Shapes straddle the 64x64 tile and the 16-wide K step so edge handling is exercised.
+// Shapes straddle the 32x32 workgroup tile, the 4x4 thread block and the 4-step K loop (with a
+// K tail), and cover each transpose pair with operands read 4 at a time (contiguous dim and
+// batch stride multiples of 4: VEC_A/VEC_B) and scalar, so every load path is exercised.
 const cases: Array<{ a: number[]; b: number[]; transA?: boolean; transB?: boolean; alpha?: number; views?: boolean }> = [
   { a: [5, 7], b: [7, 3] },
   { a: [70, 33], b: [33, 65] },
@@ -20,6 +22,14 @@ const cases: Array<{ a: number[]; b: number[]; transA?: boolean; transB?: boolea
   { a: [20, 18], b: [2, 18, 9] }, // shared left operand
   { a: [2, 3, 9, 12], b: [2, 3, 12, 10] }, // two batch dims
   { a: [40, 24], b: [24, 30], views: true }, // pass .T views of transposed storage
+  { a: [36, 40], b: [40, 44] }, // both vec4
+  { a: [40, 36], b: [40, 44], transA: true }, // both vec4, A stored [K, M]
+  { a: [36, 40], b: [44, 40], transB: true }, // both vec4, B stored [N, K]
+  { a: [40, 36], b: [44, 40], transA: true, transB: true }, // both vec4, both transposed
+  { a: [36, 42], b: [42, 44] }, // A scalar (K % 4 = 2, so a K tail), B vec4
+  { a: [37, 40], b: [44, 40], transB: true }, // A vec4 with a partial last row block, B vec4
+  { a: [2, 12, 8], b: [2, 8, 16], transB: false }, // batched, strides multiples of 4
+  { a: [2, 8, 12], b: [2, 16, 8], transA: true, transB: true }, // batched, both transposed
 ];
 
 describe('matmul', () => {

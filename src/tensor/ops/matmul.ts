@@ -14,7 +14,10 @@ export interface MatmulOptions {
   alpha?: number;
 }
 
-const TILE = 64;
+const BLOCK = 8; // rows and cols of C per thread (matmul_forward)
+const PACKED_TILE = 64; // matmul_packed_forward's 64x64 shared-memory tiles
+
+const pow2AtLeast = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /** out (+)= alpha * op(A) @ op(B) over `batch` matrices; flags are relative to storage. */
 export function matmulInto(
@@ -26,9 +29,24 @@ export function matmulInto(
   flags: { transA: boolean; transB: boolean; accumulate: boolean; alpha: number },
 ): void {
   const { M, N, K, batch } = dims;
+  // An operand is read 4 floats at a time when its contiguous dim and batch stride are multiples
+  // of 4 (buffers are bound whole from offset 0 and sized in 16-byte steps, see gpu/buffers.ts).
+  const vecA = (flags.transA ? M : K) % 4 === 0 && dims.strideA % 4 === 0;
+  const vecB = (flags.transB ? K : N) % 4 === 0 && dims.strideB % 4 === 0;
+  // Up to 8x8 threads per workgroup, fewer (a power of two) when C is that thin.
+  const wgX = Math.min(8, pow2AtLeast(Math.ceil(N / BLOCK)));
+  const wgY = Math.min(8, pow2AtLeast(Math.ceil(M / BLOCK)));
   e.gpu.dispatch({
     kernel: 'matmul_forward',
-    constants: { TRANS_A: flags.transA, TRANS_B: flags.transB, ACCUMULATE: flags.accumulate },
+    constants: {
+      TRANS_A: flags.transA,
+      TRANS_B: flags.transB,
+      ACCUMULATE: flags.accumulate,
+      VEC_A: vecA,
+      VEC_B: vecB,
+      WG_X: wgX,
+      WG_Y: wgY,
+    },
     buffers: [a, b, out],
     uniforms: packUniforms([
       ['u32', M],
@@ -40,7 +58,7 @@ export function matmulInto(
       ['u32', M * N],
       ['f32', flags.alpha],
     ]),
-    workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), batch],
+    workgroups: [Math.ceil(N / (BLOCK * wgX)), Math.ceil(M / (BLOCK * wgY)), batch],
   });
 }
 
@@ -182,7 +200,7 @@ export function matmulPackedInto(
       ['u32', Math.ceil((flags.transB ? K : N) / 2)],
       ['f32', flags.alpha],
     ]),
-    workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), 1],
+    workgroups: [Math.ceil(N / PACKED_TILE), Math.ceil(M / PACKED_TILE), 1],
   });
 }
 
