@@ -23,6 +23,8 @@ const cases: Array<{ x: number[]; w: [number, number]; transB: boolean; alpha?: 
   { x: [70, 33], w: [65, 33], transB: true }, // over one tile in M and N, odd K over two K steps
   { x: [3, 20, 18], w: [9, 18], transB: true, alpha: 0.5 }, // batch folds into M
   { x: [4, 1], w: [3, 1], transB: true }, // K = 1: one half and its padding per row
+  { x: [37, 36], w: [44, 36], transB: true }, // K % 4 = 0: x read as vec4, W two words per 4 halves
+  { x: [2, 20, 42], w: [12, 42], transB: true }, // K % 4 = 2: whole-word blocks then a K tail
   { x: [6, 34], w: [34, 67], transB: false }, // [K, N] storage with odd N (padding along N)
   { x: [66, 40], w: [40, 130], transB: false }, // over tiles in every dim
   { x: [9, 21], w: [21, 17], transB: false, view: true }, // W stored [K, N], passed as W.T with transB

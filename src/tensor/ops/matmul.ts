@@ -14,10 +14,17 @@ export interface MatmulOptions {
   alpha?: number;
 }
 
-const BLOCK = 8; // rows and cols of C per thread (matmul_forward)
-const PACKED_TILE = 64; // matmul_packed_forward's 64x64 shared-memory tiles
+const BLOCK = 8; // rows and cols of C per thread (kernels/lib/matmul_tile.wgsl)
 
 const pow2AtLeast = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/** lib/matmul_tile's launch: up to 8x8 threads per workgroup, fewer (a power of two) for a thin C. */
+function tileGrid(M: number, N: number, batch: number) {
+  const WG_X = Math.min(8, pow2AtLeast(Math.ceil(N / BLOCK)));
+  const WG_Y = Math.min(8, pow2AtLeast(Math.ceil(M / BLOCK)));
+  const workgroups: [number, number, number] = [Math.ceil(N / (BLOCK * WG_X)), Math.ceil(M / (BLOCK * WG_Y)), batch];
+  return { constants: { WG_X, WG_Y }, workgroups };
+}
 
 /** out (+)= alpha * op(A) @ op(B) over `batch` matrices; flags are relative to storage. */
 export function matmulInto(
@@ -33,9 +40,7 @@ export function matmulInto(
   // of 4 (buffers are bound whole from offset 0 and sized in 16-byte steps, see gpu/buffers.ts).
   const vecA = (flags.transA ? M : K) % 4 === 0 && dims.strideA % 4 === 0;
   const vecB = (flags.transB ? K : N) % 4 === 0 && dims.strideB % 4 === 0;
-  // Up to 8x8 threads per workgroup, fewer (a power of two) when C is that thin.
-  const wgX = Math.min(8, pow2AtLeast(Math.ceil(N / BLOCK)));
-  const wgY = Math.min(8, pow2AtLeast(Math.ceil(M / BLOCK)));
+  const grid = tileGrid(M, N, batch);
   e.gpu.dispatch({
     kernel: 'matmul_forward',
     constants: {
@@ -44,8 +49,7 @@ export function matmulInto(
       ACCUMULATE: flags.accumulate,
       VEC_A: vecA,
       VEC_B: vecB,
-      WG_X: wgX,
-      WG_Y: wgY,
+      ...grid.constants,
     },
     buffers: [a, b, out],
     uniforms: packUniforms([
@@ -58,7 +62,7 @@ export function matmulInto(
       ['u32', M * N],
       ['f32', flags.alpha],
     ]),
-    workgroups: [Math.ceil(N / (BLOCK * wgX)), Math.ceil(M / (BLOCK * wgY)), batch],
+    workgroups: grid.workgroups,
   });
 }
 
@@ -189,9 +193,10 @@ export function matmulPackedInto(
   flags: { transB: boolean; accumulate: boolean; alpha: number },
 ): void {
   const { M, N, K } = dims;
+  const grid = tileGrid(M, N, 1);
   e.gpu.dispatch({
     kernel: 'matmul_packed_forward',
-    constants: { TRANS_B: flags.transB, ACCUMULATE: flags.accumulate },
+    constants: { TRANS_B: flags.transB, ACCUMULATE: flags.accumulate, VEC_A: K % 4 === 0, ...grid.constants },
     buffers: [a, w, out],
     uniforms: packUniforms([
       ['u32', M],
@@ -200,7 +205,7 @@ export function matmulPackedInto(
       ['u32', Math.ceil((flags.transB ? K : N) / 2)],
       ['f32', flags.alpha],
     ]),
-    workgroups: [Math.ceil(N / PACKED_TILE), Math.ceil(M / PACKED_TILE), 1],
+    workgroups: grid.workgroups,
   });
 }
 
