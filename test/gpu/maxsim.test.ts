@@ -82,9 +82,38 @@ describe('maxsim', () => {
       expectClose(await D.grad!.read(), want.ddocs.data, { atol: 2e-5, rtol: 1e-5 }, 'ddocs');
     });
 
-  it('many short docs: workgroups that each score several docs (and a partial last group) match the twin', async () => {
+  it('ties go to the first row: repeated rows, and docs whose length is not a multiple of the 8-row block', async () => {
     const e = await getEngine();
-    // N * B = 4202 gives every adapter several docs per workgroup (see docsPerGroup).
+    // Docs of 5, 13 and 8 rows where every row of a doc is the same vector, plus one whose
+    // last row is the best (the kernel's clamped rows past the end repeat it).
+    const dim = 12;
+    const lens = [5, 13, 8, 11];
+    const offsets = offsetsOf(lens);
+    const q = randn(2 * 9 * dim, 21);
+    const d = new Float32Array(offsets[lens.length]! * dim);
+    const r = randn(4 * dim, 22);
+    for (let n = 0; n < 3; n++)
+      for (let j = offsets[n]!; j < offsets[n + 1]!; j++) d.set(r.subarray(n * dim, (n + 1) * dim), j * dim);
+    const small = randn(11 * dim, 23, 0.01);
+    d.set(small, offsets[3]! * dim);
+    const lastRow = offsets[4]! - 1;
+    for (let k = 0; k < dim; k++) d[lastRow * dim + k] = 10 * Math.abs(r[3 * dim + k]!);
+    const qa = q.map(Math.abs); // all positive: the big last row wins for every token
+    const { argmax } = maxsimWithArgmax(e.tensor(qa, [2, 9, dim]), null, e.tensor(d, [offsets[4]!, dim]), offsets);
+    const got = await argmax.readInt();
+    const want = maxsimForwardCpu(cpu(qa, [2, 9, dim]), null, cpu(d, [offsets[4]!, dim]), offsets).argmax;
+    expect(Array.from(got)).toEqual(Array.from(want));
+    for (let b = 0; b < 2; b++)
+      for (let i = 0; i < 9; i++) {
+        expect(got[(b * 4 + 0) * 9 + i]).toBe(offsets[0]);
+        expect(got[(b * 4 + 1) * 9 + i]).toBe(offsets[1]);
+        expect(got[(b * 4 + 2) * 9 + i]).toBe(offsets[2]);
+        expect(got[(b * 4 + 3) * 9 + i]).toBe(lastRow);
+      }
+  });
+
+  it('many short docs: 2101 docs over 33 workgroups of 64 (a partial last one) match the twin', async () => {
+    const e = await getEngine();
     const r = rng(8);
     const lens = Array.from({ length: 2101 }, () => 1 + Math.floor(r() * 3));
     const { q, d, mask, offsets } = makeCase(2, 3, 8, lens, [1], 9);

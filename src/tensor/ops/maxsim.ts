@@ -76,16 +76,6 @@ function checkK(k: number, N: number, what: string): void {
     );
 }
 
-/**
- * Docs per workgroup. On a CPU adapter (SwiftShader) each workgroup costs ~1 ms to start, so a
- * few workgroups per core each take up to 16 docs (4-7x faster on short docs); a GPU wants
- * thousands of workgroups in flight.
- */
-function docsPerGroup(e: Engine, N: number, B: number): number {
-  const target = e.gpu.info.isFallbackAdapter ? 64 : 2048;
-  return Math.max(1, Math.min(16, Math.floor((N * B) / target)));
-}
-
 /** scores [B, N] = MaxSim; argmax [B, N, Lq] when given. docs is read from element d0 of its binding. */
 function maxsimForwardInto(
   e: Engine,
@@ -98,11 +88,12 @@ function maxsimForwardInto(
   argmax: GPUBuffer | null,
   { B, Lq, dim, N }: MaxsimDims,
 ): void {
-  const G = docsPerGroup(e, N, B);
-  const [x, y] = grid(Math.ceil(N / G), 1);
+  // One thread per (query, doc), 64 per workgroup. Rows are read 4 floats at a time when each
+  // starts on a 16-byte boundary: dim and the chunk's first element d0 multiples of 4.
+  const [x, y] = grid(N, 64);
   e.gpu.dispatch({
     kernel: 'maxsim_forward',
-    constants: { SAVE_ARGMAX: argmax !== null },
+    constants: { SAVE_ARGMAX: argmax !== null, VEC: dim % 4 === 0 && d0 % 4 === 0 },
     buffers: [q, mask, docs, offsets, scores, argmax ?? e.placeholder().buffer],
     uniforms: packUniforms([
       ['u32', B],
@@ -110,7 +101,6 @@ function maxsimForwardInto(
       ['u32', dim],
       ['u32', N],
       ['u32', d0],
-      ['u32', G],
     ]),
     workgroups: [x, y, B],
   });
@@ -433,7 +423,10 @@ export async function maxsimSearch(
         // Bind from an aligned offset at or before the piece; the kernel skips the first d0 floats.
         const startByte = pc.row0 * dim * 4;
         const aligned = Math.floor(startByte / align) * align;
-        const binding: Binding = { buffer: pc.source.buffer, offset: aligned, size: startByte + local[Nc]! * dim * 4 - aligned };
+        // The kernel binds docs as vec4s: the size goes up to whole 16 bytes (the pool's buffers
+        // are sized in 16-byte steps, so this stays inside the buffer).
+        const end = Math.min(pc.source.buffer.size, Math.ceil((startByte + local[Nc]! * dim * 4) / 16) * 16);
+        const binding: Binding = { buffer: pc.source.buffer, offset: aligned, size: end - aligned };
         const scores = e.empty([B, Nc]);
         maxsimForwardInto(e, qc.buffer, mask.buffer, binding, (startByte - aligned) / 4, offsetsT.buffer, scores.buffer, null, {
           B,
