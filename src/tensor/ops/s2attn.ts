@@ -12,7 +12,7 @@
 import { packUniforms } from '../../gpu/device';
 import { MedRankError } from '../../core/errors';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
-import { assertF32, contiguous, grid, sameShape } from './common';
+import { assertF32, contiguous, grid, rowPerThread, sameShape } from './common';
 
 export type S2Shift = 'roll' | 'split' | 'none';
 
@@ -147,14 +147,16 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   // [2, B, H, T]: the forward's logsumexp, then the backward's delta.
   const stats = save ? e.empty([2, B, H, T]) : e.placeholder();
   const out = e.empty([B, H, T, Dh]);
-  const fwd = pickTiles(e, 'forward', DV);
-  e.gpu.dispatch({
-    kernel: 's2attn_forward',
-    constants: { ...fwd, DV, CAUSAL: causal, HAS_MASK: hasMask, SAVE_LSE: save },
-    buffers: [q.buffer, k.buffer, v.buffer, maskBuf, out.buffer, stats.buffer],
-    uniforms,
-    workgroups: [Math.ceil(T / fwd.BQ), H, B],
-  });
+  const buffers = [q.buffer, k.buffer, v.buffer, maskBuf, out.buffer, stats.buffer];
+  const flags = { DV, CAUSAL: causal, HAS_MASK: hasMask, SAVE_LSE: save };
+  // A thread per query row on a software adapter (barriers there are fiber switches), the
+  // flash-style tiles on a GPU; tests force each (setRowLayout).
+  if (rowPerThread(e, B * H * T, Infinity))
+    e.gpu.dispatch({ kernel: 's2attn_rows_forward', constants: flags, buffers, uniforms, workgroups: [Math.ceil(T / 64), H, B] });
+  else {
+    const fwd = pickTiles(e, 'forward', DV);
+    e.gpu.dispatch({ kernel: 's2attn_forward', constants: { ...fwd, ...flags }, buffers, uniforms, workgroups: [Math.ceil(T / fwd.BQ), H, B] });
+  }
 
   e.record('s2attn', [q, k, v], out, (g) => {
     const bwd = pickTiles(e, 'backward', DV);
