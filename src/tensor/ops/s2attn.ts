@@ -151,16 +151,25 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   const flags = { DV, CAUSAL: causal, HAS_MASK: hasMask, SAVE_LSE: save };
   // A thread per query row on a software adapter (barriers there are fiber switches), the
   // flash-style tiles on a GPU; tests force each (setRowLayout).
-  if (rowPerThread(e, B * H * T, Infinity))
+  const perRow = rowPerThread(e, B * H * T, Infinity);
+  if (perRow)
     e.gpu.dispatch({ kernel: 's2attn_rows_forward', constants: flags, buffers, uniforms, workgroups: [Math.ceil(T / 64), H, B] });
   else {
     const fwd = pickTiles(e, 'forward', DV);
-    e.gpu.dispatch({ kernel: 's2attn_forward', constants: { ...fwd, ...flags }, buffers, uniforms, workgroups: [Math.ceil(T / fwd.BQ), H, B] });
+    e.gpu.dispatch({
+      kernel: 's2attn_forward',
+      constants: { ...fwd, ...flags },
+      buffers,
+      uniforms,
+      workgroups: [Math.ceil(T / fwd.BQ), H, B],
+    });
   }
 
   e.record('s2attn', [q, k, v], out, (g) => {
-    const bwd = pickTiles(e, 'backward', DV);
-    const base = { ...bwd, DV, CAUSAL: causal, HAS_MASK: hasMask };
+    // The row kernel (s2attn_rows_backward) goes with the row forward for dq and dk/dv; delta
+    // is a thread per row in s2attn_backward either way.
+    const tiles = pickTiles(e, 'backward', DV);
+    const [rowsQ, rowsK] = perRow ? [64, 64] : [tiles.BQ, tiles.BK]; // query / key rows per workgroup
     const run = (
       mode: number,
       ga: GPUBuffer,
@@ -170,8 +179,16 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
       workgroups: [number, number?, number?],
     ) =>
       e.gpu.dispatch({
-        kernel: 's2attn_backward',
-        constants: { ...base, MODE: mode, ACCUMULATE: acc, ACCUMULATE_DV: accDv },
+        kernel: perRow && mode > 0 ? 's2attn_rows_backward' : 's2attn_backward',
+        constants: {
+          ...(perRow && mode > 0 ? {} : tiles),
+          DV,
+          CAUSAL: causal,
+          HAS_MASK: hasMask,
+          MODE: mode,
+          ACCUMULATE: acc,
+          ACCUMULATE_DV: accDv,
+        },
         label: `s2attn_backward ${['delta', 'dq', 'dkdv'][mode]}`,
         buffers: [q.buffer, k.buffer, v.buffer, maskBuf, g.buffer, stats.buffer, ga, gb],
         uniforms,
@@ -180,7 +197,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
     // delta = rowsum(dout * out) into stats[1]; ga is unused there (bound to a buffer no other
     // binding writes).
     run(0, e.placeholder().buffer, out.buffer, false, false, grid(rows, WG));
-    e.addGrad(q, (dq, acc) => run(1, dq, out.buffer, acc, false, [Math.ceil(T / bwd.BQ), H, B]));
+    e.addGrad(q, (dq, acc) => run(1, dq, out.buffer, acc, false, [Math.ceil(T / rowsQ), H, B]));
     if (k.requiresGrad || v.requiresGrad) {
       const scratch: Tensor[] = [];
       const into = (t: Tensor, fn: (buf: GPUBuffer, acc: boolean) => void) => {
@@ -191,7 +208,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
           fn(s.buffer, false);
         }
       };
-      into(k, (dk, accK) => into(v, (dv, accV) => run(2, dk, dv, accK, accV, [Math.ceil(T / bwd.BK), Hkv, B])));
+      into(k, (dk, accK) => into(v, (dv, accV) => run(2, dk, dv, accK, accV, [Math.ceil(T / rowsK), Hkv, B])));
       for (const s of scratch) s.dispose(); // safe: later uses of the pooled buffer run after this dispatch
     }
   });
