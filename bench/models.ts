@@ -99,7 +99,7 @@ const tokenizerFiles = import.meta.glob('../test/fixtures/models/{tiny-colbert,t
   eager: true,
 }) as Record<string, string>;
 
-function fixtureTokenizer(name: 'tiny-colbert' | 'tiny-llama'): { files: Record<string, string>; vocab: number } {
+export function fixtureTokenizer(name: 'tiny-colbert' | 'tiny-llama'): { files: Record<string, string>; vocab: number } {
   const files: Record<string, string> = {};
   for (const [path, text] of Object.entries(tokenizerFiles)) {
     const m = path.match(/models\/([^/]+)\/(tokenizer[^/]*\.json)$/);
@@ -113,10 +113,10 @@ function fixtureTokenizer(name: 'tiny-colbert' | 'tiny-llama'): { files: Record<
 
 // ---- random checkpoints -----------------------------------------------------------------------
 
-type Weights = Map<string, { shape: number[]; data: Float32Array }>;
+export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
 
 /** Random weights for every spec: norm scales near 1, biases and matrices small (std ~0.03). */
-function randomWeights(specs: Array<{ name: string; shape: number[] }>, seed: number): Weights {
+export function randomWeights(specs: Array<{ name: string; shape: number[] }>, seed: number): Weights {
   const w: Weights = new Map();
   specs.forEach((s, k) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
@@ -130,7 +130,7 @@ function randomWeights(specs: Array<{ name: string; shape: number[] }>, seed: nu
 }
 
 /** A model folder as the app sees a local folder the user picked: config, tokenizer, one safetensors file. */
-function folder(label: string, config: object, tokenizer: Record<string, string>, weights: Weights): ModelFiles {
+export function folder(label: string, config: object, tokenizer: Record<string, string>, weights: Weights): ModelFiles {
   const tensors: Record<string, WritableTensor> = {};
   for (const [name, t] of weights) tensors[name] = { dtype: 'F32', shape: t.shape, data: t.data };
   const st = writeSafetensors(tensors) as Uint8Array<ArrayBuffer>;
@@ -412,7 +412,7 @@ function llamaOnnx(c: LlamaConfig, w: Weights, B: number, T: number, rows: numbe
 // ---- helpers ------------------------------------------------------------------------------------
 
 /** Seeded integers in [lo, hi). */
-function randomInts(n: number, lo: number, hi: number, seed: number): number[] {
+export function randomInts(n: number, lo: number, hi: number, seed: number): number[] {
   return Array.from(randomUniform(n, seed), (u) => lo + Math.min(hi - lo - 1, Math.floor(((u + 1) / 2) * (hi - lo))));
 }
 
@@ -449,7 +449,7 @@ async function medianRuns(run: () => Promise<void>, warmup: number, iters: numbe
  * while on): the kernels with the largest shares, and how many dispatches got a timestamp (a batch
  * times at most 512). Untimed: the rows never include a profiled run.
  */
-async function kernelShares(e: Engine, what: string, run: () => Promise<void>): Promise<string> {
+export async function kernelShares(e: Engine, what: string, run: () => Promise<void>): Promise<string> {
   const timer = e.gpu.timer;
   if (!timer) return `${what}: no kernel shares (the adapter has no timestamp-query).`;
   await timer.collect(); // drop anything left over

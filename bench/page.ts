@@ -37,6 +37,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   maxsim: () => import('./maxsim'),
   models: () => import('./models'),
   peers: () => import('./peers'),
+  'real-shapes': () => import('./real-shapes'),
   s2attn: () => import('./s2attn'),
   step: () => import('./step'),
 };

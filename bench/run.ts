@@ -13,10 +13,11 @@ import { mulberry32 } from '../src/tensor/random';
 import type { IndexBenchInput } from './index-bench';
 import type { PageResult } from './page';
 import type { PeersInput } from './peers';
+import type { RealShapesInput } from './real-shapes';
 import type { TwinResult } from './twin';
 
 // Each has a page module registered in bench/page.ts (bench/NAME.ts; index: bench/index-bench.ts).
-const BENCHES = ['eval', 'index', 'index-scale', 'matmul', 'maxsim', 'models', 'peers', 's2attn', 'step'];
+const BENCHES = ['eval', 'index', 'index-scale', 'matmul', 'maxsim', 'models', 'peers', 'real-shapes', 's2attn', 'step'];
 /** Benches that run from Node, not in a page; each returns the result with its browser version. */
 const NODE_BENCHES: Record<string, () => Promise<TwinResult>> = { twin: async () => (await import('./twin')).run() };
 /** Benches that need data from Node: made here, handed to the page through window.__benchInput. */
@@ -25,6 +26,7 @@ const INPUTS: Record<string, () => Promise<unknown>> = {
   'index-scale': indexScaleInput,
   peers: async () => peersInput(),
   eval: async () => ({ questions: Number(process.env.BENCH_EVAL_Q ?? 32) }),
+  'real-shapes': async () => realShapesInput(),
 };
 const PAGE_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MIN ?? 15) * 60_000; // BENCH_TIMEOUT_MIN: a longer run
 
@@ -86,6 +88,18 @@ async function indexInput(
     subsets,
     questions: questions.map((q) => ({ id: q.id, question: q.question, goldDocIds: q.goldDocIds })),
     notes,
+  };
+}
+
+/** The real-shapes bench's options: BENCH_REAL_T, _STEPS, _DTYPES (f32,f16), _MODELS (colbert,smollm); unset: the issue's. */
+function realShapesInput(): RealShapesInput {
+  const env = process.env;
+  const num = (k: string) => (env[k] ? Number(env[k]) : undefined);
+  return {
+    T: num('BENCH_REAL_T'),
+    steps: num('BENCH_REAL_STEPS'),
+    dtypes: env.BENCH_REAL_DTYPES?.split(',') as RealShapesInput['dtypes'],
+    models: env.BENCH_REAL_MODELS?.split(','),
   };
 }
 
