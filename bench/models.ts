@@ -694,19 +694,39 @@ async function prefillRows(gen: Generator, weights: Weights, tokVocab: number, r
   e.gpu.pool.trim();
 }
 
-async function trainRows(gen: Generator, tokVocab: number, rows: BenchRow[], notes: string[]): Promise<void> {
-  const e = gen.model.engine;
+/**
+ * Runs `body` with LoRA (LORA) on the generator and its RMSNorm weights training, as JMLR trains,
+ * under one AdamW; afterwards the adapters and the optimizer are freed and the model is as loaded.
+ */
+export async function withLora<R>(
+  gen: Generator,
+  body: (opt: AdamW, info: { trainable: number; adapters: number; norms: number }) => Promise<R>,
+): Promise<R> {
   const m = gen.model;
   const adapters = m.addLora(LORA, 5);
-  const norms = m.weights.setTrainable((n) => n.endsWith('norm.weight')); // LoRA + norms, as JMLR trains
+  const norms = m.weights.setTrainable((n) => n.endsWith('norm.weight'));
   const params = [...adapters.flatMap((a) => [a.A, a.B]), ...norms];
-  const opt = new AdamW(e, params, { lr: 1e-4, weightDecay: 0, maxGradNorm: 1 });
-  const trainable = params.reduce((a, p) => a + p.size, 0);
-  notes.push(
-    `lora-step trains ${trainable} parameters (${adapters.length} LoRA adapters of r = ${LORA.r} + ${norms.length} RMSNorm weights).`,
-  );
-  let seed = 100;
+  const opt = new AdamW(m.engine, params, { lr: 1e-4, weightDecay: 0, maxGradNorm: 1 });
   try {
+    const trainable = params.reduce((a, p) => a + p.size, 0);
+    return await body(opt, { trainable, adapters: adapters.length, norms: norms.length });
+  } finally {
+    opt.dispose();
+    for (const a of adapters) {
+      a.A.dispose();
+      a.B.dispose();
+    }
+    for (const l of m.linears()) l.lora = null;
+  }
+}
+
+async function trainRows(gen: Generator, tokVocab: number, rows: BenchRow[], notes: string[]): Promise<void> {
+  const e = gen.model.engine;
+  await withLora(gen, async (opt, info) => {
+    notes.push(
+      `lora-step trains ${info.trainable} parameters (${info.adapters} LoRA adapters of r = ${LORA.r} + ${info.norms} RMSNorm weights).`,
+    );
+    let seed = 100;
     for (const T of TRAIN_T) {
       const ex = examples(1, T, tokVocab, 31 + T);
       const byMode = new Map<string, number>();
@@ -777,14 +797,7 @@ async function trainRows(gen: Generator, tokVocab: number, rows: BenchRow[], not
         );
       }
     }
-  } finally {
-    opt.dispose();
-    for (const a of adapters) {
-      a.A.dispose();
-      a.B.dispose();
-    }
-    for (const l of m.linears()) l.lora = null;
-  }
+  });
 }
 
 // ---- page ----------------------------------------------------------------------------------------

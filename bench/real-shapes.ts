@@ -21,10 +21,9 @@ import { loadGenerator, loadRetriever, memoryPlanFor, readModelFolder } from '..
 import { ForwardContext } from '../src/models/lora';
 import type { FrozenDtype } from '../src/models/weights';
 import { embedding } from '../src/tensor';
-import { AdamW } from '../src/tensor/optim/adamw';
 import { Engine } from '../src/tensor/tensor';
 import { adapterOf, errorMessage, measure, round } from './common';
-import { fixtureTokenizer, folder, kernelShares, randomInts, randomWeights } from './models';
+import { fixtureTokenizer, folder, kernelShares, randomInts, randomWeights, withLora } from './models';
 import type { BenchRow, PageResult } from './page';
 
 const log = (msg: string) => console.log(`[bench real-shapes] ${msg}`);
@@ -77,7 +76,6 @@ const SMOLLM = {
 
 const ENC = { B: 1, T: 128 };
 const PREFILL = { B: 1, T: 128, answer: 16 };
-const LORA = { r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
 const ONCE = { warmup: 1, maxIters: 1 };
 const MB = 1024 ** 2;
 
@@ -183,65 +181,55 @@ async function smollmRows(
       log(`smollm ${dtype} prefill failed: ${errorMessage(err)}`);
     }
 
-    const m = gen.model;
-    const adapters = m.addLora(LORA, 5);
-    const norms = m.weights.setTrainable(isNorm);
-    const params = [...adapters.flatMap((a) => [a.A, a.B]), ...norms];
-    const opt = new AdamW(e, params, { lr: 1e-4, weightDecay: 0, maxGradNorm: 1 });
-    try {
-      const ex = [example(T, 31)];
-      const times: number[] = [];
-      let loss = NaN;
-      let peak = 0;
-      for (let s = 0; s < steps; s++) {
-        const t1 = performance.now();
-        const l = e.scope(() => {
-          const out = gen.meanAnswerLoss(ex, {
-            ctx: new ForwardContext(true, 100 + s),
-            attention: { ratio: 0.25, shift: 'roll' },
+    await withLora(gen, async (opt, info) => {
+      try {
+        const ex = [example(T, 31)];
+        const times: number[] = [];
+        let loss = NaN;
+        let peak = 0;
+        for (let s = 0; s < steps; s++) {
+          const t1 = performance.now();
+          const l = e.scope(() => {
+            const out = gen.meanAnswerLoss(ex, {
+              ctx: new ForwardContext(true, 100 + s),
+              attention: { ratio: 0.25, shift: 'roll' },
+            });
+            e.backward(out);
+            peak = Math.max(peak, e.gpu.pool.inUseBytes - before);
+            opt.step();
+            opt.zeroGrad();
+            return out;
           });
-          e.backward(out);
-          peak = Math.max(peak, e.gpu.pool.inUseBytes - before);
-          opt.step();
-          opt.zeroGrad();
-          return out;
+          loss = await l.item();
+          l.dispose();
+          times.push(performance.now() - t1);
+          log(`smollm ${dtype} lora-step T=${T} step ${s + 1}: ${times[s]!.toFixed(0)} ms, loss ${loss.toFixed(4)}`);
+        }
+        const timed = times.length > 1 ? times.slice(1) : times;
+        const ms = timed.reduce((a, b) => a + b, 0) / timed.length;
+        rows.push({
+          ...base,
+          op: 'lora-step',
+          B: 1,
+          T,
+          attention: 's2attn-r0.25',
+          trainableParams: info.trainable,
+          peakBytes: peak,
+          poolTotalBytes: e.gpu.pool.totalBytes,
+          firstMs: round(times[0]!, 0),
+          ms: round(ms, 0),
+          iterations: timed.length,
+          tokensPerSec: round(T / (ms / 1000), 2),
+          loss: round(loss, 4),
         });
-        loss = await l.item();
-        l.dispose();
-        times.push(performance.now() - t1);
-        log(`smollm ${dtype} lora-step T=${T} step ${s + 1}: ${times[s]!.toFixed(0)} ms, loss ${loss.toFixed(4)}`);
+        if (dtype === 'f32')
+          notes.push(`SmolLM2-135M LoRA step T=${T} f32 steps (ms): ${times.map((t) => t.toFixed(0)).join(', ')}.`);
+      } catch (err) {
+        rows.push({ ...base, op: 'lora-step', T, error: errorMessage(err) });
+        log(`smollm ${dtype} lora-step failed: ${errorMessage(err)}`);
+        e.clearTape();
       }
-      const timed = times.length > 1 ? times.slice(1) : times;
-      const ms = timed.reduce((a, b) => a + b, 0) / timed.length;
-      rows.push({
-        ...base,
-        op: 'lora-step',
-        B: 1,
-        T,
-        attention: 's2attn-r0.25',
-        trainableParams: params.reduce((a, p) => a + p.size, 0),
-        peakBytes: peak,
-        poolTotalBytes: e.gpu.pool.totalBytes,
-        firstMs: round(times[0]!, 0),
-        ms: round(ms, 0),
-        iterations: timed.length,
-        tokensPerSec: round(T / (ms / 1000), 2),
-        loss: round(loss, 4),
-      });
-      if (dtype === 'f32')
-        notes.push(`SmolLM2-135M LoRA step T=${T} f32 steps (ms): ${times.map((t) => t.toFixed(0)).join(', ')}.`);
-    } catch (err) {
-      rows.push({ ...base, op: 'lora-step', T, error: errorMessage(err) });
-      log(`smollm ${dtype} lora-step failed: ${errorMessage(err)}`);
-      e.clearTape();
-    } finally {
-      opt.dispose();
-      for (const a of adapters) {
-        a.A.dispose();
-        a.B.dispose();
-      }
-      for (const l of m.linears()) l.lora = null;
-    }
+    });
   } finally {
     gen.model.weights.dispose();
     e.gpu.pool.trim();
