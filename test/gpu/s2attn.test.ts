@@ -3,7 +3,7 @@
 // roll variant's leak versus 'split', gradient accumulation, smaller tiles, and shape errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setRowLayout } from '../../src/tensor/ops/common';
-import { s2attn, type S2AttnOptions, type S2Shift } from '../../src/tensor/ops/s2attn';
+import { attentionPath, s2attn, setAttentionPath, type S2AttnOptions, type S2Shift } from '../../src/tensor/ops/s2attn';
 import { s2attnBackwardCpu, s2attnForwardCpu, type S2AttnCpuOptions } from '../../src/tensor/cpu/s2attn';
 import { cpu } from '../../src/tensor/cpu/types';
 import { SELFTEST_CASES, runCase } from '../../src/tensor/selftest';
@@ -98,12 +98,22 @@ const cases: Case[] = [
   { H: 3, Hkv: 1, T: 16, Dh: 12, ratio: 1 / 2, shift: 'roll', scale: 0.7 },
 ];
 
-// Both forward kernels: 'workgroup' = the flash-style tiles (s2attn_forward), 'thread' = a thread
-// per query row (s2attn_rows_forward, the software adapter's default).
-for (const layout of ['workgroup', 'thread'] as const) {
+// Every path: 'workgroup' = the flash-style tiles (s2attn_forward), 'thread' = a thread per query
+// row (s2attn_rows_forward), 'scores' = materialised scores through matmul and attnProbs (the
+// software adapter's default for full attention; grouped and shifted cases still take the rows).
+type Path = 'workgroup' | 'thread' | 'scores';
+function usePath(path: Path): void {
+  setAttentionPath(path === 'scores' ? 'scores' : 'fused');
+  setRowLayout(path === 'scores' ? 'auto' : path);
+}
+function autoPaths(): void {
+  setAttentionPath('auto');
+  setRowLayout('auto');
+}
+for (const layout of ['workgroup', 'thread', 'scores'] as const) {
   describe(`s2attn vs the CPU twin (forward: ${layout})`, () => {
-    beforeAll(() => void setRowLayout(layout));
-    afterAll(() => void setRowLayout('auto'));
+    beforeAll(() => usePath(layout));
+    afterAll(autoPaths);
     for (const c of cases)
       it(`${label(c)}: forward and dq/dk/dv`, async () => {
         await checkCase(await getEngine(), c);
@@ -136,8 +146,8 @@ for (const layout of ['workgroup', 'thread'] as const) {
   });
 
   describe(`s2attn: gradients and variants (forward: ${layout})`, () => {
-    beforeAll(() => void setRowLayout(layout));
-    afterAll(() => void setRowLayout('auto'));
+    beforeAll(() => usePath(layout));
+    afterAll(autoPaths);
     it('finite-difference gradcheck (T 8, G 4, roll, GQA Hkv 1; and split with a mask)', async () => {
       const e = await getEngine();
       const inputs = [
@@ -149,6 +159,20 @@ for (const layout of ['workgroup', 'thread'] as const) {
       const mask = e.tensor([1, 1, 0, 1, 1, 1, 1, 0], [1, 8]);
       await gradcheck(e, ([q, k, v]) => s2attn(q!, k!, v!, { ratio: 1 / 2, shift: 'split', keyMask: mask }), inputs, {
         label: 's2attn split masked',
+      });
+    });
+
+    it('finite-difference gradcheck of full attention (causal GQA; bidirectional with a key mask)', async () => {
+      const e = await getEngine();
+      const inputs = [
+        { data: randn(2 * 2 * 6 * 4, 44), shape: [2, 2, 6, 4] },
+        { data: randn(2 * 6 * 4, 45), shape: [2, 1, 6, 4] },
+        { data: randn(2 * 6 * 4, 46), shape: [2, 1, 6, 4] },
+      ];
+      await gradcheck(e, ([q, k, v]) => s2attn(q!, k!, v!, { ratio: 1 }), inputs, { label: 's2attn full causal' });
+      const mask = e.tensor([1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0], [2, 6]);
+      await gradcheck(e, ([q, k, v]) => s2attn(q!, k!, v!, { ratio: 1, causal: false, keyMask: mask, scale: 0.3 }), inputs, {
+        label: 's2attn full bidirectional masked',
       });
     });
 
@@ -272,6 +296,22 @@ for (const layout of ['workgroup', 'thread'] as const) {
 }
 
 describe('s2attn: shape errors', () => {
+  it('attentionPath: scores only for full attention that fits, by default only on a software adapter', async () => {
+    const e = await getEngine();
+    try {
+      setAttentionPath('scores');
+      expect(attentionPath(e, 8, 4, 128, 128)).toBe('scores');
+      expect(attentionPath(e, 8, 4, 128, 32), 'grouped or shifted: the fused kernels').toBe('fused');
+      expect(attentionPath(e, 1, 16, 2048, 2048), '256 MiB of scores: over SCORES_MAX_BYTES').toBe('fused');
+      setAttentionPath('fused');
+      expect(attentionPath(e, 8, 4, 128, 128)).toBe('fused');
+      setAttentionPath('auto');
+      expect(attentionPath(e, 8, 4, 128, 128)).toBe(e.gpu.info.isFallbackAdapter ? 'scores' : 'fused');
+    } finally {
+      setAttentionPath('auto');
+    }
+  });
+
   it('names the shapes and what to do', async () => {
     const e = await getEngine();
     const t = (s: number[]) => e.zeros(s);

@@ -8,11 +8,16 @@
 // causal: false plus a keyMask [B, T] gives a padded bidirectional encoder (BERT). The kernels
 // (s2attn_forward / s2attn_backward) never hold a T x T or G x G matrix in global memory; the
 // forward saves the per-row logsumexp for the backward when it records a tape node.
+// Full attention on a software adapter takes the scores path instead: Q K^T, attnProbs and P V
+// as batched matmuls with their tape gradients, since the register-tiled matmul runs ~20x more
+// multiply-adds per second there than the per-row kernels (attentionPath says which, and when).
 
 import { packUniforms } from '../../gpu/device';
 import { MedRankError } from '../../core/errors';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
+import { attnProbs } from './attn-probs';
 import { assertF32, contiguous, grid, rowPerThread, sameShape } from './common';
+import { matmul } from './matmul';
 
 export type S2Shift = 'roll' | 'split' | 'none';
 
@@ -55,6 +60,52 @@ function pickTiles(e: Engine, kind: 'forward' | 'backward', dv: number): { BQ: n
   if (invocations < WG) throw new MedRankError(`s2attn needs ${WG} invocations per workgroup; this device allows ${invocations}`);
   for (const [BQ, BK] of TILES) if (s2attnWorkgroupBytes[kind](BQ, BK, dv) <= limit) return { BQ, BK };
   throw new MedRankError(`s2attn ${kind}: head dim ${dv * 4} needs more workgroup memory than this device's ${limit} bytes`);
+}
+
+/** 'fused': the s2attn kernels; 'scores': materialised scores; 'auto' picks (attentionPath). */
+export type AttentionPathSetting = 'auto' | 'fused' | 'scores';
+let pathSetting: AttentionPathSetting = 'auto';
+
+/** Force one attention path where both apply (tests cover each); returns the previous setting. */
+export function setAttentionPath(p: AttentionPathSetting): AttentionPathSetting {
+  const prev = pathSetting;
+  pathSetting = p;
+  return prev;
+}
+
+/** Largest score matrix the scores path materialises (it holds it and the probabilities, twice in backward). */
+export const SCORES_MAX_BYTES = 32 * 1024 ** 2;
+
+/**
+ * Which path attention of this shape takes. 'scores' only for full attention (one group, nothing
+ * shifted) whose [B, H, T, T] scores fit SCORES_MAX_BYTES and the binding limit; by default only
+ * on a software adapter, where barriers and per-row loops cost most (a GPU keeps the flash tiles,
+ * which never hold T x T in memory).
+ */
+export function attentionPath(e: Engine, B: number, H: number, T: number, G: number): 'fused' | 'scores' {
+  if (G !== T || pathSetting === 'fused') return 'fused';
+  const bytes = B * H * T * T * 4;
+  if (bytes > Math.min(SCORES_MAX_BYTES, e.gpu.info.limits.maxStorageBufferBindingSize ?? 134217728)) return 'fused';
+  return pathSetting === 'scores' || e.gpu.info.isFallbackAdapter ? 'scores' : 'fused';
+}
+
+/**
+ * Full attention through materialised scores: q as [B * Hkv, g * T, Dh] (the g = H / Hkv query
+ * heads of a kv head are adjacent), S = scale * q k^T, P = attnProbs(S), out = P v; each op
+ * records its own tape node, so gradients come from their backward kernels.
+ */
+function scoresAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: { B: number; H: number; Hkv: number; T: number; Dh: number; causal: boolean; scale: number; mask?: Tensor },
+): Tensor {
+  const { B, H, Hkv, T, Dh } = o;
+  const rows = [B * Hkv, (H / Hkv) * T, Dh];
+  const kv = [B * Hkv, T, Dh];
+  const s = matmul(q.reshape(rows), k.reshape(kv), { transB: true, alpha: o.scale });
+  const p = attnProbs(s, { causal: o.causal, rowsPerBatch: H * T, keyMask: o.mask });
+  return matmul(p, v.reshape(kv)).reshape([B, H, T, Dh]);
 }
 
 /** G and the effective shift for T and the options; throws a ShapeError naming what T needs. */
@@ -123,6 +174,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   k = contiguous(k);
   v = contiguous(v);
   if (B * H * T === 0) return e.zeros([B, H, T, Dh]);
+  if (attentionPath(e, B, H, T, G) === 'scores') return scoresAttention(q, k, v, { B, H, Hkv, T, Dh, causal, scale, mask });
 
   const DV = Dh / 4;
   const rows = B * H * T;
