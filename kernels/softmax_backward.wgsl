@@ -3,11 +3,13 @@
 //   LOG:     dx = g - exp(y) * sum_{unmasked j} g_j, and 0 on masked entries
 // R = rows, L = row length. The mask (LOG only; broadcast over leading dims as in the forward)
 // is needed because masked log-probs are a constant -1e30 that takes no gradient.
-// One workgroup per row; strided loops; 2D grid when R > 65535. ACCUMULATE adds into dx.
+// One workgroup per row; strided loops; 2D grid when R > 65535. Or, with ROW_PER_THREAD, one
+// thread per row and no barriers. ACCUMULATE adds into dx.
 
 override LOG: bool = false;
 override HAS_MASK: bool = false;
 override ACCUMULATE: bool = false;
+override ROW_PER_THREAD: bool = false;
 
 struct Params {
   R: u32, L: u32, rank: u32, _pad: u32,
@@ -42,9 +44,39 @@ fn kept(mbase: u32, j: u32) -> bool {
   return !(LOG && HAS_MASK) || mask[mbase + j] != 0.0;
 }
 
+fn backwardRow(row: u32) {
+  let base = row * p.L;
+  var mbase = 0u;
+  if (LOG && HAS_MASK) { mbase = maskRowBase(row); }
+  var total = 0.0;
+  for (var j = 0u; j < p.L; j++) {
+    if (LOG) {
+      if (kept(mbase, j)) { total += g[base + j]; }
+    } else {
+      total += g[base + j] * y[base + j];
+    }
+  }
+  for (var j = 0u; j < p.L; j++) {
+    let i = base + j;
+    var v: f32;
+    if (LOG) {
+      v = select(0.0, g[i] - exp(y[i]) * total, kept(mbase, j));
+    } else {
+      v = y[i] * (g[i] - total);
+    }
+    if (ACCUMULATE) { v += dx[i]; }
+    dx[i] = v;
+  }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
+  if (ROW_PER_THREAD) {
+    let r = (wg.x + wg.y * nw.x) * WG + tid;
+    if (r < p.R) { backwardRow(r); }
+    return;
+  }
   let row = wg.x + wg.y * nw.x;
   if (row >= p.R) { return; }  // uniform per workgroup
   let base = row * p.L;

@@ -6,10 +6,12 @@
 // 0 * y and differences stay finite downstream); a fully masked row is all 0 (LOG: all -1e30).
 // The mask is [..., L] broadcast over x's leading dims: its row for x's row r is found from
 // the leading shape `lead` (rank <= 8) and the mask's row strides `mstride` (0 on broadcast dims).
-// One workgroup per row; strided loops for rows longer than 256; 2D grid when R > 65535.
+// One workgroup per row; strided loops for rows longer than 256; 2D grid when R > 65535. Or, with
+// ROW_PER_THREAD, one thread per row and no barriers (many rows on a software adapter).
 
 override LOG: bool = false;
 override HAS_MASK: bool = false;
+override ROW_PER_THREAD: bool = false;
 
 struct Params {
   R: u32, L: u32, rank: u32, _pad: u32,
@@ -41,9 +43,42 @@ fn maskRowBase(row: u32) -> u32 {
   return mrow * p.L;
 }
 
+fn kept(mbase: u32, j: u32) -> bool {
+  return !HAS_MASK || mask[mbase + j] != 0.0;
+}
+
+fn softmaxRow(row: u32) {
+  let base = row * p.L;
+  var mbase = 0u;
+  if (HAS_MASK) { mbase = maskRowBase(row); }
+  var m = NEG_INF;
+  for (var j = 0u; j < p.L; j++) {
+    if (kept(mbase, j)) { m = max(m, x[base + j]); }
+  }
+  var total = 0.0;
+  for (var j = 0u; j < p.L; j++) {
+    if (kept(mbase, j)) { total += exp(x[base + j] - m); }
+  }
+  let logTotal = log(total);
+  for (var j = 0u; j < p.L; j++) {
+    var v: f32;
+    if (LOG) {
+      v = select(MASKED_LOG, x[base + j] - m - logTotal, kept(mbase, j));
+    } else {
+      v = select(0.0, exp(x[base + j] - m) / total, kept(mbase, j));
+    }
+    y[base + j] = v;
+  }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
+  if (ROW_PER_THREAD) {
+    let r = (wg.x + wg.y * nw.x) * WG + tid;
+    if (r < p.R) { softmaxRow(r); }
+    return;
+  }
   let row = wg.x + wg.y * nw.x;
   if (row >= p.R) { return; }  // uniform per workgroup
   let base = row * p.L;

@@ -7,7 +7,7 @@
 
 import { packUniforms } from '../../gpu/device';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
-import { assertF32, contiguous, grid } from './common';
+import { assertF32, contiguous, rowPerThread, rowWorkgroups } from './common';
 
 /** What logSoftmax writes for masked entries (exp of it is exactly 0). */
 export const MASKED_LOG_PROB = -1e30;
@@ -61,15 +61,18 @@ function softmaxImpl(log: boolean, x: Tensor, mask?: Tensor): Tensor {
   const uniforms = packUniforms([['u32', R], ['u32', L], ['u32', x.rank - 1], ['u32', 0], ...layout]);
   const hasMask = m !== undefined;
   const y = e.empty(x.shape);
+  const perThread = rowPerThread(e, R, L);
   e.gpu.dispatch({
     kernel: 'softmax_forward',
-    constants: { LOG: log, HAS_MASK: hasMask },
+    constants: { LOG: log, HAS_MASK: hasMask, ROW_PER_THREAD: perThread },
     buffers: [x.buffer, m?.buffer ?? x.buffer, y.buffer],
     uniforms,
-    workgroups: grid(R, 1),
+    workgroups: rowWorkgroups(R, perThread),
   });
   e.record(what, [x], y, (g) => {
-    e.addGrad(x, (dst, acc) => softmaxBackwardInto(e, log, y.buffer, g.buffer, m?.buffer ?? null, dst, R, acc, uniforms));
+    e.addGrad(x, (dst, acc) =>
+      softmaxBackwardInto(e, log, y.buffer, g.buffer, m?.buffer ?? null, dst, R, acc, uniforms, perThread),
+    );
   });
   return y;
 }
@@ -84,13 +87,14 @@ function softmaxBackwardInto(
   rows: number,
   accumulate: boolean,
   uniforms: ArrayBuffer,
+  perThread: boolean,
 ): void {
   e.gpu.dispatch({
     kernel: 'softmax_backward',
-    constants: { LOG: log, HAS_MASK: mask !== null, ACCUMULATE: accumulate },
+    constants: { LOG: log, HAS_MASK: mask !== null, ACCUMULATE: accumulate, ROW_PER_THREAD: perThread },
     buffers: [y, g, mask ?? y, dx],
     uniforms,
-    workgroups: grid(rows, 1),
+    workgroups: rowWorkgroups(rows, perThread),
   });
 }
 
