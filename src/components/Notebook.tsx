@@ -237,7 +237,7 @@ function SetupButton({ gpuReady }: { gpuReady: boolean }) {
         const roles = ['retriever', 'generator'] as const;
         const sources = roles.map((r) => modelSource(r, models[r]));
         if (sources.some((x) => !x)) throw new Error('a model comes from a local folder: pick it again in the Models cell');
-        await Promise.all(roles.map((r, i) => s.loadModel(r, sources[i]!)));
+        await Promise.all(roles.map((r, i) => s.loadModel(r, sources[i]!, models[r].frozenDtype)));
         const m = useStore.getState().models;
         if (m.retriever.status !== 'ready' || m.generator.status !== 'ready')
           throw new Error(m.retriever.error ?? m.generator.error ?? 'the models did not load');

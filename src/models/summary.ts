@@ -19,7 +19,9 @@ export interface ModelSummary {
   kvHeads: number;
   vocab: number;
   params: number;
-  /** Bytes if every weight trained with AdamW: weights, gradients, optimizer state. */
+  /** 'f16': the frozen matrices are stored as packed halves (loaded with half-size frozen weights). */
+  weightsDtype: 'f32' | 'f16';
+  /** Bytes of the weights as stored; then what training every weight with AdamW would add (f32 gradients and two moments). */
   memory: { paramBytes: number; gradBytes: number; optimizerBytes: number };
   loadMs: number;
 }
@@ -52,7 +54,8 @@ function summaryOf(
     label,
     ...arch,
     params,
-    memory: { paramBytes: params * 4, gradBytes: params * 4, optimizerBytes: params * 8 },
+    weightsDtype: weights.hasPacked ? 'f16' : 'f32',
+    memory: { paramBytes: weights.bytes, gradBytes: params * 4, optimizerBytes: params * 8 },
     loadMs,
   };
 }

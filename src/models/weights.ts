@@ -129,6 +129,11 @@ export class Weights {
     return joined(await Promise.all(parts.map((t) => (t.grad ? t.grad.read() : new Float32Array(t.size)))));
   }
 
+  /** Whether any weight is stored as packed f16 (loaded with frozenDtype 'f16'). */
+  get hasPacked(): boolean {
+    return this.names().some((n) => this.rows(n)[0]!.dtype === 'f16');
+  }
+
   /** GPU bytes of every weight as stored (packed ones at 2 bytes per value), before the pool's rounding. */
   get bytes(): number {
     let b = 0;

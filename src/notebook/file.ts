@@ -91,6 +91,8 @@ export const FILE_MIGRATIONS: FileMigration[] = [
     withField(file, 'runs', (runs) =>
       Array.isArray(runs) ? runs.map((r) => (isRecord(r) ? withField(r, 'records', addScoreAfter) : r)) : runs,
     ),
+  // 3 -> 4: a model reference may carry frozenDtype (half-size frozen weights); a version 3 file has none (f32).
+  (file) => file,
 ];
 
 /** The results file's version steps (RESULTS_FILE_VERSION is their length + 1). */

@@ -40,7 +40,7 @@ export type { EvalEntry, EvalResult, PerQuestionResult, RunCheckpoint, RunStart,
  * Version of the notebook file format (export/import). 2: a run may carry `imported`. 3: every
  * candidate has `scoreAfter` (null in the files before it).
  */
-export const NOTEBOOK_FILE_VERSION = 3;
+export const NOTEBOOK_FILE_VERSION = 4;
 /** The `format` field of a notebook file. */
 export const NOTEBOOK_FILE_FORMAT = 'medrank-notebook';
 
@@ -79,21 +79,25 @@ const kind = <const K extends string>(k: K) => S.literal([k]);
 export const CELL_KINDS = ['markdown', 'data', 'models', 'index', 'train', 'evaluate', 'inspect', 'compare'] as const;
 export type CellKind = (typeof CELL_KINDS)[number];
 
-/** Where a model comes from, as a notebook remembers it (a local folder is remembered by name only). */
+/** How a model's frozen matrices were stored on load: 'f16' halves them (absent: f32). */
+const FROZEN_DTYPE = S.optional(S.literal(['f32', 'f16'] as const));
+
+/** Where a model comes from, as a notebook remembers it (a local folder is remembered by name only), and how it was stored. */
 export const MODEL_REF = S.tagged(
   'kind',
   {
-    demo: S.object({ kind: kind('demo') }, 'a demo model'),
+    demo: S.object({ kind: kind('demo'), frozenDtype: FROZEN_DTYPE }, 'a demo model'),
     hub: S.object(
       {
         kind: kind('hub'),
         repo: S.str({ max: 200, pattern: /^[\w.-]+(\/[\w.-]+)?$/, hint: 'a Hugging Face repo like "owner/name"' }),
         revision: S.optional(ID),
+        frozenDtype: FROZEN_DTYPE,
       },
       'a hub model',
     ),
-    url: S.object({ kind: kind('url'), url: HTTP_URL }, 'a model URL'),
-    folder: S.object({ kind: kind('folder'), label: S.str({ max: 1000 }) }, 'a model folder'),
+    url: S.object({ kind: kind('url'), url: HTTP_URL, frozenDtype: FROZEN_DTYPE }, 'a model URL'),
+    folder: S.object({ kind: kind('folder'), label: S.str({ max: 1000 }), frozenDtype: FROZEN_DTYPE }, 'a model folder'),
   },
   'a model reference (a JSON object)',
 );

@@ -2,7 +2,7 @@
 // a short summary of each, and a quick try (generate text; score documents) to see they work.
 
 import type { StateCreator } from 'zustand';
-import type { GenerateResult, ModelRole, ModelSourceSpec, ModelSummary, RetrieveResult } from '../worker/protocol';
+import type { FrozenDtype, GenerateResult, ModelRole, ModelSourceSpec, ModelSummary, RetrieveResult } from '../worker/protocol';
 import type { ModelRef } from '../notebook/schema';
 import { engineClient, failureCode, type FailureCode } from './engine';
 import type { AppState } from './index';
@@ -25,7 +25,8 @@ export interface ModelsSlice {
     busy: boolean;
     tryError: string | null;
   };
-  loadModel: (role: ModelRole, source: ModelSourceSpec) => Promise<void>;
+  /** Load a model; frozenDtype 'f16' stores its frozen matrices as packed halves (half the memory; trains through LoRA). */
+  loadModel: (role: ModelRole, source: ModelSourceSpec, frozenDtype?: FrozenDtype) => Promise<void>;
   /** Stop the download or read of `role` under way (the model loaded before stays). */
   stopModel: (role: ModelRole) => void;
   tryGenerate: (prompt: string, maxNewTokens?: number) => Promise<void>;
@@ -53,8 +54,13 @@ export function modelSource(role: ModelRole, ref: ModelRef): ModelSourceSpec | n
   }
 }
 
-/** How the notebook remembers a model source (a local folder by its name; the demo by name). */
-export function modelRef(source: ModelSourceSpec): ModelRef {
+/** How the notebook remembers a model source (a local folder by its name; the demo by name) and its storage ('f16' only when chosen). */
+export function modelRef(source: ModelSourceSpec, frozenDtype: FrozenDtype = 'f32'): ModelRef {
+  const ref = sourceRef(source);
+  return frozenDtype === 'f16' ? { ...ref, frozenDtype } : ref;
+}
+
+function sourceRef(source: ModelSourceSpec): ModelRef {
   switch (source.kind) {
     case 'hub':
       return { kind: 'hub', repo: source.repo, ...(source.revision ? { revision: source.revision } : {}) };
@@ -85,12 +91,12 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
   const aborts: Partial<Record<ModelRole, AbortController>> = {};
   return {
     models: { retriever: EMPTY, generator: EMPTY, generated: null, retrieved: null, busy: false, tryError: null },
-    loadModel: async (role, source) => {
+    loadModel: async (role, source, frozenDtype = 'f32') => {
       if (get().models[role].status === 'loading') return;
       patch(role, { status: 'loading', progress: null, error: null, errorCode: null, errorClass: null });
       try {
         const summary = await engineClient().loadModel(
-          { role, source },
+          { role, source, frozenDtype },
           { onProgress: (p) => patch(role, { progress: p }), signal: (aborts[role] = new AbortController()).signal },
         );
         patch(role, { status: 'ready', summary });
@@ -104,7 +110,7 @@ export const createModelsSlice: StateCreator<AppState, [], [], ModelsSlice> = (s
               : s.data,
         }));
         if (role === 'retriever') get().clearTexts('maxsim'); // token matches were the old retriever's
-        get().rememberModel(role, modelRef(source));
+        get().rememberModel(role, modelRef(source, frozenDtype));
       } catch (err) {
         const e = err as Error & { errorClass?: string };
         // A failed load keeps the previous model (the worker swaps only on success).

@@ -60,6 +60,20 @@ export function trainerProblem(c: TrainConfig, trainQuestions: number, maxPositi
   return contextBudgetProblem(c.topM, c.docMaxTokens, maxPositions) ?? '';
 }
 
+/**
+ * What a run would ask to train of weights loaded as half-size frozen f16 (packed ones cannot
+ * train: weights.ts): '' when nothing, else what to change. `packed` says which models hold them;
+ * their norms, the retriever's projection and LoRA adapters are f32 either way.
+ */
+export function frozenWeightsProblem(c: TrainConfig, packed: { retriever: boolean; generator: boolean }): string {
+  const reload = (role: string) => `or reload the ${role} without half-size frozen weights (f32)`;
+  if (packed.retriever && c.schedule !== 'frozen-retriever' && c.retrieverTraining === 'full')
+    return `the retriever was loaded with half-size frozen weights (f16), which cannot train in full: set retriever training to 'projection' or 'lora', ${reload('retriever')}`;
+  if (packed.generator && c.schedule !== 'retriever-only' && c.generatorEmbeddings)
+    return `the generator was loaded with half-size frozen weights (f16), so its embeddings cannot train: turn off generator embeddings, ${reload('generator')}`;
+  return '';
+}
+
 export class Trainer {
   readonly e: Engine;
   readonly prompts: PromptBuilder;

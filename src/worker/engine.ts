@@ -22,7 +22,7 @@ import { PromptBuilder } from '../training/prompts';
 import { ModelNotLoadedError, ResumeRefusedError, TrainingNotReadyError } from './errors';
 import { Baseline } from '../models/baseline';
 import type { RunStart } from '../training/records';
-import { trainerProblem } from '../training/step';
+import { frozenWeightsProblem, trainerProblem } from '../training/step';
 import { checkpointConfigDiff, runTraining, splitOf, type RunResult } from '../training/run';
 import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
@@ -159,16 +159,25 @@ export class GpuEngine implements EngineApi {
     );
   }
 
-  async loadModel({ role, source }: Payloads['loadModel'], { onProgress, signal }: CallOptions = {}): Promise<ModelSummary> {
+  async loadModel(
+    { role, source, frozenDtype = 'f32' }: Payloads['loadModel'],
+    { onProgress, signal }: CallOptions = {},
+  ): Promise<ModelSummary> {
     const e = await this.ready();
     const files = modelFilesOf(source, self.location.href);
     const t0 = performance.now();
     const opts = {
       signal,
       onProgress: (p: ReadAllProgress) => onProgress?.({ done: p.loaded, total: p.total ?? 0, message: downloadMessage(p) }),
+      frozenDtype,
     };
     if (role === 'retriever') {
-      const r = await loadRetriever(e, files, opts);
+      // Half-size frozen weights keep the projection f32: the default 'projection' training still works.
+      const r = await loadRetriever(
+        e,
+        files,
+        frozenDtype === 'f16' ? { ...opts, trainable: (n) => n === 'linear.weight' } : opts,
+      );
       this.retriever?.encoder.dispose();
       this.retriever = r;
       this.baselines.retriever = new Baseline(r.encoder.weights, () => r.encoder.linears());
@@ -398,6 +407,11 @@ export class GpuEngine implements EngineApi {
       generator.model.config.maxPositions,
     );
     if (problem) throw new TrainingNotReadyError(problem);
+    const frozen = frozenWeightsProblem(config, {
+      retriever: retriever.encoder.weights.hasPacked,
+      generator: generator.model.weights.hasPacked,
+    });
+    if (frozen) throw new TrainingNotReadyError(frozen);
     // No index to be had (never built for this corpus): refused before the models move too.
     if (!this.slot.for(retriever) && !this.slot.wanted) throw new TrainingNotReadyError(this.slot.missingFor(retriever));
     // The models at the start: put back as loaded, or the continued run's adapters folded into

@@ -15,6 +15,7 @@ import type { GpuInfo } from '../gpu/device';
 import type { DatasetFormat, QuestionSplit } from '../data/datasets';
 import type { DatasetSourceSpec } from '../data/sources';
 import type { ModelSourceSpec } from '../models/sources';
+import type { FrozenDtype } from '../models/weights';
 import type { ModelRole, ModelSummary } from '../models/summary';
 import type { SelfTestResult } from '../tensor';
 import type { TrainConfig } from '../training/config';
@@ -44,7 +45,7 @@ export type {
 
 // ---- models -----------------------------------------------------------------------------------
 
-export type { ModelRole, ModelSourceSpec, ModelSummary };
+export type { FrozenDtype, ModelRole, ModelSourceSpec, ModelSummary };
 
 // ---- data and index ---------------------------------------------------------------------------
 
@@ -161,8 +162,12 @@ export interface Payloads {
   init: Record<string, never>;
   selftest: Record<string, never>;
   dispose: Record<string, never>;
-  /** Download or read a model and put it on the GPU; progress in bytes. */
-  loadModel: { role: ModelRole; source: ModelSourceSpec };
+  /**
+   * Download or read a model and put it on the GPU; progress in bytes. frozenDtype 'f16' stores the
+   * matrices that cannot train under LoRA as packed halves (half the memory; see models/weights.ts):
+   * the retriever's projection stays f32, so 'projection' and 'lora' training still work.
+   */
+  loadModel: { role: ModelRole; source: ModelSourceSpec; frozenDtype?: FrozenDtype };
   /** Greedy (temperature 0) or sampled continuation of `prompt` with the loaded generator. */
   generate: { prompt: string; maxNewTokens: number; temperature: number; seed: number };
   /** MaxSim scores of the query against each document with the loaded retriever. */

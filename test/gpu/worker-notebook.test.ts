@@ -209,6 +209,53 @@ describe('the engine for the notebook', () => {
     d.recs.forEach((l, i) => expect(l[1]).toBeCloseTo(a.recs[i]![1], 5));
   });
 
+  it('half-size frozen weights: about half the bytes, a LoRA run trains near the f32 numbers, a run that would train a packed weight is refused first', async () => {
+    const config: Partial<TrainConfig> = { ...CONFIG, steps: 2, retrieverTraining: 'lora', generatorEmbeddings: false };
+    const f32 = await engineWith();
+    const g = new GpuEngine(await getEngine());
+    const r16 = await g.loadModel({ role: 'retriever', source: await folder('retriever'), frozenDtype: 'f16' });
+    const g16 = await g.loadModel({ role: 'generator', source: await folder('generator'), frozenDtype: 'f16' });
+    expect([r16.weightsDtype, g16.weightsDtype]).toEqual(['f16', 'f16']);
+    const r32 = await f32.loadModel({ role: 'retriever', source: await folder('retriever') });
+    const g32 = await f32.loadModel({ role: 'generator', source: await folder('generator') });
+    expect(r32.weightsDtype).toBe('f32');
+    for (const [half, full] of [
+      [r16, r32],
+      [g16, g32],
+    ] as const) {
+      expect(half.params).toBe(full.params);
+      // Matrices halve; norms, biases and the retriever's projection stay f32.
+      expect(half.memory.paramBytes / full.memory.paramBytes).toBeGreaterThan(0.5);
+      expect(half.memory.paramBytes / full.memory.paramBytes).toBeLessThan(0.6);
+    }
+    await f32.buildIndex({});
+    const files = { questions: new Blob([questionsJsonl]), corpus: new Blob([corpusJsonl]) };
+    await g.loadDataset({ source: { kind: 'files', format: 'jsonl', files } });
+    await g.buildIndex({});
+    // What would train a packed weight is refused before anything moves, saying what to change.
+    await expect(g.train({ config: { ...config, retrieverTraining: 'full' }, runId: 'x' })).rejects.toMatchObject({
+      name: 'TrainingNotReadyError',
+      message: expect.stringMatching(/retriever was loaded with half-size.*'projection' or 'lora'/),
+    });
+    await expect(g.train({ config: { ...config, generatorEmbeddings: true }, runId: 'x' })).rejects.toMatchObject({
+      name: 'TrainingNotReadyError',
+      message: expect.stringMatching(/generator was loaded with half-size.*turn off generator embeddings/),
+    });
+    expect(g.models).toEqual({ from: 'loaded' });
+    const run = async (engine: GpuEngine) => {
+      const recs: StepRecord[] = [];
+      await engine.train({ config, runId: 'half' }, { onProgress: (p) => void (p.trainRecord && recs.push(p.trainRecord)) });
+      return recs.map((r) => [r.loss.retriever!, r.loss.generator!]);
+    };
+    const [half, full] = [await run(g), await run(f32)];
+    expect(half).toHaveLength(2);
+    // f16 rounding of tiny-colbert's weights (2^-11 relative) moves the losses by far less than 1%.
+    half.flat().forEach((l, i) => {
+      expect(Number.isFinite(l)).toBe(true);
+      expect(Math.abs(l - full.flat()[i]!)).toBeLessThan(1e-2 * Math.abs(full.flat()[i]!) + 1e-4);
+    });
+  });
+
   it('Stop ends a run after the step in flight; after the last step the run is done and only the final evaluation is skipped', async () => {
     const g = await engineWith();
     const seen: Progress[] = [];

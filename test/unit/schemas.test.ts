@@ -41,7 +41,7 @@ const pinVariants = (s: { variants: Record<string, AnyObject> }, expected: Recor
 
 describe('schemas: every saved shape, pinned (a change here bumps a version, with a migration)', () => {
   it('the versions that go with these pins', () => {
-    expect(N.NOTEBOOK_FILE_VERSION).toBe(3);
+    expect(N.NOTEBOOK_FILE_VERSION).toBe(4);
     expect(FILE_MIGRATIONS).toHaveLength(N.NOTEBOOK_FILE_VERSION - 1);
     expect(N.RESULTS_FILE_VERSION).toBe(2);
     expect(RESULTS_MIGRATIONS).toHaveLength(N.RESULTS_FILE_VERSION - 1);
@@ -118,7 +118,7 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
   it('the notebook, its cells and runs, the notebook file (notebook/schema.ts)', () => {
     pin(N.NOTEBOOK_FILE, {
       format: 'one of "medrank-notebook"',
-      version: 'an integer from 1 to 3',
+      version: 'an integer from 1 to 4',
       exportedAt: 'a finite number',
       notebook: 'a notebook',
       runs: 'a list of at most 10000 items, each a run',
@@ -230,19 +230,23 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
     pinVariants(N.MODEL_REF, {
       demo: {
         kind: 'one of "demo"',
+        'frozenDtype?': 'one of "f32", "f16"',
       },
       hub: {
         kind: 'one of "hub"',
         repo: 'a Hugging Face repo like "owner/name"',
         'revision?': 'an id (a non-empty string of at most 200 characters)',
+        'frozenDtype?': 'one of "f32", "f16"',
       },
       url: {
         kind: 'one of "url"',
         url: 'an http(s) URL',
+        'frozenDtype?': 'one of "f32", "f16"',
       },
       folder: {
         kind: 'one of "folder"',
         label: 'a string of at most 1000 characters',
+        'frozenDtype?': 'one of "f32", "f16"',
       },
     });
     pinVariants(N.DATA_REF, {
@@ -388,13 +392,13 @@ describe('schemas: scoreAfter came with a version and a migration', () => {
     f.version = 2;
     f.runs[0].records = [beforeScoreAfter(0), stepRecord(1)]; // a run's records from before, and one from after
     const back = parseNotebookFile(JSON.stringify(f));
-    expect(back.version).toBe(3);
+    expect(back.version).toBe(4);
     expect(back.runs[0]!.records).toEqual([withNullScoreAfter(0), stepRecord(1)]);
     // A version 1 file migrates through both steps.
     expect(parseNotebookFile(JSON.stringify({ ...f, version: 1 })).runs[0]!.records[0]).toEqual(withNullScoreAfter(0));
   });
 
-  it('a version 3 notebook file without scoreAfter is refused, naming the path', () => {
+  it('a version 3 (or later) notebook file without scoreAfter is refused, naming the path', () => {
     const f = file();
     delete f.runs[0].records[1].questions[1].candidates[2].scoreAfter;
     let err: unknown;

@@ -42,12 +42,13 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
   const loadModel = useStore((s) => s.loadModel);
   const busy = models.retriever.status === 'loading' || models.generator.status === 'loading';
   const loadDemo = (): void => {
-    for (const role of ['retriever', 'generator'] as const) void loadModel(role, modelSource(role, { kind: 'demo' })!);
+    for (const role of ['retriever', 'generator'] as const)
+      void loadModel(role, modelSource(role, { kind: 'demo' })!, cell[role].frozenDtype);
   };
   const sources = { retriever: modelSource('retriever', cell.retriever), generator: modelSource('generator', cell.generator) };
   const ready = (['retriever', 'generator'] as const).filter((r) => models[r].status === 'ready').length;
   const loadBoth = (): void => {
-    for (const role of ['retriever', 'generator'] as const) void loadModel(role, sources[role]!);
+    for (const role of ['retriever', 'generator'] as const) void loadModel(role, sources[role]!, cell[role].frozenDtype);
   };
   const gate = useConfirmedRun(cell, loadBoth);
   return (
@@ -89,16 +90,23 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
         <span className="muted">a tiny ColBERT and a tiny Llama made for the demo set (under 2 MB, no download)</span>
       </div>
       <div className="model-grid">
-        <ModelLoader role="retriever" state={models.retriever} />
-        <ModelLoader role="generator" state={models.generator} />
+        <ModelLoader role="retriever" state={models.retriever} remembered={cell.retriever} />
+        <ModelLoader role="generator" state={models.generator} remembered={cell.generator} />
       </div>
       <TryModels />
     </CellFrame>
   );
 }
 
-function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
+/** What the half-size option keeps trainable, per role (the rest trains through LoRA or not at all). */
+const HALF_HINT: Record<ModelRole, string> = {
+  retriever: 'the encoder trains through LoRA; the projection stays f32',
+  generator: 'trains through LoRA and norms; embeddings stay frozen',
+};
+
+function ModelLoader({ role, state, remembered }: { role: ModelRole; state: ModelState; remembered: ModelRef }) {
   const loadModel = useStore((s) => s.loadModel);
+  const [half, setHalf] = useState(remembered.frozenDtype === 'f16');
   const [repo, setRepo] = useState('');
   const [revision, setRevision] = useState('main');
   const [token, setToken] = useState('');
@@ -106,7 +114,7 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
   const [dragging, setDragging] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const busy = state.status === 'loading';
-  const load = (source: ModelSourceSpec): void => void loadModel(role, source);
+  const load = (source: ModelSourceSpec): void => void loadModel(role, source, half ? 'f16' : 'f32');
   // Checked as the notebook will keep them (MODEL_REF), at the field, before anything is fetched.
   const repoBad = repo.trim() ? schemaProblem(MODEL_REF, { kind: 'hub', repo: repo.trim() }) : null;
   const urlBad = url.trim() ? schemaProblem(MODEL_REF, { kind: 'url', url: url.trim() }) : null;
@@ -214,6 +222,19 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
           Load from URL
         </button>
       </form>
+      <label
+        className="row"
+        title={`Frozen matrices stored as IEEE halves, two per u32: half the GPU memory; ${HALF_HINT[role]}`}
+      >
+        <input
+          type="checkbox"
+          checked={half}
+          onChange={(e) => setHalf(e.target.checked)}
+          data-testid={`model-half-${role}`}
+          aria-label={`${role} half-size frozen weights`}
+        />
+        Half-size frozen weights (f16; {HALF_HINT[role]})
+      </label>
       <div className="row">
         <button type="button" disabled={busy} onClick={() => void pickFolder()}>
           Choose folder…
@@ -269,11 +290,22 @@ function ModelLoader({ role, state }: { role: ModelRole; state: ModelState }) {
           </dd>
           <dt>Parameters</dt>
           <dd data-testid={`model-params-${role}`}>{state.summary.params.toLocaleString('en-US')}</dd>
-          <dt>Memory to train all</dt>
-          <dd>
-            {formatBytes(state.summary.memory.paramBytes)} weights + {formatBytes(state.summary.memory.gradBytes)} grads +{' '}
-            {formatBytes(state.summary.memory.optimizerBytes)} AdamW
-          </dd>
+          {state.summary.weightsDtype === 'f16' ? (
+            <>
+              <dt>Weights</dt>
+              <dd data-testid={`model-weights-${role}`}>
+                {formatBytes(state.summary.memory.paramBytes)}, frozen matrices as f16 (half size; {HALF_HINT[role]})
+              </dd>
+            </>
+          ) : (
+            <>
+              <dt>Memory to train all</dt>
+              <dd data-testid={`model-weights-${role}`}>
+                {formatBytes(state.summary.memory.paramBytes)} weights + {formatBytes(state.summary.memory.gradBytes)} grads +{' '}
+                {formatBytes(state.summary.memory.optimizerBytes)} AdamW
+              </dd>
+            </>
+          )}
           <dt>Tokenizer</dt>
           <dd>{state.summary.tokenizer}</dd>
           <dt>Load time</dt>
