@@ -1,5 +1,6 @@
 // Loading models in the app: the generator from a local folder (the directory input), the
-// retriever from a URL; each shows what was loaded and works (generation, MaxSim scores).
+// retriever from a URL; each shows what was loaded and works (generation, MaxSim scores); the
+// generator again with half-size frozen weights.
 
 import { expect, test } from '@playwright/test';
 
@@ -18,6 +19,18 @@ test('loads a generator from a folder and a retriever from a URL, then uses both
   const params = 2 * 330 * 32 + 2 * (32 * 32 * 2 + 16 * 32 * 2 + 3 * 64 * 32 + 2 * 32) + 32;
   await expect(page.getByTestId('model-params-generator')).toHaveText(params.toLocaleString('en-US'));
 
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(page.getByTestId('generated')).toContainText('tokens', { timeout: 60_000 });
+  const f32Weights = await page.getByTestId('model-weights-generator').innerText();
+
+  // Again with half-size frozen weights: the summary says so, the bytes are about half, it still generates.
+  await page.getByTestId('model-half-generator').check();
+  await page.getByTestId('folder-input-generator').setInputFiles('test/fixtures/models/tiny-llama');
+  await expect(page.getByTestId('model-weights-generator')).toContainText('frozen matrices as f16', { timeout: 60_000 });
+  const kb = (text: string) => Number(/([\d.]+) KiB/.exec(text)?.[1]);
+  const ratio = kb(await page.getByTestId('model-weights-generator').innerText()) / kb(f32Weights);
+  expect(ratio, `${f32Weights} -> half`).toBeGreaterThan(0.45);
+  expect(ratio).toBeLessThan(0.6);
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByTestId('generated')).toContainText('tokens', { timeout: 60_000 });
 
