@@ -44,19 +44,22 @@ fn kept(mbase: u32, j: u32) -> bool {
   return !(LOG && HAS_MASK) || mask[mbase + j] != 0.0;
 }
 
-fn backwardRow(row: u32) {
-  let base = row * p.L;
-  var mbase = 0u;
-  if (LOG && HAS_MASK) { mbase = maskRowBase(row); }
-  var total = 0.0;
-  for (var j = 0u; j < p.L; j++) {
+// The row's sum (g . y, or the kept g for LOG) over entries first, first + stride, ...
+fn partialSum(base: u32, mbase: u32, first: u32, stride: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = first; j < p.L; j += stride) {
     if (LOG) {
-      if (kept(mbase, j)) { total += g[base + j]; }
+      if (kept(mbase, j)) { acc += g[base + j]; }
     } else {
-      total += g[base + j] * y[base + j];
+      acc += g[base + j] * y[base + j];
     }
   }
-  for (var j = 0u; j < p.L; j++) {
+  return acc;
+}
+
+// dx over entries first, first + stride, ... given the row's whole sum.
+fn writeGrad(base: u32, mbase: u32, total: f32, first: u32, stride: u32) {
+  for (var j = first; j < p.L; j += stride) {
     let i = base + j;
     var v: f32;
     if (LOG) {
@@ -69,12 +72,19 @@ fn backwardRow(row: u32) {
   }
 }
 
+// A thread's whole row (ROW_PER_THREAD).
+fn rowAlone(r: u32) {
+  var mb = 0u;
+  if (LOG && HAS_MASK) { mb = maskRowBase(r); }
+  writeGrad(r * p.L, mb, partialSum(r * p.L, mb, 0u, 1u), 0u, 1u);
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
   if (ROW_PER_THREAD) {
     let r = (wg.x + wg.y * nw.x) * WG + tid;
-    if (r < p.R) { backwardRow(r); }
+    if (r < p.R) { rowAlone(r); }
     return;
   }
   let row = wg.x + wg.y * nw.x;
@@ -83,31 +93,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   var mbase = 0u;
   if (LOG && HAS_MASK) { mbase = maskRowBase(row); }
 
-  var acc = 0.0;
-  for (var j = tid; j < p.L; j += WG) {
-    if (LOG) {
-      if (kept(mbase, j)) { acc += g[base + j]; }
-    } else {
-      acc += g[base + j] * y[base + j];
-    }
-  }
-  red[tid] = acc;
+  red[tid] = partialSum(base, mbase, tid, WG);
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (tid < s) { red[tid] += red[tid + s]; }
     workgroupBarrier();
   }
-  let total = red[0];
-
-  for (var j = tid; j < p.L; j += WG) {
-    let i = base + j;
-    var v: f32;
-    if (LOG) {
-      v = select(0.0, g[i] - exp(y[i]) * total, kept(mbase, j));
-    } else {
-      v = y[i] * (g[i] - total);
-    }
-    if (ACCUMULATE) { v += dx[i]; }
-    dx[i] = v;
-  }
+  writeGrad(base, mbase, red[0], tid, WG);
 }

@@ -47,20 +47,27 @@ fn kept(mbase: u32, j: u32) -> bool {
   return !HAS_MASK || mask[mbase + j] != 0.0;
 }
 
-fn softmaxRow(row: u32) {
-  let base = row * p.L;
-  var mbase = 0u;
-  if (HAS_MASK) { mbase = maskRowBase(row); }
+// Max, then sum of exp(x - m), over the row's kept entries first, first + stride, ...
+fn partialMax(base: u32, mbase: u32, first: u32, stride: u32) -> f32 {
   var m = NEG_INF;
-  for (var j = 0u; j < p.L; j++) {
+  for (var j = first; j < p.L; j += stride) {
     if (kept(mbase, j)) { m = max(m, x[base + j]); }
   }
-  var total = 0.0;
-  for (var j = 0u; j < p.L; j++) {
-    if (kept(mbase, j)) { total += exp(x[base + j] - m); }
+  return m;
+}
+
+fn partialSum(base: u32, mbase: u32, m: f32, first: u32, stride: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = first; j < p.L; j += stride) {
+    if (kept(mbase, j)) { acc += exp(x[base + j] - m); }
   }
+  return acc;
+}
+
+// y over entries first, first + stride, ... given the row's max and total (0 when fully masked).
+fn writeRow(base: u32, mbase: u32, m: f32, total: f32, first: u32, stride: u32) {
   let logTotal = log(total);
-  for (var j = 0u; j < p.L; j++) {
+  for (var j = first; j < p.L; j += stride) {
     var v: f32;
     if (LOG) {
       v = select(MASKED_LOG, x[base + j] - m - logTotal, kept(mbase, j));
@@ -71,12 +78,20 @@ fn softmaxRow(row: u32) {
   }
 }
 
+// A thread's whole row (ROW_PER_THREAD).
+fn rowAlone(r: u32) {
+  var mb = 0u;
+  if (HAS_MASK) { mb = maskRowBase(r); }
+  let m = partialMax(r * p.L, mb, 0u, 1u);
+  writeRow(r * p.L, mb, m, partialSum(r * p.L, mb, m, 0u, 1u), 0u, 1u);
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
   if (ROW_PER_THREAD) {
     let r = (wg.x + wg.y * nw.x) * WG + tid;
-    if (r < p.R) { softmaxRow(r); }
+    if (r < p.R) { rowAlone(r); }
     return;
   }
   let row = wg.x + wg.y * nw.x;
@@ -86,40 +101,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   if (HAS_MASK) { mbase = maskRowBase(row); }
 
   // Row max over unmasked entries (NEG_INF when none).
-  var m = NEG_INF;
-  for (var j = tid; j < p.L; j += WG) {
-    if (!HAS_MASK || mask[mbase + j] != 0.0) { m = max(m, x[base + j]); }
-  }
-  red[tid] = m;
+  red[tid] = partialMax(base, mbase, tid, WG);
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (tid < s) { red[tid] = max(red[tid], red[tid + s]); }
     workgroupBarrier();
   }
-  m = red[0];
+  let m = red[0];
   workgroupBarrier();
 
-  var acc = 0.0;
-  for (var j = tid; j < p.L; j += WG) {
-    if (!HAS_MASK || mask[mbase + j] != 0.0) { acc += exp(x[base + j] - m); }
-  }
-  red[tid] = acc;
+  red[tid] = partialSum(base, mbase, m, tid, WG);
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (tid < s) { red[tid] += red[tid + s]; }
     workgroupBarrier();
   }
-  let total = red[0];  // >= 1 when any entry is unmasked, 0 when the row is fully masked
-  let logTotal = log(total);
-
-  for (var j = tid; j < p.L; j += WG) {
-    let keep = !HAS_MASK || mask[mbase + j] != 0.0;
-    var v: f32;
-    if (LOG) {
-      v = select(MASKED_LOG, x[base + j] - m - logTotal, keep);
-    } else {
-      v = select(0.0, exp(x[base + j] - m) / total, keep);
-    }
-    y[base + j] = v;
-  }
+  // total >= 1 when any entry is unmasked, 0 when the row is fully masked.
+  writeRow(base, mbase, m, red[0], tid, WG);
 }
