@@ -2,7 +2,7 @@
 // gradient back out (adding into an existing .grad). The CPU twin is concatCpu. Copies are exact,
 // so forward and backward are compared at atol 0.
 import { afterAll, describe, expect, it } from 'vitest';
-import { concat } from '../../src/tensor/ops/concat';
+import { concat, rollHeads } from '../../src/tensor/ops/concat';
 import { concatBackwardCpu, concatCpu } from '../../src/tensor/cpu/concat';
 import { cpu } from '../../src/tensor/cpu/types';
 import { mul } from '../../src/tensor/ops/binary';
@@ -193,4 +193,45 @@ describe('concat', () => {
       expect(res.maxAbsDiff).toBe(0);
     }
   });
+});
+
+// rollHeads (S2-Attn's rolled heads on the scores path): block copies, so exact; against
+// torch.roll's definition written out, and its gradient (the inverse roll) with accumulation.
+describe('rollHeads', () => {
+  /** out[b, h, t] = x[b, h, (t + s) mod T] for h >= from, else x[b, h, t]. */
+  const rollRef = (x: Float32Array, [B, H, T, Dh]: number[], from: number, s: number): Float32Array => {
+    const out = new Float32Array(x.length);
+    for (let b = 0; b < B!; b++)
+      for (let h = 0; h < H!; h++)
+        for (let t = 0; t < T!; t++) {
+          const src = h >= from ? (((t + s) % T!) + T!) % T! : t;
+          for (let d = 0; d < Dh!; d++) out[((b * H! + h) * T! + t) * Dh! + d] = x[((b * H! + h) * T! + src) * Dh! + d]!;
+        }
+    return out;
+  };
+  for (const [shape, from, shift] of [
+    [[2, 4, 8, 3], 2, 2],
+    [[1, 3, 6, 2], 1, -2],
+    [[2, 2, 5, 4], 0, 7],
+    [[1, 2, 4, 2], 2, 1],
+  ] as Array<[number[], number, number]>)
+    it(`[${shape}] heads >= ${from} by ${shift}: forward, and the gradient rolls back (accumulating)`, async () => {
+      const e = await getEngine();
+      const n = shape.reduce((a, b) => a * b, 1);
+      const xd = randn(n, 71);
+      const x = e.tensor(xd, shape, { requiresGrad: true });
+      const y = rollHeads(x, from, shift);
+      expectClose(await y.read(), rollRef(xd, shape, from, shift), { atol: 0 }, 'forward');
+      const gd = randn(n, 72);
+      e.backward(y, e.tensor(gd, shape));
+      const want = rollRef(gd, shape, from, -shift);
+      expectClose(await x.grad!.read(), want, { atol: 0 }, 'gradient');
+      e.backward(rollHeads(x, from, shift), e.tensor(gd, shape));
+      expectClose(
+        await x.grad!.read(),
+        want.map((v) => 2 * v),
+        { atol: 0 },
+        'accumulated gradient',
+      );
+    });
 });

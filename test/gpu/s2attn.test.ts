@@ -3,7 +3,14 @@
 // roll variant's leak versus 'split', gradient accumulation, smaller tiles, and shape errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setRowLayout } from '../../src/tensor/ops/common';
-import { attentionPath, s2attn, setAttentionPath, type S2AttnOptions, type S2Shift } from '../../src/tensor/ops/s2attn';
+import {
+  attentionPath,
+  s2attn,
+  setAttentionPath,
+  type AttentionShape,
+  type S2AttnOptions,
+  type S2Shift,
+} from '../../src/tensor/ops/s2attn';
 import { s2attnBackwardCpu, s2attnForwardCpu, type S2AttnCpuOptions } from '../../src/tensor/cpu/s2attn';
 import { cpu } from '../../src/tensor/cpu/types';
 import { SELFTEST_CASES, runCase } from '../../src/tensor/selftest';
@@ -99,8 +106,9 @@ const cases: Case[] = [
 ];
 
 // Every path: 'workgroup' = the flash-style tiles (s2attn_forward), 'thread' = a thread per query
-// row (s2attn_rows_forward), 'scores' = materialised scores through matmul and attnProbs (the
-// software adapter's default for full attention; grouped and shifted cases still take the rows).
+// row (s2attn_rows_forward), 'scores' = materialised scores through matmul and attnProbs per group
+// (the software adapter's default where attentionPath allows; 'split', masked groups and kv heads
+// read across the shift still take the rows there).
 type Path = 'workgroup' | 'thread' | 'scores';
 function usePath(path: Path): void {
   setAttentionPath(path === 'scores' ? 'scores' : 'fused');
@@ -296,17 +304,25 @@ for (const layout of ['workgroup', 'thread', 'scores'] as const) {
 }
 
 describe('s2attn: shape errors', () => {
-  it('attentionPath: scores only for full attention that fits, by default only on a software adapter', async () => {
+  it('attentionPath: scores for full attention and batchable groups that fit, by default only on a software adapter', async () => {
     const e = await getEngine();
+    const at = (o: Partial<AttentionShape>) =>
+      attentionPath(e, { B: 8, H: 4, Hkv: 4, T: 128, G: 128, shift: 'none', masked: false, ...o });
     try {
       setAttentionPath('scores');
-      expect(attentionPath(e, 8, 4, 128, 128)).toBe('scores');
-      expect(attentionPath(e, 8, 4, 128, 32), 'grouped or shifted: the fused kernels').toBe('fused');
-      expect(attentionPath(e, 1, 16, 2048, 2048), '256 MiB of scores: over SCORES_MAX_BYTES').toBe('fused');
+      expect(at({})).toBe('scores');
+      expect(at({ masked: true }), 'full attention with a key mask (BERT)').toBe('scores');
+      expect(at({ G: 32, shift: 'roll' }), 'rolled groups, MHA').toBe('scores');
+      expect(at({ G: 32, shift: 'none', Hkv: 1 }), 'plain groups, GQA').toBe('scores');
+      expect(at({ G: 32, shift: 'roll', Hkv: 2 }), 'each kv head on one side of the shift').toBe('scores');
+      expect(at({ G: 32, shift: 'roll', Hkv: 1 }), 'a kv head read by plain and rolled heads').toBe('fused');
+      expect(at({ G: 32, shift: 'split' }), 'split groups').toBe('fused');
+      expect(at({ G: 32, shift: 'roll', masked: true }), 'groups with a key mask').toBe('fused');
+      expect(at({ B: 1, H: 16, T: 2048, G: 2048 }), '256 MiB of scores: over SCORES_MAX_BYTES').toBe('fused');
       setAttentionPath('fused');
-      expect(attentionPath(e, 8, 4, 128, 128)).toBe('fused');
+      expect(at({})).toBe('fused');
       setAttentionPath('auto');
-      expect(attentionPath(e, 8, 4, 128, 128)).toBe(e.gpu.info.isFallbackAdapter ? 'scores' : 'fused');
+      expect(at({})).toBe(e.gpu.info.isFallbackAdapter ? 'scores' : 'fused');
     } finally {
       setAttentionPath('auto');
     }

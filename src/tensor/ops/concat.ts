@@ -91,3 +91,49 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   });
   return out;
 }
+
+/**
+ * dst = src [B, H, T, Dh] with heads h >= from rolled along T: dst[b, h, t] = src[b, h, (t + s) mod T]
+ * (torch.roll by -s); heads before `from` as they are. Every value of dst is written.
+ */
+function rollHeadsInto(e: Engine, src: GPUBuffer, dst: GPUBuffer, dims: readonly number[], from: number, s: number): void {
+  const [B, H, T, Dh] = dims as [number, number, number, number];
+  const C = T * Dh;
+  if (s === 0 || from >= H) {
+    blockCopyInto(e, src, dst, { R: 1, C: B * H * C, srcStride: 0, srcOffset: 0, dstStride: 0, dstOffset: 0 }, false);
+    return;
+  }
+  // Every head rolled (two copies), then the plain heads written over as they are.
+  const rows = B * H;
+  blockCopyInto(e, src, dst, { R: rows, C: (T - s) * Dh, srcStride: C, srcOffset: s * Dh, dstStride: C, dstOffset: 0 }, false);
+  blockCopyInto(e, src, dst, { R: rows, C: s * Dh, srcStride: C, srcOffset: 0, dstStride: C, dstOffset: (T - s) * Dh }, false);
+  if (from > 0)
+    blockCopyInto(e, src, dst, { R: B, C: from * C, srcStride: H * C, srcOffset: 0, dstStride: H * C, dstOffset: 0 }, false);
+}
+
+/**
+ * x [B, H, T, Dh] with heads h >= from rolled along tokens by -shift (as torch.roll(x, -shift, 2)
+ * on those heads: out[.., t, :] = x[.., (t + shift) mod T, :]); the other heads copied. S2-Attn's
+ * shifted heads (ops/s2attn.ts). The gradient is the inverse roll.
+ */
+export function rollHeads(x: Tensor, from: number, shift: number): Tensor {
+  const e = x.engine;
+  assertF32(x, 'rollHeads');
+  if (x.rank !== 4) throw new ShapeError(`rollHeads needs [B, H, T, Dh], got [${x.shape}]`);
+  x = contiguous(x);
+  const T = x.shape[2]!;
+  const s = T === 0 ? 0 : ((shift % T) + T) % T;
+  const out = e.empty(x.shape);
+  if (x.size === 0) return out;
+  rollHeadsInto(e, x.buffer, out.buffer, x.shape, from, s);
+  e.record('rollHeads', [x], out, (g) =>
+    e.addGrad(x, (dst, acc) => {
+      if (!acc) return rollHeadsInto(e, g.buffer, dst, x.shape, from, (T - s) % T);
+      const tmp = e.empty(x.shape);
+      rollHeadsInto(e, g.buffer, tmp.buffer, x.shape, from, (T - s) % T);
+      blockCopyInto(e, tmp.buffer, dst, { R: 1, C: x.size, srcStride: 0, srcOffset: 0, dstStride: 0, dstOffset: 0 }, true);
+      tmp.dispose(); // safe: later uses of the pooled buffer run after this dispatch
+    }),
+  );
+  return out;
+}

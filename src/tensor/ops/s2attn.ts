@@ -8,16 +8,19 @@
 // causal: false plus a keyMask [B, T] gives a padded bidirectional encoder (BERT). The kernels
 // (s2attn_forward / s2attn_backward) never hold a T x T or G x G matrix in global memory; the
 // forward saves the per-row logsumexp for the backward when it records a tape node.
-// Full attention on a software adapter takes the scores path instead: Q K^T, attnProbs and P V
-// as batched matmuls with their tape gradients, since the register-tiled matmul runs ~20x more
-// multiply-adds per second there than the per-row kernels (attentionPath says which, and when).
+// On a software adapter full attention, and plain or rolled groups, take the scores path instead:
+// Q K^T, attnProbs and P V as batched matmuls per group with their tape gradients, since the
+// register-tiled matmul runs ~20x more multiply-adds per second there than the per-row kernels
+// (attentionPath says which, and when).
 
 import { packUniforms } from '../../gpu/device';
 import { MedRankError } from '../../core/errors';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
 import { attnProbs } from './attn-probs';
 import { assertF32, contiguous, grid, rowPerThread, sameShape } from './common';
+import { rollHeads } from './concat';
 import { matmul } from './matmul';
+import { swapAxes12 } from './swap-axes';
 
 export type S2Shift = 'roll' | 'split' | 'none';
 
@@ -76,36 +79,71 @@ export function setAttentionPath(p: AttentionPathSetting): AttentionPathSetting 
 /** Largest score matrix the scores path materialises (it holds it and the probabilities, twice in backward). */
 export const SCORES_MAX_BYTES = 32 * 1024 ** 2;
 
+/** What attentionPath needs of a call: its sizes, the effective shift (s2attnGroup) and whether a key mask is given. */
+export interface AttentionShape {
+  B: number;
+  H: number;
+  Hkv: number;
+  T: number;
+  G: number;
+  shift: S2Shift;
+  masked: boolean;
+}
+
 /**
- * Which path attention of this shape takes. 'scores' only for full attention (one group, nothing
- * shifted) whose [B, H, T, T] scores fit SCORES_MAX_BYTES and the binding limit; by default only
- * on a software adapter, where barriers and per-row loops cost most (a GPU keeps the flash tiles,
- * which never hold T x T in memory).
+ * Which path attention of this shape takes. 'scores' where the [B, H, T, G] scores fit
+ * SCORES_MAX_BYTES and the binding limit, and the groups can be batched: full attention (G = T,
+ * with or without a key mask), or groups with no mask that are plain ('none') or rolled ('roll'),
+ * whose g = H / Hkv query heads per kv head all fall on one side of the shift (floor(H / 2) % g
+ * = 0). 'split' and the rest keep the fused kernels. By default only on a software adapter,
+ * where barriers and per-row loops cost most (a GPU keeps the flash tiles, which never hold the
+ * scores in memory).
  */
-export function attentionPath(e: Engine, B: number, H: number, T: number, G: number): 'fused' | 'scores' {
-  if (G !== T || pathSetting === 'fused') return 'fused';
-  const bytes = B * H * T * T * 4;
+export function attentionPath(e: Engine, a: AttentionShape): 'fused' | 'scores' {
+  if (pathSetting === 'fused') return 'fused';
+  const g = a.H / a.Hkv;
+  const grouped = a.G !== a.T;
+  if (grouped && (a.masked || a.shift === 'split' || (a.shift === 'roll' && Math.floor(a.H / 2) % g !== 0))) return 'fused';
+  const bytes = a.B * a.H * a.T * a.G * 4;
   if (bytes > Math.min(SCORES_MAX_BYTES, e.gpu.info.limits.maxStorageBufferBindingSize ?? 134217728)) return 'fused';
   return pathSetting === 'scores' || e.gpu.info.isFallbackAdapter ? 'scores' : 'fused';
 }
 
 /**
- * Full attention through materialised scores: q as [B * Hkv, g * T, Dh] (the g = H / Hkv query
- * heads of a kv head are adjacent), S = scale * q k^T, P = attnProbs(S), out = P v; each op
- * records its own tape node, so gradients come from their backward kernels.
+ * Attention through materialised scores, one batch per (batch, kv head, group): the rolled heads
+ * (h >= floor(H / 2) under 'roll', and the kv heads they read) are rolled by -G/2 first; q is laid
+ * out as [B * Hkv * nG, g * G, Dh] (the g query heads of a kv head side by side within each
+ * group, via swapAxes12 when g > 1 and there are several groups); S = scale * q k^T, P =
+ * attnProbs(S) (causal within the group, the key mask when G = T), out = P v, rolled back. Each
+ * op records its own tape node, so gradients come from their backward kernels.
  */
 function scoresAttention(
   q: Tensor,
   k: Tensor,
   v: Tensor,
-  o: { B: number; H: number; Hkv: number; T: number; Dh: number; causal: boolean; scale: number; mask?: Tensor },
+  o: AttentionShape & { Dh: number; causal: boolean; scale: number; mask?: Tensor },
 ): Tensor {
-  const { B, H, Hkv, T, Dh } = o;
-  const rows = [B * Hkv, (H / Hkv) * T, Dh];
-  const kv = [B * Hkv, T, Dh];
-  const s = matmul(q.reshape(rows), k.reshape(kv), { transB: true, alpha: o.scale });
-  const p = attnProbs(s, { causal: o.causal, rowsPerBatch: H * T, keyMask: o.mask });
-  return matmul(p, v.reshape(kv)).reshape([B, H, T, Dh]);
+  const { B, H, Hkv, T, G, Dh } = o;
+  const g = H / Hkv;
+  const nG = T / G;
+  const plain = o.shift === 'roll' ? Math.floor(H / 2) : H; // q heads before this one are not rolled
+  const half = G / 2;
+  const rolled = plain < H;
+  const [qr, kr, vr] = rolled
+    ? [rollHeads(q, plain, half), rollHeads(k, plain / g, half), rollHeads(v, plain / g, half)]
+    : [q, k, v];
+  // [B, Hkv, g, nG, G, Dh] -> [B, Hkv, nG, g, G, Dh]: a group's g * G query rows together.
+  const spread = g > 1 && nG > 1;
+  const rows = [B * Hkv * nG, g * G, Dh];
+  const qg = spread ? swapAxes12(qr.reshape([B * Hkv, g, nG, G * Dh])).reshape(rows) : qr.reshape(rows);
+  const kv = [B * Hkv * nG, G, Dh];
+  const s = matmul(qg, kr.reshape(kv), { transB: true, alpha: o.scale });
+  // rowsPerBatch picks the key-mask row; a mask comes only with one group (G = T).
+  const p = attnProbs(s, { causal: o.causal, rowsPerBatch: H * G, keyMask: o.mask });
+  const out = matmul(p, vr.reshape(kv));
+  const back = spread ? swapAxes12(out.reshape([B * Hkv, nG, g, G * Dh])) : out;
+  const o4 = back.reshape([B, H, T, Dh]);
+  return rolled ? rollHeads(o4, plain, T - half) : o4;
 }
 
 /** G and the effective shift for T and the options; throws a ShapeError naming what T needs. */
@@ -174,7 +212,8 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   k = contiguous(k);
   v = contiguous(v);
   if (B * H * T === 0) return e.zeros([B, H, T, Dh]);
-  if (attentionPath(e, B, H, T, G) === 'scores') return scoresAttention(q, k, v, { B, H, Hkv, T, Dh, causal, scale, mask });
+  const shape: AttentionShape = { B, H, Hkv, T, G, shift, masked: mask !== undefined };
+  if (attentionPath(e, shape) === 'scores') return scoresAttention(q, k, v, { ...shape, Dh, causal, scale, mask });
 
   const DV = Dh / 4;
   const rows = B * H * T;
