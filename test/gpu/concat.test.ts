@@ -2,7 +2,7 @@
 // gradient back out (adding into an existing .grad). The CPU twin is concatCpu. Copies are exact,
 // so forward and backward are compared at atol 0.
 import { afterAll, describe, expect, it } from 'vitest';
-import { concat, rollHeads } from '../../src/tensor/ops/concat';
+import { concat, repeatHeads, rollHeads } from '../../src/tensor/ops/concat';
 import { concatBackwardCpu, concatCpu } from '../../src/tensor/cpu/concat';
 import { cpu } from '../../src/tensor/cpu/types';
 import { mul } from '../../src/tensor/ops/binary';
@@ -234,4 +234,36 @@ describe('rollHeads', () => {
         'accumulated gradient',
       );
     });
+});
+
+describe('repeatHeads', () => {
+  it('[2, 3, 4, 2] x 3: head h copies head floor(h / 3); the gradient sums the copies (accumulating)', async () => {
+    const e = await getEngine();
+    const [B, Hkv, T, Dh, g] = [2, 3, 4, 2, 3];
+    const C = T * Dh;
+    const kd = randn(B * Hkv * C, 81);
+    const k = e.tensor(kd, [B, Hkv, T, Dh], { requiresGrad: true });
+    const y = repeatHeads(k, g);
+    expect(y.shape).toEqual([B, Hkv * g, T, Dh]);
+    const want = new Float32Array(B * Hkv * g * C);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Hkv * g; h++)
+        want.set(kd.subarray((b * Hkv + Math.floor(h / g)) * C, (b * Hkv + Math.floor(h / g) + 1) * C), (b * Hkv * g + h) * C);
+    expectClose(await y.read(), want, { atol: 0 }, 'forward');
+    const gd = randn(want.length, 82);
+    e.backward(y, e.tensor(gd, y.shape));
+    const dk = new Float32Array(kd.length);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Hkv * g; h++)
+        for (let i = 0; i < C; i++) dk[(b * Hkv + Math.floor(h / g)) * C + i]! += gd[(b * Hkv * g + h) * C + i]!;
+    expectClose(await k.grad!.read(), dk, { atol: 1e-6 }, 'gradient');
+    e.backward(repeatHeads(k, g), e.tensor(gd, y.shape));
+    expectClose(
+      await k.grad!.read(),
+      dk.map((v) => 2 * v),
+      { atol: 2e-6 },
+      'accumulated gradient',
+    );
+    expect(() => repeatHeads(k, 0)).toThrow(ShapeError);
+  });
 });

@@ -107,8 +107,8 @@ const cases: Case[] = [
 
 // Every path: 'workgroup' = the flash-style tiles (s2attn_forward), 'thread' = a thread per query
 // row (s2attn_rows_forward), 'scores' = materialised scores through matmul and attnProbs per group
-// (the software adapter's default where attentionPath allows; 'split', masked groups and kv heads
-// read across the shift still take the rows there).
+// (the software adapter's default where attentionPath allows; 'split' and masked groups still
+// take the rows there).
 type Path = 'workgroup' | 'thread' | 'scores';
 function usePath(path: Path): void {
   setAttentionPath(path === 'scores' ? 'scores' : 'fused');
@@ -315,7 +315,7 @@ describe('s2attn: shape errors', () => {
       expect(at({ G: 32, shift: 'roll' }), 'rolled groups, MHA').toBe('scores');
       expect(at({ G: 32, shift: 'none', Hkv: 1 }), 'plain groups, GQA').toBe('scores');
       expect(at({ G: 32, shift: 'roll', Hkv: 2 }), 'each kv head on one side of the shift').toBe('scores');
-      expect(at({ G: 32, shift: 'roll', Hkv: 1 }), 'a kv head read by plain and rolled heads').toBe('fused');
+      expect(at({ G: 32, shift: 'roll', Hkv: 1 }), 'a kv head read by plain and rolled heads: repeated').toBe('scores');
       expect(at({ G: 32, shift: 'split' }), 'split groups').toBe('fused');
       expect(at({ G: 32, shift: 'roll', masked: true }), 'groups with a key mask').toBe('fused');
       expect(at({ B: 1, H: 16, T: 2048, G: 2048 }), '256 MiB of scores: over SCORES_MAX_BYTES').toBe('fused');

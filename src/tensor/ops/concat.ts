@@ -137,3 +137,38 @@ export function rollHeads(x: Tensor, from: number, shift: number): Tensor {
   );
   return out;
 }
+
+/**
+ * k [B, Hkv, T, Dh] with each head repeated g times: [B, Hkv * g, T, Dh], head h a copy of head
+ * floor(h / g) (repeat_interleave over heads, as LongLoRA does before the shift). The gradient of a
+ * head is the sum of its copies'. S2-Attn's scores path uses it when a kv head is read by query
+ * heads on both sides of the shift.
+ */
+export function repeatHeads(k: Tensor, g: number): Tensor {
+  const e = k.engine;
+  assertF32(k, 'repeatHeads');
+  if (k.rank !== 4) throw new ShapeError(`repeatHeads needs [B, Hkv, T, Dh], got [${k.shape}]`);
+  if (!Number.isInteger(g) || g < 1) throw new ShapeError(`repeatHeads: the repeat count must be a whole number >= 1, got ${g}`);
+  k = contiguous(k);
+  const [B, Hkv, T, Dh] = k.shape as [number, number, number, number];
+  const C = T * Dh;
+  const out = e.empty([B, Hkv * g, T, Dh]);
+  // Copy j of every head: rows (b, kv) of C values, to slot kv * g + j.
+  const slot = (j: number): BlockCopy => ({ R: B * Hkv, C, srcStride: C, srcOffset: 0, dstStride: g * C, dstOffset: j * C });
+  for (let j = 0; j < g; j++) blockCopyInto(e, k.buffer, out.buffer, slot(j), false);
+  e.record('repeatHeads', [k], out, (grad) =>
+    e.addGrad(k, (dst, acc) => {
+      for (let j = 0; j < g; j++) {
+        const s = slot(j);
+        blockCopyInto(
+          e,
+          grad.buffer,
+          dst,
+          { ...s, srcStride: s.dstStride, srcOffset: s.dstOffset, dstStride: C, dstOffset: 0 },
+          acc || j > 0,
+        );
+      }
+    }),
+  );
+  return out;
+}

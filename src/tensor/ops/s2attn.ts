@@ -18,7 +18,7 @@ import { MedRankError } from '../../core/errors';
 import { ShapeError, type Engine, type Tensor } from '../tensor';
 import { attnProbs } from './attn-probs';
 import { assertF32, contiguous, grid, rowPerThread, sameShape } from './common';
-import { rollHeads } from './concat';
+import { repeatHeads, rollHeads } from './concat';
 import { matmul } from './matmul';
 import { swapAxes12 } from './swap-axes';
 
@@ -103,7 +103,7 @@ export function attentionPath(e: Engine, a: AttentionShape): 'fused' | 'scores' 
   if (pathSetting === 'fused') return 'fused';
   const g = a.H / a.Hkv;
   const grouped = a.G !== a.T;
-  if (grouped && (a.masked || a.shift === 'split' || (a.shift === 'roll' && Math.floor(a.H / 2) % g !== 0))) return 'fused';
+  if (grouped && (a.masked || a.shift === 'split')) return 'fused';
   const bytes = a.B * a.H * a.T * a.G * 4;
   if (bytes > Math.min(SCORES_MAX_BYTES, e.gpu.info.limits.maxStorageBufferBindingSize ?? 134217728)) return 'fused';
   return pathSetting === 'scores' || e.gpu.info.isFallbackAdapter ? 'scores' : 'fused';
@@ -111,7 +111,8 @@ export function attentionPath(e: Engine, a: AttentionShape): 'fused' | 'scores' 
 
 /**
  * Attention through materialised scores, one batch per (batch, kv head, group): the rolled heads
- * (h >= floor(H / 2) under 'roll', and the kv heads they read) are rolled by -G/2 first; q is laid
+ * (h >= floor(H / 2) under 'roll', and the kv heads they read; a kv head read from both sides is
+ * repeated per query head first) are rolled by -G/2; q is laid
  * out as [B * Hkv * nG, g * G, Dh] (the g query heads of a kv head side by side within each
  * group, via swapAxes12 when g > 1 and there are several groups); S = scale * q k^T, P =
  * attnProbs(S) (causal within the group, the key mask when G = T), out = P v, rolled back. Each
@@ -123,12 +124,18 @@ function scoresAttention(
   v: Tensor,
   o: AttentionShape & { Dh: number; causal: boolean; scale: number; mask?: Tensor },
 ): Tensor {
-  const { B, H, Hkv, T, G, Dh } = o;
-  const g = H / Hkv;
-  const nG = T / G;
+  const { B, H, T, G, Dh } = o;
   const plain = o.shift === 'roll' ? Math.floor(H / 2) : H; // q heads before this one are not rolled
   const half = G / 2;
   const rolled = plain < H;
+  // A kv head read by query heads on both sides of the shift is repeated to one per query head.
+  if (rolled && plain % (H / o.Hkv) !== 0) {
+    const g0 = H / o.Hkv;
+    return scoresAttention(q, repeatHeads(k, g0), repeatHeads(v, g0), { ...o, Hkv: H });
+  }
+  const Hkv = o.Hkv;
+  const g = H / Hkv;
+  const nG = T / G;
   const [qr, kr, vr] = rolled
     ? [rollHeads(q, plain, half), rollHeads(k, plain / g, half), rollHeads(v, plain / g, half)]
     : [q, k, v];
