@@ -93,15 +93,13 @@ export interface AttentionShape {
 /**
  * Which path attention of this shape takes. 'scores' where the [B, H, T, G] scores fit
  * SCORES_MAX_BYTES and the binding limit, and the groups can be batched: full attention (G = T,
- * with or without a key mask), or groups with no mask that are plain ('none') or rolled ('roll'),
- * whose g = H / Hkv query heads per kv head all fall on one side of the shift (floor(H / 2) % g
- * = 0). 'split' and the rest keep the fused kernels. By default only on a software adapter,
- * where barriers and per-row loops cost most (a GPU keeps the flash tiles, which never hold the
- * scores in memory).
+ * with or without a key mask), or groups with no mask that are plain ('none') or rolled ('roll').
+ * 'split' and masked groups keep the fused kernels. By default only on a software adapter, where
+ * barriers and per-row loops cost most (a GPU keeps the flash tiles, which never hold the scores
+ * in memory).
  */
 export function attentionPath(e: Engine, a: AttentionShape): 'fused' | 'scores' {
   if (pathSetting === 'fused') return 'fused';
-  const g = a.H / a.Hkv;
   const grouped = a.G !== a.T;
   if (grouped && (a.masked || a.shift === 'split')) return 'fused';
   const bytes = a.B * a.H * a.T * a.G * 4;
