@@ -56,8 +56,13 @@ export function modelSource(role: ModelRole, ref: ModelRef): ModelSourceSpec | n
 
 /** How the notebook remembers a model source (a local folder by its name; the demo by name) and its storage ('f16' only when chosen). */
 export function modelRef(source: ModelSourceSpec, frozenDtype: FrozenDtype = 'f32'): ModelRef {
-  const ref = sourceRef(source);
-  return frozenDtype === 'f16' ? { ...ref, frozenDtype } : ref;
+  return withFrozenDtype(sourceRef(source), frozenDtype);
+}
+
+/** The reference with this storage ('f16' kept as a field; 'f32', the default, as none). */
+export function withFrozenDtype(ref: ModelRef, frozenDtype: FrozenDtype): ModelRef {
+  const { frozenDtype: _old, ...rest } = ref;
+  return (frozenDtype === 'f16' ? { ...rest, frozenDtype } : rest) as ModelRef;
 }
 
 function sourceRef(source: ModelSourceSpec): ModelRef {

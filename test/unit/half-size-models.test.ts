@@ -9,7 +9,7 @@ import { schemaProblem } from '../../src/components/cells/FieldError';
 import { parseNotebookFile, serializeNotebookFile, toNotebookFile } from '../../src/notebook/file';
 import { MODEL_REF, type Notebook } from '../../src/notebook/schema';
 import { fullNotebook } from './notebook-fixtures';
-import { modelRef } from '../../src/store/modelsSlice';
+import { modelRef, withFrozenDtype } from '../../src/store/modelsSlice';
 import { DEFAULT_CONFIG } from '../../src/training/config';
 import { frozenWeightsProblem } from '../../src/training/step';
 
@@ -23,6 +23,12 @@ describe('half-size frozen weights in the notebook', () => {
       frozenDtype: 'f16',
     });
     expect(schemaProblem(MODEL_REF, modelRef(hub, 'f16'))).toBeNull();
+    // The cell's check box rewrites the remembered ref: f16 adds the field, f32 drops it.
+    expect(withFrozenDtype({ kind: 'demo' }, 'f16')).toEqual({ kind: 'demo', frozenDtype: 'f16' });
+    expect(withFrozenDtype({ kind: 'url', url: 'http://x/m', frozenDtype: 'f16' }, 'f32')).toEqual({
+      kind: 'url',
+      url: 'http://x/m',
+    });
     expect(schemaProblem(MODEL_REF, { kind: 'demo', frozenDtype: 'f8' })).toMatch(/"f16", got "f8"/);
   });
 

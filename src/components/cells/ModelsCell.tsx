@@ -7,7 +7,7 @@ import { useRef, useState, type DragEvent } from 'react';
 import { formatBytes } from '../../core/format';
 import { filesFromDataTransfer, type FolderEntry } from '../../models/sources';
 import { useStore } from '../../store';
-import { modelSource, type ModelState } from '../../store/modelsSlice';
+import { modelSource, withFrozenDtype, type ModelState } from '../../store/modelsSlice';
 import type { ModelRole, ModelSourceSpec } from '../../worker/protocol';
 import { MODEL_REF, type ModelRef, type ModelsCell as ModelsCellConfig } from '../../notebook/schema';
 import { CellFrame } from './CellFrame';
@@ -106,7 +106,9 @@ const HALF_HINT: Record<ModelRole, string> = {
 
 function ModelLoader({ role, state, remembered }: { role: ModelRole; state: ModelState; remembered: ModelRef }) {
   const loadModel = useStore((s) => s.loadModel);
-  const [half, setHalf] = useState(remembered.frozenDtype === 'f16');
+  const rememberModel = useStore((s) => s.rememberModel);
+  // Kept in the notebook's Models cell, so every load (this loader, Run, the demo button, a reload) reads it.
+  const half = remembered.frozenDtype === 'f16';
   const [repo, setRepo] = useState('');
   const [revision, setRevision] = useState('main');
   const [token, setToken] = useState('');
@@ -229,7 +231,7 @@ function ModelLoader({ role, state, remembered }: { role: ModelRole; state: Mode
         <input
           type="checkbox"
           checked={half}
-          onChange={(e) => setHalf(e.target.checked)}
+          onChange={(e) => rememberModel(role, withFrozenDtype(remembered, e.target.checked ? 'f16' : 'f32'))}
           data-testid={`model-half-${role}`}
           aria-label={`${role} half-size frozen weights`}
         />
