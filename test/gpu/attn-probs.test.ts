@@ -1,9 +1,10 @@
-// attn_probs_forward / attn_probs_backward (the softmax of s2attn's scores path) against their CPU
-// twins: causal rows (query at r % T), key masks per batch, rows left with no key, large scores,
-// GQA-shaped rows (several heads' queries per batch row block), and ACCUMULATE.
+// attn_probs_forward (the softmax of s2attn's scores path) and its backward (softmax_backward)
+// against their CPU twins: causal rows (query at r % T), key masks per batch, rows left with no
+// key, large scores, GQA-shaped rows (several heads' queries per batch row block), and ACCUMULATE.
 import { afterAll, describe, expect, it } from 'vitest';
 import { attnProbs } from '../../src/tensor/ops/attn-probs';
-import { attnProbsBackwardCpu, attnProbsForwardCpu } from '../../src/tensor/cpu/attn-probs';
+import { attnProbsForwardCpu } from '../../src/tensor/cpu/attn-probs';
+import { softmaxBackwardCpu } from '../../src/tensor/cpu/softmax';
 import { cpu } from '../../src/tensor/cpu/types';
 import { ShapeError } from '../../src/tensor/tensor';
 import { destroyEngine, expectClose, getEngine, randn, rng } from './helpers';
@@ -54,7 +55,7 @@ describe('attnProbs vs the CPU twin', () => {
         ).toBe(true);
       const gd = randn(n, 4);
       e.backward(p, e.tensor(gd, c.shape));
-      const dWant = attnProbsBackwardCpu(want, cpu(gd, c.shape));
+      const dWant = softmaxBackwardCpu(want, cpu(gd, c.shape));
       expectClose(await s.grad!.read(), dWant.data, TOL, 'dS');
       // A second backward adds the same gradient (ACCUMULATE).
       const p2 = attnProbs(s, { causal: c.causal, rowsPerBatch, keyMask: md && e.tensor(md, [B, T]) });

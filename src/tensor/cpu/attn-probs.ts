@@ -1,4 +1,4 @@
-// CPU twins of attn_probs_forward / attn_probs_backward in f64: the attention probabilities of
+// CPU twin of attn_probs_forward in f64 (its backward is softmax's: softmaxBackwardCpu): the attention probabilities of
 // materialised scores S [R, T] (rows are (batch, head, query); t = r % T the query position,
 // b = floor(r / rowsPerBatch) the batch) under a causal mask and an optional 0/1 key mask [B, T].
 
@@ -25,17 +25,4 @@ export function attnProbsForwardCpu(s: CpuTensor, opts: AttnProbsCpuOptions): Cp
     for (let j = 0; j < T; j++) out[r * T + j] = keep(j) ? Math.exp(s.data[r * T + j]! - m) / total : 0;
   }
   return { data: out, shape: [...s.shape] };
-}
-
-/** dS = P * (dP - rowsum(dP * P)); entries with P = 0 (not kept) get 0. */
-export function attnProbsBackwardCpu(p: CpuTensor, dp: CpuTensor): CpuTensor {
-  const T = p.shape[p.shape.length - 1]!;
-  const R = T === 0 ? 0 : p.data.length / T;
-  const out = new Float32Array(p.data.length);
-  for (let r = 0; r < R; r++) {
-    let dot = 0;
-    for (let j = 0; j < T; j++) dot += dp.data[r * T + j]! * p.data[r * T + j]!;
-    for (let j = 0; j < T; j++) out[r * T + j] = p.data[r * T + j]! * (dp.data[r * T + j]! - dot);
-  }
-  return { data: out, shape: [...p.shape] };
 }

@@ -3,12 +3,14 @@
 // S: [..., rows, T] scores (already scaled); each row is one (batch, head, query) with the query
 // at position r % T of its sequence and its batch floor(r / rowsPerBatch). Keys after the query
 // (causal) or with keyMask 0 get probability 0; a row with no key left is all 0. A thread per row.
+// The backward is softmax's (softmax_backward), since P is a softmax whose dropped keys are 0.
 
 import { packUniforms } from '../../gpu/device';
 import { ShapeError, type Tensor } from '../tensor';
 import { assertF32, contiguous, grid, sameShape } from './common';
+import { softmaxGradInto } from './softmax';
 
-const WG = 64; // threads per workgroup in both kernels
+const WG = 64; // threads per workgroup of attn_probs_forward
 
 export interface AttnProbsOptions {
   causal: boolean;
@@ -51,16 +53,7 @@ export function attnProbs(s: Tensor, opts: AttnProbsOptions): Tensor {
     uniforms,
     workgroups: grid(R, WG),
   });
-  e.record('attnProbs', [s], out, (g) =>
-    e.addGrad(s, (dst, acc) =>
-      e.gpu.dispatch({
-        kernel: 'attn_probs_backward',
-        constants: { ACCUMULATE: acc },
-        buffers: [out.buffer, g.buffer, dst],
-        uniforms,
-        workgroups: grid(R, WG),
-      }),
-    ),
-  );
+  // P is a softmax over the kept keys (the rest are 0 and take no gradient): softmax's backward.
+  e.record('attnProbs', [s], out, (g) => e.addGrad(s, (dst, acc) => softmaxGradInto(e, out.buffer, g.buffer, dst, R, T, acc)));
   return out;
 }

@@ -77,6 +77,17 @@ function softmaxImpl(log: boolean, x: Tensor, mask?: Tensor): Tensor {
   return y;
 }
 
+/**
+ * dx (+)= the softmax backward y * (g - rowsum(g * y)) over R unmasked rows of L, from the
+ * output y: for ops whose forward is a softmax of their own (attnProbs), a row layout per call.
+ */
+export function softmaxGradInto(e: Engine, y: GPUBuffer, g: GPUBuffer, dx: GPUBuffer, R: number, L: number, acc: boolean): void {
+  // No mask: rank 0, and the lead / mask-stride words (never read) as 1s.
+  const unused = Array.from({ length: 2 * MAX_LEAD }, () => ['u32', 1] as ['u32', number]);
+  const uniforms = packUniforms([['u32', R], ['u32', L], ['u32', 0], ['u32', 0], ...unused]);
+  softmaxBackwardInto(e, false, y, g, null, dx, R, acc, uniforms, rowPerThread(e, R, L));
+}
+
 function softmaxBackwardInto(
   e: Engine,
   log: boolean,
