@@ -14,7 +14,7 @@ import type { Passage } from '../src/data/datasets';
 import { aggregate, questionMetrics } from '../src/data/metrics';
 import { bertSpecs } from '../src/models/bert';
 import { parseConfig, type BertConfig } from '../src/models/config';
-import { loadRetriever } from '../src/models/load';
+import { loadColbert as loadRetriever } from '../src/models/load';
 import { folderFiles, type ModelFiles } from '../src/models/sources';
 import { buildIndex, searchIndex, type ColbertIndex } from '../src/retrieval/index';
 import { Bm25Index } from '../src/retrieval/bm25';

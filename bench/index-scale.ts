@@ -11,7 +11,7 @@
 import { acquireGpu } from '../src/gpu/device';
 import { viteKernels } from '../src/gpu/kernels-vite';
 import type { Passage } from '../src/data/datasets';
-import { loadRetriever } from '../src/models/load';
+import { loadColbert as loadRetriever } from '../src/models/load';
 import { CompressedIndex } from '../src/retrieval/compressed';
 import { buildIndex } from '../src/retrieval/index';
 import { maxsimSearch, mulberry32, type Engine, type Tensor } from '../src/tensor';

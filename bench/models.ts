@@ -14,10 +14,10 @@ import * as ort from 'onnxruntime-web';
 import { acquireGpu } from '../src/gpu/device';
 import { viteKernels } from '../src/gpu/kernels-vite';
 import { bertSpecs } from '../src/models/bert';
-import { parseConfig, ropeInvFreq, type BertConfig, type LlamaConfig } from '../src/models/config';
+import { parseConfig, ropeInvFreq, type BertConfig, type DecoderConfig } from '../src/models/config';
 import type { AnswerExample, Generator } from '../src/models/generator';
-import { llamaSpecs, type AttentionMode } from '../src/models/llama';
-import { loadGenerator, loadRetriever } from '../src/models/load';
+import { decoderSpecs, type AttentionMode } from '../src/models/decoder';
+import { loadColbert, loadGenerator } from '../src/models/load';
 import { ForwardContext } from '../src/models/lora';
 import { folderFiles, type ModelFiles } from '../src/models/sources';
 import { embedding, ropeTables } from '../src/tensor';
@@ -347,7 +347,7 @@ function bertOnnx(c: BertConfig, w: Weights, B: number, T: number): Uint8Array {
  * embedding (transB), LogSoftmax, GatherElements of the targets, Neg. Input ids (int64) [B, T];
  * output nll [N, 1].
  */
-function llamaOnnx(c: LlamaConfig, w: Weights, B: number, T: number, rows: number[], targets: number[]): Uint8Array {
+function llamaOnnx(c: DecoderConfig, w: Weights, B: number, T: number, rows: number[], targets: number[]): Uint8Array {
   const g = new OnnxGraph();
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh } = c;
   const G = H / Hkv;
@@ -362,10 +362,7 @@ function llamaOnnx(c: LlamaConfig, w: Weights, B: number, T: number, rows: numbe
   const mask = g.weight('causal', { shape: [T, T], data: causal });
   const rms = (t: string, name: string): string => {
     const ms = g.op('ReduceMean', [g.op('Mul', [t, t])], { axes: [2], keepdims: 1 });
-    return g.op('Mul', [
-      g.op('Div', [t, g.op('Sqrt', [g.op('Add', [ms, g.scalar(c.rmsNormEps)])])]),
-      g.weight(name, get(w, name)),
-    ]);
+    return g.op('Mul', [g.op('Div', [t, g.op('Sqrt', [g.op('Add', [ms, g.scalar(c.normEps)])])]), g.weight(name, get(w, name))]);
   };
   const mm = (t: string, name: string): string => g.op('MatMul', [t, g.weight(`${name}T`, transposed(get(w, name)))]);
   const halves = g.i64([half, half]);
@@ -522,7 +519,7 @@ async function encoderRows(e: Engine, rows: BenchRow[], notes: string[]): Promis
     [...bertSpecs(config, ''), { name: 'linear.weight', shape: [config.colbertDim, config.hiddenSize] }],
     1,
   );
-  const r = await loadRetriever(e, folder('bench-colbert', BERT_CONFIG, tok.files, weights));
+  const r = await loadColbert(e, folder('bench-colbert', BERT_CONFIG, tok.files, weights));
   const B = ENC_B,
     T = ENC_T,
     D = config.hiddenSize;
@@ -813,8 +810,8 @@ export async function run(): Promise<PageResult> {
   try {
     await encoderRows(e, rows, notes);
     const tok = fixtureTokenizer('tiny-llama');
-    const config = parseConfig(LLAMA_CONFIG) as LlamaConfig;
-    const weights = randomWeights(llamaSpecs(config), 2);
+    const config = parseConfig(LLAMA_CONFIG) as DecoderConfig;
+    const weights = randomWeights(decoderSpecs(config), 2);
     const gen = await loadGenerator(e, folder('bench-llama', LLAMA_CONFIG, tok.files, weights));
     try {
       await prefillRows(gen, weights, tok.vocab, rows, notes);

@@ -2,14 +2,14 @@
 // on the same adapter: square f32 matmul GFLOP/s, and one full training step (forward, backward,
 // AdamW) of the same small Llama-style model written in each library with the same math, from
 // the same initial weights (bench/peers-model.ts), ms per step and the loss after N steps.
-// MedRank runs its own model code: LlamaModel.forward + tied LM head + crossEntropy, tape
+// MedRank runs its own model code: DecoderModel.forward + tied LM head + crossEntropy, tape
 // backward, AdamW. BENCH_PEERS_* (read by bench/run.ts, handed in as the page's input) shrink it.
 // B = batch, T = tokens, D = hidden size, H = heads, Dh = head dim, F = intermediate, V = vocab.
 
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { viteKernels } from '../src/gpu/kernels-vite';
-import { parseConfig, type LlamaConfig } from '../src/models/config';
-import { LlamaModel } from '../src/models/llama';
+import { parseConfig, type DecoderConfig } from '../src/models/config';
+import { DecoderModel } from '../src/models/decoder';
 import { Weights } from '../src/models/weights';
 import { crossEntropy } from '../src/tensor/ops/cross-entropy';
 import { matmulInto } from '../src/tensor/ops/matmul';
@@ -118,10 +118,10 @@ function medrankTrain(e: Engine, p: PeerProblem): TrainImpl {
     tie_word_embeddings: true,
     attention_bias: false,
     mlp_bias: false,
-  }) as LlamaConfig;
+  }) as DecoderConfig;
   const weights = new Weights(e);
   for (const [name, w] of p.weights) weights.set(name, e.tensor(w.data, w.shape, { name }).keep());
-  const model = new LlamaModel(config, weights);
+  const model = new DecoderModel(config, weights);
   const params = weights.setTrainable(() => true);
   const opt = new AdamW(e, params, { lr: ADAM.lr, betas: [ADAM.b1, ADAM.b2], eps: ADAM.eps, weightDecay: ADAM.wd });
   return {

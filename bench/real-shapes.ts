@@ -15,9 +15,9 @@
 import { acquireGpu } from '../src/gpu/device';
 import { viteKernels } from '../src/gpu/kernels-vite';
 import { bertSpecs } from '../src/models/bert';
-import { parseConfig, type BertConfig, type LlamaConfig } from '../src/models/config';
-import { llamaSpecs } from '../src/models/llama';
-import { loadGenerator, loadRetriever, memoryPlanFor, readModelFolder } from '../src/models/load';
+import { parseConfig, type BertConfig, type DecoderConfig } from '../src/models/config';
+import { decoderSpecs } from '../src/models/decoder';
+import { loadColbert, loadGenerator, memoryPlanFor, readModelFolder } from '../src/models/load';
 import { ForwardContext } from '../src/models/lora';
 import type { FrozenDtype } from '../src/models/weights';
 import { embedding } from '../src/tensor';
@@ -90,7 +90,7 @@ async function colbertRows(e: Engine, dtype: FrozenDtype, rows: BenchRow[], note
   const plan = memoryPlanFor(await readModelFolder(files), () => false, dtype);
   const before = e.gpu.pool.inUseBytes;
   const t0 = performance.now();
-  const r = await loadRetriever(e, files, { frozenDtype: dtype, trainable: () => false });
+  const r = await loadColbert(e, files, { frozenDtype: dtype, trainable: () => false });
   const loadMs = performance.now() - t0;
   const measured = e.gpu.pool.inUseBytes - before;
   try {
@@ -140,8 +140,8 @@ async function smollmRows(
   notes: string[],
 ): Promise<void> {
   const tok = fixtureTokenizer('tiny-llama');
-  const config = parseConfig(SMOLLM) as LlamaConfig;
-  const files = folder('SmolLM2-135M-shape', SMOLLM, tok.files, randomWeights(llamaSpecs(config), 2));
+  const config = parseConfig(SMOLLM) as DecoderConfig;
+  const files = folder('SmolLM2-135M-shape', SMOLLM, tok.files, randomWeights(decoderSpecs(config), 2));
   // Under LoRA the base is frozen but its norms train (as JMLR's generator).
   const plan = memoryPlanFor(await readModelFolder(files), isNorm, dtype);
   const before = e.gpu.pool.inUseBytes;

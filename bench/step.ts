@@ -12,7 +12,7 @@ import type { TrainCell } from '../src/notebook/schema';
 import { parseJsonlQA } from '../src/data/datasets';
 import { acquireGpu, GpuStats, type GpuStatsSnapshot } from '../src/gpu/device';
 import { viteKernels } from '../src/gpu/kernels-vite';
-import { loadGenerator, loadRetriever } from '../src/models/load';
+import { loadColbert, loadGenerator } from '../src/models/load';
 import { urlFiles } from '../src/models/sources';
 import { demoNotebook } from '../src/notebook/demo';
 import { buildIndex } from '../src/retrieval/index';
@@ -65,7 +65,7 @@ export async function run(): Promise<PageResult> {
   if (!cell) throw new Error('the demo notebook has no Train cell');
   const config = await runConfigOf(cell);
   const models = (role: string) => urlFiles(`${origin}/demo/models/${role}`, { cache: false });
-  const retriever = await loadRetriever(e, models('retriever'));
+  const retriever = await loadColbert(e, models('retriever'));
   const generator = await loadGenerator(e, models('generator'));
   const params =
     [retriever.encoder.weights, generator.model.weights]

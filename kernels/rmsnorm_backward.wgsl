@@ -1,11 +1,13 @@
 // RMSNorm backward, input gradient. R = rows, D = last dim; rstd per row from rmsnorm_forward.
-// With xhat = x * rstd and dxhat = g * weight:
+// With xhat = x * rstd and dxhat = g * (weight + WEIGHT_OFFSET):
 //   dx (+)= rstd * (dxhat - xhat * mean_j(dxhat * xhat))
 // One workgroup of 256 threads per row, striding over D; or, with ROW_PER_THREAD, one thread per
 // row and no barriers (many rows on a software adapter). dweight: norm_params_backward.wgsl.
 
 override ACCUMULATE: bool = false;
 override ROW_PER_THREAD: bool = false;
+// Gemma scales by (1 + w): the stored weight plus this offset (0 for Llama).
+override WEIGHT_OFFSET: f32 = 0.0;
 
 struct Params { rows: u32, D: u32 }
 
@@ -24,11 +26,11 @@ fn gradRow(row: u32) {
   let base = row * p.D;
   let rstd = stats[row];
   var s = 0.0;
-  for (var j = 0u; j < p.D; j++) { s += g[base + j] * weight[j] * x[base + j] * rstd; }
+  for (var j = 0u; j < p.D; j++) { s += g[base + j] * (weight[j] + WEIGHT_OFFSET) * x[base + j] * rstd; }
   let m = s / f32(p.D);
   for (var j = 0u; j < p.D; j++) {
     let xhat = x[base + j] * rstd;
-    var r = rstd * (g[base + j] * weight[j] - xhat * m);
+    var r = rstd * (g[base + j] * (weight[j] + WEIGHT_OFFSET) - xhat * m);
     if (ACCUMULATE) { r += dx[base + j]; }
     dx[base + j] = r;
   }
@@ -48,12 +50,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   let rstd = stats[row];
   var s = 0.0;
   for (var j = lid; j < p.D; j += WG) {
-    s += g[base + j] * weight[j] * x[base + j] * rstd;
+    s += g[base + j] * (weight[j] + WEIGHT_OFFSET) * x[base + j] * rstd;
   }
   let m = wgSum(s, lid) / f32(p.D);
   for (var j = lid; j < p.D; j += WG) {
     let xhat = x[base + j] * rstd;
-    var r = rstd * (g[base + j] * weight[j] - xhat * m);
+    var r = rstd * (g[base + j] * (weight[j] + WEIGHT_OFFSET) - xhat * m);
     if (ACCUMULATE) { r += dx[base + j]; }
     dx[base + j] = r;
   }

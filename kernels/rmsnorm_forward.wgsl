@@ -1,4 +1,4 @@
-// RMSNorm over the last dim (Llama): y = x * rstd * weight, rstd = 1 / sqrt(mean_j(x^2) + eps).
+// RMSNorm over the last dim (Llama): y = x * rstd * (weight + WEIGHT_OFFSET), rstd = 1 / sqrt(mean_j(x^2) + eps).
 // R = rows (every leading dim flattened), D = last dim. One workgroup of 256 threads per row
 // (row = wg.x + wg.y * nw.x), striding over D; or, with ROW_PER_THREAD, one thread per row and no
 // barriers (many rows on a software adapter). SAVE_STATS writes rstd to stats[r] for
@@ -6,6 +6,8 @@
 
 override SAVE_STATS: bool = false;
 override ROW_PER_THREAD: bool = false;
+// Gemma scales by (1 + w): the stored weight plus this offset (0 for Llama).
+override WEIGHT_OFFSET: f32 = 0.0;
 
 struct Params { rows: u32, D: u32, eps: f32 }
 
@@ -27,7 +29,7 @@ fn normRow(row: u32) {
     q += v * v;
   }
   let rstd = inverseSqrt(q / f32(p.D) + p.eps);
-  for (var j = 0u; j < p.D; j++) { out[base + j] = x[base + j] * rstd * weight[j]; }
+  for (var j = 0u; j < p.D; j++) { out[base + j] = x[base + j] * rstd * (weight[j] + WEIGHT_OFFSET); }
   if (SAVE_STATS) { stats[row] = rstd; }
 }
 
@@ -49,7 +51,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   }
   let rstd = inverseSqrt(wgSum(q, lid) / f32(p.D) + p.eps);
   for (var j = lid; j < p.D; j += WG) {
-    out[base + j] = x[base + j] * rstd * weight[j];
+    out[base + j] = x[base + j] * rstd * (weight[j] + WEIGHT_OFFSET);
   }
   if (SAVE_STATS && lid == 0u) { stats[row] = rstd; }
 }

@@ -1,18 +1,21 @@
-// Rotary position embedding, HF Llama rotate_half convention: dim i pairs with i + Dh/2.
+// Rotary position embedding, HF rotate_half convention over the first R = 2 * half dims of each
+// head (R = Dh for Llama; GPT-NeoX's partial rotary rotates R < Dh and passes the rest through).
 // B = batch, T = tokens, H = heads, Dh = head dim, P = table rows (max position).
-// x, out: [B, T, H, Dh]; cos, sin: [P, Dh/2] with angle pos * theta^(-2i/Dh); positions: i32,
-// [T] (posStride 0) or [B, T] (posStride T). For each pair (a, b) = (x[i], x[i + Dh/2]):
-//   out[i]        = a cos - b sin
-//   out[i + Dh/2] = b cos + a sin
+// x, out: [B, T, H, Dh]; cos, sin: [P, R/2] with angle pos * theta^(-2i/R); positions: i32,
+// [T] (posStride 0) or [B, T] (posStride T). For each pair (a, b) = (x[i], x[i + R/2]), i < R/2:
+//   out[i]       = a cos - b sin
+//   out[i + R/2] = b cos + a sin
+// and out[j] = x[j] for R <= j < Dh.
 // INVERSE rotates by -angle (sin negated): the backward, since a rotation's transpose is its
-// inverse. ACCUMULATE adds into out (the backward writing into an existing gradient).
-// One thread per pair. Positions outside [0, P) are clamped (the host cannot check them
-// without a readback).
+// inverse (the passed-through dims are the identity both ways). ACCUMULATE adds into out (the
+// backward writing into an existing gradient).
+// One thread per pair or passed-through value: (R/2 + Dh - R) per head. Positions outside
+// [0, P) are clamped (the host cannot check them without a readback).
 
 override INVERSE: bool = false;
 override ACCUMULATE: bool = false;
 
-struct Params { n: u32, T: u32, H: u32, half: u32, P: u32, posStride: u32 }
+struct Params { n: u32, T: u32, H: u32, half: u32, P: u32, posStride: u32, dh: u32, _p: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> cosT: array<f32>;
@@ -23,10 +26,19 @@ struct Params { n: u32, T: u32, H: u32, half: u32, P: u32, posStride: u32 }
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let k = gid.x + gid.y * nw.x * 256u; // pair index over [B, T, H, Dh/2]
+  let k = gid.x + gid.y * nw.x * 256u; // work item over [B, T, H, R/2 + Dh - R]
   if (k >= p.n) { return; }
-  let i = k % p.half;
-  let head = k / p.half;            // flat (b, t, h)
+  let per = p.dh - p.half;          // items per head: R/2 pairs, then Dh - R passed-through values
+  let i = k % per;
+  let head = k / per;               // flat (b, t, h)
+  let i0 = head * p.dh + i;
+  if (i >= p.half) {
+    let j = head * p.dh + p.half + i; // dims R .. Dh-1 (i - half + R = i + half)
+    var o = x[j];
+    if (ACCUMULATE) { o += out[j]; }
+    out[j] = o;
+    return;
+  }
   let bt = head / p.H;              // flat (b, t)
   let t = bt % p.T;
   let b = bt / p.T;
@@ -34,7 +46,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let c = cosT[pos * p.half + i];
   var s = sinT[pos * p.half + i];
   if (INVERSE) { s = -s; }
-  let i0 = head * 2u * p.half + i;
   let i1 = i0 + p.half;
   let a = x[i0];
   let bv = x[i1];

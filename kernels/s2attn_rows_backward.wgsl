@@ -35,7 +35,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> gb: array<vec4<f32>>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-const MAX_DV: u32 = 32u;  // Dh <= 128 (ops/s2attn.ts checks it)
+const MAX_DV: u32 = 64u;  // Dh <= 256 (ops/s2attn.ts checks it)
 
 //!include lib/s2attn_shift
 

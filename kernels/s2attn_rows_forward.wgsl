@@ -30,7 +30,7 @@ struct Params {
 @group(0) @binding(6) var<uniform> p: Params;
 
 const NEG: f32 = -1e30;
-const MAX_DV: u32 = 32u;  // Dh <= 128 (ops/s2attn.ts checks it)
+const MAX_DV: u32 = 64u;  // Dh <= 256 (ops/s2attn.ts checks it)
 
 //!include lib/s2attn_shift
 

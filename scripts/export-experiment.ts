@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { DatasetFormat } from '../src/data/datasets';
 import { generatorConfigOf, readModelTokenizer, retrieverTokenizer } from '../src/models/load';
 import { answerIds } from '../src/models/generator';
-import { padIdOf } from '../src/models/llama';
+import { padIdOf } from '../src/models/decoder';
 import { ModelFileMissingError, SAFETENSORS_INDEX, weightFileNames, type ModelFiles } from '../src/models/sources';
 import {
   BUNDLE_FILES,

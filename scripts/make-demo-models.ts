@@ -21,9 +21,9 @@ import path from 'node:path';
 import { parseJsonlQA } from '../src/data/datasets';
 import { bertSpecs } from '../src/models/bert';
 import { ColbertTokenizer } from '../src/models/colbert';
-import { parseConfig, type BertConfig, type LlamaConfig } from '../src/models/config';
+import { parseConfig, type BertConfig, type DecoderConfig } from '../src/models/config';
 import { answerIds } from '../src/models/generator';
-import { llamaSpecs } from '../src/models/llama';
+import { decoderSpecs } from '../src/models/decoder';
 import { Tokenizer, wordPieceTokenizerJson } from '../src/models/tokenizer';
 import { writeSafetensors, type WritableTensor } from '../src/tensor/safetensors';
 import { mulberry32 } from '../src/tensor/random';
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'medrank-demo-'));
   try {
     const rc = parseConfig(rConfig) as BertConfig;
-    const gc = parseConfig(gConfig) as LlamaConfig;
+    const gc = parseConfig(gConfig) as DecoderConfig;
     const rSpecs = [...bertSpecs(rc, ''), { name: 'linear.weight', shape: [rc.colbertDim, rc.hiddenSize] }];
     writeModel(path.join(work, 'init/retriever'), rConfig, rTok, rTokCfg, writeSafetensors(randomWeights(rSpecs, SETTINGS.seed)));
     writeModel(
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
       gConfig,
       gTok,
       gTokCfg,
-      writeSafetensors(randomWeights(llamaSpecs(gc), SETTINGS.seed + 1)),
+      writeSafetensors(randomWeights(decoderSpecs(gc), SETTINGS.seed + 1)),
     );
 
     // Pretraining inputs, tokenized as training tokenizes.

@@ -5,7 +5,7 @@
 import { acquireGpu } from '../../src/gpu/device';
 import { viteKernels } from '../../src/gpu/kernels-vite';
 import { parseJsonlQA } from '../../src/data/datasets';
-import { loadRetriever } from '../../src/models/load';
+import { loadColbert } from '../../src/models/load';
 import { urlFiles } from '../../src/models/sources';
 import { openIndex, searchIndex } from '../../src/retrieval/index';
 import { Engine } from '../../src/tensor/tensor';
@@ -27,7 +27,7 @@ declare global {
 
 window.__openDemoIndex = async (n) => {
   const e = new Engine(await acquireGpu({ kernels: viteKernels }));
-  const r = await loadRetriever(e, urlFiles(`${location.origin}/test/fixtures/models/tiny-colbert`, { cache: false }));
+  const r = await loadColbert(e, urlFiles(`${location.origin}/test/fixtures/models/tiny-colbert`, { cache: false }));
   const corpus = await (await fetch('/demo/corpus.jsonl')).text();
   const questions = await (await fetch('/demo/questions.jsonl')).text();
   const demo = parseJsonlQA({ questions, corpus }, 'demo');

@@ -49,7 +49,7 @@ from .train_config import check_config
 JMLR_CODE = {
     "name": "jmlr-code", "seed": 0, "steps": 200, "batchSize": 2, "schedule": "synchronous", "stagedReaderFraction": 0.5,
     "retrieverLoss": "llm-rank", "candidates": 20, "sampled": 10, "sampling": True, "samplingTemperature": 1, "llmRankMargin": 0.0,
-    "tauS": 1, "tauG": 1, "jomedPrior": False, "jomedWeighting": True, "infoNceTau": 0.05, "topM": 5,
+    "tauS": 1, "tauG": 1, "jomedPrior": False, "jomedWeighting": True, "infoNceTau": 0.05, "inBatchNegatives": False, "pretrainPairs": "none", "topM": 5,
     "generatorContext": "concat", "docMaxTokens": 180, "retrieverSide": "both", "retrieverTraining": "full",
     "generatorLora": {"r": 8, "alpha": 16, "dropout": 0.05, "targetModules": ["q_proj", "v_proj"]},
     "generatorEmbeddings": True, "generatorNorms": True, "lrRetriever": 3e-6, "lrGenerator": 1e-5,

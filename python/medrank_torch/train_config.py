@@ -16,7 +16,7 @@ FIELDS = {
     "name": str, "seed": int, "steps": int, "batchSize": int, "schedule": SCHEDULES, "stagedReaderFraction": float,
     "retrieverLoss": RETRIEVER_LOSSES, "candidates": int, "sampled": int, "sampling": bool,
     "samplingTemperature": float, "llmRankMargin": float, "tauS": float, "tauG": float, "jomedPrior": bool, "jomedWeighting": bool,
-    "infoNceTau": float, "topM": int, "generatorContext": ("concat", "per-document"), "docMaxTokens": int,
+    "infoNceTau": float, "inBatchNegatives": bool, "pretrainPairs": ("none",), "topM": int, "generatorContext": ("concat", "per-document"), "docMaxTokens": int,
     "retrieverSide": ("query", "both"), "retrieverTraining": ("projection", "lora", "full"), "generatorLora": dict,
     "generatorEmbeddings": bool, "generatorNorms": bool, "lrRetriever": float, "lrGenerator": float,
     "weightDecay": float, "maxGradNorm": float, "dropout": bool, "s2attn": (dict, type(None)),
@@ -116,6 +116,9 @@ def check_config(c: dict) -> dict:
     integer("evalAlignmentCandidates", 2, 100)
     integer("probeQuestions", 0, 64)
     integer("probeEvery", 1)
+    if c["inBatchNegatives"]:
+        raise ConfigError("inBatchNegatives", "in-batch negatives are not in the twin yet: run this experiment in the browser, "
+                          "or turn them off")
     if c["retrieverLoss"] == "infonce" and c["schedule"] != "retriever-only":
         raise ConfigError("retrieverLoss", "infonce trains the retriever alone: use it with schedule 'retriever-only'")
     if c["retrieverLoss"] == "none" and c["schedule"] != "frozen-retriever":

@@ -106,7 +106,7 @@ window.__runExperiment = async (config, passages, questions, opts) => {
   );
   // The next run loads its own models: free these (and the run's final index) on the device.
   result.index.dispose();
-  retriever.encoder.dispose();
+  retriever.dispose();
   generator.model.dispose();
   const info = e.gpu.info;
   return { result: { ...result, index: undefined as never }, adapter: `${info.vendor}/${info.architecture}`, indexMs };

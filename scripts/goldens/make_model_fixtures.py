@@ -1,24 +1,27 @@
 #!/usr/bin/env python3
-"""Tiny random-weight checkpoints (BERT/ColBERT, Llama, Qwen2) with real tokenizers, and goldens
-for them from an independent plain-PyTorch implementation of each architecture.
+"""Tiny random-weight checkpoints (BERT/ColBERT, Llama, Qwen2, GPT-NeoX, Gemma) with real tokenizers,
+and goldens for them from an independent plain-PyTorch implementation of each architecture.
 
 Run from the repository root:  /usr/bin/python3 scripts/goldens/make_model_fixtures.py
 Writes (see test/fixtures/models/README.md and test/goldens/README.md):
-  test/fixtures/models/{tiny-colbert,tiny-llama,tiny-qwen2}/   config.json, weights, tokenizer files
+  test/fixtures/models/{tiny-colbert,tiny-llama,tiny-qwen2,tiny-gptneox,tiny-gemma}/
+                                                                config.json, weights, tokenizer files
   test/fixtures/models/tokenizer-cases.json                     expected input_ids per tokenizer
-  test/goldens/models/{tiny-colbert,tiny-llama,tiny-qwen2}.safetensors
+  test/goldens/models/{tiny-colbert,tiny-llama,tiny-qwen2,tiny-gptneox,tiny-gemma}.safetensors
 
 Nothing here uses Hugging Face code (transformers, tokenizers and safetensors are not installed):
 the tokenizers are hand-built in HF's tokenizer.json format, their expected ids come from a minimal
-WordPiece / byte-level BPE written below, and the model math is written out in torch. Weights are
-drawn from seeded generators; the reference runs in float64 on exactly the stored values (float32,
-or bf16 / f16 widened to float32) and results are rounded to float32. Output is byte-identical
-from run to run.
+WordPiece / byte-level BPE / SentencePiece-style BPE written below, and the model math is written
+out in torch. Weights are drawn from seeded generators; the reference runs in float64 on exactly
+the stored values (float32, or bf16 / f16 widened to float32) and results are rounded to float32.
+Output is byte-identical from run to run.
 
 Dimension legend: B = batch, T = tokens, V = vocab, D = hidden size, H = heads, Hkv = kv heads,
-Dh = head dim, r = LoRA rank.
+Dh = head dim, rd = rotary dims, r = LoRA rank.
 """
 
+import collections
+import functools
 import json
 import math
 import os
@@ -315,7 +318,7 @@ def bert_encode(text, vocab):
     return tokens, [vocab[t] for t in tokens]
 
 
-# --- byte-level BPE (GPT-2 byte alphabet, GPT-4 / Qwen2 split regex) -----------------------------
+# --- byte-level BPE (GPT-2 byte alphabet; GPT-4 / Qwen2 / GPT-2 split regexes) --------------------
 
 def bytes_to_unicode():
     """GPT-2's reversible byte -> printable character map, in GPT-2's vocab order."""
@@ -417,13 +420,52 @@ def _regex_match(text, i, max_digits):
     return r
 
 
-def regex_split(text, max_digits):
+def _split(text, match):
+    """Cut text into consecutive matches; match(text, i) gives the end of the one at i."""
     pieces, i = [], 0
     while i < len(text):
-        j = _regex_match(text, i, max_digits)
+        j = match(text, i)
         pieces.append(text[i:j])
         i = j
     return pieces
+
+
+def regex_split(text, max_digits):
+    return _split(text, functools.partial(_regex_match, max_digits=max_digits))
+
+
+# GPT-2's split, built into the ByteLevel pre-tokenizer (use_regex true) and used by GPT-NeoX / Pythia:
+#   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+# Contractions are case-sensitive, a run of digits of any length is one piece, and only a plain
+# space (not \n or \t) can lead a word.
+
+def _gpt2_match(text, i):
+    """End of the match of GPT-2's split regex at position i (alternatives left to right)."""
+    n = len(text)
+    if text[i] == "'":
+        for suffix in ("s", "t", "re", "ve", "m", "ll", "d"):
+            if text.startswith(suffix, i + 1):
+                return i + 1 + len(suffix)
+    other = lambda c: not _S(c) and not _L(c) and not _N(c)  # noqa: E731
+    for cls in (_L, _N, other):  # ' ?\p{L}+', ' ?\p{N}+', ' ?[^\s\p{L}\p{N}]+' (the space is optional)
+        for j in ([i + 1, i] if text[i] == " " else [i]):
+            if j < n and cls(text[j]):
+                while j < n and cls(text[j]):
+                    j += 1
+                return j
+    assert _S(text[i])
+    r = i
+    while r < n and _S(text[r]):
+        r += 1
+    if r == n:  # \s+(?!\S) at the end of the text
+        return r
+    if r - 1 > i:  # \s+(?!\S): the run minus its last space, which then leads the next word
+        return r - 1
+    return r  # \s+ (a single whitespace character before a non-space)
+
+
+def gpt2_split(text):
+    return _split(text, _gpt2_match)
 
 
 def bpe(symbols, ranks):
@@ -443,8 +485,11 @@ def bpe(symbols, ranks):
 
 
 class ByteBPE:
-    def __init__(self, name, specials_first, specials, merges, max_digits, nfc, bos):
-        self.name, self.max_digits, self.nfc, self.bos = name, max_digits, nfc, bos
+    """split: the pre-tokenizer's regex split (text -> pieces); nfc: an NFC normalizer; bos: the
+    token the post_processor prepends, or None."""
+
+    def __init__(self, name, specials_first, specials, merges, split, nfc, bos):
+        self.name, self.split, self.nfc, self.bos = name, split, nfc, bos
         vocab = {}
         if specials_first:
             for s in specials:
@@ -471,13 +516,17 @@ class ByteBPE:
                 continue
             if self.nfc:
                 piece = unicodedata.normalize("NFC", piece)
-            for chunk in regex_split(piece, self.max_digits):
+            for chunk in self.split(piece):
                 tokens.extend(bpe("".join(BYTE_ENCODER[b] for b in chunk.encode("utf-8")), self.ranks))
         return tokens
 
     def encode(self, text):
         tokens = self.tokenize(text)
         return tokens, [self.vocab[t] for t in tokens]
+
+    def round_trip(self, text):
+        """What decode(encode(text)) must give."""
+        return (self.bos or "") + (unicodedata.normalize("NFC", text) if self.nfc else text)
 
     def decode(self, ids):
         out, buf = [], []
@@ -498,17 +547,30 @@ def byte_level(**kw):
     return {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False, **kw}
 
 
+def bos_template(bos, bos_id):
+    """TemplateProcessing that prepends bos: single "bos $A", pair "bos $A bos:1 $B:1"."""
+    return {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {bos: {"id": bos, "ids": [bos_id], "tokens": [bos]}}}
+
+
+def bpe_model(vocab, merges, merges_as_pairs, unk_token=None, byte_fallback=False):
+    """tokenizer.json's "model" for BPE; merges as [a, b] pairs or as "a b" strings."""
+    return {
+        "type": "BPE", "dropout": None, "unk_token": unk_token, "continuing_subword_prefix": None,
+        "end_of_word_suffix": None, "fuse_unk": byte_fallback, "byte_fallback": byte_fallback, "ignore_merges": False,
+        "vocab": vocab,
+        "merges": [[a, b] for a, b in merges] if merges_as_pairs else [f"{a} {b}" for a, b in merges],
+    }
+
+
 def bpe_tokenizer_json(tok, split_regex, merges_as_pairs):
+    """Llama 3 / Qwen2 style: Split(regex) then ByteLevel without its own regex."""
     added = [added_token(tok.vocab[s], s) for s in tok.specials]
     if tok.bos:
-        post = {"type": "Sequence", "processors": [
-            byte_level(),
-            {"type": "TemplateProcessing",
-             "single": [{"SpecialToken": {"id": tok.bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-             "pair": [{"SpecialToken": {"id": tok.bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                      {"SpecialToken": {"id": tok.bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
-             "special_tokens": {tok.bos: {"id": tok.bos, "ids": [tok.vocab[tok.bos]], "tokens": [tok.bos]}}},
-        ]}
+        post = {"type": "Sequence", "processors": [byte_level(), bos_template(tok.bos, tok.vocab[tok.bos])]}
     else:
         post = byte_level()
     return {
@@ -523,17 +585,130 @@ def bpe_tokenizer_json(tok, split_regex, merges_as_pairs):
         ]},
         "post_processor": post,
         "decoder": byte_level(),
-        "model": {
-            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-            "vocab": tok.base_vocab,
-            "merges": [[a, b] for a, b in tok.merges] if merges_as_pairs else [f"{a} {b}" for a, b in tok.merges],
-        },
+        "model": bpe_model(tok.base_vocab, tok.merges, merges_as_pairs),
+    }, added
+
+
+def neox_tokenizer_json(tok):
+    """GPT-NeoX-20B / Pythia style: NFC, then ByteLevel with its built-in GPT-2 regex; no BOS."""
+    assert tok.nfc and not tok.bos
+    added = [added_token(tok.vocab[s], s) for s in tok.specials]
+    level = byte_level(trim_offsets=True, use_regex=True)
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": {"type": "NFC"},
+        "pre_tokenizer": level,
+        "post_processor": level,
+        "decoder": level,
+        "model": bpe_model(tok.base_vocab, tok.merges, False),
     }, added
 
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
           "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+# --- SentencePiece-style BPE with byte fallback (Gemma) -------------------------------------------
+#
+# HF's Gemma tokenizer.json: a Replace normalizer (" " -> "▁"), no pre-tokenizer (each piece between
+# added tokens is one BPE word), BPE whose initial symbols are the characters, where a character
+# outside the vocab becomes its UTF-8 bytes as <0xNN> tokens (byte_fallback), and a "<bos> $A"
+# template. Decoding replaces "▁" by " ", turns runs of <0xNN> back into UTF-8 and joins.
+
+SP_SPACE = "▁"  # U+2581, SentencePiece's word-start marker
+GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]
+GEMMA_CHARS = ([SP_SPACE, "\n"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+               + [chr(c) for c in range(ord("A"), ord("Z") + 1)] + [str(d) for d in range(10)]
+               + list(".,?!()-:;'\"/%+=<>[]*&#@_"))  # no é, β or \t: those fall back to bytes
+
+# Gemma's merges, in rank order: the byte-level list with "▁" for "Ġ", less its digit merges (digits
+# stay single, as in Gemma) and its two-byte é merge, then runs of spaces and newlines and a few
+# more words.
+GEMMA_MERGES = [(a.replace("Ġ", SP_SPACE), b.replace("Ġ", SP_SPACE)) for a, b in BPE_MERGES
+                if not (a + b).isdigit() and (a, b) != ("Ã", "©")] + [
+    ("▁", "▁"), ("▁▁", "▁"), ("\n", "\n"), ("T", "he"), ("u", "m"), ("o", "r"), ("▁t", "um"), ("▁tum", "or"),
+    ("▁d", "r"), ("u", "g"), ("▁dr", "ug"), ("▁f", "l"), ("▁fl", "u"), ("▁", "he"), ("a", "r"), ("ar", "t"),
+    ("▁he", "art"), ("▁", "s"), ("▁s", "k"), ("▁sk", "in"),
+]
+
+
+def byte_token(b):
+    return f"<0x{b:02X}>"
+
+
+class SentencePieceBPE:
+    """Vocab: the specials, the 256 byte tokens, the single characters, then one token per merge."""
+
+    def __init__(self, name, specials, chars, merges, bos):
+        self.name, self.specials, self.merges, self.bos = name, specials, merges, bos
+        vocab = {}
+        for t in specials + [byte_token(b) for b in range(256)] + chars:
+            assert t not in vocab, f"duplicate vocab entry {t!r}"
+            vocab[t] = len(vocab)
+        for a, b in merges:
+            assert a in vocab and b in vocab, f"merge {a!r} {b!r} uses an unknown token"
+            assert a + b not in vocab, f"merge {a!r} {b!r} makes a token that exists"
+            vocab[a + b] = len(vocab)
+        self.vocab = vocab
+        self.ranks = {m: r for r, m in enumerate(merges)}
+        self.id_to_token = {i: t for t, i in vocab.items()}
+
+    def tokenize(self, text):
+        tokens = [self.bos]
+        for piece, is_special in split_on_added(text, self.specials):
+            if is_special:
+                tokens.append(piece)
+                continue
+            symbols = []
+            for c in piece.replace(" ", SP_SPACE):
+                symbols.extend([c] if c in self.vocab else [byte_token(b) for b in c.encode("utf-8")])
+            tokens.extend(bpe(symbols, self.ranks))
+        return tokens
+
+    def encode(self, text):
+        tokens = self.tokenize(text)
+        return tokens, [self.vocab[t] for t in tokens]
+
+    def round_trip(self, text):
+        return self.bos + text
+
+    def decode(self, ids):
+        """Replace("▁", " "), ByteFallback, Fuse."""
+        out, buf = [], []
+        for i in ids:
+            t = self.id_to_token[i]
+            if re.fullmatch(r"<0x[0-9A-F]{2}>", t):
+                buf.append(int(t[3:5], 16))
+                continue
+            if buf:
+                out.append(bytes(buf).decode("utf-8", "replace"))
+                buf = []
+            out.append(t.replace(SP_SPACE, " "))
+        if buf:
+            out.append(bytes(buf).decode("utf-8", "replace"))
+        return "".join(out)
+
+
+def gemma_tokenizer_json(tok):
+    added = [added_token(tok.vocab[s], s) for s in tok.specials]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": SP_SPACE},
+        "pre_tokenizer": None,
+        "post_processor": bos_template(tok.bos, tok.vocab[tok.bos]),
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": SP_SPACE}, "content": " "},
+            {"type": "ByteFallback"},
+            {"type": "Fuse"},
+        ]},
+        "model": bpe_model(tok.vocab, tok.merges, True, unk_token="<unk>", byte_fallback=True),
+    }, added
 
 
 # --- BERT / ColBERT reference -------------------------------------------------------------------
@@ -580,11 +755,13 @@ def colbert_head(hidden, Wlin):
     return torch.nn.functional.normalize(hidden @ Wlin.T, p=2, dim=-1)
 
 
-# --- Llama / Qwen2 reference --------------------------------------------------------------------
+# --- RoPE and causal attention (shared by the decoders) -----------------------------------------
 
-def rope_inv_freq(cfg, Dh):
-    """inv_freq [Dh/2] in float32 exactly as HF computes it, llama3 scaling included."""
-    inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, Dh, 2, dtype=torch.int64).float() / Dh))
+def rope_inv_freq(cfg, dim):
+    """inv_freq [dim/2] in float32 exactly as HF computes it (dim = the rotary dims), llama3 scaling
+    included. The base is rope_theta, or GPT-NeoX's rotary_emb_base."""
+    base = cfg["rope_theta"] if "rope_theta" in cfg else cfg["rotary_emb_base"]
+    inv = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
     s = cfg.get("rope_scaling")
     if s and s["rope_type"] == "llama3":  # transformers' _compute_llama3_parameters
         factor, low, high = s["factor"], s["low_freq_factor"], s["high_freq_factor"]
@@ -600,8 +777,11 @@ def rope_inv_freq(cfg, Dh):
     return inv
 
 
-def rms_norm(x, w, eps):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+def rope_tables(inv, T):
+    """cos, sin [T, dim] of the f32 angles position * inv_freq (as HF), evaluated in float64."""
+    angles = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]  # f32, as HF
+    emb = torch.cat([angles, angles], dim=-1).to(torch.float64)
+    return emb.cos(), emb.sin()
 
 
 def rotate_half(x):
@@ -609,36 +789,142 @@ def rotate_half(x):
     return torch.cat([-x[..., h:], x[..., :h]], dim=-1)
 
 
-def llama_forward(W, cfg, ids, lora=None):
-    """HF LlamaForCausalLM / Qwen2ForCausalLM logits, causal attention over positions 0..T-1."""
-    B, T = ids.shape
-    D, H, Hkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    Dh, eps = cfg.get("head_dim", D // H), cfg["rms_norm_eps"]
-    angles = torch.arange(T, dtype=torch.float32)[:, None] * rope_inv_freq(cfg, Dh)[None, :]  # f32, as HF
-    emb = torch.cat([angles, angles], dim=-1).to(torch.float64)
-    cos, sin = emb.cos(), emb.sin()  # [T, Dh]; cos/sin of the f32 angles, evaluated in float64
+def causal_attention(q, k, v):
+    """q [B, H, T, Dh], k and v [B, Hkv, T, Dh] -> [B, T, H * Dh]. Causal softmax with scale
+    1/sqrt(Dh); query head h uses kv head h // (H / Hkv)."""
+    B, H, T, Dh = q.shape
     causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+    k = k.repeat_interleave(H // k.shape[1], dim=1)
+    v = v.repeat_interleave(H // v.shape[1], dim=1)
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
+    att = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
+    return (att @ v).transpose(1, 2).reshape(B, T, H * Dh)
+
+
+def head_dim(cfg):
+    return cfg.get("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+
+
+# --- Llama / Qwen2 reference --------------------------------------------------------------------
+
+def rms_norm(x, w, eps):
+    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def llama_attention(h, W, p, cfg, cos, sin, lora):
+    """Llama's self_attn (also Qwen2's, with biases, and Gemma's): full rotary over Dh."""
+    B, T, _ = h.shape
+    H, Hkv, Dh = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg)
+    q = lora_linear(h, W, p + "self_attn.q_proj", lora=lora).view(B, T, H, Dh).transpose(1, 2)
+    k = lora_linear(h, W, p + "self_attn.k_proj", lora=lora).view(B, T, Hkv, Dh).transpose(1, 2)
+    v = lora_linear(h, W, p + "self_attn.v_proj", lora=lora).view(B, T, Hkv, Dh).transpose(1, 2)
+    q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+    return lora_linear(causal_attention(q, k, v), W, p + "self_attn.o_proj", lora=lora)
+
+
+def llama_forward(W, cfg, ids, lora=None):
+    """HF LlamaForCausalLM / Qwen2ForCausalLM, causal attention over positions 0..T-1.
+    Returns (final-norm hidden states [B, T, D], logits [B, T, V])."""
+    eps = cfg["rms_norm_eps"]
+    cos, sin = rope_tables(rope_inv_freq(cfg, head_dim(cfg)), ids.shape[1])  # [T, Dh]
     x = W["model.embed_tokens.weight"][ids]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
-        q = lora_linear(h, W, p + "self_attn.q_proj", lora=lora).view(B, T, H, Dh).transpose(1, 2)
-        k = lora_linear(h, W, p + "self_attn.k_proj", lora=lora).view(B, T, Hkv, Dh).transpose(1, 2)
-        v = lora_linear(h, W, p + "self_attn.v_proj", lora=lora).view(B, T, Hkv, Dh).transpose(1, 2)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        k = k.repeat_interleave(H // Hkv, dim=1)  # query head h uses kv head h // (H / Hkv)
-        v = v.repeat_interleave(H // Hkv, dim=1)
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
-        att = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
-        ctx = (att @ v).transpose(1, 2).reshape(B, T, H * Dh)
-        x = x + lora_linear(ctx, W, p + "self_attn.o_proj", lora=lora)
+        x = x + llama_attention(rms_norm(x, W[p + "input_layernorm.weight"], eps), W, p, cfg, cos, sin, lora)
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         gate = lora_linear(h, W, p + "mlp.gate_proj")
         x = x + lora_linear(torch.nn.functional.silu(gate) * lora_linear(h, W, p + "mlp.up_proj"), W, p + "mlp.down_proj")
     x = rms_norm(x, W["model.norm.weight"], eps)
     head = W["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else W["lm_head.weight"]
-    return x @ head.T
+    return x, x @ head.T
 
+
+# --- GPT-NeoX (Pythia) reference ------------------------------------------------------------------
+
+def rotary_dims(cfg):
+    """Rotary dims: GPT-NeoX's int(Dh * rotary_pct) (partial rotary), else all of Dh."""
+    return int(head_dim(cfg) * cfg["rotary_pct"]) if "rotary_pct" in cfg else head_dim(cfg)
+
+
+def partial_rope(x, cos, sin):
+    """Rotary on the first rd = cos.shape[-1] dims (rotate_half within them); the rest pass through."""
+    rd = cos.shape[-1]
+    r = x[..., :rd]
+    return torch.cat([r * cos + rotate_half(r) * sin, x[..., rd:]], dim=-1)
+
+
+def gptneox_attention(h, W, p, cfg, cos, sin, lora):
+    """One fused query_key_value projection, viewed [B, T, H, 3 Dh]: per head q, k, v in turn."""
+    B, T, D = h.shape
+    H = cfg["num_attention_heads"]
+    Dh = D // H
+    qkv = lora_linear(h, W, p + "attention.query_key_value", lora=lora).view(B, T, H, 3 * Dh).transpose(1, 2)
+    q, k, v = qkv[..., :Dh], qkv[..., Dh:2 * Dh], qkv[..., 2 * Dh:]
+    q, k = partial_rope(q, cos, sin), partial_rope(k, cos, sin)
+    return lora_linear(causal_attention(q, k, v), W, p + "attention.dense", lora=lora)
+
+
+def gptneox_mlp(h, W, p):
+    """dense_4h_to_h(gelu(dense_h_to_4h(h))), exact erf GELU ("gelu")."""
+    return lora_linear(torch.nn.functional.gelu(lora_linear(h, W, p + "mlp.dense_h_to_4h")), W, p + "mlp.dense_4h_to_h")
+
+
+def gptneox_forward(W, cfg, ids, lora=None, parallel=None):
+    """HF GPTNeoXForCausalLM. parallel (default: use_parallel_residual) gives
+    x + attn(LN1(x)) + mlp(LN2(x)); otherwise h = x + attn(LN1(x)), then h + mlp(LN2(h)).
+    Returns (final-norm hidden states [B, T, D], logits [B, T, V])."""
+    D, eps = cfg["hidden_size"], cfg["layer_norm_eps"]
+    parallel = cfg["use_parallel_residual"] if parallel is None else parallel
+    ln = lambda x, n: torch.nn.functional.layer_norm(x, (D,), W[n + ".weight"], W[n + ".bias"], eps)  # noqa: E731
+    cos, sin = rope_tables(rope_inv_freq(cfg, rotary_dims(cfg)), ids.shape[1])  # [T, rd]
+    x = W["gpt_neox.embed_in.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"gpt_neox.layers.{i}."
+        a = gptneox_attention(ln(x, p + "input_layernorm"), W, p, cfg, cos, sin, lora)
+        if parallel:
+            x = gptneox_mlp(ln(x, p + "post_attention_layernorm"), W, p) + a + x  # HF's order of the sum
+        else:
+            a = a + x
+            x = gptneox_mlp(ln(a, p + "post_attention_layernorm"), W, p) + a
+    x = ln(x, "gpt_neox.final_layer_norm")
+    return x, x @ W["embed_out.weight"].T
+
+
+# --- Gemma reference ------------------------------------------------------------------------------
+
+def gemma_normalizer(cfg):
+    """sqrt(hidden_size) rounded to float32: HF multiplies the embeddings by it in the model's
+    dtype, and MedRank computes in f32."""
+    return float(np.float32(math.sqrt(cfg["hidden_size"])))
+
+
+def gemma_norm(x, w, eps):
+    """GemmaRMSNorm: the stored weight is an offset from 1."""
+    return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)) * (1.0 + w)
+
+
+def gelu_tanh(z):
+    return 0.5 * z * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+
+
+def gemma_forward(W, cfg, ids, lora=None):
+    """HF GemmaForCausalLM (Gemma 1): scaled embeddings, Llama attention with head_dim from the
+    config, a gelu_tanh-gated MLP, tied LM head, no softcapping.
+    Returns (final-norm hidden states [B, T, D], logits [B, T, V])."""
+    eps = cfg["rms_norm_eps"]
+    cos, sin = rope_tables(rope_inv_freq(cfg, head_dim(cfg)), ids.shape[1])  # [T, Dh]
+    x = W["model.embed_tokens.weight"][ids] * gemma_normalizer(cfg)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        x = x + llama_attention(gemma_norm(x, W[p + "input_layernorm.weight"], eps), W, p, cfg, cos, sin, lora)
+        h = gemma_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        gate = gelu_tanh(lora_linear(h, W, p + "mlp.gate_proj"))
+        x = x + lora_linear(gate * lora_linear(h, W, p + "mlp.up_proj"), W, p + "mlp.down_proj")
+    x = gemma_norm(x, W["model.norm.weight"], eps)
+    return x, x @ W["model.embed_tokens.weight"].T
+
+
+# --- losses -------------------------------------------------------------------------------------
 
 def token_nll(logits, ids, lengths):
     """[B, T-1]: -log p(ids[:, t+1] | ..t) where t+1 < length, else 0."""
@@ -771,28 +1057,19 @@ def tiny_colbert(cases):
           f"|hidden|max={float(hidden.abs().max()):.3f} loss_lora={float(loss):.5f}")
 
 
-def decoder_fixture(name, seed, tok, split_regex, merges_as_pairs, cfg, dtype, shards, tok_config, specials_map,
-                    texts, samples, cases):
-    out = os.path.join(FIXTURES, name)
-    os.makedirs(out, exist_ok=True)
-    tj, added = bpe_tokenizer_json(tok, split_regex, merges_as_pairs)
-    write_json(os.path.join(out, "tokenizer.json"), tj)
-    write_json(os.path.join(out, "tokenizer_config.json"), {"added_tokens_decoder": added_tokens_decoder(added), **tok_config})
-    write_json(os.path.join(out, "special_tokens_map.json"), specials_map)
-    write_json(os.path.join(out, "config.json"), cfg)
+# --- causal LM fixtures: each architecture's weights, LoRA targets and trainable set ---------------
+
+# forward(W, cfg, ids, lora) -> (final-norm hidden, logits); weights(rng, cfg) -> [(name, float32)]
+# in file order; lora_modules(cfg) -> [(module, in, out)] in draw order; trainable(cfg) -> names;
+# extras(W, cfg, ids) -> ([(golden name, tensor)], metadata) for goldens only one architecture has.
+Arch = collections.namedtuple("Arch", "forward weights lora_modules lora_targets trainable extras")
+
+
+def llama_weights(rng, cfg):
+    """Llama / Qwen2 (q/k/v biases) tensors. The draw order fixes the values: keep it."""
     V, D, I = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"]
-    H, Hkv, L = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["num_hidden_layers"]
-    Dh = cfg.get("head_dim", D // H)
+    H, Hkv, L, Dh = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["num_hidden_layers"], head_dim(cfg)
     bias = cfg["model_type"] == "qwen2"
-
-    cases[name] = []
-    for t in [p + a for p, a in texts] + samples:
-        toks, ids = tok.encode(t)
-        want = (tok.bos or "") + (unicodedata.normalize("NFC", t) if tok.nfc else t)
-        assert tok.decode(ids) == want, f"{name}: {t!r} does not round-trip"
-        cases[name].append({"text": t, "tokens": toks, "input_ids": ids})
-
-    rng = np.random.default_rng(seed)
     weights = [("model.embed_tokens.weight", normal(rng, (V, D), 0.15))]
     for i in range(L):
         p = f"model.layers.{i}."
@@ -809,14 +1086,132 @@ def decoder_fixture(name, seed, tok, split_regex, merges_as_pairs, cfg, dtype, s
     weights.append(("model.norm.weight", 1 + normal(rng, (D,), 0.1)))
     if not cfg["tie_word_embeddings"]:
         weights.append(("lm_head.weight", normal(rng, (V, D), 0.15)))
+    return weights
+
+
+# Gemma's attention draws. A score q.k / sqrt(Dh) has std about D std_q std_k whatever Dh is, so
+# q and k get std 0.1 (scores of std ~0.35 here: attention neither uniform nor saturated), and
+# o_proj, whose fan-in is H Dh = 512, gets 0.05 so the attention output stays near the residual's size.
+GEMMA_QK_STD, GEMMA_O_STD = 0.1, 0.05
+
+
+def gemma_weights(rng, cfg):
+    """Gemma tensors (no biases). The norm weights are offsets from 1, so they are drawn near 0."""
+    V, D, I = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"]
+    H, Hkv, L, Dh = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["num_hidden_layers"], head_dim(cfg)
+    weights = [("model.embed_tokens.weight", normal(rng, (V, D), 0.15))]
+    for i in range(L):
+        p = f"model.layers.{i}."
+        weights += [(p + "self_attn.q_proj.weight", normal(rng, (H * Dh, D), GEMMA_QK_STD)),
+                    (p + "self_attn.k_proj.weight", normal(rng, (Hkv * Dh, D), GEMMA_QK_STD)),
+                    (p + "self_attn.v_proj.weight", normal(rng, (Hkv * Dh, D), 0.15)),
+                    (p + "self_attn.o_proj.weight", normal(rng, (D, H * Dh), GEMMA_O_STD)),
+                    (p + "mlp.gate_proj.weight", normal(rng, (I, D), 0.15)),
+                    (p + "mlp.up_proj.weight", normal(rng, (I, D), 0.15)),
+                    (p + "mlp.down_proj.weight", normal(rng, (D, I), 0.15)),
+                    (p + "input_layernorm.weight", normal(rng, (D,), 0.1)),
+                    (p + "post_attention_layernorm.weight", normal(rng, (D,), 0.1))]
+    weights.append(("model.norm.weight", normal(rng, (D,), 0.1)))
+    return weights
+
+
+def gptneox_weights(rng, cfg):
+    """GPTNeoXForCausalLM tensors: LayerNorms with biases, biased linears, untied embed_out."""
+    V, D, I, L = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    weights = [("gpt_neox.embed_in.weight", normal(rng, (V, D), 0.15))]
+    for i in range(L):
+        p = f"gpt_neox.layers.{i}."
+        weights += [(p + "input_layernorm.weight", 1 + normal(rng, (D,), 0.1)),
+                    (p + "input_layernorm.bias", normal(rng, (D,), 0.1)),
+                    (p + "post_attention_layernorm.weight", 1 + normal(rng, (D,), 0.1)),
+                    (p + "post_attention_layernorm.bias", normal(rng, (D,), 0.1)),
+                    (p + "attention.query_key_value.weight", normal(rng, (3 * D, D), 0.15)),
+                    (p + "attention.query_key_value.bias", normal(rng, (3 * D,), 0.1)),
+                    (p + "attention.dense.weight", normal(rng, (D, D), 0.15)),
+                    (p + "attention.dense.bias", normal(rng, (D,), 0.1)),
+                    (p + "mlp.dense_h_to_4h.weight", normal(rng, (I, D), 0.15)),
+                    (p + "mlp.dense_h_to_4h.bias", normal(rng, (I,), 0.1)),
+                    (p + "mlp.dense_4h_to_h.weight", normal(rng, (D, I), 0.15)),
+                    (p + "mlp.dense_4h_to_h.bias", normal(rng, (D,), 0.1))]
+    weights += [("gpt_neox.final_layer_norm.weight", 1 + normal(rng, (D,), 0.1)),
+                ("gpt_neox.final_layer_norm.bias", normal(rng, (D,), 0.1)),
+                ("embed_out.weight", normal(rng, (V, D), 0.15))]
+    return weights
+
+
+def llama_lora_modules(cfg):
+    """q, k, v, o of every layer (Llama, Qwen2, Gemma): (module, in, out)."""
+    D, H, Hkv, Dh = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg)
+    return [(f"model.layers.{i}.self_attn.{m}_proj", H * Dh if m == "o" else D, rows)
+            for i in range(cfg["num_hidden_layers"])
+            for m, rows in (("q", H * Dh), ("k", Hkv * Dh), ("v", Hkv * Dh), ("o", D))]
+
+
+def gptneox_lora_modules(cfg):
+    D = cfg["hidden_size"]
+    return [(f"gpt_neox.layers.{i}.attention.{m}", D, rows)
+            for i in range(cfg["num_hidden_layers"]) for m, rows in (("query_key_value", 3 * D), ("dense", D))]
+
+
+def llama_trainable(cfg):
+    """The embeddings, every RMSNorm weight and an untied lm_head (as JMLR trains them)."""
+    return (["model.embed_tokens.weight", "model.norm.weight"]
+            + [f"model.layers.{i}.{n}.weight" for i in range(cfg["num_hidden_layers"])
+               for n in ("input_layernorm", "post_attention_layernorm")]
+            + ([] if cfg["tie_word_embeddings"] else ["lm_head.weight"]))
+
+
+def gptneox_trainable(cfg):
+    """embed_in, every LayerNorm weight and bias, and the untied embed_out."""
+    return (["gpt_neox.embed_in.weight", "gpt_neox.final_layer_norm.weight", "gpt_neox.final_layer_norm.bias"]
+            + [f"gpt_neox.layers.{i}.{n}.{w}" for i in range(cfg["num_hidden_layers"])
+               for n in ("input_layernorm", "post_attention_layernorm") for w in ("weight", "bias")]
+            + ["embed_out.weight"])
+
+
+def gptneox_extras(W, cfg, ids):
+    """The same weights and ids through the sequential residual (use_parallel_residual false)."""
+    with torch.no_grad():
+        _, logits = gptneox_forward(W, cfg, ids, parallel=False)
+    return [("logits_sequential", logits)], {"logits_sequential": "use_parallel_residual false, no LoRA"}
+
+
+LLAMA = Arch(llama_forward, llama_weights, llama_lora_modules, "q_proj,k_proj,v_proj,o_proj", llama_trainable, None)
+GEMMA = Arch(gemma_forward, gemma_weights, llama_lora_modules, "q_proj,k_proj,v_proj,o_proj", llama_trainable, None)
+GPTNEOX = Arch(gptneox_forward, gptneox_weights, gptneox_lora_modules, "attention.query_key_value,attention.dense",
+               gptneox_trainable, gptneox_extras)
+
+
+# --- causal LM fixtures: files ------------------------------------------------------------------
+
+def write_tokenizer_files(out, tokenizer, tok_config, specials_map):
+    tj, added = tokenizer
+    write_json(os.path.join(out, "tokenizer.json"), tj)
+    write_json(os.path.join(out, "tokenizer_config.json"), {"added_tokens_decoder": added_tokens_decoder(added), **tok_config})
+    write_json(os.path.join(out, "special_tokens_map.json"), specials_map)
+
+
+def tokenizer_cases(name, tok, texts):
+    """{text, tokens, input_ids} per text; each must decode back to tok.round_trip(text)."""
+    out = []
+    for t in texts:
+        toks, ids = tok.encode(t)
+        assert tok.decode(ids) == tok.round_trip(t), f"{name}: {t!r} does not round-trip"
+        out.append({"text": t, "tokens": toks, "input_ids": ids})
+    return out
+
+
+def write_weights(out, weights, dtype, shards):
+    """Writes model.safetensors (or two shards and their index, as the Hub splits them: embeddings
+    and layer 0 first). Returns {name: the stored (rounded) values widened to float32}."""
     entries, W = [], {}
     for n, a in weights:
         e, back = entry(n, a, dtype)
         entries.append(e)
-        W[n] = back  # the stored (rounded) values, widened to float32
+        W[n] = back
     if shards == 1:
         write_safetensors(os.path.join(out, "model.safetensors"), entries, {"format": "pt"})
-    else:  # embeddings and layer 0 in the first shard, the rest in the second, as the hub splits them
+    else:
         cut = next(k for k, e in enumerate(entries) if e[0].startswith("model.layers.1."))
         parts = [entries[:cut], entries[cut:]]
         weight_map = {}
@@ -827,48 +1222,58 @@ def decoder_fixture(name, seed, tok, split_regex, merges_as_pairs, cfg, dtype, s
         write_json(os.path.join(out, "model.safetensors.index.json"), {
             "metadata": {"total_size": sum(len(e[3]) for e in entries)},
             "weight_map": dict(sorted(weight_map.items()))})
+    return W
 
-    # golden case
-    T = 16
+
+# --- causal LM fixtures: goldens ------------------------------------------------------------------
+
+def golden_batch(name, tok, texts, T, pad):
+    """(prompt, answer) pairs -> right-padded ids [2, T], lengths, prompt_lengths. Row 0 fills T."""
     enc = [tok.encode(p + a)[1] for p, a in texts]
     prompt_lengths = [len(tok.encode(p)[1]) for p, _ in texts]
     for (p, a), full, P in zip(texts, enc, prompt_lengths):
         assert full[:P] == tok.encode(p)[1], f"{name}: the prompt {p!r} does not tokenize to a prefix of the full text"
     lengths = [len(r) for r in enc]
     assert lengths[0] == T and lengths[1] < T, lengths
-    pad = cfg["pad_token_id"]
     ids = np.full((2, T), pad, dtype=np.int32)
     for b, r in enumerate(enc):
         ids[b, :len(r)] = r
+    return ids, lengths, prompt_lengths
+
+
+def draw_lora(lrng, modules):
+    """[(module, A [r, in], B [out, r])], both N(0, 0.3), drawn A then B per module."""
+    return [(mod, normal(lrng, (LORA_R, cols), 0.3), normal(lrng, (rows, LORA_R), 0.3)) for mod, cols, rows in modules]
+
+
+def lora_leaves(lora_np):
+    return {mod: (leaf(A, True), leaf(Bm, True)) for mod, A, Bm in lora_np}
+
+
+def lm_goldens(arch, cfg, W, ids, lengths, prompt_lengths, lora_np):
+    """The generator's goldens: logits and NLLs without LoRA, then the answer-token loss with the
+    adapters and its gradients (adapters and the trainable set). Returns (entries, loss, ans_mean)."""
+    T = ids.shape[1]
     ids_t = torch.from_numpy(ids).long()
     Wt = {n: leaf(a) for n, a in W.items()}
     with torch.no_grad():
-        logits = llama_forward(Wt, cfg, ids_t)
+        _, logits = arch.forward(Wt, cfg, ids_t)
         nll = token_nll(logits, ids_t, lengths)
         amask = answer_mask(lengths, prompt_lengths, T)
         ans_sum = (nll * amask).sum(1)
         ans_mean = ans_sum / amask.sum(1)
 
-    lrng = np.random.default_rng(seed + 1)
-    lora_np, lora = [], {}
-    for i in range(L):
-        for m, rows in (("q", H * Dh), ("k", Hkv * Dh), ("v", Hkv * Dh), ("o", D)):
-            mod = f"model.layers.{i}.self_attn.{m}_proj"
-            cols = H * Dh if m == "o" else D
-            A, Bm = normal(lrng, (LORA_R, cols), 0.3), normal(lrng, (rows, LORA_R), 0.3)
-            lora_np.append((mod, A, Bm))
-            lora[mod] = (leaf(A, True), leaf(Bm, True))
-    trainable = (["model.embed_tokens.weight", "model.norm.weight"]
-                 + [f"model.layers.{i}.{n}.weight" for i in range(L) for n in ("input_layernorm", "post_attention_layernorm")]
-                 + ([] if cfg["tie_word_embeddings"] else ["lm_head.weight"]))
+    lora = lora_leaves(lora_np)
+    trainable = arch.trainable(cfg)
     Wl = {n: leaf(a, n in trainable) for n, a in W.items()}
-    logits_l = llama_forward(Wl, cfg, ids_t, lora)
+    _, logits_l = arch.forward(Wl, cfg, ids_t, lora)
     nll_l = token_nll(logits_l, ids_t, lengths)
     loss = (nll_l * amask).sum() / amask.sum()
     loss.backward()
 
     g = [entry("input_ids", ids, "I32")[0], entry("lengths", np.array(lengths), "I32")[0],
-         entry("prompt_lengths", np.array(prompt_lengths), "I32")[0], entry("rope_inv_freq", rope_inv_freq(cfg, Dh).numpy())[0],
+         entry("prompt_lengths", np.array(prompt_lengths), "I32")[0],
+         entry("rope_inv_freq", rope_inv_freq(cfg, rotary_dims(cfg)).numpy())[0],
          entry("logits", f32(logits))[0], entry("token_nll", f32(nll))[0], entry("answer_nll_sum", f32(ans_sum))[0],
          entry("answer_nll_mean", f32(ans_mean))[0]]
     for mod, A, Bm in lora_np:
@@ -879,19 +1284,98 @@ def decoder_fixture(name, seed, tok, split_regex, merges_as_pairs, cfg, dtype, s
         g += [entry(f"grad.lora.{mod}.A", f32(A.grad))[0], entry(f"grad.lora.{mod}.B", f32(Bm.grad))[0]]
     for n in trainable:
         g.append(entry(f"grad.{n}", f32(Wl[n].grad))[0])
+    return g, loss, ans_mean
+
+
+def retriever_goldens(arch, cfg, W, ids, lengths, lora_np, urng):
+    """A dense retriever (BMRetriever style) on the same batch: final-norm hidden states, three
+    poolings, the last-token scores, and a last-token loss with the adapters whose gradients go to
+    the adapters only. Returns (entries, loss_dense)."""
+    B, T = ids.shape
+    ids_t = torch.from_numpy(ids).long()
+    rows, last = torch.arange(B), torch.tensor(lengths) - 1
+    real = (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).to(torch.float64)  # [B, T]
+    Wt = {n: leaf(a) for n, a in W.items()}
+    with torch.no_grad():
+        hidden, _ = arch.forward(Wt, cfg, ids_t)
+        pooled_last = hidden[rows, last]
+        pooled_mean = (hidden * real[..., None]).sum(1) / real.sum(1, keepdim=True)
+        pooled_first = hidden[:, 0]
+        scores = pooled_last @ pooled_last.T
+
+    upstream = normal(urng, (B, cfg["hidden_size"]), 1.0)
+    lora = lora_leaves(lora_np)
+    hidden_l, _ = arch.forward(Wt, cfg, ids_t, lora)
+    pooled_l = hidden_l[rows, last]
+    loss = (pooled_l * leaf(upstream)).sum()
+    loss.backward()
+
+    g = [entry("hidden", f32(hidden))[0], entry("pooled_last", f32(pooled_last))[0],
+         entry("pooled_mean", f32(pooled_mean))[0], entry("pooled_first", f32(pooled_first))[0],
+         entry("dense_scores", f32(scores))[0], entry("dense_upstream", upstream)[0],
+         entry("pooled_last_lora", f32(pooled_l))[0], entry("loss_dense", f32(loss).reshape(()))[0]]
+    for mod, _, _ in lora_np:
+        A, Bm = lora[mod]
+        g += [entry(f"grad.dense.lora.{mod}.A", f32(A.grad))[0], entry(f"grad.dense.lora.{mod}.B", f32(Bm.grad))[0]]
+    return g, loss
+
+
+def _inv_freq_text(inv):
+    v = inv.tolist()
+    return str(v) if len(v) <= 4 else f"[{v[0]}, {v[1]}, ... ({len(v)} values)]"
+
+
+def decoder_fixture(name, seed, arch, tok, tokenizer, cfg, dtype, shards, tok_config, specials_map, texts, samples,
+                    cases, pad_id=None, retriever=False):
+    """Writes one causal LM fixture and its golden. pad_id: the golden batch's pad (default the
+    config's pad_token_id; recorded in the metadata when given). retriever: add the dense section."""
+    out = os.path.join(FIXTURES, name)
+    os.makedirs(out, exist_ok=True)
+    write_tokenizer_files(out, tokenizer, tok_config, specials_map)
+    write_json(os.path.join(out, "config.json"), cfg)
+    cases[name] = tokenizer_cases(name, tok, [p + a for p, a in texts] + samples)
+    W = write_weights(out, arch.weights(np.random.default_rng(seed), cfg), dtype, shards)
+
+    T = 16
+    pad = cfg["pad_token_id"] if pad_id is None else pad_id
+    ids, lengths, prompt_lengths = golden_batch(name, tok, texts, T, pad)
+    lora_np = draw_lora(np.random.default_rng(seed + 1), arch.lora_modules(cfg))
+    g, loss, ans_mean = lm_goldens(arch, cfg, W, ids, lengths, prompt_lengths, lora_np)
+    trainable = arch.trainable(cfg)
     meta = {"model": name, "fixture": f"test/fixtures/models/{name}", "weights_dtype": dtype,
             "prompts": json.dumps([p for p, _ in texts]), "answers": json.dumps([a for _, a in texts]),
-            "lora_targets": "q_proj,k_proj,v_proj,o_proj", "trainable": "lora A/B, " + ", ".join(trainable),
+            "lora_targets": arch.lora_targets, "trainable": "lora A/B, " + ", ".join(trainable),
             "loss_lora": "sum of answer-token NLL over the batch / number of answer tokens", **meta_common(seed)}
+    if pad_id is not None:
+        meta["pad_id"] = str(pad_id)
+    if arch.extras is not None:
+        extra, extra_meta = arch.extras({n: leaf(a) for n, a in W.items()}, cfg, torch.from_numpy(ids).long())
+        g += [entry(n, f32(t))[0] for n, t in extra]
+        meta.update(extra_meta)
+    summary = ""
+    if retriever:
+        dense, loss_dense = retriever_goldens(arch, cfg, W, ids, lengths, lora_np, np.random.default_rng(seed + 2))
+        g += dense
+        meta.update({"pooling": "pooled_last: position length-1; pooled_mean: positions < length; pooled_first: 0",
+                     "loss_dense": "sum(pooled_last_lora * dense_upstream); gradients to the LoRA adapters only"})
+        summary = f" loss_dense={float(loss_dense):.5f}"
     size = write_safetensors(os.path.join(GOLDENS, f"{name}.safetensors"), g, meta)
-    print(f"{name}: V={V} (tokenizer {len(tok.vocab)}) golden {size / 1024:.1f} KiB lengths={lengths} "
+    print(f"{name}: V={cfg['vocab_size']} (tokenizer {len(tok.vocab)}) golden {size / 1024:.1f} KiB lengths={lengths} "
           f"prompt_lengths={prompt_lengths} answer_nll_mean={[round(float(x), 4) for x in ans_mean]} "
-          f"loss_lora={float(loss):.5f} inv_freq={rope_inv_freq(cfg, Dh).tolist()}")
+          f"loss_lora={float(loss):.5f}{summary} inv_freq={_inv_freq_text(rope_inv_freq(cfg, rotary_dims(cfg)))}")
+
+
+# --- the decoder fixtures -------------------------------------------------------------------------
+
+BPE_SAMPLES = ["What is the cause of fever?", "Diabetes and hepatitis in 2024: 120/80 mmHg", "Café, caf\u00e9, cafe\u0301",
+               "β-blockers  and   ADHD\n\nAnswer: yes", "<|im_start|>user\nWhat is cancer?<|im_end|>\n",
+               "The patient's blood test: it's OK, he'll recover."]
 
 
 def tiny_llama(cases):
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok = ByteBPE("tiny-llama", True, specials, BPE_MERGES, max_digits=3, nfc=False, bos="<|endoftext|>")
+    tok = ByteBPE("tiny-llama", True, specials, BPE_MERGES, functools.partial(regex_split, max_digits=3), nfc=False,
+                  bos="<|endoftext|>")
     V = len(tok.vocab)
     cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": V, "hidden_size": 32,
            "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -909,16 +1393,14 @@ def tiny_llama(cases):
     specials_map = {"additional_special_tokens": ["<|im_start|>", "<|im_end|>"], "bos_token": "<|endoftext|>",
                     "eos_token": "<|endoftext|>", "pad_token": "<|im_end|>", "unk_token": "<|endoftext|>"}
     texts = [("Question: What is insulin?\nAnswer:", " a drug."), ("Question: fever?\nAnswer:", " flu.")]
-    samples = ["What is the cause of fever?", "Diabetes and hepatitis in 2024: 120/80 mmHg", "Café, caf\u00e9, cafe\u0301",
-               "β-blockers  and   ADHD\n\nAnswer: yes", "<|im_start|>user\nWhat is cancer?<|im_end|>\n",
-               "The patient's blood test: it's OK, he'll recover."]
-    decoder_fixture("tiny-llama", 6000, tok, LLAMA3_SPLIT, True, cfg, "BF16", 1, tok_config, specials_map,
-                    texts, samples, cases)
+    decoder_fixture("tiny-llama", 6000, LLAMA, tok, bpe_tokenizer_json(tok, LLAMA3_SPLIT, True), cfg, "BF16", 1,
+                    tok_config, specials_map, texts, BPE_SAMPLES, cases, retriever=True)
 
 
 def tiny_qwen2(cases):
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok = ByteBPE("tiny-qwen2", False, specials, BPE_MERGES, max_digits=1, nfc=True, bos=None)
+    tok = ByteBPE("tiny-qwen2", False, specials, BPE_MERGES, functools.partial(regex_split, max_digits=1), nfc=True,
+                  bos=None)
     V = -(-len(tok.vocab) // 16) * 16  # padded past the tokenizer, as Qwen2 checkpoints are
     cfg = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": V, "hidden_size": 32,
            "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1,
@@ -934,11 +1416,58 @@ def tiny_qwen2(cases):
     specials_map = {"additional_special_tokens": ["<|im_start|>", "<|im_end|>"], "eos_token": "<|endoftext|>",
                     "pad_token": "<|endoftext|>"}
     texts = [("Question: What is cancer?\nAnswer:", " a tumor."), ("Question: diabetes?\nAnswer:", " insulin.")]
-    samples = ["What is the cause of fever?", "Diabetes and hepatitis in 2024: 120/80 mmHg", "Café, caf\u00e9, cafe\u0301",
-               "β-blockers  and   ADHD\n\nAnswer: yes", "<|im_start|>user\nWhat is cancer?<|im_end|>\n",
-               "The patient's blood test: it's OK, he'll recover."]
-    decoder_fixture("tiny-qwen2", 7000, tok, QWEN2_SPLIT, False, cfg, "F16", 2, tok_config, specials_map,
-                    texts, samples, cases)
+    decoder_fixture("tiny-qwen2", 7000, LLAMA, tok, bpe_tokenizer_json(tok, QWEN2_SPLIT, False), cfg, "F16", 2,
+                    tok_config, specials_map, texts, BPE_SAMPLES, cases, retriever=True)
+
+
+# GPT-NeoX's merges: the shared list, then runs of spaces (Pythia's first merge is "Ġ Ġ") and
+# " 120" as one token (GPT-2's split keeps a leading space on a digit run).
+NEOX_MERGES = BPE_MERGES + [("Ġ", "Ġ"), ("ĠĠ", "Ġ"), ("Ġ", "120")]
+
+
+def tiny_gptneox(cases):
+    specials = ["<|endoftext|>", "<|padding|>"]
+    tok = ByteBPE("tiny-gptneox", True, specials, NEOX_MERGES, gpt2_split, nfc=True, bos=None)
+    V = -(-len(tok.vocab) // 16) * 16  # padded past the tokenizer, as Pythia's 50304 > 50277
+    cfg = {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", "vocab_size": V, "hidden_size": 32,
+           "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "hidden_act": "gelu",
+           "rotary_pct": 0.5, "rotary_emb_base": 10000, "max_position_embeddings": 128, "layer_norm_eps": 1e-5,
+           "use_parallel_residual": True, "tie_word_embeddings": False,
+           "bos_token_id": tok.vocab["<|endoftext|>"], "eos_token_id": tok.vocab["<|endoftext|>"],
+           "torch_dtype": "float16", "attention_bias": True, "initializer_range": 0.02, "use_cache": True}
+    tok_config = {"add_bos_token": False, "add_eos_token": False, "add_prefix_space": False,
+                  "bos_token": "<|endoftext|>", "clean_up_tokenization_spaces": False, "eos_token": "<|endoftext|>",
+                  "model_max_length": 128, "tokenizer_class": "GPTNeoXTokenizer", "unk_token": "<|endoftext|>"}
+    specials_map = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+    texts = [("Question: What is cancer?\nAnswer:", " a tumor."), ("Question: fever?\nAnswer:", " flu.")]
+    samples = ["What is the cause of fever?", "Diabetes and hepatitis in 2024: 120/80 mmHg, 1234567 cells",
+               "Café, caf\u00e9, cafe\u0301", "β-blockers  and   ADHD\n\nAnswer: yes\tno  ",
+               "<|endoftext|>What is cancer?<|padding|><|padding|>\n",
+               "The patient's blood test: it's OK, he'll recover. DON'T PANIC, I'M FINE"]
+    decoder_fixture("tiny-gptneox", 8000, GPTNEOX, tok, neox_tokenizer_json(tok), cfg, "F16", 1, tok_config,
+                    specials_map, texts, samples, cases, pad_id=tok.vocab["<|padding|>"], retriever=True)
+
+
+def tiny_gemma(cases):
+    tok = SentencePieceBPE("tiny-gemma", GEMMA_SPECIALS, GEMMA_CHARS, GEMMA_MERGES, bos="<bos>")
+    V = len(tok.vocab)
+    cfg = {"architectures": ["GemmaForCausalLM"], "model_type": "gemma", "vocab_size": V, "hidden_size": 32,
+           "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+           "head_dim": 256, "hidden_act": "gelu", "hidden_activation": "gelu_pytorch_tanh",
+           "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "attention_bias": False,
+           "tie_word_embeddings": True, "bos_token_id": tok.vocab["<bos>"], "eos_token_id": tok.vocab["<eos>"],
+           "pad_token_id": tok.vocab["<pad>"], "torch_dtype": "bfloat16"}
+    tok_config = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<bos>",
+                  "clean_up_tokenization_spaces": False, "eos_token": "<eos>", "model_max_length": 128,
+                  "pad_token": "<pad>", "tokenizer_class": "GemmaTokenizer", "unk_token": "<unk>"}
+    specials_map = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}
+    texts = [("Question: What is insulin?\nAnswer:", " a drug for diabetes."), ("Question: fever?\nAnswer:", " the flu.")]
+    samples = ["What is the cause of fever?", "Diabetes and hepatitis in 2024: 120/80 mmHg",
+               "Café, caf\u00e9, cafe\u0301", "β-blockers  and   ADHD\n\nAnswer: yes\tno",
+               "<bos>user\nWhat is cancer?<eos>\n", "The patient's blood test: it's OK, he'll recover. DON'T",
+               " the heart, skin and tumor 中文"]
+    decoder_fixture("tiny-gemma", 9000, GEMMA, tok, gemma_tokenizer_json(tok), cfg, "BF16", 1, tok_config,
+                    specials_map, texts, samples, cases, pad_id=cfg["pad_token_id"], retriever=True)
 
 
 def main():
@@ -949,6 +1478,8 @@ def main():
     tiny_colbert(cases)
     tiny_llama(cases)
     tiny_qwen2(cases)
+    tiny_gptneox(cases)
+    tiny_gemma(cases)
     write_json(os.path.join(FIXTURES, "tokenizer-cases.json"), cases)
 
 

@@ -43,7 +43,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import (  # noqa: E402  (the module only writes files from main())
-    BPE_MERGES, ByteBPE, bert_basic_tokenize, bert_forward, colbert_head, llama_forward, wordpiece, write_json)
+    BPE_MERGES, ByteBPE, bert_basic_tokenize, bert_forward, colbert_head, llama_forward, regex_split, wordpiece, write_json)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(ROOT, "test", "fixtures", "models")
@@ -100,7 +100,7 @@ bert_cfg = load_json(os.path.join(FIX, "tiny-colbert", "config.json"))
 bert_vocab = load_json(os.path.join(FIX, "tiny-colbert", "tokenizer.json"))["model"]["vocab"]
 llama_cfg = load_json(os.path.join(FIX, "tiny-llama", "config.json"))
 llama_tj = load_json(os.path.join(FIX, "tiny-llama", "tokenizer.json"))
-llama_tok = ByteBPE("tiny-llama", True, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], BPE_MERGES, max_digits=3,
+llama_tok = ByteBPE("tiny-llama", True, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], BPE_MERGES, lambda t: regex_split(t, 3),
                     nfc=False, bos="<|endoftext|>")
 assert llama_tok.base_vocab == llama_tj["model"]["vocab"], "the fixture's BPE vocab differs from make_model_fixtures'"
 BOS = EOS = llama_tok.vocab["<|endoftext|>"]
@@ -175,7 +175,7 @@ def answer_nll(W, p_ids, a_ids):
     """Per-token NLL [len(a)] of the answer after the prompt (full causal attention)."""
     ids = torch.tensor([p_ids + a_ids])
     assert ids.shape[1] <= llama_cfg["max_position_embeddings"], ids.shape
-    logits = llama_forward(W, llama_cfg, ids)[0]
+    logits = llama_forward(W, llama_cfg, ids)[1][0]
     P = len(p_ids)
     logp = torch.log_softmax(logits[P - 1:P - 1 + len(a_ids)], dim=-1)
     return -logp[torch.arange(len(a_ids)), torch.tensor(a_ids)]

@@ -42,7 +42,7 @@ const stub = {
   param: (data: Float32Array, shape: number[], name: string) => ({ data, shape, name, dispose: () => {} }),
 } as unknown as Engine;
 const weight = (outF: number, inF: number) => ({ shape: [outF, inF] }) as unknown as Tensor;
-// A tiny Llama-shaped model's linears in LlamaModel.linears() order: D = 6, q 6, k/v 4, F = 10.
+// A tiny Llama-shaped model's linears in DecoderModel.linears() order: D = 6, q 6, k/v 4, F = 10.
 const D = 6,
   Q = 6,
   KV = 4,

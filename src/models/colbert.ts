@@ -9,7 +9,8 @@ import { BertEncoder, type BertInput } from './bert';
 import type { Checkpoint } from './checkpoint';
 import type { BertConfig } from './config';
 import { ModelConfigError } from './errors';
-import { ForwardContext, seededRandom, type LoraConfig } from './lora';
+import { ForwardContext, seededRandom, type Linear, type LoraConfig } from './lora';
+import type { EncodedDocs, Retriever, RetrieverTraining } from './retriever';
 import type { Tokenizer } from './tokenizer';
 import type { WeightsOptions } from './weights';
 
@@ -31,12 +32,7 @@ export const COLBERT_DEFAULTS: ColbertOptions = {
 
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
-export interface EncodedDocs {
-  /** Packed kept token vectors [total, dim]. */
-  vectors: Tensor;
-  /** Doc n owns rows offsets[n] .. offsets[n+1]. */
-  offsets: Int32Array;
-}
+export type { EncodedDocs } from './retriever';
 
 /**
  * ColBERT's tokenization without any weights: the markers, [MASK] query augmentation, document
@@ -131,7 +127,9 @@ export class ColbertTokenizer {
   }
 }
 
-export class ColbertRetriever {
+export class ColbertRetriever implements Retriever {
+  readonly kind = 'colbert' as const;
+  readonly loraTargets = ['query', 'value'];
   readonly opts: ColbertOptions;
   /** The tokenization, shared with the code that tokenizes without weights. */
   readonly tokens: ColbertTokenizer;
@@ -184,7 +182,7 @@ export class ColbertRetriever {
    * plus LoRA adapters on the encoder's targetModules), or 'full' (every weight). Returns the
    * trainable tensors for the optimizer; everything else is frozen.
    */
-  configureTraining(mode: 'projection' | 'lora' | 'full', lora?: LoraConfig, seed = 0): Tensor[] {
+  configureTraining(mode: RetrieverTraining, lora?: LoraConfig, seed = 0): Tensor[] {
     if (mode === 'lora' && !lora)
       throw new ModelConfigError("retriever training mode 'lora' needs a LoRA config (r, alpha, dropout, targetModules)");
     // A new configuration replaces the old one: no adapter from before stays in the forward pass.
@@ -197,8 +195,40 @@ export class ColbertRetriever {
     return [...params, ...this.encoder.addLora(lora, seed).flatMap((a) => [a.A, a.B])];
   }
 
+  freeze(): void {
+    this.encoder.weights.setTrainable(() => false);
+  }
+
+  dispose(): void {
+    this.encoder.dispose();
+  }
+
+  get engine(): Engine {
+    return this.projection.engine;
+  }
+
+  get weights() {
+    return this.encoder.weights;
+  }
+
   get dim(): number {
     return this.projection.shape[0]!;
+  }
+
+  get hiddenSize(): number {
+    return this.encoder.config.hiddenSize;
+  }
+
+  get docSignature(): string {
+    return `medrank-colbert-v1:${this.opts.docMaxLen}:${this.opts.maskPunctuation}`;
+  }
+
+  linears(): Linear[] {
+    return this.encoder.linears();
+  }
+
+  headTensors(): Tensor[] {
+    return [this.projection];
   }
 
   /** Query token ids [B, queryMaxLen] with [MASK] augmentation, and the attention mask. */
@@ -221,8 +251,16 @@ export class ColbertRetriever {
     return this.project(this.encoder.forward(this.tokenizeQueries(texts), ctx));
   }
 
-  /** Packed document vectors (padding and punctuation dropped) and their offsets. */
-  encodeDocs(texts: string[], ctx = new ForwardContext(false)): EncodedDocs {
+  /** Kept tokens per document (padding and punctuation dropped). */
+  docVectorCounts(texts: string[]): Int32Array {
+    const inp = this.tokenizeDocs(texts);
+    const counts = new Int32Array(inp.B);
+    for (let b = 0; b < inp.B; b++) for (let t = 0; t < inp.T; t++) counts[b]! += inp.keep[b * inp.T + t]!;
+    return counts;
+  }
+
+  /** Encoder states [total, D] of each document's kept tokens, and their offsets. */
+  encodeDocStates(texts: string[], ctx = new ForwardContext(false)): EncodedDocs {
     const inp = this.tokenizeDocs(texts);
     const hidden = this.encoder.forward(inp, ctx);
     const rows: number[] = [];
@@ -232,8 +270,13 @@ export class ColbertRetriever {
       offsets[b + 1] = rows.length;
     }
     // Gather the kept rows first: projecting padding would be wasted work.
-    const kept = embedding(hidden.reshape([inp.B * inp.T, hidden.shape[2]!]), rows);
-    return { vectors: this.project(kept), offsets };
+    return { vectors: embedding(hidden.reshape([inp.B * inp.T, hidden.shape[2]!]), rows), offsets };
+  }
+
+  /** Packed document vectors (padding and punctuation dropped) and their offsets. */
+  encodeDocs(texts: string[], ctx = new ForwardContext(false)): EncodedDocs {
+    const states = this.encodeDocStates(texts, ctx);
+    return { vectors: this.project(states.vectors), offsets: states.offsets };
   }
 
   /** MaxSim scores [Bq, N] of queries against encoded documents. */

@@ -1,5 +1,5 @@
 // config.json of the architectures MedRank implements, parsed and checked into typed configs.
-// Field names follow Hugging Face's BertConfig / LlamaConfig / Qwen2Config; defaults are theirs.
+// Field names follow Hugging Face's BertConfig / DecoderConfig / Qwen2Config; defaults are theirs.
 // H = heads, Hkv = key/value heads, Dh = head dim, V = vocab, D = hidden size.
 
 import { clip, describe } from '../core/format';
@@ -29,10 +29,16 @@ export type RopeScaling =
   | { type: 'linear'; factor: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
-export interface LlamaConfig {
-  kind: 'llama';
-  /** 'llama' (Llama, SmolLM, Mistral-style) or 'qwen2' (q/k/v bias). */
-  family: 'llama' | 'qwen2';
+/**
+ * The decoder families: 'llama' (Llama, SmolLM, Mistral, BioMistral), 'qwen2' (q/k/v bias),
+ * 'gpt_neox' (Pythia: fused per-head q/k/v, partial rotary, LayerNorm with biases, parallel
+ * residual), 'gemma' (GeGLU, RMSNorm times (1 + w), embeddings times sqrt(hidden)).
+ */
+export type DecoderFamily = 'llama' | 'qwen2' | 'gpt_neox' | 'gemma';
+
+export interface DecoderConfig {
+  kind: 'decoder';
+  family: DecoderFamily;
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;
@@ -41,7 +47,7 @@ export interface LlamaConfig {
   numKvHeads: number;
   headDim: number;
   maxPositions: number;
-  rmsNormEps: number;
+  normEps: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
   tieWordEmbeddings: boolean;
@@ -52,9 +58,21 @@ export interface LlamaConfig {
   padTokenId: number | null;
   /** Mistral / Qwen2 sliding-window attention size, when on: longer inputs are refused. */
   slidingWindow: number | null;
+  /** Each norm: RMSNorm (Llama), RMSNorm times (1 + w) (Gemma), or LayerNorm with a bias (GPT-NeoX). */
+  norm: 'rms' | 'rms-plus-one' | 'layer';
+  /** The MLP: SwiGLU (silu gate), GeGLU (gelu gate, Gemma), or two layers with a gelu between (GPT-NeoX). */
+  mlp: 'swiglu' | 'geglu' | 'plain';
+  /** The gelu of a GeGLU gate or a plain MLP: exact (erf) or the tanh approximation. */
+  gelu: 'exact' | 'tanh';
+  /** GPT-NeoX's parallel residual: x + attn(norm1 x) + mlp(norm2 x) in one step. */
+  parallelResidual: boolean;
+  /** The leading dims of each head that RoPE rotates (GPT-NeoX's rotary_pct of headDim; headDim elsewhere). */
+  rotaryDims: number;
+  /** What the embedding rows are multiplied by: sqrt(hidden_size) rounded to f32 for Gemma, else 1. */
+  embedScale: number;
 }
 
-export type ModelConfig = BertConfig | LlamaConfig;
+export type ModelConfig = BertConfig | DecoderConfig;
 
 /**
  * Bounds on every size config.json may give. Each is several times the largest checkpoint of
@@ -212,8 +230,78 @@ const LLAMA_FIELDS: readonly Rule[] = [
   { key: 'rope_scaling', kind: 'object' },
 ];
 
+/** A flag whose default is true (Gemma ties its head; GPT-NeoX biases attention). */
+const flagOn = (key: string): Rule => ({ key, kind: 'bool', dflt: true, nullOk: true });
+
+/** GPTNeoXConfig's fields (Pythia; BMRetriever-410M and -1B). rope_theta is the newer name of rotary_emb_base. */
+const GPT_NEOX_FIELDS: readonly Rule[] = [
+  size('vocab_size', L.vocab),
+  size('hidden_size', L.hidden),
+  size('intermediate_size', L.intermediate),
+  size('num_hidden_layers', L.layers),
+  size('num_attention_heads', L.heads),
+  size('max_position_embeddings', L.positions, 2048),
+  eps('layer_norm_eps', 1e-5),
+  probability('rotary_pct', 0.25),
+  { key: 'rotary_emb_base', kind: 'real', min: 0, minOpen: true, max: Infinity, maxOpen: true, dflt: 10000, nullOk: true },
+  { key: 'rope_theta', kind: 'real', min: 0, minOpen: true, max: Infinity, maxOpen: true, dflt: 0, nullOk: true },
+  probability('attention_dropout', 0),
+  probability('hidden_dropout', 0),
+  tokenId('bos_token_id', null),
+  tokenId('pad_token_id', null),
+  { key: 'eos_token_id', kind: 'ids', below: 'vocab_size' },
+  flag('tie_word_embeddings'),
+  flagOn('use_parallel_residual'),
+  flagOn('attention_bias'),
+  {
+    key: 'hidden_act',
+    kind: 'choice',
+    of: ['gelu', 'gelu_new', 'gelu_pytorch_tanh'],
+    dflt: 'gelu',
+    hint: "MedRank's GPT-NeoX MLP implements gelu (exact) and its tanh approximation (gelu_new, gelu_pytorch_tanh)",
+  },
+  { key: 'rope_scaling', kind: 'object' },
+];
+
+/** GemmaConfig's fields (Gemma 1; BMRetriever-2B). HF uses hidden_activation, and the tanh gelu when it is unset. */
+const GEMMA_FIELDS: readonly Rule[] = [
+  size('vocab_size', L.vocab),
+  size('hidden_size', L.hidden),
+  size('intermediate_size', L.intermediate),
+  size('num_hidden_layers', L.layers),
+  size('num_attention_heads', L.heads),
+  optSize('num_key_value_heads', L.heads),
+  size('head_dim', L.headDim, 256),
+  size('max_position_embeddings', L.positions, 8192),
+  eps('rms_norm_eps', 1e-6),
+  positive('rope_theta', 10000),
+  probability('attention_dropout', 0),
+  tokenId('bos_token_id', 2),
+  tokenId('pad_token_id', 0),
+  { key: 'eos_token_id', kind: 'ids', below: 'vocab_size' },
+  flagOn('tie_word_embeddings'),
+  flag('attention_bias'),
+  {
+    key: 'hidden_activation',
+    kind: 'choice',
+    of: ['gelu_pytorch_tanh', 'gelu_new', 'gelu'],
+    dflt: 'gelu_pytorch_tanh',
+    hint: "MedRank's GeGLU implements gelu_pytorch_tanh (Gemma's) and exact gelu",
+    nullOk: true,
+  },
+  { key: 'rope_scaling', kind: 'object' },
+];
+
 /** Head dim as HF computes it: head_dim when given, else hidden_size / num_attention_heads. */
 const headDimOf = (f: Fields): number => f.opt('head_dim') ?? f.int('hidden_size') / f.int('num_attention_heads');
+
+const KV_HEADS_DIVIDE: Relation = {
+  field: 'num_key_value_heads',
+  fails: (f) => f.int('num_attention_heads') % (f.opt('num_key_value_heads') ?? f.int('num_attention_heads')) !== 0,
+  message: (f) =>
+    `num_attention_heads ${f.int('num_attention_heads')} must be a multiple of num_key_value_heads ` +
+    `${f.opt('num_key_value_heads')}`,
+};
 
 const LLAMA_RELATIONS: readonly Relation[] = [
   {
@@ -230,13 +318,35 @@ const LLAMA_RELATIONS: readonly Relation[] = [
       `the head dim ${headDimOf(f)}${f.opt('head_dim') === null ? ' (hidden_size / num_attention_heads)' : ''} must be ` +
       `even (RoPE rotates pairs of values) and at most ${L.headDim}`,
   },
+  KV_HEADS_DIVIDE,
+];
+
+const GPT_NEOX_RELATIONS: readonly Relation[] = [
   {
-    field: 'num_key_value_heads',
-    fails: (f) => f.int('num_attention_heads') % (f.opt('num_key_value_heads') ?? f.int('num_attention_heads')) !== 0,
-    message: (f) =>
-      `num_attention_heads ${f.int('num_attention_heads')} must be a multiple of num_key_value_heads ` +
-      `${f.opt('num_key_value_heads')}`,
+    field: 'num_attention_heads',
+    fails: (f) => f.int('hidden_size') % f.int('num_attention_heads') !== 0,
+    message: (f) => `hidden_size ${f.int('hidden_size')} is not divisible by num_attention_heads ${f.int('num_attention_heads')}`,
   },
+  {
+    field: 'rotary_pct',
+    fails: (f) => neoxRotaryDims(f) % 2 !== 0 || f.int('hidden_size') / f.int('num_attention_heads') > L.headDim,
+    message: (f) =>
+      `the rotary dims int(head dim ${f.int('hidden_size') / f.int('num_attention_heads')} * rotary_pct ${f.num('rotary_pct')}) = ` +
+      `${neoxRotaryDims(f)} must be even (RoPE rotates pairs of values), with the head dim at most ${L.headDim}`,
+  },
+];
+
+/** GPT-NeoX's rotary dims: int(head_size * rotary_pct), as HF truncates it. */
+const neoxRotaryDims = (f: Fields): number =>
+  Math.trunc((f.int('hidden_size') / f.int('num_attention_heads')) * f.num('rotary_pct'));
+
+const GEMMA_RELATIONS: readonly Relation[] = [
+  {
+    field: 'head_dim',
+    fails: (f) => f.int('head_dim') % 2 !== 0,
+    message: (f) => `the head dim ${f.int('head_dim')} must be even (RoPE rotates pairs of values)`,
+  },
+  KV_HEADS_DIVIDE,
 ];
 
 interface RopeKind {
@@ -397,7 +507,16 @@ function checkRelations(f: Fields, relations: readonly Relation[]): void {
 
 // ---- Parsing ---------------------------------------------------------------------------------
 
-const LLAMA_TYPES = ['llama', 'qwen2', 'mistral'];
+const DECODER_TYPES = ['llama', 'qwen2', 'mistral', 'gpt_neox', 'gemma'];
+const DECODER_NAMES = 'llama, qwen2, mistral, gpt_neox (Pythia) or gemma';
+/** Kin of the supported types that differ in ways MedRank does not implement, and what does. */
+const NOT_YET: Record<string, string> = {
+  gemma2:
+    'Gemma 2 adds logit soft-capping, sliding-window layers and extra norms, which MedRank does not implement; Gemma 1 (model_type gemma) is supported',
+  gemma3: 'Gemma 3 is not implemented; Gemma 1 (model_type gemma) is supported',
+  gpt_neo: 'GPT-Neo is not GPT-NeoX; Pythia and other gpt_neox checkpoints are supported',
+  gpt2: 'GPT-2 is not implemented; gpt_neox (Pythia) is',
+};
 
 /** config.json (its text, or the object it parsed to) as a typed config; every field checked first. */
 export function parseConfig(text: string | object): ModelConfig {
@@ -405,19 +524,22 @@ export function parseConfig(text: string | object): ModelConfig {
   const type = own(raw, 'model_type');
   if (type === undefined || type === null)
     throw new ModelConfigError(
-      'config.json has no "model_type"; MedRank reads Hugging Face configs (bert, llama, qwen2, mistral)',
+      'config.json has no "model_type"; MedRank reads Hugging Face configs (bert, llama, qwen2, mistral, gpt_neox, gemma)',
       'model_type',
     );
   if (typeof type !== 'string')
     throw new ModelConfigError(
-      `config.json "model_type" must be a string (bert, llama, qwen2, mistral), found ${describe(type)}`,
+      `config.json "model_type" must be a string (bert, llama, qwen2, mistral, gpt_neox, gemma), found ${describe(type)}`,
       'model_type',
     );
   if (type === 'bert') return parseBert(raw);
-  if (LLAMA_TYPES.includes(type)) return parseLlama(raw, type);
+  if (type === 'gpt_neox') return parseGptNeox(raw);
+  if (type === 'gemma') return parseGemma(raw);
+  if (DECODER_TYPES.includes(type)) return parseLlama(raw, type);
+  const why = Object.hasOwn(NOT_YET, type) ? `: ${NOT_YET[type]}` : '';
   throw new UnsupportedArchitectureError(
-    `model_type ${describe(type)}${archs(raw)} is not supported. MedRank trains BERT/ColBERT retrievers (model_type bert) ` +
-      'and Llama-family generators (llama, qwen2, mistral, e.g. SmolLM or Qwen2); pick a checkpoint of one of these',
+    `model_type ${describe(type)}${archs(raw)} is not supported${why}. MedRank runs bert (ColBERT) and the decoders ` +
+      `${DECODER_NAMES} (generators, or dense retrievers as BMRetriever's); pick one of these`,
   );
 }
 
@@ -493,14 +615,14 @@ function parseRopeScaling(s: Record<string, unknown> | null, modelType: string):
   return kind.build(f);
 }
 
-function parseLlama(raw: Record<string, unknown>, type: string): LlamaConfig {
+function parseLlama(raw: Record<string, unknown>, type: string): DecoderConfig {
   const f = readFields(raw, LLAMA_FIELDS, '', type);
   checkRelations(f, LLAMA_RELATIONS);
   const ropeScaling = parseRopeScaling(f.obj('rope_scaling'), type);
   const qwen = type === 'qwen2';
   const numHeads = f.int('num_attention_heads');
   return {
-    kind: 'llama',
+    kind: 'decoder',
     family: qwen ? 'qwen2' : 'llama',
     vocabSize: f.int('vocab_size'),
     hiddenSize: f.int('hidden_size'),
@@ -510,7 +632,7 @@ function parseLlama(raw: Record<string, unknown>, type: string): LlamaConfig {
     numKvHeads: f.opt('num_key_value_heads') ?? numHeads,
     headDim: headDimOf(f),
     maxPositions: f.int('max_position_embeddings'),
-    rmsNormEps: f.num('rms_norm_eps'),
+    normEps: f.num('rms_norm_eps'),
     ropeTheta: f.num('rope_theta'),
     ropeScaling,
     tieWordEmbeddings: f.bool('tie_word_embeddings'),
@@ -522,15 +644,95 @@ function parseLlama(raw: Record<string, unknown>, type: string): LlamaConfig {
     // Qwen2 configs carry a window that is off unless use_sliding_window; Mistral's is on when set.
     // Within the window, windowed attention equals full attention, so only longer inputs differ.
     slidingWindow: (qwen ? f.bool('use_sliding_window') : true) ? f.opt('sliding_window') : null,
+    norm: 'rms',
+    mlp: 'swiglu',
+    gelu: 'exact',
+    parallelResidual: false,
+    rotaryDims: headDimOf(f),
+    embedScale: 1,
   };
 }
 
-/** Inverse RoPE frequencies [Dh/2] with the config's scaling, in f32 as HF computes them. */
-export function ropeInvFreq(c: LlamaConfig): Float32Array {
+function parseGptNeox(raw: Record<string, unknown>): DecoderConfig {
+  const type = 'gpt_neox';
+  const f = readFields(raw, GPT_NEOX_FIELDS, '', type);
+  checkRelations(f, GPT_NEOX_RELATIONS);
+  const numHeads = f.int('num_attention_heads');
+  const theta = f.num('rope_theta') > 0 ? f.num('rope_theta') : f.num('rotary_emb_base');
+  return {
+    kind: 'decoder',
+    family: type,
+    vocabSize: f.int('vocab_size'),
+    hiddenSize: f.int('hidden_size'),
+    intermediateSize: f.int('intermediate_size'),
+    numLayers: f.int('num_hidden_layers'),
+    numHeads,
+    numKvHeads: numHeads,
+    headDim: f.int('hidden_size') / numHeads,
+    maxPositions: f.int('max_position_embeddings'),
+    normEps: f.num('layer_norm_eps'),
+    ropeTheta: theta,
+    ropeScaling: parseRopeScaling(f.obj('rope_scaling'), type),
+    tieWordEmbeddings: f.bool('tie_word_embeddings'),
+    attentionBias: f.bool('attention_bias'),
+    mlpBias: true,
+    bosTokenId: f.opt('bos_token_id'),
+    eosTokenIds: f.ids('eos_token_id'),
+    padTokenId: f.opt('pad_token_id'),
+    slidingWindow: null,
+    norm: 'layer',
+    mlp: 'plain',
+    gelu: f.str('hidden_act') === 'gelu' ? 'exact' : 'tanh',
+    parallelResidual: f.bool('use_parallel_residual'),
+    rotaryDims: neoxRotaryDims(f),
+    embedScale: 1,
+  };
+}
+
+function parseGemma(raw: Record<string, unknown>): DecoderConfig {
+  const type = 'gemma';
+  const f = readFields(raw, GEMMA_FIELDS, '', type);
+  checkRelations(f, GEMMA_RELATIONS);
+  const numHeads = f.int('num_attention_heads');
+  const D = f.int('hidden_size');
+  return {
+    kind: 'decoder',
+    family: type,
+    vocabSize: f.int('vocab_size'),
+    hiddenSize: D,
+    intermediateSize: f.int('intermediate_size'),
+    numLayers: f.int('num_hidden_layers'),
+    numHeads,
+    numKvHeads: f.opt('num_key_value_heads') ?? numHeads,
+    headDim: f.int('head_dim'),
+    maxPositions: f.int('max_position_embeddings'),
+    normEps: f.num('rms_norm_eps'),
+    ropeTheta: f.num('rope_theta'),
+    ropeScaling: parseRopeScaling(f.obj('rope_scaling'), type),
+    tieWordEmbeddings: f.bool('tie_word_embeddings'),
+    attentionBias: f.bool('attention_bias'),
+    mlpBias: false,
+    bosTokenId: f.opt('bos_token_id'),
+    eosTokenIds: f.ids('eos_token_id'),
+    padTokenId: f.opt('pad_token_id'),
+    slidingWindow: null,
+    norm: 'rms-plus-one',
+    mlp: 'geglu',
+    gelu: f.str('hidden_activation') === 'gelu' ? 'exact' : 'tanh',
+    parallelResidual: false,
+    rotaryDims: f.int('head_dim'),
+    // HF multiplies by sqrt(hidden_size) cast to the activations' dtype: f32 here.
+    embedScale: Math.fround(Math.sqrt(D)),
+  };
+}
+
+/** Inverse RoPE frequencies [rotaryDims/2] with the config's scaling, in f32 as HF computes them. */
+export function ropeInvFreq(c: DecoderConfig): Float32Array {
   const f = Math.fround;
-  const half = c.headDim / 2;
+  const rd = c.rotaryDims;
+  const half = rd / 2;
   const inv = new Float32Array(half);
-  for (let i = 0; i < half; i++) inv[i] = f(1 / f(c.ropeTheta ** f((2 * i) / c.headDim)));
+  for (let i = 0; i < half; i++) inv[i] = f(1 / f(c.ropeTheta ** f((2 * i) / rd)));
   const s = c.ropeScaling;
   if (s.type === 'linear') for (let i = 0; i < half; i++) inv[i] = f(inv[i]! / s.factor);
   if (s.type === 'llama3') {

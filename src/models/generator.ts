@@ -8,7 +8,7 @@ import { concat, crossEntropy, embedding, matmul, meanAll, shardedEmbedding, typ
 import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
 import { exportPeftAdapter, type PeftExport } from './export';
-import { FULL_ATTENTION, KvCache, LlamaModel, padBatch, padIdOf, type AttentionMode } from './llama';
+import { FULL_ATTENTION, KvCache, DecoderModel, padBatch, padIdOf, type AttentionMode } from './decoder';
 import { ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 
@@ -53,7 +53,7 @@ export class Generator {
   private lora: LoraConfig | null = null;
 
   constructor(
-    readonly model: LlamaModel,
+    readonly model: DecoderModel,
     readonly tokenizer: Tokenizer,
   ) {}
 
@@ -82,7 +82,7 @@ export class Generator {
       taskType: 'CAUSAL_LM',
       weights: this.model.weights,
       modulesToSave: [...modules].sort(),
-      aliases: tiedHead ? { 'lm_head.weight': 'model.embed_tokens.weight' } : {},
+      aliases: tiedHead ? { [this.model.layout.head]: this.model.layout.embed } : {},
     });
   }
 
@@ -102,8 +102,8 @@ export class Generator {
     const params = this.model.weights.setTrainable(
       (n) =>
         opts.full === true ||
-        (opts.embeddings === true && (n === 'model.embed_tokens.weight' || n === 'lm_head.weight')) ||
-        (opts.norms === true && n.endsWith('norm.weight')),
+        (opts.embeddings === true && (n === this.model.layout.embed || n === this.model.layout.head)) ||
+        (opts.norms === true && (n.endsWith('norm.weight') || n.endsWith('norm.bias'))),
     );
     const adapters = opts.lora ? this.model.addLora(opts.lora, opts.seed ?? 0) : [];
     this.lora = opts.lora ?? null;

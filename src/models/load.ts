@@ -9,10 +9,11 @@ import { clip, describe } from '../core/format';
 import { JsonInputError, parseJson } from '../core/json';
 import { Checkpoint, type TensorSpec } from './checkpoint';
 import { ColbertRetriever, ColbertTokenizer, type ColbertOptions } from './colbert';
-import { parseConfig, type BertConfig, type LlamaConfig, type ModelConfig } from './config';
+import { parseConfig, type BertConfig, type DecoderConfig, type ModelConfig } from './config';
+import { checkDenseOptions, DenseRetriever, POOLINGS, type DenseOptions, type Pooling } from './dense';
 import { ModelConfigError, UnsupportedArchitectureError } from './errors';
 import { Generator } from './generator';
-import { LlamaModel, llamaSpecs } from './llama';
+import { DecoderModel, decoderSpecs, layoutOf } from './decoder';
 import { checkFits, planMemory, type MemoryPlan } from './memory';
 import type { FrozenDtype, WeightsOptions } from './weights';
 import { ModelFileMissingError, readAll, weightFileNames, type ModelFiles, type ReadAllProgress } from './sources';
@@ -138,20 +139,21 @@ async function readWeights(files: ModelFiles, head: Omit<ModelFolder, 'checkpoin
   return { ...head, checkpoint: new Checkpoint(bytes) };
 }
 
-/** The folder's config as a retriever's: a BERT encoder, or the error loadRetriever gives. */
+/** The folder's config as a ColBERT retriever's: a BERT encoder, or the error saying what is. */
 export function retrieverConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): BertConfig {
   if (folder.config.kind !== 'bert')
     throw new UnsupportedArchitectureError(
-      `${clip(label)} is a ${folder.config.family} decoder; the ColBERT retriever needs a BERT checkpoint (model_type bert)`,
+      `${clip(label)} is a ${folder.config.family} decoder, which MedRank runs as a dense retriever; ` +
+        'the ColBERT retriever (and the exported cluster bundle, for now) needs a BERT checkpoint (model_type bert)',
     );
   return folder.config;
 }
 
 /** The folder's config as a generator's: a Llama-family decoder, or the error loadGenerator gives. */
-export function generatorConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): LlamaConfig {
-  if (folder.config.kind !== 'llama')
+export function generatorConfigOf(folder: Pick<ModelFolder, 'config'>, label: string): DecoderConfig {
+  if (folder.config.kind !== 'decoder')
     throw new UnsupportedArchitectureError(
-      `${clip(label)} is a BERT encoder; the generator needs a Llama-family decoder (llama, qwen2, mistral)`,
+      `${clip(label)} is a BERT encoder; the generator needs a decoder (llama, qwen2, mistral, gpt_neox or gemma)`,
     );
   return folder.config;
 }
@@ -172,23 +174,22 @@ export function retrieverTokenizer(
  * The tensors a config implies, names under `prefix` (BERT checkpoints may nest the encoder, e.g.
  * "bert."). The list is as long as num_hidden_layers, which parseConfig bounded (CONFIG_LIMITS).
  */
-function specsOf(c: ModelConfig, prefix: string): TensorSpec[] {
-  return c.kind === 'bert'
-    ? [...bertSpecs(c, prefix), { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] }]
-    : llamaSpecs(c);
+function specsOf(c: ModelConfig, ckpt: Checkpoint | null, head: boolean): TensorSpec[] {
+  if (c.kind === 'bert') {
+    const prefix = ckpt?.prefixOf('embeddings.word_embeddings.weight') ?? '';
+    return [...bertSpecs(c, prefix), { name: 'linear.weight', shape: [c.colbertDim, c.hiddenSize] }];
+  }
+  return decoderSpecs(c, { layout: ckpt ? layoutOf(c, ckpt) : undefined, head });
 }
 
+/** The memory plan of a read folder; `head: false` leaves a decoder's untied LM head out (a dense retriever's). */
 export function memoryPlanFor(
   folder: ModelFolder,
   trainable: (name: string) => boolean = () => true,
   frozenDtype: FrozenDtype = 'f32',
+  head = true,
 ): MemoryPlan {
-  const c = folder.config;
-  return planMemory(
-    specsOf(c, c.kind === 'bert' ? (folder.checkpoint.prefixOf('embeddings.word_embeddings.weight') ?? '') : ''),
-    trainable,
-    { frozenDtype },
-  );
+  return planMemory(specsOf(folder.config, folder.checkpoint, head), trainable, { frozenDtype });
 }
 
 /** What trains as the plan and the upload see it: opts.trainable, else all (f32) or none (f16, see LoadOptions). */
@@ -220,30 +221,81 @@ function fitPlan(e: Engine, plan: MemoryPlan, opts: LoadOptions, what: string): 
  * the config only). Which weights train, and so the gradient and AdamW bytes, is checked after
  * reading, when the checkpoint's names are known; this check never refuses what that one accepts.
  */
-function fitWeights(e: Engine, config: ModelConfig, opts: LoadOptions, what: string): void {
+function fitWeights(e: Engine, config: ModelConfig, opts: LoadOptions, what: string, head = true): void {
   fitPlan(
     e,
-    planMemory(specsOf(config, ''), () => false, { frozenDtype: opts.frozenDtype }),
+    planMemory(specsOf(config, null, head), () => false, { frozenDtype: opts.frozenDtype }),
     opts,
     what,
   );
 }
 
-function fit(e: Engine, folder: ModelFolder, opts: LoadOptions, what: string): void {
-  fitPlan(e, memoryPlanFor(folder, trainableOf(opts), opts.frozenDtype), opts, what);
+function fit(e: Engine, folder: ModelFolder, opts: LoadOptions, what: string, head = true): void {
+  fitPlan(e, memoryPlanFor(folder, trainableOf(opts), opts.frozenDtype, head), opts, what);
 }
 
-export async function loadRetriever(
+export type LoadedRetriever = ColbertRetriever | DenseRetriever;
+
+export interface RetrieverLoadOptions extends LoadOptions {
+  colbert?: Partial<ColbertOptions>;
+  /** A dense retriever's pooling and templates (pooling defaults to the folder's 1_Pooling/config.json, else last). */
+  dense?: Partial<DenseOptions>;
+  seed?: number;
+}
+
+/**
+ * A retriever from a model folder: ColBERT on a BERT checkpoint, a dense retriever (BMRetriever
+ * style) on a decoder checkpoint of any family MedRank loads, with or without its LM head.
+ */
+export async function loadRetriever(e: Engine, files: ModelFiles, opts: RetrieverLoadOptions = {}): Promise<LoadedRetriever> {
+  return loadRetrieverOf(e, files, opts, 'any');
+}
+
+/** loadRetriever for callers that need ColBERT itself (its encoder and projection): a decoder folder is refused before its weights are read. */
+export async function loadColbert(e: Engine, files: ModelFiles, opts: RetrieverLoadOptions = {}): Promise<ColbertRetriever> {
+  return (await loadRetrieverOf(e, files, opts, 'colbert')) as ColbertRetriever;
+}
+
+async function loadRetrieverOf(
   e: Engine,
   files: ModelFiles,
-  opts: LoadOptions & { colbert?: Partial<ColbertOptions>; seed?: number } = {},
-): Promise<ColbertRetriever> {
+  opts: RetrieverLoadOptions,
+  want: 'any' | 'colbert',
+): Promise<LoadedRetriever> {
   const head = await readModelTokenizer(files, opts);
-  const config = retrieverConfigOf(head, files.label);
+  const config = want === 'colbert' ? retrieverConfigOf(head, files.label) : head.config;
+  if (config.kind === 'decoder') {
+    const dense = { pooling: await poolingOf(files, opts.signal), ...opts.dense };
+    checkDenseOptions(config, head.tokenizer, dense); // before any weight is read
+    fitWeights(e, config, opts, files.label, false);
+    const folder = await readWeights(files, head, opts);
+    fit(e, folder, opts, files.label, false);
+    const model = DecoderModel.load(e, config, folder.checkpoint, { ...weightsOptions(opts), head: false });
+    return new DenseRetriever(model, folder.tokenizer, dense);
+  }
   fitWeights(e, config, opts, files.label);
   const folder = await readWeights(files, head, opts);
   fit(e, folder, opts, files.label);
   return ColbertRetriever.load(e, config, folder.checkpoint, folder.tokenizer, opts.colbert, opts.seed, weightsOptions(opts));
+}
+
+/**
+ * The pooling a sentence-transformers folder declares (1_Pooling/config.json: lasttoken, mean or
+ * cls), else 'last' (BMRetriever's). A declared mode MedRank lacks (max, weighted mean) is refused by name.
+ */
+async function poolingOf(files: ModelFiles, signal?: AbortSignal): Promise<Pooling> {
+  const path = '1_Pooling/config.json';
+  if (!(await files.exists(path))) return 'last';
+  const c = await readJson(files, path, signal);
+  const on = (k: string) => Object.hasOwn(c, k) && c[k] === true;
+  if (on('pooling_mode_lasttoken')) return 'last';
+  if (on('pooling_mode_mean_tokens')) return 'mean';
+  if (on('pooling_mode_cls_token')) return 'first';
+  const other = ['pooling_mode_max_tokens', 'pooling_mode_mean_sqrt_len_tokens', 'pooling_mode_weightedmean_tokens'].find(on);
+  throw new UnsupportedArchitectureError(
+    `${clip(files.label)}: ${path} asks for ${other ?? 'no pooling mode'}; MedRank's dense retriever pools by ${POOLINGS.join(', ')} ` +
+      '(pooling_mode_lasttoken, _mean_tokens, _cls_token)',
+  );
 }
 
 export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOptions = {}): Promise<Generator> {
@@ -252,6 +304,6 @@ export async function loadGenerator(e: Engine, files: ModelFiles, opts: LoadOpti
   fitWeights(e, config, opts, files.label);
   const folder = await readWeights(files, head, opts);
   fit(e, folder, opts, files.label);
-  const model = LlamaModel.load(e, config, folder.checkpoint, weightsOptions(opts));
+  const model = DecoderModel.load(e, config, folder.checkpoint, weightsOptions(opts));
   return new Generator(model, folder.tokenizer);
 }

@@ -2,6 +2,7 @@
 // AdamW would hold in memory.
 
 import type { ColbertRetriever } from './colbert';
+import type { DenseRetriever } from './dense';
 import type { Generator } from './generator';
 import type { Weights } from './weights';
 
@@ -60,21 +61,39 @@ function summaryOf(
   };
 }
 
-export function retrieverSummary(r: ColbertRetriever, label: string, loadMs: number): ModelSummary {
-  const c = r.encoder.config;
+export function retrieverSummary(r: ColbertRetriever | DenseRetriever, label: string, loadMs: number): ModelSummary {
+  if (r.kind === 'colbert') {
+    const c = r.encoder.config;
+    return summaryOf(
+      'retriever',
+      label,
+      {
+        architecture: 'bert + ColBERT head',
+        tokenizer: r.tokenizer.className,
+        layers: c.numLayers,
+        hidden: c.hiddenSize,
+        heads: c.numHeads,
+        kvHeads: c.numHeads,
+        vocab: c.vocabSize,
+      },
+      r.weights,
+      loadMs,
+    );
+  }
+  const c = r.model.config;
   return summaryOf(
     'retriever',
     label,
     {
-      architecture: 'bert + ColBERT head',
+      architecture: `${c.family} dense (${r.opts.pooling} pooling)`,
       tokenizer: r.tokenizer.className,
       layers: c.numLayers,
       hidden: c.hiddenSize,
       heads: c.numHeads,
-      kvHeads: c.numHeads,
+      kvHeads: c.numKvHeads,
       vocab: c.vocabSize,
     },
-    r.encoder.weights,
+    r.weights,
     loadMs,
   );
 }

@@ -36,7 +36,7 @@ export function storedBytes(s: { name: string; shape: readonly number[] }, opts:
 }
 
 /** The [V, D] tables the models read through rows() (sharded ops); only these may be split. */
-export const SPLITTABLE = /(^|\.)(embed_tokens|word_embeddings)\.weight$|^lm_head\.weight$/;
+export const SPLITTABLE = /(^|\.)(embed_tokens|embed_in|word_embeddings)\.weight$|^(lm_head|embed_out)\.weight$/;
 export const isSplittable = (name: string): boolean => SPLITTABLE.test(name);
 
 export class Weights {

@@ -1,4 +1,5 @@
-// The ColBERT index: a corpus encoded once into packed token vectors on the GPU (plus offsets),
+// The retrieval index: a corpus encoded once into packed vectors on the GPU (plus offsets): a
+// ColBERT retriever's kept token vectors, or a dense retriever's one vector per passage,
 // persisted in IndexedDB under (weights hash, corpus hash, head version), refreshed by
 // re-projecting cached encoder states when only the projection trained, and searched with exact
 // batched MaxSim top-k (maxsimSearch). See docs/index.md for how stale an index may get.
@@ -10,7 +11,7 @@
 
 import { CancelledError, MedRankError } from '../core/errors';
 import type { Passage } from '../data/datasets';
-import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
+import type { EncodedDocs, Retriever } from '../models/retriever';
 import { embedding, maxsimSearch, type CorpusRank, type Tensor } from '../tensor';
 import {
   COMPRESS_ABOVE_PASSAGES,
@@ -131,35 +132,39 @@ async function tensorDigest(name: string, t: Tensor | Tensor[]): Promise<Uint8Ar
 
 /**
  * The two hashes of a retriever: `encoder` covers what the encoder states depend on (every
- * weight but the projection, LoRA adapters, docMaxLen, maskPunctuation); `weights` adds the
- * projection. Reads every weight back from the GPU.
+ * weight but the head, LoRA adapters, and its docSignature: ColBERT's docMaxLen and
+ * maskPunctuation, the dense retriever's pooling and template); `weights` adds the head
+ * (ColBERT's projection). Reads every weight back from the GPU.
  */
-export async function retrieverHashes(r: ColbertRetriever): Promise<{ encoder: string; weights: string }> {
-  const w = r.encoder.weights;
+export async function retrieverHashes(r: Retriever): Promise<{ encoder: string; weights: string }> {
+  const w = r.weights;
+  const head = r.headTensors();
   const names = w
     .names()
-    .filter((n) => !(w.tensors.get(n) === r.projection))
+    .filter((n) => !head.includes(w.tensors.get(n)!))
     .sort();
-  const parts = [await sha256(utf8.encode(`medrank-colbert-v1:${r.opts.docMaxLen}:${r.opts.maskPunctuation}`))];
+  const parts = [await sha256(utf8.encode(r.docSignature))];
   for (const n of names) parts.push(await tensorDigest(n, w.rows(n)));
-  for (const l of r.encoder.linears())
+  for (const l of r.linears())
     if (l.lora) {
       parts.push(await tensorDigest(`${l.name}.lora_A`, l.lora.A));
       parts.push(await tensorDigest(`${l.name}.lora_B`, l.lora.B));
       parts.push(await sha256(utf8.encode(`${l.name}.scaling:${l.lora.scaling}`)));
     }
   const encoder = await combine(parts);
-  const weights = await combine([encoder, await tensorDigest('projection', r.projection)]);
+  // ColBERT's head is its projection (named so since v1: saved indexes keep their keys).
+  const heads = await Promise.all(head.map((t) => tensorDigest('projection', t)));
+  const weights = await combine([encoder, ...heads]);
   return { encoder: hex(encoder), weights: hex(weights) };
 }
 
-/** SHA-256 (hex) over the encoder weights, LoRA adapters and projection (name-sorted), and docMaxLen / maskPunctuation. */
-export async function weightsHash(r: ColbertRetriever): Promise<string> {
+/** SHA-256 (hex) over the encoder weights, LoRA adapters and head (name-sorted), and what the document vectors depend on (docSignature). */
+export async function weightsHash(r: Retriever): Promise<string> {
   return (await retrieverHashes(r)).weights;
 }
 
 /** The key an index of `passages` built by `r` has now. */
-export async function indexKey(r: ColbertRetriever, passages: Passage[], head = 0): Promise<IndexKey> {
+export async function indexKey(r: Retriever, passages: Passage[], head = 0): Promise<IndexKey> {
   return { weights: await weightsHash(r), corpus: await corpusHash(passages), head };
 }
 
@@ -184,7 +189,7 @@ export interface BuildOptions {
 }
 
 /** Encode `passages` (title and text, as BM25 reads them) into a packed index, batch by batch. */
-export async function buildIndex(r: ColbertRetriever, passages: Passage[], opts: BuildOptions = {}): Promise<ColbertIndex> {
+export async function buildIndex(r: Retriever, passages: Passage[], opts: BuildOptions = {}): Promise<ColbertIndex> {
   const t0 = performance.now();
   const hashes = await retrieverHashes(r);
   const key: IndexKey = { weights: hashes.weights, corpus: await corpusHash(passages), head: opts.head ?? 0 };
@@ -195,31 +200,28 @@ export async function buildIndex(r: ColbertRetriever, passages: Passage[], opts:
 export const docText = (p: Passage): string => (p.title ? `${p.title} ${p.text}` : p.text);
 
 async function build(
-  r: ColbertRetriever,
+  r: Retriever,
   passages: Passage[],
   key: IndexKey,
   encoderHash: string,
   opts: BuildOptions,
   t0: number,
 ): Promise<ColbertIndex> {
-  const e = r.projection.engine;
+  const e = r.engine;
   const N = passages.length;
   if (N === 0) throw new MedRankError('cannot build an index of an empty corpus');
   const bs = opts.batchSize ?? 16;
   if (!Number.isInteger(bs) || bs < 1) throw new MedRankError(`index batchSize must be a positive integer, got ${bs}`);
   const texts = passages.map(docText);
-  const D = r.encoder.config.hiddenSize;
+  const D = r.hiddenSize;
   const dim = r.dim;
 
-  // Pass 1: token counts, so the packed buffers can be allocated once.
+  // Pass 1: vectors per document (kept tokens; one for a dense retriever), so the packed buffers
+  // can be allocated once.
   const offsets = new Int32Array(N + 1);
   for (let b0 = 0; b0 < N; b0 += bs) {
-    const inp = r.tokenizeDocs(texts.slice(b0, b0 + bs));
-    for (let b = 0; b < inp.B; b++) {
-      let kept = 0;
-      for (let t = 0; t < inp.T; t++) kept += inp.keep[b * inp.T + t]!;
-      offsets[b0 + b + 1] = offsets[b0 + b]! + kept;
-    }
+    const counts = r.docVectorCounts(texts.slice(b0, b0 + bs));
+    counts.forEach((n, b) => (offsets[b0 + b + 1] = offsets[b0 + b]! + n));
   }
   const total = offsets[N]!;
   const check = (): void => {
@@ -234,17 +236,18 @@ async function build(
     hidden = opts.keepHidden ? e.empty([total, D]).keep() : null;
     for (let b0 = 0; b0 < N; b0 += bs) {
       check();
-      const inp = r.tokenizeDocs(texts.slice(b0, b0 + bs));
-      const rows: number[] = [];
-      for (let i = 0; i < inp.B * inp.T; i++) if (inp.keep[i]) rows.push(i);
       const row0 = offsets[b0]!;
       e.scope(() =>
         e.noGrad(() => {
-          const h = r.encoder.forward(inp);
-          const kept = embedding(h.reshape([inp.B * inp.T, D]), rows);
-          const v = r.project(kept);
-          e.gpu.copy(v.buffer, 0, vectors.buffer, row0 * dim * 4, rows.length * dim * 4);
-          if (hidden) e.gpu.copy(kept.buffer, 0, hidden.buffer, row0 * D * 4, rows.length * D * 4);
+          const states = r.encodeDocStates(texts.slice(b0, b0 + bs));
+          const n = states.offsets[states.offsets.length - 1]!;
+          if (n !== offsets[Math.min(N, b0 + bs)]! - row0)
+            throw new MedRankError(
+              `the retriever encoded ${n} vectors for documents ${b0}.. but counted ${offsets[Math.min(N, b0 + bs)]! - row0}`,
+            );
+          const v = r.project(states.vectors);
+          e.gpu.copy(v.buffer, 0, vectors.buffer, row0 * dim * 4, n * dim * 4);
+          if (hidden) e.gpu.copy(states.vectors.buffer, 0, hidden.buffer, row0 * D * 4, n * D * 4);
         }),
       );
       await e.gpu.sync(); // one batch at a time: progress is real and an abort is seen
@@ -279,7 +282,7 @@ const REPROJECT_ROWS = 4096;
  * cannot be saved until refreshIndex gives it the new one); prefer refreshIndex, which also
  * checks that the encoder is unchanged.
  */
-export function reproject(index: ColbertIndex, r: ColbertRetriever): void {
+export function reproject(index: ColbertIndex, r: Retriever): void {
   const hidden = index.hidden;
   if (!hidden)
     throw new IndexStaleError(
@@ -287,10 +290,8 @@ export function reproject(index: ColbertIndex, r: ColbertRetriever): void {
     );
   const e = hidden.engine;
   const [total, D] = hidden.shape as [number, number];
-  if (D !== r.encoder.config.hiddenSize)
-    throw new IndexStaleError(
-      `the index's encoder states have D = ${D} but the retriever's encoder has ${r.encoder.config.hiddenSize}`,
-    );
+  if (D !== r.hiddenSize)
+    throw new IndexStaleError(`the index's encoder states have D = ${D} but the retriever's encoder has ${r.hiddenSize}`);
   const dim = r.dim;
   const out = e.empty([total, dim]).keep();
   try {
@@ -322,7 +323,7 @@ export function reproject(index: ColbertIndex, r: ColbertRetriever): void {
  * IndexStaleError when the encoder (weights, LoRA, doc options) changed since the build: then
  * only a rebuild is exact.
  */
-export async function refreshIndex(index: ColbertIndex, r: ColbertRetriever): Promise<void> {
+export async function refreshIndex(index: ColbertIndex, r: Retriever): Promise<void> {
   const h = await retrieverHashes(r);
   if (h.encoder !== index.encoderHash)
     throw new IndexStaleError(
@@ -382,7 +383,7 @@ export interface IndexRank {
  */
 export async function searchIndex(
   index: ColbertIndex,
-  r: ColbertRetriever,
+  r: Retriever,
   queries: string[],
   k: number,
   opts: { targets?: readonly (readonly string[])[] } = {},
@@ -423,7 +424,7 @@ export async function searchIndex(
 /** searchIndex's result from a compressed index: the same shape, scores over the decompressed vectors. */
 async function searchCompressed(
   c: CompressedIndex,
-  r: ColbertRetriever,
+  r: Retriever,
   queries: string[],
   k: number,
   opts: CompressedSearchOptions = {},
@@ -496,11 +497,11 @@ async function withCompressed(index: ColbertIndex, opts: OpenOptions): Promise<C
  * the same key (stats.fromCache), otherwise built and saved. A full quota does not lose the build:
  * the index comes back with stats.saveError set.
  */
-export async function openIndex(r: ColbertRetriever, passages: Passage[], opts: OpenOptions = {}): Promise<ColbertIndex> {
+export async function openIndex(r: Retriever, passages: Passage[], opts: OpenOptions = {}): Promise<ColbertIndex> {
   const t0 = performance.now();
   const hashes = await retrieverHashes(r);
   const key: IndexKey = { weights: hashes.weights, corpus: await corpusHash(passages), head: opts.head ?? 0 };
-  const cached = await loadIndex(r.projection.engine, key, opts);
+  const cached = await loadIndex(r.engine, key, opts);
   if (cached) {
     // Built with or without encoder states: a caller that wants them gets a rebuild.
     if (!opts.keepHidden || cached.hidden) return withCompressed(cached, opts);

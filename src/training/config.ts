@@ -38,6 +38,8 @@ export type RetrieverLoss = (typeof RETRIEVER_LOSSES)[number];
  * frozen-retriever: RAG baseline, only the generator trains. retriever-only: only the retriever.
  */
 export const SCHEDULES = ['synchronous', 'staged', 'frozen-retriever', 'retriever-only'] as const;
+export const PRETRAIN_PAIRS = ['none', 'title', 'ict'] as const;
+export type PretrainPairs = (typeof PRETRAIN_PAIRS)[number];
 export type Schedule = (typeof SCHEDULES)[number];
 
 /** Most steps a run may take (a run carries one record per step; notebook files bound them the same). */
@@ -80,6 +82,14 @@ export const TRAIN_CONFIG = S.object(
     jomedWeighting: S.bool(),
     /** InfoNCE temperature (retriever-only contrastive training). */
     infoNceTau: S.num({ min: 0, minExclusive: true }),
+    /** InfoNCE also against the batch's other questions' candidates (in-batch negatives, BMRetriever). */
+    inBatchNegatives: S.bool(),
+    /**
+     * Unsupervised contrastive pretraining (BMRetriever's first stage): the step's queries come from
+     * the corpus, not the questions. 'title': a passage's title against its text; 'ict' (inverse
+     * cloze): one sentence of a passage against the passage without it. 'none': the questions.
+     */
+    pretrainPairs: S.literal(PRETRAIN_PAIRS),
     /** m: documents in the generator's context for its own loss and for evaluation. */
     topM: S.int({ min: 1, max: 20 }),
     /** The generator's loss: NLL given the top-m concatenated (JMLR) or the mean over each alone. */
@@ -169,6 +179,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
   jomedPrior: false,
   jomedWeighting: true,
   infoNceTau: 0.05,
+  inBatchNegatives: false,
+  pretrainPairs: 'none',
   topM: 5,
   generatorContext: 'concat',
   docMaxTokens: 180,
@@ -240,6 +252,21 @@ export function validateConfig(c: TrainConfig): void {
     );
   if (c.retrieverLoss === 'infonce' && c.schedule !== 'retriever-only')
     throw new ConfigError('retrieverLoss', "infonce trains the retriever alone: use it with schedule 'retriever-only'");
+  if (c.inBatchNegatives && c.retrieverLoss !== 'infonce')
+    throw new ConfigError(
+      'inBatchNegatives',
+      "in-batch negatives are InfoNCE's: set retrieverLoss to 'infonce', or turn them off",
+    );
+  if (c.pretrainPairs !== 'none' && c.retrieverLoss !== 'infonce')
+    throw new ConfigError(
+      'pretrainPairs',
+      "pretraining pairs train with InfoNCE: set retrieverLoss to 'infonce' (schedule 'retriever-only')",
+    );
+  if (c.pretrainPairs !== 'none' && c.retrieverSide !== 'both')
+    throw new ConfigError(
+      'pretrainPairs',
+      "a pretraining pair's positive is not the indexed passage (no title, or a sentence taken out): set retrieverSide to 'both'",
+    );
   if (c.retrieverLoss === 'none' && (c.schedule === 'synchronous' || c.schedule === 'staged' || c.schedule === 'retriever-only'))
     throw new ConfigError('retrieverLoss', `'none' leaves the retriever untrained: use schedule 'frozen-retriever'`);
 }

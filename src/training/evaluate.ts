@@ -7,7 +7,7 @@
 import { CancelledError } from '../core/errors';
 import type { Question } from '../data/datasets';
 import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
-import type { ColbertRetriever } from '../models/colbert';
+import type { Retriever } from '../models/retriever';
 import { searchIndex, type ColbertIndex } from '../retrieval/index';
 import type { AnswerExample } from '../models/generator';
 import { nllMany, optionsOf, type PromptBuilder } from './prompts';
@@ -41,7 +41,7 @@ export class EvaluationCancelledError extends CancelledError {
 }
 
 export async function evaluate(
-  r: ColbertRetriever,
+  r: Retriever,
   index: ColbertIndex,
   prompts: PromptBuilder,
   questions: Question[],

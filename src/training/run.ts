@@ -4,7 +4,7 @@
 // resuming from a checkpoint gives the same records as an uninterrupted run (tested).
 
 import type { Passage, Question, QuestionSplit } from '../data/datasets';
-import type { ColbertRetriever } from '../models/colbert';
+import type { Retriever } from '../models/retriever';
 import type { Generator } from '../models/generator';
 import type { ColbertIndex } from '../retrieval/index';
 import { mulberry32, type Tensor } from '../tensor';
@@ -68,7 +68,7 @@ export interface RunHooks {
 }
 
 export interface RunParts {
-  retriever: ColbertRetriever;
+  retriever: Retriever;
   generator: Generator;
   passages: Passage[];
   questions: Question[];

@@ -9,7 +9,7 @@
 import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
 import type { Passage, Question } from '../data/datasets';
 import { MedRankError } from '../core/errors';
-import type { ColbertRetriever, EncodedDocs } from '../models/colbert';
+import type { EncodedDocs, Retriever } from '../models/retriever';
 import type { AnswerExample, Generator } from '../models/generator';
 import { ForwardContext } from '../models/lora';
 import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex, type IndexRank } from '../retrieval/index';
@@ -18,6 +18,7 @@ import { mulberry32 } from '../tensor';
 import { phaseAt, type TrainConfig } from './config';
 import { PHASES, type Phase, type QuestionRecord, type StepRecord } from './records';
 import * as L from './losses';
+import { pairablePassages, pretrainBatch } from './pretrain';
 import { contextBudgetProblem, nllMany, optionsOf, PromptBuilder } from './prompts';
 import { sampleDocuments, samplingProbs } from './sampler';
 
@@ -44,7 +45,7 @@ export const stepSeed = (seed: number, step: number, salt = 0): number =>
 const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 
 export interface TrainerParts {
-  retriever: ColbertRetriever;
+  retriever: Retriever;
   generator: Generator;
   passages: Passage[];
   /** The training questions (the run never sees validation or test questions here). */
@@ -53,9 +54,22 @@ export interface TrainerParts {
   index: ColbertIndex;
 }
 
-/** Why a run of config `c` cannot start on this many training questions and generator positions ('' when it can). */
-export function trainerProblem(c: TrainConfig, trainQuestions: number, maxPositions: number): string {
-  if (trainQuestions < c.batchSize) return `${trainQuestions} training questions cannot fill a batch of ${c.batchSize}`;
+/**
+ * Why a run of config `c` cannot start on these training questions, corpus and generator positions
+ * ('' when it can). Pretraining pairs (config.pretrainPairs) fill batches from the corpus instead.
+ */
+export function trainerProblem(
+  c: TrainConfig,
+  data: { trainQuestions: number; passages: readonly Passage[] },
+  maxPositions: number,
+): string {
+  if (c.pretrainPairs !== 'none') {
+    const n = pairablePassages(data.passages, c.pretrainPairs).length;
+    const what = c.pretrainPairs === 'title' ? 'have a title' : 'have two sentences or more';
+    if (n < c.batchSize)
+      return `only ${n} passages ${what} (pretraining pairs '${c.pretrainPairs}'): they cannot fill a batch of ${c.batchSize}`;
+  } else if (data.trainQuestions < c.batchSize)
+    return `${data.trainQuestions} training questions cannot fill a batch of ${c.batchSize}`;
   if (c.topM > c.candidates) return `topM (${c.topM}) cannot exceed candidates (${c.candidates})`;
   return contextBudgetProblem(c.topM, c.docMaxTokens, maxPositions) ?? '';
 }
@@ -90,6 +104,10 @@ export class Trainer {
    */
   onLap: ((what: Phase | 'scoresAfter') => void) | null = null;
   index: ColbertIndex;
+  /** Passages that make pretraining pairs (made on first use). */
+  private pretrainPool: Passage[] | null = null;
+  /** The current step's positives' texts under pretrainPairs (scoreCandidates encodes them). */
+  private positives: Map<string, string> | null = null;
 
   constructor(
     readonly parts: TrainerParts,
@@ -101,23 +119,40 @@ export class Trainer {
     this.index = parts.index;
     this.passageById = new Map(parts.passages.map((p) => [p.id, p]));
     this.prompts = new PromptBuilder(g, this.passageById, c.docMaxTokens);
-    const problem = trainerProblem(c, parts.train.length, g.model.config.maxPositions);
+    const problem = trainerProblem(
+      c,
+      { trainQuestions: parts.train.length, passages: parts.passages },
+      g.model.config.maxPositions,
+    );
     if (problem) throw new MedRankError(problem);
     const trainsR = c.schedule !== 'frozen-retriever';
     const trainsG = c.schedule !== 'retriever-only';
+    // Retriever LoRA takes the generator's rank and alpha, on the retriever's own query/value projections.
     const pr = trainsR
       ? r.configureTraining(
           c.retrieverTraining,
-          c.retrieverTraining === 'lora' ? { ...c.generatorLora, targetModules: ['query', 'value'] } : undefined,
+          c.retrieverTraining === 'lora' ? { ...c.generatorLora, targetModules: [...r.loraTargets] } : undefined,
           c.seed,
         )
-      : r.encoder.weights.setTrainable(() => false);
+      : (r.freeze(), []);
     const pg = trainsG
       ? g.configureTraining({ lora: c.generatorLora, embeddings: c.generatorEmbeddings, norms: c.generatorNorms, seed: c.seed })
       : g.model.weights.setTrainable(() => false);
     const opts = { weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm };
     this.optR = trainsR && pr.length ? new AdamW(this.e, [{ params: pr, lr: c.lrRetriever }], opts) : null;
     this.optG = trainsG ? new AdamW(this.e, [{ params: pg, lr: c.lrGenerator }], opts) : null;
+  }
+
+  /**
+   * The questions of step t and what their positives are encoded as: pseudo-queries from the
+   * corpus under pretrainPairs (pretrain.ts), else batchAt's questions (positives: the passages).
+   */
+  stepBatch(t: number): { qs: Question[]; positives: Map<string, string> | null } {
+    const c = this.config;
+    if (c.pretrainPairs === 'none') return { qs: this.batchAt(t), positives: null };
+    this.pretrainPool ??= pairablePassages(this.parts.passages, c.pretrainPairs);
+    const b = pretrainBatch(this.pretrainPool, c.pretrainPairs, c.seed, t, c.batchSize);
+    return { qs: b.questions, positives: b.positives };
   }
 
   /** The questions of step t: a seeded permutation of the training set per epoch. */
@@ -159,7 +194,9 @@ export class Trainer {
       this.onLap?.(p);
     };
     const rand = mulberry32(stepSeed(c.seed, t, 1));
-    const qs = this.batchAt(t);
+    const batch = this.stepBatch(t);
+    const qs = batch.qs;
+    this.positives = batch.positives;
     const B = qs.length,
       K = c.candidates;
 
@@ -177,10 +214,11 @@ export class Trainer {
       // 2. Retriever forward with gradient: each question against its own K candidates.
       let scoreTensor: Tensor | null = null;
       let scores: Float64Array[] = found.scores.map((s) => Float64Array.from(s));
+      let grid: Float32Array | null = null; // [B, B*K]: every question against every candidate of the batch
       if (trains.retriever) {
         scoreTensor = this.scoreCandidates(qs, found.ids, new ForwardContext(c.dropout, stepSeed(c.seed, t, 2)));
-        const all = await scoreTensor.read(); // [B, B*K]
-        scores = qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
+        grid = await scoreTensor.read();
+        scores = qs.map((_, b) => Float64Array.from(grid!.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
       }
       await lap('retrieverForward');
 
@@ -214,12 +252,13 @@ export class Trainer {
           weight = 0;
         for (let b = 0; b < B; b++) {
           const gold = qs[b]!.goldDocIds[0];
-          const { loss, grad, w } = this.retrieverLossOf(
-            scores[b]!,
-            samples[b]!.drawn,
-            utility?.[b],
-            gold !== undefined && found.ids[b]![0] === gold,
-          );
+          const hasGold = gold !== undefined && found.ids[b]![0] === gold;
+          // In-batch negatives: InfoNCE over the whole row of the grid (length B*K, the positive at
+          // b*K); the gold passage met again among other questions' candidates is left out.
+          const { loss, grad, w } =
+            c.inBatchNegatives && grid
+              ? this.inBatchLoss(grid.subarray(b * B * K, (b + 1) * B * K), b, K, found.ids, gold, hasGold)
+              : this.retrieverLossOf(scores[b]!, samples[b]!.drawn, utility?.[b], hasGold);
           total += w * loss;
           weight += w;
           gradRows.push(grad.map((v) => v * w));
@@ -253,7 +292,7 @@ export class Trainer {
       let objective: Tensor | null = lmLoss;
       if (scoreTensor) {
         const G = new Float32Array(B * B * K);
-        gradRows.forEach((g, b) => G.set(g, b * B * K + b * K));
+        gradRows.forEach((g, b) => G.set(g, b * B * K + (g.length === K ? b * K : 0))); // a row's own block, or the whole row
         const surrogate = sumAll(mul(scoreTensor, e.tensor(G, [B, B * K])));
         objective = objective ? add(objective, surrogate) : surrogate;
       }
@@ -384,7 +423,7 @@ export class Trainer {
     let docs: EncodedDocs;
     if (this.config.retrieverSide === 'both')
       docs = r.encodeDocs(
-        flat.map((id) => docText(this.passageById.get(id)!)),
+        flat.map((id) => this.positives?.get(id) ?? docText(this.passageById.get(id)!)),
         ctx,
       );
     // Document vectors from the index (fixed): each candidate's rows gathered.
@@ -461,6 +500,22 @@ export class Trainer {
           return u;
         }),
     };
+  }
+
+  /** InfoNCE of question b against every candidate of the batch (row of the [B, B*K] grid): value, d/d row, weight. */
+  private inBatchLoss(
+    row: Float32Array,
+    b: number,
+    K: number,
+    ids: string[][],
+    gold: string | undefined,
+    hasGold: boolean,
+  ): { loss: number; grad: Float64Array; w: number } {
+    const s = Float64Array.from(row);
+    ids.flat().forEach((id, j) => {
+      if (id === gold && j !== b * K) s[j] = -Infinity; // the positive again: not a negative
+    });
+    return { ...L.infoNceLoss(s, 1, s.length, [b * K], this.config.infoNceTau), w: hasGold ? 1 : 0 };
   }
 
   /** The configured retriever loss for one question: value, d/d scores over all K candidates, weight. */

@@ -24,12 +24,11 @@ import { Baseline } from '../models/baseline';
 import type { RunStart } from '../training/records';
 import { frozenWeightsProblem, trainerProblem } from '../training/step';
 import { checkpointConfigDiff, runTraining, splitOf, type RunResult } from '../training/run';
-import type { ColbertRetriever } from '../models/colbert';
 import type { Generator } from '../models/generator';
-import { loadGenerator, loadRetriever } from '../models/load';
+import { loadGenerator, loadRetriever, type LoadedRetriever } from '../models/load';
 import { downloadMessage, modelFilesOf, type ModelFiles, type ReadAllProgress } from '../models/sources';
 import { generatorSummary, paramCount, retrieverSummary } from '../models/summary';
-import { padIdOf } from '../models/llama';
+import { padIdOf } from '../models/decoder';
 import { clusterBundle, type BundleModel } from './bundle-export';
 import { IndexSlot } from './index-slot';
 import { version as MEDRANK_VERSION } from '../../package.json';
@@ -66,7 +65,7 @@ export class GpuEngine implements EngineApi {
   /** False when the device was handed in (tests): dispose() leaves it to its owner. */
   private readonly ownsGpu: boolean;
   private acquiring: Promise<Engine> | null = null;
-  private retriever: ColbertRetriever | null = null;
+  private retriever: LoadedRetriever | null = null;
   private generator: Generator | null = null;
   private dataset: Dataset | null = null;
   /** The index and its lifecycle (index-slot.ts). */
@@ -107,7 +106,7 @@ export class GpuEngine implements EngineApi {
   }
 
   /** The loaded models and index, for tests (the page reaches them through requests only). */
-  get loaded(): { retriever: ColbertRetriever | null; generator: Generator | null; index: ColbertIndex | null } {
+  get loaded(): { retriever: LoadedRetriever | null; generator: Generator | null; index: ColbertIndex | null } {
     return { retriever: this.retriever, generator: this.generator, index: this.slot.current };
   }
 
@@ -178,9 +177,9 @@ export class GpuEngine implements EngineApi {
         files,
         frozenDtype === 'f16' ? { ...opts, trainable: (n) => n === 'linear.weight' } : opts,
       );
-      this.retriever?.encoder.dispose();
+      this.retriever?.dispose();
       this.retriever = r;
-      this.baselines.retriever = new Baseline(r.encoder.weights, () => r.encoder.linears());
+      this.baselines.retriever = new Baseline(r.weights, () => r.linears());
       await this.onModelLoaded('retriever');
       this.origins.retriever = { files, source, trained: false };
       return retrieverSummary(r, files.label, performance.now() - t0);
@@ -302,7 +301,7 @@ export class GpuEngine implements EngineApi {
    * built (a run trained it, a reset), reopened for its weights now (IndexedDB when they were
    * indexed before, else encoded; progress says why), or null when none was ever built.
    */
-  private async indexFor(r: ColbertRetriever, ds: Dataset, onProgress?: ProgressCallback): Promise<ColbertIndex | null> {
+  private async indexFor(r: LoadedRetriever, ds: Dataset, onProgress?: ProgressCallback): Promise<ColbertIndex | null> {
     const have = this.slot.for(r);
     if (have || !this.slot.wanted) return have;
     const why = `the retriever's weights moved since the index was built: re-indexing with the retriever ${this.modelsInWords()}`;
@@ -326,7 +325,7 @@ export class GpuEngine implements EngineApi {
 
   /** The loaded models and dataset, or what is missing, said for `what`. */
   private async modelsFor(what: 'training' | 'evaluation'): Promise<{
-    retriever: ColbertRetriever;
+    retriever: LoadedRetriever;
     generator: Generator;
     dataset: Dataset;
   }> {
@@ -348,7 +347,7 @@ export class GpuEngine implements EngineApi {
   private async partsFor(
     what: 'training' | 'evaluation',
     onProgress?: ProgressCallback,
-  ): Promise<{ retriever: ColbertRetriever; generator: Generator; dataset: Dataset; index: ColbertIndex }> {
+  ): Promise<{ retriever: LoadedRetriever; generator: Generator; dataset: Dataset; index: ColbertIndex }> {
     const parts = await this.modelsFor(what);
     const index = await this.indexFor(parts.retriever, parts.dataset, onProgress);
     if (!index) throw new TrainingNotReadyError(this.slot.missingFor(parts.retriever));
@@ -403,12 +402,15 @@ export class GpuEngine implements EngineApi {
     // What the trainer would refuse (batch, candidates, context) is refused before the models move.
     const problem = trainerProblem(
       config,
-      dataset.questions.filter((q) => splitOf(q, config.seed) === 'train').length,
+      {
+        trainQuestions: dataset.questions.filter((q) => splitOf(q, config.seed) === 'train').length,
+        passages: dataset.passages,
+      },
       generator.model.config.maxPositions,
     );
     if (problem) throw new TrainingNotReadyError(problem);
     const frozen = frozenWeightsProblem(config, {
-      retriever: retriever.encoder.weights.hasPacked,
+      retriever: retriever.weights.hasPacked,
       generator: generator.model.weights.hasPacked,
     });
     if (frozen) throw new TrainingNotReadyError(frozen);
@@ -538,6 +540,10 @@ export class GpuEngine implements EngineApi {
     // (An index the retriever has moved away from is not reopened for this: the document is encoded.)
     const index = this.slot.for(r);
     const fromIndex = index ? { index, docId: p.docId } : undefined;
+    if (r.kind !== 'colbert')
+      throw new MedRankError(
+        "token matches are ColBERT's: a dense retriever scores one pooled vector per text (q . d), so there are no per-token matches to show",
+      );
     return explainMaxSim(r, p.query, docText(passage), fromIndex);
   }
 
@@ -562,8 +568,9 @@ export class GpuEngine implements EngineApi {
     if (p.role === 'retriever') {
       const r = this.retriever;
       if (!r) throw this.notLoaded('retriever');
-      // The encoder's weights hold the ColBERT head as linear.weight, where the loader looks for it.
-      return { fileName: 'model.safetensors', bytes: await exportMergedWeights(r.encoder.weights, r.encoder.linears()) };
+      // ColBERT's weights hold its head as linear.weight, where the loader looks for it; a dense
+      // retriever's are its backbone's, under the checkpoint's names.
+      return { fileName: 'model.safetensors', bytes: await exportMergedWeights(r.weights, r.linears()) };
     }
     const g = this.generator;
     if (!g) throw this.notLoaded('generator');
@@ -577,6 +584,10 @@ export class GpuEngine implements EngineApi {
     if (!r) throw this.notLoaded('retriever');
     if (!g) throw this.notLoaded('generator');
     if (!dataset) throw new ModelNotLoadedError('no dataset is loaded: load the demo set or a dataset first');
+    if (r.kind !== 'colbert')
+      throw new MedRankError(
+        'the cluster bundle carries a ColBERT retriever only: the PyTorch twin has no dense retriever yet. Run this experiment in the notebook, or load a ColBERT retriever to export',
+      );
     // Stages: tokenizing, then each carried model's files and its weights.
     const stages = 5;
     let done = 0;
@@ -607,7 +618,7 @@ export class GpuEngine implements EngineApi {
         medrankVersion: MEDRANK_VERSION,
         source: p.source,
       },
-      models: { retriever: model('retriever', r.encoder.weights), generator: model('generator', g.model.weights) },
+      models: { retriever: model('retriever', r.weights), generator: model('generator', g.model.weights) },
       onProgress: say,
     });
   }

@@ -5,12 +5,12 @@
 // it when next needed (from IndexedDB when those weights were indexed before, else built), saying
 // why, rather than re-encoding every passage at the end of each run.
 
-import type { ColbertRetriever } from '../models/colbert';
+import type { Retriever } from '../models/retriever';
 import type { ColbertIndex } from '../retrieval/index';
 
 export class IndexSlot {
   private index: ColbertIndex | null = null;
-  private builtWith: ColbertRetriever | null = null;
+  private builtWith: Retriever | null = null;
   /** An index of this corpus was built and the retriever has moved since: the next use rebuilds it. */
   private moved = false;
 
@@ -20,7 +20,7 @@ export class IndexSlot {
   }
 
   /** The index if retriever `r` built it, else null. */
-  for(r: ColbertRetriever | null): ColbertIndex | null {
+  for(r: Retriever | null): ColbertIndex | null {
     return this.index && r && this.builtWith === r ? this.index : null;
   }
 
@@ -30,7 +30,7 @@ export class IndexSlot {
   }
 
   /** Why there is no index for `r` ('' when there is one). */
-  missingFor(r: ColbertRetriever | null): string {
+  missingFor(r: Retriever | null): string {
     if (this.for(r)) return '';
     return this.index
       ? 'the index was built with another retriever: build the index again with the loaded one first'
@@ -38,7 +38,7 @@ export class IndexSlot {
   }
 
   /** A fresh index built by `r`; the one before it is freed. */
-  set(index: ColbertIndex, r: ColbertRetriever): void {
+  set(index: ColbertIndex, r: Retriever): void {
     if (this.index !== index) this.index?.dispose();
     this.index = index;
     this.builtWith = r;

@@ -16,7 +16,7 @@ import { maxsimForwardCpu, topkCpu } from '../../src/tensor/cpu/maxsim';
 import { cpu } from '../../src/tensor/cpu/types';
 import { maxsimSearch } from '../../src/tensor';
 import { codeWords, kmeansAssign, kmeansAssignCpu, residualDecompress, residualDecompressCpu } from '../../src/tensor';
-import { loadRetriever } from '../../src/models/load';
+import { loadColbert } from '../../src/models/load';
 import { openIndex, reproject, searchIndex } from '../../src/retrieval/index';
 import { fixtureFiles } from './fixtures';
 import { destroyEngine, expectClose, getEngine, randn, rng } from './helpers';
@@ -278,7 +278,7 @@ describe('CompressedIndex in IndexedDB', () => {
 describe('openIndex with a compressed twin', () => {
   it('searches through it when no gold ranks are asked, exactly when they are, and drops it on reproject', async () => {
     const e = await getEngine();
-    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const r = await loadColbert(e, await fixtureFiles('tiny-colbert'));
     const words = 'fever pain chest heart blood pressure sugar diabetes insulin cancer tumor lung liver kidney brain'.split(' ');
     const passages = Array.from({ length: 16 }, (_, i) => ({
       id: `d${i}`,

@@ -14,7 +14,7 @@ const goldenUrls = import.meta.glob('../goldens/models/*.safetensors', {
   eager: true,
 }) as Record<string, string>;
 
-export type FixtureName = 'tiny-colbert' | 'tiny-llama' | 'tiny-qwen2';
+export type FixtureName = 'tiny-colbert' | 'tiny-llama' | 'tiny-qwen2' | 'tiny-gptneox' | 'tiny-gemma';
 
 /** A fixture model folder as the app sees a folder the user picked, optionally with edited files. */
 export async function fixtureFiles(name: FixtureName, edit: Record<string, Uint8Array | null> = {}): Promise<ModelFiles> {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Passage } from '../../src/data/datasets';
 import type { ColbertRetriever } from '../../src/models/colbert';
-import { loadRetriever } from '../../src/models/load';
+import { loadColbert } from '../../src/models/load';
 import {
   buildIndex,
   closeMedRankDb,
@@ -65,7 +65,7 @@ const QUERIES = [
 ];
 
 async function retriever(): Promise<ColbertRetriever> {
-  return loadRetriever(await getEngine(), await fixtureFiles('tiny-colbert'));
+  return loadColbert(await getEngine(), await fixtureFiles('tiny-colbert'));
 }
 
 async function clearDb(): Promise<void> {

@@ -1,15 +1,16 @@
 // The models against goldens from an independent PyTorch implementation
-// (scripts/goldens/make_model_fixtures.py): BERT hidden states and ColBERT vectors, Llama and
-// Qwen2 logits and per-token NLL, and LoRA (plus embedding and norm) gradients after one backward.
+// (scripts/goldens/make_model_fixtures.py): BERT hidden states and ColBERT vectors, the decoders'
+// (Llama, Qwen2, GPT-NeoX, Gemma) logits and per-token NLL, and LoRA (plus embedding and norm)
+// gradients after one backward.
 // The fixtures load through the same path as a user's local folder (folderFiles -> loadX).
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { loadGenerator, loadColbert } from '../../src/models/load';
 import { hubFiles, MODEL_CACHE_NAME, type ReadAllProgress } from '../../src/models/sources';
 import type { HubStats } from '../setup/hub-server';
 import { ForwardContext, type Linear, type LoraConfig } from '../../src/models/lora';
 import { crossEntropy, mul, type Engine, type Tensor } from '../../src/tensor';
 import { destroyEngine, expectClose, getEngine } from './helpers';
-import { fixtureFiles, golden, type FixtureName, type Golden } from './fixtures';
+import { fixtureBytes, fixtureFiles, golden, type FixtureName, type Golden } from './fixtures';
 
 afterAll(destroyEngine);
 
@@ -43,7 +44,7 @@ describe('BERT + ColBERT (tiny-colbert)', () => {
   it('hidden states and ColBERT vectors match PyTorch', async () => {
     const e = await getEngine();
     const g = await golden('tiny-colbert');
-    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const r = await loadColbert(e, await fixtureFiles('tiny-colbert'));
     const [B, T] = g.get('input_ids').shape as [number, number];
     const inp = {
       ids: g.get('input_ids').data as Int32Array,
@@ -62,7 +63,7 @@ describe('BERT + ColBERT (tiny-colbert)', () => {
   it('LoRA on query/value: vectors, loss and gradients of the adapters and the projection', async () => {
     const e = await getEngine();
     const g = await golden('tiny-colbert');
-    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+    const r = await loadColbert(e, await fixtureFiles('tiny-colbert'));
     const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['query', 'value'] };
     r.encoder.addLora(lora, 1);
     r.encoder.weights.setTrainable((n) => n === 'linear.weight');
@@ -91,27 +92,33 @@ describe('BERT + ColBERT (tiny-colbert)', () => {
       await expectGrad(l.lora!.B, g.get(`grad.lora.${l.name}.B`).data as Float32Array, `grad ${l.name} B`);
     }
     // Frozen encoder weights get no gradient.
-    expect(r.encoder.layers[0]!.q.weight.grad).toBeNull();
+    expect(r.encoder.layers[0]!.q!.weight.grad).toBeNull();
     r.encoder.dispose();
   });
 });
 
-// Each Llama-family case also runs with the embedding and LM head split into 64-row shards (as a
-// table above the adapter's binding limit would be): same numbers, same gradients.
+// Every decoder family: Llama, Qwen2 (q/k/v bias, tied), GPT-NeoX (fused per-head q/k/v, partial
+// rotary, LayerNorm with biases, parallel residual, untied embed_out) and Gemma (GeGLU, (1 + w)
+// RMSNorm, sqrt(D) embedding scale, 256-wide heads). The Llama, Qwen2 and Gemma cases also run
+// with the embedding and LM head split into 64-row shards (as a table above the adapter's binding
+// limit would be): same numbers, same gradients.
 const SPLIT = 64 * 32 * 4;
 for (const [name, split] of [
   ['tiny-llama', undefined],
   ['tiny-qwen2', undefined],
+  ['tiny-gptneox', undefined],
+  ['tiny-gemma', undefined],
   ['tiny-llama', SPLIT],
   ['tiny-qwen2', SPLIT],
+  ['tiny-gemma', SPLIT],
 ] as [FixtureName, number | undefined][])
-  describe(`Llama family (${name}${split ? ', vocab tables in row shards' : ''})`, () => {
+  describe(`decoder ${name}${split ? ', vocab tables in row shards' : ''}`, () => {
     it('logits, per-token NLL and answer NLL match PyTorch', async () => {
       const e = await getEngine();
       const g = await golden(name);
       const gen = await loadGenerator(e, await fixtureFiles(name), { splitAboveBytes: split });
-      if (split) expect(gen.model.weights.shards.get('model.embed_tokens.weight')!.length).toBe(6);
       const c = gen.model.config;
+      if (split) expect(gen.model.weights.shards.get(gen.model.layout.embed)!.length).toBe(Math.ceil(c.vocabSize / 64));
       const [B, T] = g.get('input_ids').shape as [number, number];
       const ids = g.get('input_ids').data as Int32Array;
       const lengths = g.get('lengths').data as Int32Array;
@@ -140,16 +147,20 @@ for (const [name, split] of [
       gen.model.dispose();
     });
 
-    it('LoRA on q/k/v/o with trainable embeddings and norms: loss and every gradient', async () => {
+    it("LoRA on the golden's targets with trainable embeddings and norms: loss and every gradient", async () => {
       const e = await getEngine();
       const g = await golden(name);
       const gen = await loadGenerator(e, await fixtureFiles(name), { splitAboveBytes: split });
-      if (split) expect(gen.model.weights.shards.get('model.embed_tokens.weight')!.length).toBe(6);
       const m = gen.model;
-      m.addLora({ r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] }, 1);
-      m.weights.setTrainable((n) => n === 'model.embed_tokens.weight' || n.endsWith('norm.weight') || n === 'lm_head.weight');
+      if (split) expect(m.weights.shards.get(m.layout.embed)!.length).toBe(Math.ceil(m.config.vocabSize / 64));
+      const targets = g.metadata.lora_targets!.split(',').map((t) => t.split('.').at(-1)!);
+      m.addLora({ r: 4, alpha: 8, dropout: 0, targetModules: targets }, 1);
+      // The golden's full-weight gradients name what trains (embeddings, norms and their biases, an untied head).
+      const trained = g.names.filter((n) => n.startsWith('grad.') && !n.startsWith('grad.lora.') && !n.startsWith('grad.dense.'));
+      expect(trained.length).toBeGreaterThan(2);
+      m.weights.setTrainable((n) => trained.includes(`grad.${n}`));
       const adapters = useGoldenAdapters(e, m.linears(), g);
-      expect(adapters.length).toBe(4 * m.config.numLayers);
+      expect(adapters.length).toBe(targets.length * m.config.numLayers);
       const [B, T] = g.get('input_ids').shape as [number, number];
       const ids = g.get('input_ids').data as Int32Array;
       const lengths = g.get('lengths').data as Int32Array;
@@ -165,15 +176,40 @@ for (const [name, split] of [
         await expectGrad(l.lora!.A, g.get(`grad.lora.${l.name}.A`).data as Float32Array, `grad ${l.name} A`);
         await expectGrad(l.lora!.B, g.get(`grad.lora.${l.name}.B`).data as Float32Array, `grad ${l.name} B`);
       }
-      for (const n of g.names.filter((x) => x.startsWith('grad.model.') || x === 'grad.lm_head.weight')) {
+      for (const n of trained) {
         const got = await m.weights.readGrad(n.slice('grad.'.length));
         expect(got, `${n} has a gradient`).not.toBeNull();
         expectGradValues(got!, g.get(n).data as Float32Array, n);
       }
-      expect(m.layers[0]!.q.weight.grad).toBeNull();
+      expect(m.linears()[0]!.weight.grad).toBeNull();
       m.dispose();
     });
   });
+
+describe('GPT-NeoX without the parallel residual', () => {
+  it('use_parallel_residual false: logits match PyTorch (sequential attention then MLP)', async () => {
+    const e = await getEngine();
+    const g = await golden('tiny-gptneox');
+    const cfg = JSON.parse(new TextDecoder().decode(await fixtureBytes('tiny-gptneox', 'config.json'))) as Record<
+      string,
+      unknown
+    >;
+    const files = await fixtureFiles('tiny-gptneox', {
+      'config.json': new TextEncoder().encode(JSON.stringify({ ...cfg, use_parallel_residual: false })),
+    });
+    const gen = await loadGenerator(e, files);
+    expect(gen.model.config.parallelResidual).toBe(false);
+    const [B, T] = g.get('input_ids').shape as [number, number];
+    const ids = g.get('input_ids').data as Int32Array;
+    const logits = e.noGrad(() => gen.model.logits(gen.model.forward(ids, B, T).reshape([B * T, gen.model.config.hiddenSize])));
+    const got = await logits.read();
+    expectClose(got, g.get('logits_sequential').data as Float32Array, TOL, 'logits_sequential');
+    // And the two residual forms differ on these weights (the test would catch the flag being ignored).
+    const parallel = g.get('logits').data as Float32Array;
+    expect(got.some((v, i) => Math.abs(v - parallel[i]!) > 1e-2)).toBe(true);
+    gen.model.dispose();
+  });
+});
 
 describe('end to end from the hub', () => {
   it('downloads sharded Qwen2 with progress, loads it, matches the golden; a reload downloads nothing', async () => {

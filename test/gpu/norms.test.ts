@@ -162,6 +162,33 @@ for (const layout of ['workgroup', 'thread'] as const)
         });
       }
 
+      it("Gemma's (1 + w), weightOffset 1: forward and dx, dweight match the twin, and equal a stored 1 + w", async () => {
+        const e = await getEngine();
+        const shape = [3, 40];
+        const xd = randn(120, 31, 2),
+          wd = randn(40, 32).map((v) => 0.2 * v),
+          od = randn(120, 33);
+        const x = e.tensor(xd, shape, { requiresGrad: true });
+        const w = e.tensor(wd, [40], { requiresGrad: true });
+        const y = rmsnorm(x, w, 1e-6, { weightOffset: 1 });
+        const want = rmsnormForwardCpu(cpu(xd, shape), cpu(wd, [40]), 1e-6, 1).out.data;
+        expectClose(await y.read(), want, { atol: 2e-5, rtol: 1e-5 }, 'forward');
+        const plusOne = rmsnormForwardCpu(
+          cpu(xd, shape),
+          cpu(
+            wd.map((v) => 1 + v),
+            [40],
+          ),
+          1e-6,
+        ).out.data;
+        expectClose(want, plusOne, { atol: 1e-6, rtol: 1e-6 }, 'twin: offset = stored 1 + w');
+        e.backward(y, e.tensor(od, shape));
+        const b = rmsnormBackwardCpu(cpu(xd, shape), cpu(wd, [40]), cpu(od, shape), 1e-6, 1);
+        expectClose(await x.grad!.read(), b.dx.data, { atol: 5e-5, rtol: 1e-4 }, 'dx');
+        expectClose(await w.grad!.read(), b.dweight.data, { atol: 1e-4, rtol: 1e-4 }, 'dweight');
+        expect(() => rmsnorm(x, w, 1e-6, { weightOffset: NaN })).toThrow(/weightOffset must be a finite number/);
+      });
+
       it('accumulates dx and dweight over two backward passes; no-tape output is identical', async () => {
         const e = await getEngine();
         const xd = randn(2 * 300, 24),

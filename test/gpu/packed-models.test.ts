@@ -9,7 +9,7 @@
 // MLP out, then the head). The measured differences (printed) sit well inside it; a kernel that
 // read the wrong half or row would be off by O(max|want|).
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { loadGenerator, loadColbert } from '../../src/models/load';
 import { planMemory } from '../../src/models/memory';
 import { bucketSize } from '../../src/gpu/buffers';
 import { ForwardContext, type Linear } from '../../src/models/lora';
@@ -119,7 +119,7 @@ for (const name of ['tiny-llama', 'tiny-qwen2'] as FixtureName[])
       const g = await golden(name);
       const gen = await loadGenerator(e, await fixtureFiles(name), { frozenDtype: 'f16', trainable: LLAMA_TRAIN });
       const m = gen.model;
-      expect(m.layers[0]!.q.weight.dtype).toBe('f16');
+      expect(m.layers[0]!.q!.weight.dtype).toBe('f16');
       expect(m.weights.rows('model.embed_tokens.weight')[0]!.dtype).toBe('f32');
       // A packed weight cannot become trainable.
       expect(() => m.weights.setTrainable(() => true)).toThrow(ModelConfigError);
@@ -160,7 +160,7 @@ for (const name of ['tiny-llama', 'tiny-qwen2'] as FixtureName[])
       console.log(
         `${name} LoRA gradients: worst max abs diff ${worst.toExponential(2)} of max|want|; allowed ${(2 * c * EPS).toExponential(2)}`,
       );
-      expect(m.layers[0]!.q.weight.grad).toBeNull();
+      expect(m.layers[0]!.q!.weight.grad).toBeNull();
       m.dispose();
     });
   });
@@ -171,7 +171,7 @@ describe('tiny-colbert with frozen weights in f16 (F32 checkpoint: every weight 
     const g = await golden('tiny-colbert');
     const files = await fixtureFiles('tiny-colbert');
     const before = e.gpu.pool.inUseBytes;
-    const r = await loadRetriever(e, files, { frozenDtype: 'f16' }); // a frozen retriever / index encoder
+    const r = await loadColbert(e, files, { frozenDtype: 'f16' }); // a frozen retriever / index encoder
     const measured = e.gpu.pool.inUseBytes - before;
     const w = r.encoder.weights;
     const specs = w.names().map((n) => ({ name: n, shape: w.shape(n) }));
@@ -202,7 +202,7 @@ describe('tiny-colbert with frozen weights in f16 (F32 checkpoint: every weight 
   it('LoRA on query/value over the packed encoder, projection trained in f32: vectors and gradients', async () => {
     const e = await getEngine();
     const g = await golden('tiny-colbert');
-    const r = await loadRetriever(e, await fixtureFiles('tiny-colbert'), {
+    const r = await loadColbert(e, await fixtureFiles('tiny-colbert'), {
       frozenDtype: 'f16',
       trainable: (n) => n === 'linear.weight',
     });

@@ -57,24 +57,45 @@ describe('rope', () => {
     expectClose(await y.read(), expected, { atol: 1e-6, rtol: 1e-6 }, 'rotate_half');
   });
 
-  const cases: Array<{ shape: number[]; batchedPos?: boolean }> = [
+  it('partial rotary (GPT-NeoX): rotates pairs (i, i + R/2) of the first R dims and passes the rest (hand-computed)', async () => {
+    const e = await getEngine();
+    const { cos, sin } = tables(e, 8, 4); // R = 4 of Dh = 6: inv_freq = [1, 0.01]
+    const positions = [0, 2];
+    const xd = Float32Array.from(positions.flatMap(() => [1, 2, 3, 4, 5, 6])); // [1, 2, 1, 6]
+    const x = e.tensor(xd, [1, 2, 1, 6], { requiresGrad: true });
+    const y = rope(x, cos, sin, e.tensor(positions, [2], { dtype: 'i32' }), { rotaryDims: 4 });
+    const expected = positions.flatMap((p) => {
+      const [c0, s0, c1, s1] = [Math.cos(p), Math.sin(p), Math.cos(0.01 * p), Math.sin(0.01 * p)];
+      return [1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1, 5, 6];
+    });
+    expectClose(await y.read(), expected, { atol: 1e-6, rtol: 1e-6 }, 'partial rotate_half');
+    // The passed-through dims' gradient is the upstream gradient itself.
+    const g = Float32Array.from({ length: 12 }, (_, i) => i + 1);
+    e.backward(y, e.tensor(g, [1, 2, 1, 6]));
+    const dx = await x.grad!.read();
+    expectClose([dx[4]!, dx[5]!, dx[10]!, dx[11]!], [5, 6, 11, 12], { atol: 0 }, 'pass-through gradient');
+  });
+
+  const cases: Array<{ shape: number[]; batchedPos?: boolean; rotaryDims?: number }> = [
     { shape: [2, 5, 3, 8] },
     { shape: [2, 4, 2, 6], batchedPos: true },
     { shape: [1, 3, 2, 600] }, // Dh/2 = 300 pairs per head; 1800 pairs in all, not a multiple of 256
+    { shape: [2, 5, 3, 16], rotaryDims: 4 }, // Pythia's rotary_pct 0.25
+    { shape: [1, 4, 2, 256], batchedPos: true, rotaryDims: 64 }, // Gemma-sized heads, partial
   ];
   for (const c of cases) {
-    it(`[${c.shape}] with positions ${c.batchedPos ? '[B, T]' : '[T]'}: forward and backward match the CPU twin`, async () => {
+    it(`[${c.shape}]${c.rotaryDims ? ` rotating ${c.rotaryDims} dims` : ''} with positions ${c.batchedPos ? '[B, T]' : '[T]'}: forward and backward match the CPU twin`, async () => {
       const e = await getEngine();
       const [B, T, , Dh] = c.shape as [number, number, number, number];
       const P = 64;
-      const t = tables(e, P, Dh);
+      const t = tables(e, P, c.rotaryDims ?? Dh);
       const pos = Array.from({ length: c.batchedPos ? B * T : T }, (_, k) => (k * 37 + 11) % P); // non-monotone
       const positions = e.tensor(pos, c.batchedPos ? [B, T] : [T], { dtype: 'i32' });
       const n = numel(c.shape);
       const xd = randn(n, 1),
         gd = randn(n, 2);
       const x = e.tensor(xd, c.shape, { requiresGrad: true });
-      const y = rope(x, t.cos, t.sin, positions);
+      const y = rope(x, t.cos, t.sin, positions, { rotaryDims: c.rotaryDims });
       expect(y.shape).toEqual(c.shape);
       expectClose(
         await y.read(),
@@ -147,10 +168,11 @@ describe('rope', () => {
     const t = tables(e, 8, 4);
     const pos = e.tensor([0, 1], [2], { dtype: 'i32' });
     expect(() => rope(e.zeros([1, 2, 1, 5]), t.cos, t.sin, pos)).toThrow(ShapeError);
-    expect(() => rope(e.zeros([1, 2, 1, 5]), t.cos, t.sin, pos)).toThrow(/Dh must be even.*got 5 in x \[1,2,1,5\]/);
+    expect(() => rope(e.zeros([1, 2, 1, 5]), t.cos, t.sin, pos)).toThrow(/rotary dims must be even.*got 5 in x \[1,2,1,5\]/);
+    expect(() => rope(e.zeros([1, 2, 1, 8]), t.cos, t.sin, pos, { rotaryDims: 10 })).toThrow(/from 2 to the head dim 8/);
     expect(() => rope(e.zeros([2, 1, 4]), t.cos, t.sin, pos)).toThrow(/must be \[B, T, H, Dh\], got \[2,1,4\]/);
     expect(() => rope(e.zeros([1, 2, 1, 8]), t.cos, t.sin, pos)).toThrow(
-      /cos and sin must both be \[maxPos, Dh\/2\] = \[P, 4\].*got cos \[8,2\]/,
+      /cos and sin must both be \[maxPos, R\/2\] = \[P, 4\].*got cos \[8,2\]/,
     );
     expect(() => rope(e.zeros([1, 2, 1, 4]), t.cos, e.zeros([8, 1]), pos)).toThrow(/sin \[8,1\]/);
     expect(() => rope(e.zeros([1, 2, 1, 4]), t.cos, t.sin, e.tensor([0, 1, 2], [3], { dtype: 'i32' }))).toThrow(

@@ -103,6 +103,10 @@ const cases: Case[] = [
   { H: 4, Hkv: 1, T: 64, Dh: 8, ratio: 1 / 8, shift: 'split' },
   { H: 4, Hkv: 2, T: 16, Dh: 8, ratio: 1 / 4, shift: 'roll', causal: false },
   { H: 3, Hkv: 1, T: 16, Dh: 12, ratio: 1 / 2, shift: 'roll', scale: 0.7 },
+  // Gemma's 256-wide heads (wider than the flash tiles): the scores path or the row kernels.
+  { H: 2, Hkv: 1, T: 16, Dh: 256, ratio: 1 },
+  { H: 2, Hkv: 1, T: 16, Dh: 256, ratio: 1 / 4, shift: 'roll' },
+  { H: 2, Hkv: 2, T: 16, Dh: 256, ratio: 1 / 4, shift: 'split' },
 ];
 
 // Every path: 'workgroup' = the flash-style tiles (s2attn_forward), 'thread' = a thread per query
@@ -323,6 +327,8 @@ describe('s2attn: shape errors', () => {
       expect(at({})).toBe('fused');
       setAttentionPath('auto');
       expect(at({})).toBe(e.gpu.info.isFallbackAdapter ? 'scores' : 'fused');
+      expect(at({ Dh: 256 }), 'heads wider than the tiles: scores on any adapter').toBe('scores');
+      expect(at({ Dh: 256, G: 32, shift: 'split' }), 'wide heads in split groups: the row kernels').toBe('fused');
     } finally {
       setAttentionPath('auto');
     }
@@ -352,7 +358,7 @@ describe('s2attn: shape errors', () => {
     expect(() => s2attn(t([4, 16, 8]), kv, kv)).toThrow(/q must be \[B, H, T, Dh\]/);
     const q6 = t([1, 4, 16, 6]),
       kv6 = t([1, 2, 16, 6]);
-    expect(() => s2attn(q6, kv6, kv6)).toThrow(/multiple of 4 and at most 128/);
+    expect(() => s2attn(q6, kv6, kv6)).toThrow(/multiple of 4 and at most 256/);
     expect(() => s2attn(q, kv, kv, { causal: false, keyMask: t([16]) })).toThrow(/keyMask must be \[B, T\] = \[1, 16\]/);
   });
 });

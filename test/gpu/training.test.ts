@@ -5,7 +5,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseJsonlQA, YES_NO_MAYBE, type Question } from '../../src/data/datasets';
-import { loadGenerator, loadRetriever } from '../../src/models/load';
+import { loadGenerator, loadColbert } from '../../src/models/load';
 import { buildIndex, searchIndex } from '../../src/retrieval/index';
 import { RETRIEVER_LOSSES, resolveConfig, type RetrieverLoss, type TrainConfig } from '../../src/training/config';
 import { runTraining, type RunCheckpoint } from '../../src/training/run';
@@ -47,7 +47,7 @@ const BASE: Partial<TrainConfig> = {
 
 async function parts() {
   const e = await getEngine();
-  const retriever = await loadRetriever(e, await fixtureFiles('tiny-colbert'));
+  const retriever = await loadColbert(e, await fixtureFiles('tiny-colbert'));
   const generator = await loadGenerator(e, await fixtureFiles('tiny-llama'));
   const index = await buildIndex(retriever, PASSAGES);
   return { e, retriever, generator, passages: PASSAGES, questions: QUESTIONS, index };

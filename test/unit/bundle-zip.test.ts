@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseJsonlQA } from '../../src/data/datasets';
 import { answerIds } from '../../src/models/generator';
-import { padIdOf } from '../../src/models/llama';
+import { padIdOf } from '../../src/models/decoder';
 import { generatorConfigOf, readModelTokenizer, retrieverTokenizer } from '../../src/models/load';
 import { ModelFileMissingError, type ModelFiles } from '../../src/models/sources';
 import { readZip, zipBundle, ZipError } from '../../src/notebook/zip';

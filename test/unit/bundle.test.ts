@@ -14,9 +14,9 @@ import type { Passage, Question } from '../../src/data/datasets';
 import type { BertEncoder } from '../../src/models/bert';
 import { ColbertRetriever } from '../../src/models/colbert';
 import { Generator } from '../../src/models/generator';
-import type { LlamaModel } from '../../src/models/llama';
+import type { DecoderModel } from '../../src/models/decoder';
 import { generatorConfigOf, readModelTokenizer, retrieverTokenizer } from '../../src/models/load';
-import { padIdOf } from '../../src/models/llama';
+import { padIdOf } from '../../src/models/decoder';
 import { docText } from '../../src/retrieval/index';
 import type { Tensor } from '../../src/tensor';
 import { parseSafetensors } from '../../src/tensor/safetensors';
@@ -64,7 +64,7 @@ async function setup(which: typeof TINY, config: TrainConfig, edit?: (q: Questio
   const gc = generatorConfigOf(g, 'generator');
   // loadRetriever's construction with its default ColBERT options; the encoder is only asked its config.
   const retriever = new ColbertRetriever({ config: r.config } as BertEncoder, null as unknown as Tensor, r.tokenizer);
-  const generator = new Generator({ config: gc } as unknown as LlamaModel, g.tokenizer);
+  const generator = new Generator({ config: gc } as unknown as DecoderModel, g.tokenizer);
   return {
     input: {
       config,

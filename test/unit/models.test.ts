@@ -4,14 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/models/checkpoint';
-import { CONFIG_LIMITS, parseConfig, ropeInvFreq, type LlamaConfig } from '../../src/models/config';
+import { CONFIG_LIMITS, parseConfig, ropeInvFreq, type DecoderConfig } from '../../src/models/config';
 import {
   CheckpointMismatchError,
   ModelConfigError,
   ModelTooLargeError,
   UnsupportedArchitectureError,
 } from '../../src/models/errors';
-import { llamaSpecs } from '../../src/models/llama';
+import { decoderSpecs } from '../../src/models/decoder';
 import { loadGenerator, readModelConfig, readModelTokenizer } from '../../src/models/load';
 import { checkFits, planMemory } from '../../src/models/memory';
 import { ModelFileMissingError, type ModelFiles } from '../../src/models/sources';
@@ -29,9 +29,9 @@ describe('parseConfig', () => {
   it('reads the three fixture families with HF defaults', () => {
     const bert = parseConfig(json('tiny-colbert', 'config.json'));
     expect(bert).toMatchObject({ kind: 'bert', hiddenSize: 32, numHeads: 4, colbertDim: 16, hiddenAct: 'gelu' });
-    const llama = parseConfig(json('tiny-llama', 'config.json')) as LlamaConfig;
+    const llama = parseConfig(json('tiny-llama', 'config.json')) as DecoderConfig;
     expect(llama).toMatchObject({
-      kind: 'llama',
+      kind: 'decoder',
       family: 'llama',
       numKvHeads: 2,
       headDim: 8,
@@ -39,7 +39,7 @@ describe('parseConfig', () => {
       attentionBias: false,
     });
     expect(llama.ropeScaling.type).toBe('llama3');
-    const qwen = parseConfig(json('tiny-qwen2', 'config.json')) as LlamaConfig;
+    const qwen = parseConfig(json('tiny-qwen2', 'config.json')) as DecoderConfig;
     expect(qwen).toMatchObject({
       family: 'qwen2',
       numKvHeads: 1,
@@ -54,7 +54,7 @@ describe('parseConfig', () => {
     for (const name of ['tiny-llama', 'tiny-qwen2']) {
       const g = parseSafetensors(readFileSync(`test/goldens/models/${name}.safetensors`));
       const want = g.tensors.get('rope_inv_freq')!.data as Float32Array;
-      expect(Array.from(ropeInvFreq(parseConfig(json(name, 'config.json')) as LlamaConfig))).toEqual(Array.from(want));
+      expect(Array.from(ropeInvFreq(parseConfig(json(name, 'config.json')) as DecoderConfig))).toEqual(Array.from(want));
     }
   });
 
@@ -70,9 +70,9 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ ...base, vocab_size: undefined })).toThrow(/lacks "vocab_size"/);
     // Sliding windows: Qwen2's is off unless use_sliding_window; Mistral's is on when given.
     const qwen = json('tiny-qwen2', 'config.json');
-    expect((parseConfig({ ...qwen, sliding_window: 32 }) as LlamaConfig).slidingWindow).toBeNull();
-    expect((parseConfig({ ...qwen, sliding_window: 32, use_sliding_window: true }) as LlamaConfig).slidingWindow).toBe(32);
-    expect((parseConfig({ ...base, model_type: 'mistral', sliding_window: 4096 }) as LlamaConfig).slidingWindow).toBe(4096);
+    expect((parseConfig({ ...qwen, sliding_window: 32 }) as DecoderConfig).slidingWindow).toBeNull();
+    expect((parseConfig({ ...qwen, sliding_window: 32, use_sliding_window: true }) as DecoderConfig).slidingWindow).toBe(32);
+    expect((parseConfig({ ...base, model_type: 'mistral', sliding_window: 4096 }) as DecoderConfig).slidingWindow).toBe(4096);
     expect(() => parseConfig({ ...json('tiny-colbert', 'config.json'), position_embedding_type: 'relative_key' })).toThrow(
       /absolute/,
     );
@@ -116,11 +116,11 @@ describe('config field rules', () => {
       expect(() => parseConfig(raw), name).not.toThrow();
     for (const role of ['retriever', 'generator'])
       expect(() => parseConfig(readFileSync(`public/demo/models/${role}/config.json`, 'utf8')), role).not.toThrow();
-    const c = parseConfig(LARGE_CONFIGS['Llama-3.1-70B']!) as LlamaConfig;
+    const c = parseConfig(LARGE_CONFIGS['Llama-3.1-70B']!) as DecoderConfig;
     expect(c).toMatchObject({ numLayers: 80, headDim: 128, numKvHeads: 8, eosTokenIds: [128001, 128008, 128009] });
-    const nemo = parseConfig(LARGE_CONFIGS['Mistral-Nemo-12B']!) as LlamaConfig;
+    const nemo = parseConfig(LARGE_CONFIGS['Mistral-Nemo-12B']!) as DecoderConfig;
     expect(nemo).toMatchObject({ hiddenSize: 5120, headDim: 128, slidingWindow: null });
-    const plan = planMemory(llamaSpecs(c), () => true);
+    const plan = planMemory(decoderSpecs(c), () => true);
     expect(plan.totalParams).toBeGreaterThan(69e9);
     expect(plan.totalParams).toBeLessThan(72e9);
     expect(() => checkFits(plan, { maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 }, 4 * 2 ** 30, 'x')).toThrow(
@@ -160,7 +160,7 @@ describe('config field rules', () => {
     await expect(loadGenerator(noGpu, files, { splitAboveBytes: 1 })).rejects.toThrow(/in one buffer/);
     expect(new Set(reads)).toEqual(new Set(['config.json', 'tokenizer_config.json', 'tokenizer.json']));
     // The weights-only plan says so, without advice about training fewer parameters.
-    const weightsOnly = planMemory(llamaSpecs(parseConfig(LARGE_CONFIGS['Llama-3.1-70B']!) as LlamaConfig), () => false);
+    const weightsOnly = planMemory(decoderSpecs(parseConfig(LARGE_CONFIGS['Llama-3.1-70B']!) as DecoderConfig), () => false);
     expect(() => checkFits(weightsOnly, { maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 }, 2 ** 32, 'x')).toThrow(
       /^x: its weights alone need 262\.\d\d GiB \(70,553,706,496 parameters in f32\), above the 4\.00 GiB memory budget/,
     );
@@ -193,9 +193,9 @@ describe('config field rules', () => {
       /head dim 9 \(hidden_size \/ num_attention_heads\) must be even/,
     );
     // head_dim given: hidden_size need not be heads x head_dim (Mistral-Nemo); null means not given.
-    expect((parseConfig({ ...llama, head_dim: 16 }) as LlamaConfig).headDim).toBe(16);
-    expect((parseConfig({ ...llama, head_dim: null }) as LlamaConfig).headDim).toBe(8);
-    expect((parseConfig({ ...llama, num_key_value_heads: null }) as LlamaConfig).numKvHeads).toBe(4);
+    expect((parseConfig({ ...llama, head_dim: 16 }) as DecoderConfig).headDim).toBe(16);
+    expect((parseConfig({ ...llama, head_dim: null }) as DecoderConfig).headDim).toBe(8);
+    expect((parseConfig({ ...llama, num_key_value_heads: null }) as DecoderConfig).numKvHeads).toBe(4);
   });
 
   it('RoPE: theta positive and finite, llama3 factors positive with low != high, linear factor positive', () => {
@@ -212,7 +212,7 @@ describe('config field rules', () => {
       /"rope_scaling\.high_freq_factor" must be a finite number above 0, found -4/,
     );
     expect(refusal({ ...llama, rope_scaling: { rope_type: 'linear', factor: 0 } }).field).toBe('rope_scaling.factor');
-    expect((parseConfig({ ...llama, rope_scaling: { type: 'linear', factor: 2 } }) as LlamaConfig).ropeScaling).toEqual({
+    expect((parseConfig({ ...llama, rope_scaling: { type: 'linear', factor: 2 } }) as DecoderConfig).ropeScaling).toEqual({
       type: 'linear',
       factor: 2,
     });
@@ -255,9 +255,9 @@ describe('config field rules', () => {
     expect(refusal({ ...llama, bos_token_id: -1 }).field).toBe('bos_token_id');
     expect(refusal({ ...llama, pad_token_id: 0.5 }).field).toBe('pad_token_id');
     expect(refusal({ ...bert, pad_token_id: 179 }).message).toMatch(/from 0 to 178 \(vocab_size is 179\), found 179/);
-    const ok = parseConfig({ ...llama, eos_token_id: [0, 1], bos_token_id: null, pad_token_id: null }) as LlamaConfig;
+    const ok = parseConfig({ ...llama, eos_token_id: [0, 1], bos_token_id: null, pad_token_id: null }) as DecoderConfig;
     expect(ok).toMatchObject({ eosTokenIds: [0, 1], bosTokenId: null, padTokenId: null });
-    expect((parseConfig({ ...llama, eos_token_id: null }) as LlamaConfig).eosTokenIds).toEqual([]);
+    expect((parseConfig({ ...llama, eos_token_id: null }) as DecoderConfig).eosTokenIds).toEqual([]);
   });
 
   it('only own keys are read: inherited or __proto__ fields never count', () => {
@@ -320,16 +320,16 @@ describe('config field rules', () => {
 });
 
 describe('Checkpoint', () => {
-  const llama = parseConfig(json('tiny-llama', 'config.json')) as LlamaConfig;
+  const llama = parseConfig(json('tiny-llama', 'config.json')) as DecoderConfig;
 
   it('verifies the fixture and lists every missing or misshapen tensor in one message', () => {
     const ckpt = new Checkpoint(new Map([['model.safetensors', new Uint8Array(fixture('tiny-llama', 'model.safetensors'))]]));
-    expect(() => ckpt.verify(llamaSpecs(llama), 'tiny-llama')).not.toThrow();
+    expect(() => ckpt.verify(decoderSpecs(llama), 'tiny-llama')).not.toThrow();
     expect(ckpt.info('model.norm.weight')?.dtype).toBe('BF16');
     const wrong = { ...llama, numLayers: 3, vocabSize: 331 };
     let msg = '';
     try {
-      ckpt.verify(llamaSpecs(wrong), 'tiny-llama');
+      ckpt.verify(decoderSpecs(wrong), 'tiny-llama');
     } catch (e) {
       expect(e).toBeInstanceOf(CheckpointMismatchError);
       msg = (e as Error).message;
@@ -347,8 +347,8 @@ describe('Checkpoint', () => {
       ]),
     );
     const ckpt = new Checkpoint(files);
-    const qwen = parseConfig(json('tiny-qwen2', 'config.json')) as LlamaConfig;
-    expect(() => ckpt.verify(llamaSpecs(qwen), 'tiny-qwen2')).not.toThrow();
+    const qwen = parseConfig(json('tiny-qwen2', 'config.json')) as DecoderConfig;
+    expect(() => ckpt.verify(decoderSpecs(qwen), 'tiny-qwen2')).not.toThrow();
     expect(ckpt.read('model.norm.weight')).toBeInstanceOf(Float32Array);
     const first = files.get('model-00001-of-00002.safetensors')!;
     expect(() => new Checkpoint(new Map([['model-00001-of-00002.safetensors', first.slice(0, first.length - 100)]]))).toThrow(
@@ -370,13 +370,13 @@ describe('Checkpoint', () => {
   });
 });
 
-describe('llamaSpecs', () => {
+describe('decoderSpecs', () => {
   it("Llama's attention_bias covers o_proj; Qwen2's bias is q, k and v only", () => {
-    const llama = parseConfig({ ...json('tiny-llama', 'config.json'), attention_bias: true }) as LlamaConfig;
-    const names = llamaSpecs(llama).map((s) => s.name);
+    const llama = parseConfig({ ...json('tiny-llama', 'config.json'), attention_bias: true }) as DecoderConfig;
+    const names = decoderSpecs(llama).map((s) => s.name);
     expect(names).toContain('model.layers.0.self_attn.o_proj.bias');
     expect(names).toContain('model.layers.1.self_attn.q_proj.bias');
-    const qwen = llamaSpecs(parseConfig(json('tiny-qwen2', 'config.json')) as LlamaConfig).map((s) => s.name);
+    const qwen = decoderSpecs(parseConfig(json('tiny-qwen2', 'config.json')) as DecoderConfig).map((s) => s.name);
     expect(qwen).toContain('model.layers.0.self_attn.k_proj.bias');
     expect(qwen).not.toContain('model.layers.0.self_attn.o_proj.bias');
     expect(qwen).not.toContain('lm_head.weight'); // tied
@@ -385,8 +385,8 @@ describe('llamaSpecs', () => {
 
 describe('memory plan', () => {
   it('counts weights, gradients and AdamW state, and refuses what does not fit', () => {
-    const llama = parseConfig(json('tiny-llama', 'config.json')) as LlamaConfig;
-    const specs = llamaSpecs(llama);
+    const llama = parseConfig(json('tiny-llama', 'config.json')) as DecoderConfig;
+    const specs = decoderSpecs(llama);
     const all = planMemory(specs, () => true);
     const params = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
     expect(all.totalParams).toBe(params);
@@ -411,7 +411,7 @@ describe('tokenizers through @huggingface/transformers', () => {
     string,
     { text: string; input_ids: number[] }[]
   >;
-  for (const name of ['tiny-colbert', 'tiny-llama', 'tiny-qwen2'])
+  for (const name of ['tiny-colbert', 'tiny-llama', 'tiny-qwen2', 'tiny-gptneox', 'tiny-gemma'])
     it(`${name}: ids equal the independent reference, and decode round-trips`, () => {
       const tok = Tokenizer.fromJson(json(name, 'tokenizer.json'), json(name, 'tokenizer_config.json'));
       expect(cases[name]!.length).toBeGreaterThanOrEqual(5);
@@ -419,7 +419,7 @@ describe('tokenizers through @huggingface/transformers', () => {
       if (name !== 'tiny-colbert')
         for (const c of cases[name]!)
           expect(tok.decode(tok.encode(c.text, { addSpecialTokens: false }))).toBe(
-            name === 'tiny-qwen2' ? c.text.normalize('NFC') : c.text,
+            name === 'tiny-qwen2' || name === 'tiny-gptneox' ? c.text.normalize('NFC') : c.text,
           );
       // Qwen2-style configs pad the embedding table beyond the tokenizer's ids.
       expect(tok.vocabSize).toBeLessThanOrEqual((json(name, 'config.json') as { vocab_size: number }).vocab_size);

@@ -328,6 +328,8 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
       jomedPrior: 'true or false',
       jomedWeighting: 'true or false',
       infoNceTau: 'a finite number above 0',
+      inBatchNegatives: 'true or false',
+      pretrainPairs: 'one of "none", "title", "ict"',
       topM: 'an integer from 1 to 20',
       generatorContext: 'one of "concat", "per-document"',
       docMaxTokens: 'an integer from 4 to 4096',

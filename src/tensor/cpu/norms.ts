@@ -73,8 +73,13 @@ export function layernormBackwardCpu(
   };
 }
 
-/** y = x * rstd * weight, rstd = 1 / sqrt(mean(x^2) + eps); also returns rstd per row. */
-export function rmsnormForwardCpu(x: CpuTensor, weight: CpuTensor, eps: number): { out: CpuTensor; rstd: Float32Array } {
+/** y = x * rstd * (weight + offset), rstd = 1 / sqrt(mean(x^2) + eps); also returns rstd per row. Gemma's offset is 1. */
+export function rmsnormForwardCpu(
+  x: CpuTensor,
+  weight: CpuTensor,
+  eps: number,
+  offset = 0,
+): { out: CpuTensor; rstd: Float32Array } {
   const { R, D } = rowsOf(x);
   const out = new Float32Array(x.data.length),
     rstd = new Float32Array(R);
@@ -82,7 +87,7 @@ export function rmsnormForwardCpu(x: CpuTensor, weight: CpuTensor, eps: number):
     let q = 0;
     for (let j = 0; j < D; j++) q += x.data[r * D + j]! ** 2;
     const rs = 1 / Math.sqrt(q / D + eps);
-    for (let j = 0; j < D; j++) out[r * D + j] = x.data[r * D + j]! * rs * weight.data[j]!;
+    for (let j = 0; j < D; j++) out[r * D + j] = x.data[r * D + j]! * rs * (weight.data[j]! + offset);
     rstd[r] = rs;
   }
   return { out: { data: out, shape: [...x.shape] }, rstd };
@@ -93,6 +98,7 @@ export function rmsnormBackwardCpu(
   weight: CpuTensor,
   g: CpuTensor,
   eps: number,
+  offset = 0,
 ): { dx: CpuTensor; dweight: CpuTensor } {
   const { R, D } = rowsOf(x);
   const dx = new Float32Array(x.data.length);
@@ -105,11 +111,12 @@ export function rmsnormBackwardCpu(
     for (let j = 0; j < D; j++) {
       const xhat = x.data[r * D + j]! * rs,
         gv = g.data[r * D + j]!;
-      b += gv * weight.data[j]! * xhat;
+      b += gv * (weight.data[j]! + offset) * xhat;
       dweight[j]! += gv * xhat;
     }
     b /= D;
-    for (let j = 0; j < D; j++) dx[r * D + j] = rs * (g.data[r * D + j]! * weight.data[j]! - x.data[r * D + j]! * rs * b);
+    for (let j = 0; j < D; j++)
+      dx[r * D + j] = rs * (g.data[r * D + j]! * (weight.data[j]! + offset) - x.data[r * D + j]! * rs * b);
   }
   return { dx: { data: dx, shape: [...x.shape] }, dweight: { data: Float32Array.from(dweight), shape: [D] } };
 }

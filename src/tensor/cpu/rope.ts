@@ -1,5 +1,6 @@
-// CPU twin of rotary position embedding (HF Llama rotate_half: dim i pairs with i + Dh/2).
-// B = batch, T = tokens, H = heads, Dh = head dim; x: [B, T, H, Dh], cos/sin: [P, Dh/2],
+// CPU twin of rotary position embedding (HF rotate_half: dim i pairs with i + R/2 over the first
+// R dims of each head, R = 2 * cos.shape[1]; dims R .. Dh-1 pass through, GPT-NeoX's partial rotary).
+// B = batch, T = tokens, H = heads, Dh = head dim; x: [B, T, H, Dh], cos/sin: [P, R/2],
 // positions: [T] or [B, T].
 
 import type { CpuTensor } from './types';
@@ -13,9 +14,9 @@ export function ropeForwardCpu(
   inverse = false,
 ): CpuTensor {
   const [B, T, H, Dh] = x.shape as [number, number, number, number];
-  const half = Dh / 2;
+  const half = cos.shape[1]!;
   const batched = positions.length === B * T && B > 1;
-  const out = new Float32Array(x.data.length);
+  const out = Float32Array.from(x.data); // passed-through dims keep their values
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++) {
       const pos = positions[batched ? b * T + t : t]!;

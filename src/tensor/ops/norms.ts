@@ -97,11 +97,16 @@ export function layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
   return out;
 }
 
-/** RMSNorm over the last dim (Llama): x / sqrt(mean(x^2) + eps) * weight. weight: [D]. */
-export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
+/**
+ * RMSNorm over the last dim (Llama): x / sqrt(mean(x^2) + eps) * (weight + weightOffset).
+ * weight: [D]. Gemma stores w and scales by (1 + w): weightOffset 1 (default 0).
+ */
+export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6, opts: { weightOffset?: number } = {}): Tensor {
   const e = x.engine;
   const { R, D } = rowsAndDim('rmsnorm', x, [[weight, 'weight']]);
   checkEps('rmsnorm', eps);
+  const offset = opts.weightOffset ?? 0;
+  if (!Number.isFinite(offset)) throw new ShapeError(`rmsnorm: weightOffset must be a finite number, got ${offset}`);
   x = contiguous(x);
   const save = needsTape(e, [x, weight]);
   const perThread = rowPerThread(e, R, D);
@@ -109,7 +114,7 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   const out = e.empty(x.shape);
   e.gpu.dispatch({
     kernel: 'rmsnorm_forward',
-    constants: { SAVE_STATS: save, ROW_PER_THREAD: perThread },
+    constants: { SAVE_STATS: save, ROW_PER_THREAD: perThread, WEIGHT_OFFSET: offset },
     buffers: [x.buffer, weight.buffer, out.buffer, stats.buffer],
     uniforms: packUniforms([
       ['u32', R],
@@ -122,7 +127,7 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
     e.addGrad(x, (dst, acc) =>
       e.gpu.dispatch({
         kernel: 'rmsnorm_backward',
-        constants: { ACCUMULATE: acc, ROW_PER_THREAD: perThread },
+        constants: { ACCUMULATE: acc, ROW_PER_THREAD: perThread, WEIGHT_OFFSET: offset },
         buffers: [x.buffer, weight.buffer, stats.buffer, g.buffer, dst],
         uniforms: packUniforms([
           ['u32', R],

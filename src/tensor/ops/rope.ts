@@ -1,4 +1,5 @@
-// Rotary position embedding (HF Llama, rotate_half convention: dim i pairs with i + Dh/2),
+// Rotary position embedding (HF rotate_half convention: dim i pairs with i + R/2 over the first
+// R dims of each head, the rest passed through: partial rotary, GPT-NeoX),
 // forward and backward, plus the cos/sin tables. B = batch, T = tokens, H = heads,
 // Dh = head dim, P = table rows (max position). The backward is the same kernel rotating by
 // -angle. Only x gets a gradient: the tables are constants and positions are integers.
@@ -46,10 +47,12 @@ export function ropeTables(
 
 /**
  * Rotate x: [B, T, H, Dh] by the angles of `positions` (i32, [T] shared by the batch or
- * [B, T]). cos, sin: [P, Dh/2] from ropeTables. Positions must lie in [0, P); the kernel
- * clamps any outside (checking them here would need a GPU readback).
+ * [B, T]). cos, sin: [P, R/2] from ropeTables(P, R), where R = opts.rotaryDims (default Dh) is
+ * how many leading dims of each head rotate; the other Dh - R pass through (GPT-NeoX's partial
+ * rotary). Positions must lie in [0, P); the kernel clamps any outside (checking them here would
+ * need a GPU readback).
  */
-export function rope(x: Tensor, cos: Tensor, sin: Tensor, positions: Tensor): Tensor {
+export function rope(x: Tensor, cos: Tensor, sin: Tensor, positions: Tensor, opts: { rotaryDims?: number } = {}): Tensor {
   const e = x.engine;
   assertF32(x, 'rope x');
   assertF32(cos, 'rope cos');
@@ -57,12 +60,15 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, positions: Tensor): Te
   if (x.rank !== 4)
     throw new ShapeError(`rope: x must be [B, T, H, Dh], got [${x.shape}]; reshape heads out of the hidden dim first`);
   const [B, T, H, Dh] = x.shape as [number, number, number, number];
-  if (Dh % 2 !== 0)
-    throw new ShapeError(`rope: head dim Dh must be even (dims pair up as i, i + Dh/2), got ${Dh} in x [${x.shape}]`);
-  const half = Dh / 2;
+  const R = opts.rotaryDims ?? Dh;
+  if (R % 2 !== 0 || R > Dh || R < 2)
+    throw new ShapeError(
+      `rope: the rotary dims must be even, from 2 to the head dim ${Dh} (dims pair up as i, i + R/2), got ${R} in x [${x.shape}]`,
+    );
+  const half = R / 2;
   if (cos.rank !== 2 || cos.shape[1] !== half || !sameShape(cos.shape, sin.shape))
     throw new ShapeError(
-      `rope: cos and sin must both be [maxPos, Dh/2] = [P, ${half}] for x [${x.shape}], got cos [${cos.shape}] and sin [${sin.shape}]; build them with ropeTables(maxPos, ${Dh})`,
+      `rope: cos and sin must both be [maxPos, R/2] = [P, ${half}] for x [${x.shape}] rotating ${R} dims, got cos [${cos.shape}] and sin [${sin.shape}]; build them with ropeTables(maxPos, ${R})`,
     );
   if (positions.dtype !== 'i32')
     throw new ShapeError(`rope: positions must be an i32 tensor, got ${positions.dtype}; create it with { dtype: 'i32' }`);
@@ -77,7 +83,7 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, positions: Tensor): Te
   x = contiguous(x);
   cos = contiguous(cos);
   sin = contiguous(sin);
-  const n = B * T * H * half;
+  const n = B * T * H * (Dh - half);
   const rotate = (src: GPUBuffer, dst: GPUBuffer, inverse: boolean, acc: boolean) =>
     e.gpu.dispatch({
       kernel: 'rope_forward',
@@ -90,6 +96,8 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, positions: Tensor): Te
         ['u32', half],
         ['u32', P],
         ['u32', batched ? T : 0],
+        ['u32', Dh],
+        ['u32', 0],
       ]),
       workgroups: grid(n),
     });

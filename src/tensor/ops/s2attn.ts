@@ -38,7 +38,10 @@ export interface S2AttnOptions {
 }
 
 const WG = 256;
-const MAX_DH = 128;
+/** Largest head dim: Gemma's 256 (the row kernels' accumulators hold 64 vec4). */
+const MAX_DH = 256;
+/** Largest head dim of the flash tiles (their thread layout holds two vec4 columns per lane); wider heads use the scores path or the row kernels. */
+const TILE_MAX_DH = 128;
 const SHIFT_CODE: Record<S2Shift, number> = { none: 0, roll: 1, split: 2 };
 // Larger tiles first: fewer K/V (or Q/dout) reloads. BQ, BK <= 16 keeps one score per invocation.
 const TILES: Array<[number, number]> = [
@@ -88,6 +91,8 @@ export interface AttentionShape {
   G: number;
   shift: S2Shift;
   masked: boolean;
+  /** Head dim (default 64): heads wider than the flash tiles take the scores path wherever it fits. */
+  Dh?: number;
 }
 
 /**
@@ -96,7 +101,7 @@ export interface AttentionShape {
  * with or without a key mask), or groups with no mask that are plain ('none') or rolled ('roll').
  * 'split' and masked groups keep the fused kernels. By default only on a software adapter, where
  * barriers and per-row loops cost most (a GPU keeps the flash tiles, which never hold the scores
- * in memory).
+ * in memory), and for heads wider than the tiles take (Dh > 128, Gemma's 256) on any adapter.
  */
 export function attentionPath(e: Engine, a: AttentionShape): 'fused' | 'scores' {
   if (pathSetting === 'fused') return 'fused';
@@ -104,7 +109,8 @@ export function attentionPath(e: Engine, a: AttentionShape): 'fused' | 'scores' 
   if (grouped && (a.masked || a.shift === 'split')) return 'fused';
   const bytes = a.B * a.H * a.T * a.G * 4;
   if (bytes > Math.min(SCORES_MAX_BYTES, e.gpu.info.limits.maxStorageBufferBindingSize ?? 134217728)) return 'fused';
-  return pathSetting === 'scores' || e.gpu.info.isFallbackAdapter ? 'scores' : 'fused';
+  const wide = (a.Dh ?? 64) > TILE_MAX_DH;
+  return pathSetting === 'scores' || e.gpu.info.isFallbackAdapter || wide ? 'scores' : 'fused';
 }
 
 /**
@@ -217,7 +223,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   k = contiguous(k);
   v = contiguous(v);
   if (B * H * T === 0) return e.zeros([B, H, T, Dh]);
-  const shape: AttentionShape = { B, H, Hkv, T, G, shift, masked: mask !== undefined };
+  const shape: AttentionShape = { B, H, Hkv, T, G, shift, masked: mask !== undefined, Dh };
   if (attentionPath(e, shape) === 'scores') return scoresAttention(q, k, v, { ...shape, Dh, causal, scale, mask });
 
   const DV = Dh / 4;
@@ -247,7 +253,7 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   const flags = { DV, CAUSAL: causal, HAS_MASK: hasMask, SAVE_LSE: save };
   // A thread per query row on a software adapter (barriers there are fiber switches), the
   // flash-style tiles on a GPU; tests force each (setRowLayout).
-  const perRow = rowPerThread(e, B * H * T, Infinity);
+  const perRow = Dh > TILE_MAX_DH || rowPerThread(e, B * H * T, Infinity);
   if (perRow)
     e.gpu.dispatch({ kernel: 's2attn_rows_forward', constants: flags, buffers, uniforms, workgroups: [Math.ceil(T / 64), H, B] });
   else {
@@ -264,7 +270,8 @@ export function s2attn(q: Tensor, k: Tensor, v: Tensor, opts: S2AttnOptions = {}
   e.record('s2attn', [q, k, v], out, (g) => {
     // The row kernel (s2attn_rows_backward) goes with the row forward for dq and dk/dv; delta
     // is a thread per row in s2attn_backward either way.
-    const tiles = pickTiles(e, 'backward', DV);
+    // delta reads no tile memory: the row path binds the smallest tiles (wide heads fit no others).
+    const tiles = perRow ? { BQ: 1, BK: 1 } : pickTiles(e, 'backward', DV);
     const [rowsQ, rowsK] = perRow ? [64, 64] : [tiles.BQ, tiles.BK]; // query / key rows per workgroup
     const run = (
       mode: number,

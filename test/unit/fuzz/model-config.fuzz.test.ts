@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIG_LIMITS as L, parseConfig, ropeInvFreq, type ModelConfig } from '../../../src/models/config';
 import { bertSpecs } from '../../../src/models/bert';
-import { llamaSpecs } from '../../../src/models/llama';
+import { decoderSpecs } from '../../../src/models/decoder';
 import { readModelConfig } from '../../../src/models/load';
 import { planMemory } from '../../../src/models/memory';
 import { ModelFileMissingError, type ModelFiles } from '../../../src/models/sources';
@@ -44,7 +44,7 @@ function configProblem(c: ModelConfig, k: Case): string | null {
     if (!isInt(c.headDim, 2, L.headDim) || c.headDim % 2) return `head dim ${c.headDim}`;
     if (!isInt(c.numKvHeads, 1, c.numHeads) || c.numHeads % c.numKvHeads) return `kv heads ${c.numKvHeads} of ${c.numHeads}`;
     if (!(Number.isFinite(c.ropeTheta) && c.ropeTheta > 0)) return `rope_theta ${c.ropeTheta}`;
-    if (!(c.rmsNormEps > 0 && c.rmsNormEps < 1)) return `rms_norm_eps ${c.rmsNormEps}`;
+    if (!(c.normEps > 0 && c.normEps < 1)) return `rms_norm_eps ${c.normEps}`;
     if (!isId(c.bosTokenId, c.vocabSize) || !isId(c.padTokenId, c.vocabSize)) return 'bos or pad outside the vocabulary';
     if (c.eosTokenIds.length > L.eosIds || !c.eosTokenIds.every((id) => isId(id, c.vocabSize))) return 'eos ids';
     if (c.slidingWindow !== null && !isInt(c.slidingWindow, 1, L.positions)) return `sliding window ${c.slidingWindow}`;
@@ -57,7 +57,7 @@ function configProblem(c: ModelConfig, k: Case): string | null {
       if (!isInt(s.originalMaxPositions, 1, L.positions)) return `original positions ${s.originalMaxPositions}`;
     }
     if (!ropeInvFreq(c).every(Number.isFinite)) return 'RoPE frequencies not finite';
-    const specs = llamaSpecs(c);
+    const specs = decoderSpecs(c);
     if (specs.length > 1 + 16 * L.layers + 2) return `${specs.length} tensors`;
     if (!Number.isFinite(planMemory(specs, () => true).totalBytes)) return 'memory plan not finite';
   }

@@ -1,7 +1,10 @@
-// Llama-family decoder (Llama, SmolLM, Mistral-style, Qwen2) with Hugging Face semantics:
-// RMSNorm, RoPE (theta and scaling from config), grouped-query attention, SwiGLU MLP, optional
-// q/k/v bias (Qwen2), tied or untied LM head. S2-Attn (LongLoRA) while training when asked; full
-// causal attention otherwise; a KV cache for generation.
+// Decoders with Hugging Face semantics, one class for every family MedRank loads (config.ts's
+// DecoderConfig says which): Llama, SmolLM, Mistral, Qwen2 (RMSNorm, SwiGLU, grouped-query
+// attention, optional q/k/v bias), GPT-NeoX / Pythia (LayerNorm with biases, fused per-head q/k/v,
+// partial rotary, gelu MLP, parallel residual) and Gemma (RMSNorm times (1 + w), GeGLU, embeddings
+// times sqrt(hidden), wide heads). RoPE with theta and scaling from config; tied or untied LM head.
+// S2-Attn (LongLoRA) while training when asked; full causal attention otherwise; a KV cache for
+// generation. The generator and the dense retriever both run on it.
 // B = batch, T = tokens, D = hidden size, H = query heads, Hkv = kv heads, Dh = head dim,
 // F = intermediate size, V = vocab, P = cached positions.
 
@@ -9,8 +12,13 @@ import { matmulInto } from '../tensor';
 import {
   add,
   embedding,
+  gelu,
+  geluTanh,
+  layernorm,
+  mul,
   rmsnorm,
   rope,
+  scale,
   ropeTables,
   s2attn,
   shardedEmbedding,
@@ -24,56 +32,139 @@ import {
   type Tensor,
 } from '../tensor';
 import type { Checkpoint, TensorSpec } from './checkpoint';
-import { ropeInvFreq, type LlamaConfig } from './config';
+import { ropeInvFreq, type DecoderConfig } from './config';
 import { attachLora, ForwardContext, Linear, type LoraAdapter, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 import { Weights, type WeightsOptions } from './weights';
 
-interface LlamaLayer {
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  o: Linear;
-  gate: Linear;
-  up: Linear;
-  down: Linear;
-  inputNorm: Tensor;
-  postNorm: Tensor;
+/** A norm's parameters: RMSNorm has a weight, GPT-NeoX's LayerNorm a weight and a bias. */
+interface Norm {
+  weight: Tensor;
+  bias: Tensor | null;
 }
 
-export function llamaSpecs(c: LlamaConfig): TensorSpec[] {
+interface DecoderLayer {
+  /** GPT-NeoX's fused projection: per head, Dh values each of q, k, v. Null where q, k, v are apart. */
+  qkv: Linear | null;
+  q: Linear | null;
+  k: Linear | null;
+  v: Linear | null;
+  o: Linear;
+  /** The gate of a gated MLP (SwiGLU, GeGLU); null for GPT-NeoX's plain MLP. */
+  gate: Linear | null;
+  /** The MLP's first projection (up_proj, or GPT-NeoX's dense_h_to_4h). */
+  up: Linear;
+  down: Linear;
+  inputNorm: Norm;
+  postNorm: Norm;
+}
+
+/**
+ * Where a family keeps its tensors. `root` is what its CausalLM wraps the bare model in
+ * ('model.', GPT-NeoX's 'gpt_neox.'); a checkpoint saved from the bare model (AutoModel, as
+ * embedding models often are) has root '' and no head.
+ */
+export interface DecoderLayout {
+  root: string;
+  embed: string;
+  finalNorm: string;
+  head: string;
+  layer: (i: number) => string;
+  /** Module names (PEFT's target_modules) of the attention and MLP projections. */
+  modules: { q: string; k: string; v: string; qkv: string; o: string; gate: string; up: string; down: string };
+}
+
+const NEOX = (c: DecoderConfig) => c.family === 'gpt_neox';
+
+/** The tensor names of config `c` under `root` (default: the CausalLM's, 'model.' or 'gpt_neox.'). */
+export function decoderLayout(c: DecoderConfig, root = NEOX(c) ? 'gpt_neox.' : 'model.'): DecoderLayout {
+  if (NEOX(c))
+    return {
+      root,
+      embed: `${root}embed_in.weight`,
+      finalNorm: `${root}final_layer_norm`,
+      head: 'embed_out.weight',
+      layer: (i) => `${root}layers.${i}.`,
+      modules: {
+        q: '',
+        k: '',
+        v: '',
+        qkv: 'attention.query_key_value',
+        o: 'attention.dense',
+        gate: '',
+        up: 'mlp.dense_h_to_4h',
+        down: 'mlp.dense_4h_to_h',
+      },
+    };
+  return {
+    root,
+    embed: `${root}embed_tokens.weight`,
+    finalNorm: `${root}norm`,
+    head: 'lm_head.weight',
+    layer: (i) => `${root}layers.${i}.`,
+    modules: {
+      q: 'self_attn.q_proj',
+      k: 'self_attn.k_proj',
+      v: 'self_attn.v_proj',
+      qkv: '',
+      o: 'self_attn.o_proj',
+      gate: 'mlp.gate_proj',
+      up: 'mlp.up_proj',
+      down: 'mlp.down_proj',
+    },
+  };
+}
+
+/** The layout a checkpoint of config `c` uses: the CausalLM's names, or the bare model's (root ''). */
+export function layoutOf(c: DecoderConfig, ckpt: Checkpoint): DecoderLayout {
+  const standard = decoderLayout(c);
+  if (ckpt.has(standard.embed)) return standard;
+  const bare = decoderLayout(c, '');
+  return ckpt.has(bare.embed) ? bare : standard;
+}
+
+/** PEFT's usual LoRA targets for the family (its attention's query and value projections). */
+export function defaultLoraTargets(c: DecoderConfig): string[] {
+  return NEOX(c) ? ['query_key_value'] : ['q_proj', 'v_proj'];
+}
+
+/**
+ * The tensors config `c` implies, named as `layout` says. The LM head is listed when untied and
+ * `head` is true (a generator needs it; a dense retriever reads hidden states only).
+ */
+export function decoderSpecs(c: DecoderConfig, opts: { layout?: DecoderLayout; head?: boolean } = {}): TensorSpec[] {
   const { hiddenSize: D, intermediateSize: F, numHeads: H, numKvHeads: Hkv, headDim: Dh } = c;
-  const s: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, D] }];
+  const n = opts.layout ?? decoderLayout(c);
+  const m = n.modules;
+  const s: TensorSpec[] = [{ name: n.embed, shape: [c.vocabSize, D] }];
+  const norm = (name: string) => {
+    s.push({ name: `${name}.weight`, shape: [D] });
+    if (c.norm === 'layer') s.push({ name: `${name}.bias`, shape: [D] });
+  };
+  const lin = (name: string, out: number, inF: number, bias: boolean) => {
+    s.push({ name: `${name}.weight`, shape: [out, inF] });
+    if (bias) s.push({ name: `${name}.bias`, shape: [out] });
+  };
   for (let i = 0; i < c.numLayers; i++) {
-    const l = `model.layers.${i}.`;
-    s.push(
-      { name: `${l}self_attn.q_proj.weight`, shape: [H * Dh, D] },
-      { name: `${l}self_attn.k_proj.weight`, shape: [Hkv * Dh, D] },
-      { name: `${l}self_attn.v_proj.weight`, shape: [Hkv * Dh, D] },
-      { name: `${l}self_attn.o_proj.weight`, shape: [D, H * Dh] },
-      { name: `${l}mlp.gate_proj.weight`, shape: [F, D] },
-      { name: `${l}mlp.up_proj.weight`, shape: [F, D] },
-      { name: `${l}mlp.down_proj.weight`, shape: [D, F] },
-      { name: `${l}input_layernorm.weight`, shape: [D] },
-      { name: `${l}post_attention_layernorm.weight`, shape: [D] },
-    );
-    if (c.attentionBias)
-      s.push(
-        { name: `${l}self_attn.q_proj.bias`, shape: [H * Dh] },
-        { name: `${l}self_attn.k_proj.bias`, shape: [Hkv * Dh] },
-        { name: `${l}self_attn.v_proj.bias`, shape: [Hkv * Dh] },
-      );
-    // HF Llama's attention_bias covers o_proj too; Qwen2 biases q, k and v only.
-    if (c.attentionBias && c.family === 'llama') s.push({ name: `${l}self_attn.o_proj.bias`, shape: [D] });
-    if (c.mlpBias)
-      s.push(
-        { name: `${l}mlp.gate_proj.bias`, shape: [F] },
-        { name: `${l}mlp.up_proj.bias`, shape: [F] },
-        { name: `${l}mlp.down_proj.bias`, shape: [D] },
-      );
+    const l = n.layer(i);
+    if (NEOX(c)) {
+      lin(l + m.qkv, 3 * H * Dh, D, c.attentionBias);
+      lin(l + m.o, D, H * Dh, c.attentionBias);
+    } else {
+      // HF Llama's attention_bias covers o_proj too; Qwen2 biases q, k and v only.
+      lin(l + m.q, H * Dh, D, c.attentionBias);
+      lin(l + m.k, Hkv * Dh, D, c.attentionBias);
+      lin(l + m.v, Hkv * Dh, D, c.attentionBias);
+      lin(l + m.o, D, H * Dh, c.attentionBias && c.family !== 'qwen2');
+    }
+    if (c.mlp !== 'plain') lin(l + m.gate, F, D, c.mlpBias);
+    lin(l + m.up, F, D, c.mlpBias);
+    lin(l + m.down, D, F, c.mlpBias);
+    norm(`${l}input_layernorm`);
+    norm(`${l}post_attention_layernorm`);
   }
-  s.push({ name: 'model.norm.weight', shape: [D] });
-  if (!c.tieWordEmbeddings) s.push({ name: 'lm_head.weight', shape: [c.vocabSize, D] });
+  norm(n.finalNorm);
+  if (!c.tieWordEmbeddings && opts.head !== false) s.push({ name: n.head, shape: [c.vocabSize, D] });
   return s;
 }
 
@@ -86,7 +177,7 @@ export interface AttentionMode {
 export const FULL_ATTENTION: AttentionMode = { ratio: 1, shift: 'none' };
 
 /** The id right padding uses: the config's pad, else the tokenizer's pad, else EOS (padding is never attended). */
-export function padIdOf(c: LlamaConfig, tokenizer: Tokenizer): number {
+export function padIdOf(c: DecoderConfig, tokenizer: Tokenizer): number {
   return c.padTokenId ?? tokenizer.special.pad ?? tokenizer.special.eos ?? 0;
 }
 
@@ -120,7 +211,7 @@ export class KvCache {
 
   constructor(
     e: Engine,
-    c: LlamaConfig,
+    c: DecoderConfig,
     readonly B: number,
     readonly capacity: number,
   ) {
@@ -146,52 +237,72 @@ export interface RowLayout {
   visible: Float32Array;
 }
 
-export class LlamaModel {
-  readonly layers: LlamaLayer[] = [];
+export class DecoderModel {
+  readonly layers: DecoderLayer[] = [];
   private rope: { cos: Tensor; sin: Tensor; P: number } | null = null;
   /** Outgrown RoPE tables that a pending backward may still read; freed once the tape is empty. */
   private retired: Tensor[] = [];
+  readonly finalNorm: Norm;
 
   constructor(
-    readonly config: LlamaConfig,
+    readonly config: DecoderConfig,
     readonly weights: Weights,
+    readonly layout: DecoderLayout = decoderLayout(config),
   ) {
     const w = (n: string): Tensor => weights.get(n);
     const opt = (n: string): Tensor | null => weights.tensors.get(n) ?? null;
     const lin = (n: string): Linear => new Linear(n, w(`${n}.weight`), opt(`${n}.bias`));
+    const linIf = (l: string, m: string): Linear | null => (m ? lin(l + m) : null);
+    const norm = (n: string): Norm => ({ weight: w(`${n}.weight`), bias: opt(`${n}.bias`) });
+    const m = layout.modules;
     for (let i = 0; i < config.numLayers; i++) {
-      const l = `model.layers.${i}.`;
+      const l = layout.layer(i);
       this.layers.push({
-        q: lin(`${l}self_attn.q_proj`),
-        k: lin(`${l}self_attn.k_proj`),
-        v: lin(`${l}self_attn.v_proj`),
-        o: lin(`${l}self_attn.o_proj`),
-        gate: lin(`${l}mlp.gate_proj`),
-        up: lin(`${l}mlp.up_proj`),
-        down: lin(`${l}mlp.down_proj`),
-        inputNorm: w(`${l}input_layernorm.weight`),
-        postNorm: w(`${l}post_attention_layernorm.weight`),
+        qkv: linIf(l, m.qkv),
+        q: linIf(l, m.q),
+        k: linIf(l, m.k),
+        v: linIf(l, m.v),
+        o: lin(l + m.o),
+        gate: config.mlp === 'plain' ? null : lin(l + m.gate),
+        up: lin(l + m.up),
+        down: lin(l + m.down),
+        inputNorm: norm(`${l}input_layernorm`),
+        postNorm: norm(`${l}post_attention_layernorm`),
       });
     }
+    this.finalNorm = norm(layout.finalNorm);
   }
 
-  static load(e: Engine, c: LlamaConfig, ckpt: Checkpoint, opts: WeightsOptions = {}): LlamaModel {
-    const specs = llamaSpecs(c);
-    ckpt.verify(specs, `the ${c.family} generator`);
-    return new LlamaModel(c, Weights.fromCheckpoint(e, ckpt, specs, opts));
+  /**
+   * From a verified checkpoint, named as its layout says (layoutOf). `head: false` (a dense
+   * retriever) neither needs nor uploads an untied LM head.
+   */
+  static load(e: Engine, c: DecoderConfig, ckpt: Checkpoint, opts: WeightsOptions & { head?: boolean } = {}): DecoderModel {
+    const layout = layoutOf(c, ckpt);
+    const specs = decoderSpecs(c, { layout, head: opts.head });
+    ckpt.verify(specs, `the ${c.family} ${opts.head === false ? 'decoder' : 'generator'}`);
+    return new DecoderModel(c, Weights.fromCheckpoint(e, ckpt, specs, opts), layout);
   }
 
   get engine(): Engine {
     return this.weights.engine;
   }
 
-  /** The LM head [V, D] as row shards: lm_head.weight, or the embedding table when tied. */
+  /** The LM head [V, D] as row shards: lm_head.weight (embed_out.weight), or the embedding table when tied. */
   get lmHead(): Tensor[] {
-    return this.weights.rows(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+    if (
+      !this.config.tieWordEmbeddings &&
+      !this.weights.tensors.has(this.layout.head) &&
+      !this.weights.shards.has(this.layout.head)
+    )
+      throw new ShapeError(
+        `this ${this.config.family} model was loaded without its LM head (${this.layout.head}): it cannot give logits`,
+      );
+    return this.weights.rows(this.config.tieWordEmbeddings ? this.layout.embed : this.layout.head);
   }
 
   linears(): Linear[] {
-    return this.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]);
+    return this.layers.flatMap((l) => [l.qkv, l.q, l.k, l.v, l.o, l.gate, l.up, l.down].filter((x): x is Linear => x !== null));
   }
 
   /** Free everything on the GPU: weights, LoRA adapters, RoPE tables. */
@@ -214,8 +325,9 @@ export class LlamaModel {
     if (!this.rope || this.rope.P < P) {
       if (this.rope) this.retired.push(this.rope.cos, this.rope.sin);
       const size = Math.min(this.config.maxPositions, Math.max(64, 2 ** Math.ceil(Math.log2(P))));
-      const t = ropeTables(size, this.config.headDim, this.config.ropeTheta, ropeInvFreq(this.config));
-      const half = this.config.headDim / 2;
+      const R = Math.max(2, this.config.rotaryDims); // no rotary (0 dims): the tables go unused
+      const t = ropeTables(size, R, this.config.ropeTheta, R === this.config.rotaryDims ? ropeInvFreq(this.config) : undefined);
+      const half = R / 2;
       this.rope = {
         cos: this.engine.tensor(t.cos, [size, half]).keep(),
         sin: this.engine.tensor(t.sin, [size, half]).keep(),
@@ -226,7 +338,7 @@ export class LlamaModel {
   }
 
   /**
-   * Final hidden states [B, T, D] (after the last RMSNorm; [keep.length, D] with `keep`) of right-padded ids [B, T] at
+   * Final hidden states [B, T, D] (after the final norm; [keep.length, D] with `keep`) of right-padded ids [B, T] at
    * positions start .. start+T-1. With a cache, keys and values are stored at those positions and
    * attention covers the cached prefix (inference only). `rows` (with a cache that already holds
    * a prefix) gives each row its own RoPE positions and which cache slots each query may see:
@@ -293,12 +405,29 @@ export class LlamaModel {
         );
     // Which cached slots each query row sees, the same in every layer: built once per forward.
     const visible = cache && start > 0 ? attentionMask(e, H / Hkv, B, T, start + T, rows?.visible) : null;
-    let x = shardedEmbedding(this.weights.rows('model.embed_tokens.weight'), ids, { shape: [B, T] });
+    let x = shardedEmbedding(this.weights.rows(this.layout.embed), ids, { shape: [B, T] });
+    if (c.embedScale !== 1) x = scale(x, c.embedScale);
+    const split = this.layers[0]?.qkv ? fusedHeadRows(e, B * T, H, 3) : null;
+    const rotate = (t: Tensor): Tensor => (c.rotaryDims > 0 ? rope(t, cos, sin, positions, { rotaryDims: c.rotaryDims }) : t);
     this.layers.forEach((l, i) => {
-      const h = rmsnorm(x, l.inputNorm, c.rmsNormEps);
-      const q = swapAxes12(rope(l.q.forward(h, ctx).reshape([B, T, H, Dh]), cos, sin, positions));
-      const k = swapAxes12(rope(l.k.forward(h, ctx).reshape([B, T, Hkv, Dh]), cos, sin, positions));
-      const v = swapAxes12(l.v.forward(h, ctx).reshape([B, T, Hkv, Dh]));
+      const h = this.norm(x, l.inputNorm);
+      let q: Tensor, k: Tensor, v: Tensor;
+      if (l.qkv && split) {
+        // [B, T, H, 3 * Dh] -> rows [B * T * H * 3, Dh]: q, k, v are rows 0, 1, 2 of each head.
+        const rows = l.qkv.forward(h, ctx).reshape([B * T * H * 3, Dh]);
+        [q, k, v] = split.map((at) => embedding(rows, at.ids, { hostIds: at.host }).reshape([B, T, H, Dh])) as [
+          Tensor,
+          Tensor,
+          Tensor,
+        ];
+      } else {
+        q = l.q!.forward(h, ctx).reshape([B, T, H, Dh]);
+        k = l.k!.forward(h, ctx).reshape([B, T, Hkv, Dh]);
+        v = l.v!.forward(h, ctx).reshape([B, T, Hkv, Dh]);
+      }
+      q = swapAxes12(rotate(q));
+      k = swapAxes12(rotate(k));
+      v = swapAxes12(v);
       let a: Tensor;
       if (cache) {
         writeCache(e, cache.k[i]!, k, start);
@@ -314,18 +443,53 @@ export class LlamaModel {
         heads = embedding(heads.reshape([B * T, H * Dh]), keep);
         x = embedding(x.reshape([B * T, D]), keep);
       }
-      x = add(x, l.o.forward(heads, ctx));
-      const m = rmsnorm(x, l.postNorm, c.rmsNormEps);
-      x = add(x, l.down.forward(swiglu(l.gate.forward(m, ctx), l.up.forward(m, ctx)), ctx));
+      const attended = l.o.forward(heads, ctx);
+      if (c.parallelResidual) {
+        // GPT-NeoX: attention and MLP both read the layer's input.
+        x = add(add(x, attended), this.mlp(l, this.norm(x, l.postNorm), ctx));
+      } else {
+        x = add(x, attended);
+        x = add(x, this.mlp(l, this.norm(x, l.postNorm), ctx));
+      }
     });
     if (cache) cache.length = start + T;
-    return rmsnorm(x, this.weights.get('model.norm.weight'), c.rmsNormEps);
+    return this.norm(x, this.finalNorm);
+  }
+
+  /** The family's norm: RMSNorm, RMSNorm times (1 + w) (Gemma), or LayerNorm with its bias (GPT-NeoX). */
+  private norm(x: Tensor, n: Norm): Tensor {
+    const c = this.config;
+    if (c.norm === 'layer') return layernorm(x, n.weight, n.bias!, c.normEps);
+    return rmsnorm(x, n.weight, c.normEps, { weightOffset: c.norm === 'rms-plus-one' ? 1 : 0 });
+  }
+
+  /** The family's MLP on normed rows: SwiGLU, GeGLU, or up -> gelu -> down (GPT-NeoX). */
+  private mlp(l: DecoderLayer, m: Tensor, ctx: ForwardContext): Tensor {
+    const c = this.config;
+    const act = (t: Tensor): Tensor => (c.gelu === 'tanh' ? geluTanh(t) : gelu(t));
+    const up = l.up.forward(m, ctx);
+    if (c.mlp === 'swiglu') return l.down.forward(swiglu(l.gate!.forward(m, ctx), up), ctx);
+    if (c.mlp === 'geglu') return l.down.forward(mul(act(l.gate!.forward(m, ctx)), up), ctx);
+    return l.down.forward(act(up), ctx);
   }
 
   /** Logits [R, V] of hidden rows [R, D]. */
   logits(hidden: Tensor): Tensor {
     return shardedLinear(hidden, this.lmHead);
   }
+}
+
+/**
+ * Row indices into a fused projection viewed as [rows * H * parts, Dh] (GPT-NeoX's
+ * query_key_value: per head, q then k then v): for each part, the rows of that part in
+ * (row, head) order, as i32 tensors for embedding() with their host copies (its backward groups by them).
+ */
+function fusedHeadRows(e: Engine, rows: number, H: number, parts: number): { ids: Tensor; host: Int32Array }[] {
+  return Array.from({ length: parts }, (_, p) => {
+    const host = new Int32Array(rows * H);
+    for (let r = 0; r < rows * H; r++) host[r] = r * parts + p;
+    return { ids: e.tensor(host, [rows * H], { dtype: 'i32' }), host };
+  });
 }
 
 /** cache[:, :, start:start+T] = x, for x [B, Hkv, T, Dh] (one buffer copy per (b, head)). */
