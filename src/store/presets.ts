@@ -4,7 +4,17 @@
 import type { TrainCell } from '../notebook/schema';
 import { resolveConfig, type TrainConfig } from '../training/config';
 
-export const PRESETS = ['jmlr-code', 'jmlr-paper', 'jomed', 'atlas-pdist', 'replug', 'rag-frozen', 'infonce'] as const;
+export const PRESETS = [
+  'jmlr-code',
+  'jmlr-paper',
+  'jomed',
+  'atlas-pdist',
+  'replug',
+  'rag-frozen',
+  'infonce',
+  'bmretriever-pretrain',
+  'bmretriever-finetune',
+] as const;
 export type PresetName = (typeof PRESETS)[number];
 
 /** One line per preset: the method it sets up, what it optimises and whose it is (the Train cell shows it under the menu). */
@@ -21,6 +31,10 @@ export const PRESET_HELP: Record<PresetName, string> = {
     'The RAG baseline (Lewis et al. 2020) with a frozen retriever: only the generator learns to use what it retrieves.',
   infonce:
     'InfoNCE, contrastive retriever training (ColBERT, BMRetriever): the gold passage against the hardest other candidates, the generator untouched.',
+  'bmretriever-pretrain':
+    "BMRetriever's first stage (Xu et al. 2024): unsupervised InfoNCE pretraining on the corpus, a sentence against the rest of its passage (inverse cloze), in-batch negatives, LoRA.",
+  'bmretriever-finetune':
+    "BMRetriever's second stage: InfoNCE on labelled questions, the gold passage against hard negatives mined from the index (gold left out) and the batch's other candidates, LoRA.",
 };
 
 /** The line under the preset menu: the preset's, the defaults' when none is chosen, '' for a name MedRank has no preset of. */
