@@ -1,6 +1,7 @@
 // Retrieval evaluation: `npm run eval-retrieval -- --data PATH --format beir|pubmedqa|medmcqa|medqa|jsonl
 // [--bm25] [--model DIR] [--k 1,5,10,20,100] [--limit N]` prints one JSON object: recall@k, MRR@10
-// and nDCG@10 against the gold passages, per retriever asked for (BM25 by default). --data is the
+// and nDCG@10 against the gold passages, per retriever asked for (BM25 by default; --model's under
+// "colbert" for a BERT folder, "dense" for a decoder folder). --data is the
 // file (pubmedqa, medmcqa, medqa) or the folder (beir: corpus.jsonl, queries.jsonl, qrels/test.tsv;
 // jsonl: questions.jsonl and corpus.jsonl). Questions without gold passages are not scored.
 // Only the JSON goes to stdout; messages go to stderr.
@@ -99,14 +100,15 @@ export function evalBm25(ds: Dataset, ks: number[]): RetrievalMetrics & { ms: nu
 }
 
 /**
- * ColBERT from a local model folder, in headless Chromium (WebGPU; Node's Dawn is not stable on
- * every machine, docs/testing.md): the folder is served to the page at /__model/.
+ * The retriever of a local model folder (ColBERT for BERT, the dense retriever for a decoder), in
+ * headless Chromium (WebGPU; Node's Dawn is not stable on every machine, docs/testing.md): the
+ * folder is served to the page at /__model/. Returns its kind beside the metrics.
  */
-export async function evalColbert(
+export async function evalModel(
   ds: Dataset,
   modelDir: string,
   ks: number[],
-): Promise<RetrievalMetrics & Record<string, unknown>> {
+): Promise<{ kind: string; metrics: RetrievalMetrics & Record<string, unknown> }> {
   if (!existsSync(path.join(modelDir, 'config.json'))) usage(`--model ${modelDir} has no config.json`);
   const scored = ds.questions.filter((q) => q.goldDocIds.length > 0);
   const depth = Math.min(100, Math.max(10, ...ks));
@@ -114,26 +116,28 @@ export async function evalColbert(
     '/scripts/eval/index.html',
     async ({ page, url }) => {
       await serveFolder(page, url, '/__model', modelDir);
-      await page.waitForFunction(() => window.__evalColbert !== undefined, null, { timeout: 60_000 });
-      const res = await page.evaluate(([p, q, k]) => window.__evalColbert!(p, q, k), [
+      await page.waitForFunction(() => window.__evalRetriever !== undefined, null, { timeout: 60_000 });
+      const res = await page.evaluate(([p, q, k]) => window.__evalRetriever!(p, q, k), [
         ds.passages,
         scored.map((x) => x.question),
         depth,
       ] as const);
       log(
-        `ColBERT on ${res.adapter}: indexed ${ds.passages.length} passages (${res.tokens} vectors) in ${(res.indexMs / 1000).toFixed(1)} s`,
+        `${res.retriever} on ${res.adapter}: indexed ${ds.passages.length} passages (${res.tokens} vectors) in ${(res.indexMs / 1000).toFixed(1)} s`,
       );
       const per = scored.map((q, i) => questionMetrics(res.rankings[i]!, q.goldDocIds, ks));
-      return {
+      const metrics = {
         ...aggregate(
           per,
           scored.map((q) => q.goldDocIds),
           ks,
         ),
+        retriever: res.retriever,
         adapter: res.adapter,
         indexMs: Math.round(res.indexMs),
         searchMs: Math.round(res.searchMs),
       };
+      return { kind: res.kind, metrics };
     },
     { quiet: true },
   );
@@ -160,7 +164,10 @@ async function main(): Promise<void> {
     passages: ds.passages.length,
   };
   if (args.bm25) out.bm25 = evalBm25(ds, args.ks);
-  if (args.model) out.colbert = await evalColbert(ds, args.model, args.ks);
+  if (args.model) {
+    const { kind, metrics } = await evalModel(ds, args.model, args.ks);
+    out[kind] = metrics;
+  }
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 

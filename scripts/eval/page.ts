@@ -1,6 +1,7 @@
-// Retrieval evaluation, page side: loads a ColBERT retriever from the model folder the CLI
-// serves at /__model/, indexes the passages on this browser's WebGPU adapter and ranks every
-// scored question's top k with MaxSim; the CLI computes the metrics from the rankings.
+// Retrieval evaluation, page side: loads the retriever of the model folder the CLI serves at
+// /__model/ (ColBERT for a BERT folder, the dense retriever for a decoder folder), indexes the
+// passages on this browser's WebGPU adapter and ranks every scored question's top k with MaxSim
+// (the dot product for a dense retriever); the CLI computes the metrics from the rankings.
 
 import { acquireGpu } from '../../src/gpu/device';
 import { viteKernels } from '../../src/gpu/kernels-vite';
@@ -11,6 +12,10 @@ import { buildIndex, searchIndex } from '../../src/retrieval/index';
 import { Engine } from '../../src/tensor/tensor';
 
 export interface EvalPageResult {
+  /** 'colbert' or 'dense': the key the CLI prints the metrics under. */
+  kind: string;
+  /** The loaded retriever in words (architecture, pooling). */
+  retriever: string;
   rankings: string[][];
   adapter: string;
   indexMs: number;
@@ -20,11 +25,11 @@ export interface EvalPageResult {
 
 declare global {
   interface Window {
-    __evalColbert?: (passages: Passage[], queries: string[], k: number) => Promise<EvalPageResult>;
+    __evalRetriever?: (passages: Passage[], queries: string[], k: number) => Promise<EvalPageResult>;
   }
 }
 
-window.__evalColbert = async (passages, queries, k) => {
+window.__evalRetriever = async (passages, queries, k) => {
   const e = new Engine(await acquireGpu({ kernels: viteKernels }));
   const r = await loadRetriever(e, urlFiles(`${location.origin}/__model`, { cache: false }));
   const t0 = performance.now();
@@ -37,6 +42,8 @@ window.__evalColbert = async (passages, queries, k) => {
   const t2 = performance.now();
   const info = e.gpu.info;
   return {
+    kind: r.kind,
+    retriever: r.kind === 'dense' ? `${r.model.config.family} dense, ${r.opts.pooling} pooling` : 'BERT + ColBERT head',
     rankings: ids,
     adapter: `${info.vendor}/${info.architecture}`,
     indexMs: t1 - t0,

@@ -62,6 +62,23 @@ describe('npm run eval-retrieval', () => {
     expect(colbert.recall['2']).toBe(1);
     expect([0, 1]).toContain(colbert.recall['1']);
     expect(colbert.adapter).toMatch(/\//);
+    // A decoder folder is a dense retriever (BMRetriever style), reported under "dense".
+    const withDense = await cli([
+      '--data',
+      path.join(dir, 'set'),
+      '--format',
+      'jsonl',
+      '--k',
+      '1,2',
+      '--model',
+      'test/fixtures/models/tiny-gptneox',
+    ]);
+    const dense = (
+      JSON.parse(withDense.stdout) as { dense: { questions: number; recall: Record<string, number>; retriever: string } }
+    ).dense;
+    expect(dense.questions).toBe(1);
+    expect(dense.recall['2']).toBe(1);
+    expect(dense.retriever).toBe('gpt_neox dense, last pooling');
     const medqa = await cli(['--data', '../shared/data/medqa/us_4_options_test.jsonl', '--format', 'medqa']).catch((e) => e);
     expect(medqa.code).toBe(2);
     expect(medqa.stderr).toMatch(/no questions with gold passages/);
