@@ -1,6 +1,6 @@
 // Retrieval evaluation: `npm run eval-retrieval -- --data PATH --format beir|pubmedqa|medmcqa|medqa|jsonl
-// [--bm25] [--model DIR] [--k 1,5,10,20,100] [--limit N]` prints one JSON object: recall@k, MRR@10
-// and nDCG@10 against the gold passages, per retriever asked for (BM25 by default; --model's under
+// [--bm25] [--model DIR] [--split train|validation|test] [--k 1,5,10,20,100] [--limit N]` prints one JSON object: recall@k, MRR@10
+// and nDCG@10 against the gold passages (with 95 % bootstrap intervals, ci95), per retriever asked for (BM25 by default; --model's under
 // "colbert" for a BERT folder, "dense" for a decoder folder). --data is the
 // file (pubmedqa, medmcqa, medqa) or the folder (beir: corpus.jsonl, queries.jsonl, qrels/test.tsv;
 // jsonl: questions.jsonl and corpus.jsonl). Questions without gold passages are not scored.
@@ -8,9 +8,10 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DatasetError, parseDataset, type Dataset, type DatasetFormat } from '../src/data/datasets';
-import { aggregate, questionMetrics, type RetrievalMetrics } from '../src/data/metrics';
+import { DatasetError, parseDataset, SPLITS, type Dataset, type DatasetFormat, type QuestionSplit } from '../src/data/datasets';
+import { aggregate, bootstrapIntervals, questionMetrics, type MetricIntervals, type RetrievalMetrics } from '../src/data/metrics';
 import { Bm25Index } from '../src/retrieval/bm25';
+import { splitOf } from '../src/training/run';
 import { log as logLine, serveFolder, withChromiumPage } from './lib/browser-session';
 import type {} from './eval/page';
 
@@ -20,13 +21,15 @@ const log = (msg: string): void => logLine(`[eval-retrieval] ${msg}`);
 function usage(msg: string): never {
   log(`error: ${msg}`);
   log(
-    `usage: npm run eval-retrieval -- --data PATH --format <${FORMATS.join('|')}> [--bm25] [--model DIR] [--k 1,5,10] [--limit N]`,
+    `usage: npm run eval-retrieval -- --data PATH --format <${FORMATS.join('|')}> [--bm25] [--model DIR] [--split S] [--k 1,5,10] [--limit N]`,
   );
   process.exit(2);
 }
 
 export interface EvalArgs {
   data: string;
+  /** Only the questions of this split (the file's "split", else the seeded split of seed 0); null: every question. */
+  split: QuestionSplit | null;
   format: DatasetFormat;
   bm25: boolean;
   model: string | null;
@@ -46,10 +49,12 @@ export function parseArgs(argv: string[]): EvalArgs {
   const ks = (flag('k') ?? '1,5,10,20,100').split(',').map(Number);
   if (ks.some((k) => !Number.isInteger(k) || k < 1))
     usage(`--k must be positive integers separated by commas, got "${flag('k')}"`);
+  const split = (flag('split') ?? null) as QuestionSplit | null;
+  if (split !== null && !SPLITS.includes(split)) usage(`--split must be one of ${SPLITS.join(', ')}, got "${split}"`);
   const limit = flag('limit') === undefined ? null : Number(flag('limit'));
   if (limit !== null && !(Number.isInteger(limit) && limit > 0))
     usage(`--limit must be a positive integer, got "${flag('limit')}"`);
-  return { data, format, bm25: argv.includes('--bm25') || model === null, model, ks, limit };
+  return { data, split, format, bm25: argv.includes('--bm25') || model === null, model, ks, limit };
 }
 
 /** The dataset's files as parseDataset wants them, from a file or a folder. */
@@ -77,7 +82,7 @@ export function readDataset(data: string, format: DatasetFormat): Dataset {
   return parseDataset(format, files, path.basename(data).replace(/\.(jsonl?|json)$/, ''));
 }
 
-export function evalBm25(ds: Dataset, ks: number[]): RetrievalMetrics & { ms: number } {
+export function evalBm25(ds: Dataset, ks: number[]): RetrievalMetrics & { ci95: MetricIntervals; ms: number } {
   const t0 = performance.now();
   const bm = new Bm25Index(ds.passages);
   const depth = Math.max(10, ...ks);
@@ -95,6 +100,7 @@ export function evalBm25(ds: Dataset, ks: number[]): RetrievalMetrics & { ms: nu
       scored.map((q) => q.goldDocIds),
       ks,
     ),
+    ci95: bootstrapIntervals(per, ks),
     ms: Math.round(performance.now() - t0),
   };
 }
@@ -132,6 +138,7 @@ export async function evalModel(
           scored.map((q) => q.goldDocIds),
           ks,
         ),
+        ci95: bootstrapIntervals(per, ks),
         retriever: res.retriever,
         adapter: res.adapter,
         indexMs: Math.round(res.indexMs),
@@ -151,6 +158,11 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof DatasetError) usage(e.message);
     throw e;
+  }
+  if (args.split !== null) {
+    const split = args.split;
+    // The file's split where it gives one, else the seeded split a run with seed 0 uses (splitOf).
+    ds = { ...ds, questions: ds.questions.filter((q) => splitOf(q, 0) === split) };
   }
   if (args.limit !== null) ds = { ...ds, questions: ds.questions.slice(0, args.limit) };
   const withGold = ds.questions.filter((q) => q.goldDocIds.length > 0).length;

@@ -10,7 +10,8 @@ log of the losses. Examples are taken in file order, each once (the curriculum i
 example), so a run is deterministic for its inputs and settings.
 
 A second generator phase (settings.generator2, inputs gen2.*) continues from phase 1's weights, or
-from generator2.from (a folder phase 1 wrote earlier).
+from generator2.from (a folder phase 1 wrote earlier). settings.dense (inputs dense.*) trains the demo
+dense retriever from WORK/init/dense (scripts/make-demo-dense.ts).
 
 usage: python -m medrank_torch.pretrain WORK --settings JSON
   WORK/init/{retriever,generator}: the starting folders; WORK/pretrain.safetensors: the inputs;
@@ -135,6 +136,58 @@ def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
     log["retriever"] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
 
 
+def train_dense(work: str, t: dict, s: dict, log: dict) -> None:
+    """The demo dense retriever (BMRetriever style): the decoder in WORK/init/dense (the demo
+    generator, so one small LM serves both roles) trained with in-batch InfoNCE over dot products of
+    pooled states (settings pooling: "last" token, BMRetriever's, or "mean"), on the dense.* pairs (query and document ids as DenseTokenizer writes them:
+    templates, EOS last). Every weight trains; no dropout (the decoder has none). Writes
+    WORK/out/dense/model.safetensors and log["dense"]."""
+    g = Generator.load(os.path.join(work, "init", "dense"))
+    params = g.configure_training(full=True)
+    opt = AdamW(params, lr=s["lr"], max_grad_norm=1.0)
+    queries, docs = ragged(t, "dense.query"), ragged(t, "dense.doc")
+    positive = t["dense.positive"].tolist()
+    gen = torch.Generator().manual_seed(s["seed"])
+    order = torch.randperm(len(positive), generator=gen).tolist()
+    B, steps, tau = s["batch"], s["steps"], s["tau"]
+    if B > len(set(positive)):
+        raise ValueError(f"a batch of {B} queries needs {B} distinct positives; the pairs have {len(set(positive))}: lower the batch")
+
+    def embed(seqs: list) -> torch.Tensor:
+        ids = torch.full((len(seqs), max(len(x) for x in seqs)), g.pad_id, dtype=torch.long)
+        for b, x in enumerate(seqs):
+            ids[b, :len(x)] = torch.tensor(x)
+        h = g.model(ids)
+        lengths = torch.tensor([len(x) for x in seqs])
+        if s.get("pooling", "last") == "mean":  # each text's own tokens (padding is never attended)
+            valid = (torch.arange(ids.shape[1])[None, :] < lengths[:, None]).to(h.dtype)
+            return (h * valid[..., None]).sum(1) / lengths[:, None].to(h.dtype)
+        return h[torch.arange(len(seqs)), lengths - 1]
+
+    losses, t0, at = [], time.time(), 0
+    for step in range(steps):
+        opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
+        rows, seen = [], set()
+        while len(rows) < B:  # distinct positives: an in-batch negative is never a positive
+            i = order[at % len(order)]
+            at += 1
+            if positive[i] not in seen:
+                seen.add(positive[i])
+                rows.append(i)
+        q = embed([queries[i] for i in rows])
+        d = embed([docs[positive[i]] for i in rows])
+        loss = F.cross_entropy(q @ d.T / tau, torch.arange(B))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+        if step % 100 == 0 or step == steps - 1:
+            print(f"dense step {step}: InfoNCE {sum(losses[-20:]) / len(losses[-20:]):.4f} ({time.time() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+    save_trained(g, work, "dense")
+    log["dense"] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m medrank_torch.pretrain", description=__doc__.split("\n\n")[0])
     ap.add_argument("work")
@@ -144,9 +197,12 @@ def main(argv=None) -> int:
     torch.manual_seed(s["seed"])
     torch.set_num_threads(int(s.get("threads", 2)))
     t, _ = safetensors.load(os.path.join(a.work, "pretrain.safetensors"))
-    for role in ("retriever", "generator"):
+    for role in ("retriever", "generator", "dense"):
         os.makedirs(os.path.join(a.work, "out", role), exist_ok=True)
     log: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    dense = s.get("dense")
+    if dense and dense["steps"] > 0:
+        train_dense(a.work, t, {**dense, "seed": s["seed"]}, log)
     if s["retriever"]["steps"] > 0:
         train_retriever(a.work, t, {**s["retriever"], "seed": s["seed"]}, log)
     if s["generator"]["steps"] > 0:

@@ -122,10 +122,10 @@ export function curriculumExample(
   };
 }
 
-const i32 = (xs: number[]): WritableTensor => ({ dtype: 'I32', shape: [xs.length], data: Int32Array.from(xs) });
+export const i32 = (xs: number[]): WritableTensor => ({ dtype: 'I32', shape: [xs.length], data: Int32Array.from(xs) });
 
 /** Ragged id lists as flat ids + offsets tensors. */
-function ragged(name: string, seqs: number[][]): Record<string, WritableTensor> {
+export function ragged(name: string, seqs: number[][]): Record<string, WritableTensor> {
   const offsets = [0];
   for (const s of seqs) offsets.push(offsets[offsets.length - 1]! + s.length);
   return { [`${name}_ids`]: i32(seqs.flat()), [`${name}_offsets`]: i32(offsets) };

@@ -1,5 +1,6 @@
 // Retrieval metrics against gold passages, per question and averaged, as the field reports them
-// (BEIR / TREC conventions with binary relevance): recall@k, MRR@10 and nDCG@10.
+// (BEIR / TREC conventions with binary relevance): recall@k, MRR@10 and nDCG@10, and bootstrap
+// intervals of their means.
 // ranked = document ids best first; gold = the question's relevant ids.
 
 export interface QuestionMetrics {
@@ -59,6 +60,51 @@ export function aggregate(
   const recall: Record<number, number> = {};
   for (const k of ks) recall[k] = mean((m) => m.recall[k] ?? 0);
   return { questions: n, recall, mrr10: mean((m) => m.mrr10), ndcg10: mean((m) => m.ndcg10) };
+}
+
+/** 95 % intervals of the aggregated metrics (MetricIntervals), from resampling the scored questions. */
+export interface MetricIntervals {
+  recall: Record<number, [number, number]>;
+  mrr10: [number, number];
+}
+
+/**
+ * Percentile bootstrap (2.5 %, 97.5 %) of each mean over questions: `draws` resamples of the scored
+ * questions with replacement, seeded (xorshift32), so a report reproduces.
+ */
+export function bootstrapIntervals(
+  perQuestion: readonly QuestionMetrics[],
+  ks: readonly number[] = DEFAULT_KS,
+  draws = 2000,
+  seed = 1,
+): MetricIntervals {
+  const n = perQuestion.length;
+  let x = seed >>> 0 || 1;
+  const next = (): number => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+  const cols = [...ks.map((k) => (m: QuestionMetrics) => m.recall[k] ?? 0), (m: QuestionMetrics) => m.mrr10];
+  const samples = cols.map(() => new Float64Array(draws));
+  for (let d = 0; d < draws; d++) {
+    const sums = new Float64Array(cols.length);
+    for (let i = 0; i < n; i++) {
+      const m = perQuestion[Math.floor(next() * n)]!;
+      cols.forEach((f, c) => (sums[c]! += f(m)));
+    }
+    sums.forEach((v, c) => (samples[c]![d] = n ? v / n : 0));
+  }
+  const interval = (a: Float64Array): [number, number] => {
+    const sorted = Float64Array.from(a).sort();
+    return [sorted[Math.floor(0.025 * (draws - 1))]!, sorted[Math.ceil(0.975 * (draws - 1))]!];
+  };
+  const recall: Record<number, [number, number]> = {};
+  ks.forEach((k, i) => (recall[k] = interval(samples[i]!)));
+  return { recall, mrr10: interval(samples[ks.length]!) };
 }
 
 // ---- alignment: rank correlation between retriever scores and generator utility -------------

@@ -77,19 +77,60 @@ export function checkDenseOptions(c: DecoderConfig, tokenizer: Tokenizer, opts: 
   return o;
 }
 
+/**
+ * The dense retriever's tokenization without any weights: templates, truncation, EOS. The
+ * retriever delegates to it; the demo's pretraining inputs (scripts/make-demo-dense.ts) are
+ * tokenized with it where no model is loaded.
+ */
+export class DenseTokenizer {
+  readonly opts: DenseOptions;
+  readonly eos: number | null;
+  /** Right padding's id (never attended: causal attention). */
+  readonly padTokenId: number;
+
+  constructor(
+    c: DecoderConfig,
+    readonly tokenizer: Tokenizer,
+    opts: Partial<DenseOptions> = {},
+  ) {
+    this.opts = checkDenseOptions(c, tokenizer, opts);
+    this.eos = tokenizer.special.eos ?? c.eosTokenIds[0] ?? null;
+    this.padTokenId = padIdOf(c, tokenizer);
+  }
+
+  /** Token ids of a text as BMRetriever feeds it: the tokenizer's specials (BOS), cut to maxLen - 1, then EOS. */
+  ids(text: string): number[] {
+    const o = this.opts;
+    const ids = this.tokenizer.encode(text).slice(0, o.appendEos ? o.maxLen - 1 : o.maxLen);
+    if (ids.length === 0 && !o.appendEos) throw new ShapeError('the dense retriever got a text with no tokens');
+    return o.appendEos ? [...ids, this.eos!] : ids;
+  }
+
+  /** A question as the query template encodes it. */
+  queryIds(question: string): number[] {
+    return this.ids(fill(this.opts.queryTemplate, question));
+  }
+
+  /** A passage's text (docText) as the passage template encodes it. */
+  docIds(text: string): number[] {
+    return this.ids(fill(this.opts.docTemplate, text));
+  }
+}
+
 export class DenseRetriever implements Retriever {
   readonly kind = 'dense' as const;
   readonly opts: DenseOptions;
   readonly loraTargets: readonly string[];
-  private readonly eos: number | null;
+  /** The tokenization, shared with the code that tokenizes without weights. */
+  readonly tokens: DenseTokenizer;
 
   constructor(
     readonly model: DecoderModel,
     readonly tokenizer: Tokenizer,
     opts: Partial<DenseOptions> = {},
   ) {
-    this.opts = checkDenseOptions(model.config, tokenizer, opts);
-    this.eos = tokenizer.special.eos ?? model.config.eosTokenIds[0] ?? null;
+    this.tokens = new DenseTokenizer(model.config, tokenizer, opts);
+    this.opts = this.tokens.opts;
     this.loraTargets = defaultLoraTargets(model.config);
   }
 
@@ -122,12 +163,9 @@ export class DenseRetriever implements Retriever {
     return [];
   }
 
-  /** Token ids of a text as BMRetriever feeds it: the tokenizer's specials (BOS), cut to maxLen - 1, then EOS. */
+  /** Token ids of a text as BMRetriever feeds it (DenseTokenizer.ids). */
   ids(text: string): number[] {
-    const o = this.opts;
-    const ids = this.tokenizer.encode(text).slice(0, o.appendEos ? o.maxLen - 1 : o.maxLen);
-    if (ids.length === 0 && !o.appendEos) throw new ShapeError('the dense retriever got a text with no tokens');
-    return o.appendEos ? [...ids, this.eos!] : ids;
+    return this.tokens.ids(text);
   }
 
   /** Pooled hidden states [B, D] of texts (right-padded batch, full causal attention). */
@@ -140,7 +178,7 @@ export class DenseRetriever implements Retriever {
 
   /** Pooled hidden states [B, D] of token sequences as given (no template, no EOS added). */
   embedIds(seqs: number[][], ctx = new ForwardContext(false)): Tensor {
-    const { ids, B, T } = padBatch(seqs, FULL_ATTENTION, padIdOf(this.model.config, this.tokenizer));
+    const { ids, B, T } = padBatch(seqs, FULL_ATTENTION, this.tokens.padTokenId);
     const D = this.model.config.hiddenSize;
     const pooling = this.opts.pooling;
     if (pooling !== 'mean') {
@@ -157,8 +195,8 @@ export class DenseRetriever implements Retriever {
 
   /** Query vectors [B, 1, D]: the pooled state of each question in the query template. */
   encodeQueries(questions: string[], ctx?: ForwardContext): Tensor {
-    return this.embed(
-      questions.map((q) => fill(this.opts.queryTemplate, q)),
+    return this.embedIds(
+      questions.map((q) => this.tokens.queryIds(q)),
       ctx,
     ).reshape([questions.length, 1, this.dim]);
   }
@@ -170,8 +208,8 @@ export class DenseRetriever implements Retriever {
   /** One pooled state per document (the head is the identity: these are the vectors). */
   encodeDocStates(texts: string[], ctx?: ForwardContext): EncodedDocs {
     return {
-      vectors: this.embed(
-        texts.map((t) => fill(this.opts.docTemplate, t)),
+      vectors: this.embedIds(
+        texts.map((t) => this.tokens.docIds(t)),
         ctx,
       ),
       offsets: Int32Array.from({ length: texts.length + 1 }, (_, i) => i),

@@ -93,6 +93,8 @@ export const FILE_MIGRATIONS: FileMigration[] = [
     ),
   // 3 -> 4: a model reference may carry frozenDtype (half-size frozen weights); a version 3 file has none (f32).
   (file) => file,
+  // 4 -> 5: a demo model reference may name the demo dense retriever (model); a version 4 file names none.
+  (file) => file,
 ];
 
 /** The results file's version steps (RESULTS_FILE_VERSION is their length + 1). */

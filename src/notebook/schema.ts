@@ -40,7 +40,7 @@ export type { EvalEntry, EvalResult, PerQuestionResult, RunCheckpoint, RunStart,
  * Version of the notebook file format (export/import). 2: a run may carry `imported`. 3: every
  * candidate has `scoreAfter` (null in the files before it).
  */
-export const NOTEBOOK_FILE_VERSION = 4;
+export const NOTEBOOK_FILE_VERSION = 5;
 /** The `format` field of a notebook file. */
 export const NOTEBOOK_FILE_FORMAT = 'medrank-notebook';
 
@@ -83,10 +83,21 @@ export type CellKind = (typeof CELL_KINDS)[number];
 const FROZEN_DTYPE = S.optional(S.literal(['f32', 'f16'] as const));
 
 /** Where a model comes from, as a notebook remembers it (a local folder is remembered by name only), and how it was stored. */
+/** Demo models beside each role's default (the demo ColBERT, the demo generator). */
+export const DEMO_EXTRA_MODELS = ['dense-retriever'] as const;
+
 export const MODEL_REF = S.tagged(
   'kind',
   {
-    demo: S.object({ kind: kind('demo'), frozenDtype: FROZEN_DTYPE }, 'a demo model'),
+    demo: S.object(
+      {
+        kind: kind('demo'),
+        /** Which demo model besides the role's own: the dense retriever (public/demo/models/dense-retriever). */
+        model: S.optional(S.literal(DEMO_EXTRA_MODELS)),
+        frozenDtype: FROZEN_DTYPE,
+      },
+      'a demo model',
+    ),
     hub: S.object(
       {
         kind: kind('hub'),

@@ -38,13 +38,18 @@ const DEMO_MODELS: Record<ModelRole, string> = {
   retriever: '/demo/models/retriever',
   generator: '/demo/models/generator',
 };
+/** The demo's dense retriever (`npm run make-demo-dense`), the retriever role's other demo model. */
+const DEMO_DENSE = '/demo/models/dense-retriever';
 
 /** The source a remembered model reloads from; null for a local folder (it must be picked again). */
 export function modelSource(role: ModelRole, ref: ModelRef): ModelSourceSpec | null {
   switch (ref.kind) {
     case 'demo':
       // Absolute on the page: the worker would resolve a relative URL against its own script URL.
-      return { kind: 'url', url: new URL(DEMO_MODELS[role], location.origin).href };
+      return {
+        kind: 'url',
+        url: new URL(ref.model === 'dense-retriever' ? DEMO_DENSE : DEMO_MODELS[role], location.origin).href,
+      };
     case 'hub':
       return { kind: 'hub', repo: ref.repo, revision: ref.revision ?? 'main' };
     case 'url':
@@ -69,11 +74,12 @@ function sourceRef(source: ModelSourceSpec): ModelRef {
   switch (source.kind) {
     case 'hub':
       return { kind: 'hub', repo: source.repo, ...(source.revision ? { revision: source.revision } : {}) };
-    case 'url':
-      return /\/demo\/models\/(retriever|generator)\/?$/.test(new URL(source.url, 'http://x').pathname) &&
-        (typeof location === 'undefined' || new URL(source.url, location.href).origin === location.origin)
-        ? { kind: 'demo' }
-        : { kind: 'url', url: source.url };
+    case 'url': {
+      const m = /\/demo\/models\/(retriever|generator|dense-retriever)\/?$/.exec(new URL(source.url, 'http://x').pathname);
+      const here = typeof location === 'undefined' || new URL(source.url, location.href).origin === location.origin;
+      if (!m || !here) return { kind: 'url', url: source.url };
+      return m[1] === 'dense-retriever' ? { kind: 'demo', model: 'dense-retriever' } : { kind: 'demo' };
+    }
     case 'folder':
       return { kind: 'folder', label: source.label ?? 'a local folder' };
   }

@@ -1,12 +1,14 @@
 // The joint training step and run on the tiny fixture models (ColBERT + Llama): one full step
-// against a PyTorch golden of the same step (scripts/goldens/make_step_golden.py), every peer loss
+// against a PyTorch golden of the same step (scripts/goldens/make_step_golden.py), for ColBERT and
+// for the dense retriever on the tiny GPT-NeoX (step-losses-dense.json), every peer loss
 // and schedule running, an interrupted run resuming to the same records as an uninterrupted one,
 // and a diverging run stopping on its NaN with the last good checkpoint kept.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseJsonlQA, YES_NO_MAYBE, type Question } from '../../src/data/datasets';
-import { loadGenerator, loadColbert } from '../../src/models/load';
-import { buildIndex, searchIndex } from '../../src/retrieval/index';
+import type { DenseRetriever } from '../../src/models/dense';
+import { loadGenerator, loadColbert, loadRetriever } from '../../src/models/load';
+import { buildIndex, docText, searchIndex } from '../../src/retrieval/index';
 import { RETRIEVER_LOSSES, resolveConfig, type RetrieverLoss, type TrainConfig } from '../../src/training/config';
 import { runTraining, type RunCheckpoint } from '../../src/training/run';
 import { Trainer } from '../../src/training/step';
@@ -14,6 +16,7 @@ import { evaluate } from '../../src/training/evaluate';
 import { infoNceLoss } from '../../src/training/losses';
 import { nllMany, PromptBuilder } from '../../src/training/prompts';
 import stepGolden from '../goldens/step.json';
+import denseGolden from '../goldens/step-losses-dense.json';
 import lossGolden from '../goldens/step-losses.json';
 import evalGolden from '../goldens/eval.json';
 import corpusJsonl from '../fixtures/tiny-qa/corpus.jsonl?raw';
@@ -72,6 +75,7 @@ interface LossCase {
   grads: Record<string, number[]>;
 }
 const LOSS_CASES = lossGolden.cases as unknown as Partial<Record<string, LossCase>>;
+const DENSE_CASES = denseGolden.cases as unknown as Partial<Record<string, LossCase>>;
 
 /** The same deterministic step for every case: sampling, dropout and S2-Attn off, K 4, n 3, m 2, the whole retriever. */
 const GOLDEN_CONFIG: Partial<TrainConfig> = {
@@ -121,10 +125,19 @@ type LossOf = (...args: unknown[]) => { loss: number; grad: Float64Array; w: num
  * gradients between backward and the update (generator ones against step.json: the retriever loss
  * must not reach the generator).
  */
-async function goldenStep(loss: RetrieverLoss, c: LossCase): Promise<void> {
+async function goldenStep(loss: RetrieverLoss, c: LossCase, kind: 'colbert' | 'dense' = 'colbert'): Promise<void> {
   const g = stepGolden;
   expect(c.loss).toBe(loss);
   const p = await parts();
+  if (kind === 'dense') {
+    p.retriever.dispose();
+    p.retriever = (await loadRetriever(p.e, await fixtureFiles('tiny-gptneox'))) as never;
+  }
+  // The LM's context is the top 2 by the retriever's scores: the dense golden has its own order and generator gradients.
+  const lm =
+    kind === 'dense'
+      ? { order: denseGolden.order, prompt: denseGolden.promptIds.lm, grads: denseGolden.generatorGrads }
+      : { order: g.order, prompt: g.promptIds.lm, grads: g.grads };
   const q = {
     id: 'g',
     question: g.question,
@@ -138,8 +151,12 @@ async function goldenStep(loss: RetrieverLoss, c: LossCase): Promise<void> {
   const config = resolveConfig({ ...GOLDEN_CONFIG, retrieverLoss: loss, ...c.config });
   const trainer = new Trainer({ ...p, passages: g.passages, train: [q], index }, config);
   // Token ids first: a tokenizer or prompt-format difference would show here, not as a loss gap.
-  expect(Array.from(p.retriever.tokenizeQueries([g.question]).ids)).toEqual(g.queryIds);
-  expect(trainer.prompts.example(q, [g.passages[g.order[0]!]!.id, g.passages[g.order[1]!]!.id]).prompt).toEqual(g.promptIds.lm);
+  if (kind === 'dense') {
+    const r = p.retriever as unknown as DenseRetriever;
+    expect(r.tokens.queryIds(g.question)).toEqual(denseGolden.queryIds);
+    expect(g.passages.map((x) => r.tokens.docIds(docText(x)))).toEqual(denseGolden.docIds);
+  } else expect(Array.from(p.retriever.tokenizeQueries([g.question]).ids)).toEqual(g.queryIds);
+  expect(trainer.prompts.example(q, [g.passages[lm.order[0]!]!.id, g.passages[lm.order[1]!]!.id]).prompt).toEqual(lm.prompt);
   expect(trainer.prompts.answer(g.answer)).toEqual(g.answerIds);
 
   // The per-question loss and d loss / d scores the step computes (a private method, wrapped).
@@ -153,14 +170,15 @@ async function goldenStep(loss: RetrieverLoss, c: LossCase): Promise<void> {
   };
   // Gradients of the tensors the goldens hold, read between backward and the update.
   const trainsGenerator = c.lossLM !== null;
-  const genKeys = Object.keys(g.grads).filter((k) => k.startsWith('generator:') && !k.endsWith('_rows'));
-  const stepKeys = Object.keys(g.grads).filter((k) => k.startsWith('retriever:'));
-  const wanted = new Set([...Object.keys(c.grads), ...stepKeys, ...genKeys, 'generator:lm_head.weight']);
+  const genKeys = Object.keys(lm.grads).filter((k) => k.startsWith('generator:') && !k.endsWith('_rows'));
+  const stepKeys = kind === 'dense' ? [] : Object.keys(g.grads).filter((k) => k.startsWith('retriever:'));
+  const frozenKey = kind === 'dense' ? 'retriever:gpt_neox.final_layer_norm.weight' : 'retriever:linear.weight';
+  const wanted = new Set([...Object.keys(c.grads), ...stepKeys, ...genKeys, frozenKey, 'generator:lm_head.weight']);
   const grads: Record<string, Float32Array | null> = {};
   trainer.beforeUpdate = async () => {
     for (const k of wanted) {
       const [model, name] = k.split(':') as [string, string];
-      const w = model === 'retriever' ? p.retriever.encoder.weights : p.generator.model.weights;
+      const w = model === 'retriever' ? p.retriever.weights : p.generator.model.weights;
       const grad = w.get(name).grad;
       grads[k] = grad ? await grad.read() : null;
     }
@@ -194,11 +212,11 @@ async function goldenStep(loss: RetrieverLoss, c: LossCase): Promise<void> {
       for (const k of stepKeys) close(`step.json ${k}`, grads[k]!, (g.grads as unknown as Record<string, number[]>)[k]!);
   } else {
     expect(seen).toHaveLength(0);
-    expect(grads['retriever:linear.weight'], 'a frozen retriever has no gradient').toBeNull();
+    expect(grads[frozenKey], 'a frozen retriever has no gradient').toBeNull();
   }
   if (trainsGenerator) {
-    for (const k of genKeys) close(`${loss} ${k}`, grads[k]!, (g.grads as unknown as Record<string, number[]>)[k]!);
-    const head = g.grads['generator:lm_head.weight_rows'];
+    for (const k of genKeys) close(`${loss} ${k}`, grads[k]!, (lm.grads as unknown as Record<string, number[]>)[k]!);
+    const head = lm.grads['generator:lm_head.weight_rows'];
     const D = p.generator.model.config.hiddenSize;
     head.rows.forEach((row: number, i: number) =>
       close(`${loss} lm_head row ${row}`, grads['generator:lm_head.weight']!.subarray(row * D, (row + 1) * D), head.values[i]!),
@@ -226,6 +244,15 @@ describe('joint training on the tiny fixtures', () => {
       const c = LOSS_CASES[loss];
       expect(c, `no golden case for retriever loss '${loss}': add one to scripts/goldens/make_step_golden.py`).toBeDefined();
       await goldenStep(loss, c!);
+    });
+
+  // The same step with the dense retriever (BMRetriever style on the tiny GPT-NeoX, full training):
+  // its candidates, scores, losses, d loss/d scores and two backbone weights' gradients.
+  for (const loss of RETRIEVER_LOSSES)
+    it(`${loss} with the dense retriever: one step matches the PyTorch golden`, async () => {
+      const c = DENSE_CASES[loss];
+      expect(c, `no dense golden case for '${loss}': add one to scripts/goldens/make_step_golden.py`).toBeDefined();
+      await goldenStep(loss, c!, 'dense');
     });
 
   it('an interrupted run resumes from its checkpoint to the same records as an uninterrupted one', async () => {

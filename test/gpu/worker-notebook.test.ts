@@ -535,3 +535,37 @@ describe('the engine for the notebook', () => {
     );
   });
 });
+
+describe('the worker with a dense retriever (a decoder folder in the retriever slot)', () => {
+  it('loads it as BMRetriever-style, indexes one vector per passage, searches, trains, and says plainly it has no token matches', async () => {
+    const entries = await Promise.all(
+      FILES.map(async (path) => ({
+        path,
+        file: new Blob([(await fixtureBytes('tiny-gptneox', path)) as Uint8Array<ArrayBuffer>]),
+      })),
+    );
+    const g = new GpuEngine(await getEngine());
+    const summary = await g.loadModel({ role: 'retriever', source: { kind: 'folder', entries, label: 'tiny-gptneox' } });
+    expect(summary.architecture).toBe('gpt_neox dense (last pooling)');
+    await g.loadModel({ role: 'generator', source: await folder('generator') });
+    const files = { questions: new Blob([questionsJsonl]), corpus: new Blob([corpusJsonl]) };
+    await g.loadDataset({ source: { kind: 'files', format: 'jsonl', files } });
+    const index = await g.buildIndex({});
+    expect(index.tokens).toBe(DATA.passages.length); // one vector per passage
+    const hits = await g.search({ query: DATA.questions[0]!.question, k: 3 });
+    expect(hits).toHaveLength(3);
+    await expect(g.maxsim({ query: 'fever', docId: DATA.passages[0]!.id })).rejects.toThrow(
+      /a dense retriever scores one pooled vector per text \(q \. d\), so there are no per-token matches/,
+    );
+    const res = await g.train({
+      config: { ...CONFIG, steps: 1, retrieverTraining: 'lora', retrieverSide: 'both' },
+      runId: 'dense-run',
+    });
+    expect(res.stopped).toBeNull();
+    const { retriever } = g.loaded;
+    expect(retriever!.linears().some((l) => l.lora)).toBe(true);
+    await expect(
+      g.train({ config: { ...CONFIG, steps: 1, retrieverTraining: 'projection' }, runId: 'dense-proj' }),
+    ).rejects.toThrow(/no projection head/);
+  });
+});

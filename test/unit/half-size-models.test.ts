@@ -32,6 +32,14 @@ describe('half-size frozen weights in the notebook', () => {
     expect(schemaProblem(MODEL_REF, { kind: 'demo', frozenDtype: 'f8' })).toMatch(/"f16", got "f8"/);
   });
 
+  it('the demo dense retriever is a demo model of its own, remembered by name and reloaded from its folder', () => {
+    const ref = modelRef({ kind: 'url', url: 'http://localhost/demo/models/dense-retriever' });
+    expect(ref).toEqual({ kind: 'demo', model: 'dense-retriever' });
+    expect(schemaProblem(MODEL_REF, ref)).toBeNull();
+    expect(schemaProblem(MODEL_REF, { kind: 'demo', model: 'colbert-large' })).toMatch(/"dense-retriever", got "colbert-large"/);
+    expect(modelRef({ kind: 'url', url: 'http://localhost/demo/models/retriever' })).toEqual({ kind: 'demo' });
+  });
+
   it('a notebook file keeps the choice; a version 3 file (from before it) opens with f32 weights', () => {
     const nb: Notebook = fullNotebook();
     nb.cells = nb.cells.map((c) => (c.kind === 'models' ? { ...c, generator: { ...c.generator, frozenDtype: 'f16' } } : c));
@@ -44,7 +52,7 @@ describe('half-size frozen weights in the notebook', () => {
     v3.version = 3;
     v3.notebook = fullNotebook();
     const old = parseNotebookFile(JSON.stringify(v3));
-    expect(old.version).toBe(4);
+    expect(old.version).toBe(5);
     expect(models(old)).toEqual(fullNotebook().cells.find((c) => c.kind === 'models'));
   });
 

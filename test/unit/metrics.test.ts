@@ -1,6 +1,6 @@
 // Retrieval metrics on hand-worked rankings.
 import { describe, expect, it } from 'vitest';
-import { aggregate, questionMetrics } from '../../src/data/metrics';
+import { aggregate, bootstrapIntervals, questionMetrics } from '../../src/data/metrics';
 
 describe('retrieval metrics', () => {
   it('recall@k, MRR@10 and nDCG@10 of one ranking, worked by hand', () => {
@@ -33,5 +33,23 @@ describe('retrieval metrics', () => {
     expect(agg.questions).toBe(2);
     expect(agg.recall[1]).toBe(0.5);
     expect(agg.mrr10).toBeCloseTo((1 + 0.5) / 2, 12);
+  });
+
+  it('bootstrap intervals: contain the mean, shrink with more questions, match the binomial width, reproduce', () => {
+    // 400 questions, 30 % of them hit at rank 1: recall@1's interval is about 0.3 +- 1.96 sqrt(0.3 0.7 / 400).
+    const per = Array.from({ length: 400 }, (_, i) => questionMetrics(i % 10 < 3 ? ['g'] : ['x', 'g'], ['g'], [1, 2]));
+    const ci = bootstrapIntervals(per, [1, 2]);
+    const [lo, hi] = ci.recall[1]!;
+    expect(lo).toBeLessThan(0.3);
+    expect(hi).toBeGreaterThan(0.3);
+    const half = 1.96 * Math.sqrt((0.3 * 0.7) / 400);
+    expect((hi - lo) / 2).toBeGreaterThan(0.8 * half);
+    expect((hi - lo) / 2).toBeLessThan(1.2 * half);
+    expect(ci.recall[2]).toEqual([1, 1]); // every question hits by rank 2: no spread
+    expect(ci.mrr10[0]).toBeLessThan(0.65);
+    expect(ci.mrr10[1]).toBeGreaterThan(0.65); // mean MRR = 0.3 + 0.7 / 2
+    expect(bootstrapIntervals(per, [1, 2])).toEqual(ci); // seeded
+    const small = bootstrapIntervals(per.slice(0, 40), [1]);
+    expect(small.recall[1]![1] - small.recall[1]![0]).toBeGreaterThan(hi - lo);
   });
 });

@@ -41,7 +41,7 @@ const pinVariants = (s: { variants: Record<string, AnyObject> }, expected: Recor
 
 describe('schemas: every saved shape, pinned (a change here bumps a version, with a migration)', () => {
   it('the versions that go with these pins', () => {
-    expect(N.NOTEBOOK_FILE_VERSION).toBe(4);
+    expect(N.NOTEBOOK_FILE_VERSION).toBe(5);
     expect(FILE_MIGRATIONS).toHaveLength(N.NOTEBOOK_FILE_VERSION - 1);
     expect(N.RESULTS_FILE_VERSION).toBe(2);
     expect(RESULTS_MIGRATIONS).toHaveLength(N.RESULTS_FILE_VERSION - 1);
@@ -118,7 +118,7 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
   it('the notebook, its cells and runs, the notebook file (notebook/schema.ts)', () => {
     pin(N.NOTEBOOK_FILE, {
       format: 'one of "medrank-notebook"',
-      version: 'an integer from 1 to 4',
+      version: 'an integer from 1 to 5',
       exportedAt: 'a finite number',
       notebook: 'a notebook',
       runs: 'a list of at most 10000 items, each a run',
@@ -230,6 +230,7 @@ describe('schemas: every saved shape, pinned (a change here bumps a version, wit
     pinVariants(N.MODEL_REF, {
       demo: {
         kind: 'one of "demo"',
+        'model?': 'one of "dense-retriever"',
         'frozenDtype?': 'one of "f32", "f16"',
       },
       hub: {
@@ -394,7 +395,7 @@ describe('schemas: scoreAfter came with a version and a migration', () => {
     f.version = 2;
     f.runs[0].records = [beforeScoreAfter(0), stepRecord(1)]; // a run's records from before, and one from after
     const back = parseNotebookFile(JSON.stringify(f));
-    expect(back.version).toBe(4);
+    expect(back.version).toBe(5);
     expect(back.runs[0]!.records).toEqual([withNullScoreAfter(0), stepRecord(1)]);
     // A version 1 file migrates through both steps.
     expect(parseNotebookFile(JSON.stringify({ ...f, version: 1 })).runs[0]!.records[0]).toEqual(withNullScoreAfter(0));

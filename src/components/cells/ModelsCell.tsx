@@ -30,7 +30,9 @@ function entriesFromFileList(files: FileList): FolderEntry[] {
 
 const describeRef = (ref: ModelRef): string =>
   ref.kind === 'demo'
-    ? 'the demo model'
+    ? ref.model === 'dense-retriever'
+      ? 'the demo dense retriever'
+      : 'the demo model'
     : ref.kind === 'hub'
       ? `${ref.repo}${ref.revision && ref.revision !== 'main' ? `@${ref.revision}` : ''} (hub)`
       : ref.kind === 'url'
@@ -45,6 +47,12 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
     for (const role of ['retriever', 'generator'] as const)
       void loadModel(role, modelSource(role, { kind: 'demo' })!, cell[role].frozenDtype);
   };
+  const loadDemoDense = (): void =>
+    void loadModel(
+      'retriever',
+      modelSource('retriever', { kind: 'demo', model: 'dense-retriever' })!,
+      cell.retriever.frozenDtype,
+    );
   const sources = { retriever: modelSource('retriever', cell.retriever), generator: modelSource('generator', cell.generator) };
   const ready = (['retriever', 'generator'] as const).filter((r) => models[r].status === 'ready').length;
   const loadBoth = (): void => {
@@ -88,6 +96,10 @@ export function ModelsCell({ cell, index, count }: { cell: ModelsCellConfig; ind
           Load the demo models
         </button>
         <span className="muted">a tiny ColBERT and a tiny Llama made for the demo set (under 2 MB, no download)</span>
+        <button type="button" disabled={busy} onClick={loadDemoDense}>
+          Demo dense retriever
+        </button>
+        <span className="muted">the demo Llama as a BMRetriever-style dense retriever (one vector per passage)</span>
       </div>
       <div className="model-grid">
         <ModelLoader role="retriever" state={models.retriever} remembered={cell.retriever} />
