@@ -64,6 +64,19 @@ def save_trained(model, work: str, role: str) -> None:
     safetensors.save(os.path.join(work, "out", role, "model.safetensors"), {n: by_name[n].detach().cpu() for n in names})
 
 
+def distinct_batch(order: list, positive: list, at: int, B: int) -> tuple:
+    """The next B pairs of `order` (from position `at`, wrapping) whose positives differ, so no
+    in-batch negative is another query's positive; returns (rows, the position after them)."""
+    rows, seen = [], set()
+    while len(rows) < B:
+        i = order[at % len(order)]
+        at += 1
+        if positive[i] not in seen:
+            seen.add(positive[i])
+            rows.append(i)
+    return rows, at
+
+
 def train_generator(work: str, t: dict, s: dict, log: dict, phase: str = "generator", prefix: str = "gen",
                     start: str | None = None) -> None:
     """One phase of the generator's pretraining on the PREFIX.* curriculum, from `start` (default the
@@ -112,14 +125,7 @@ def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
     losses, t0, at = [], time.time(), 0
     for step in range(steps):
         opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
-        # A batch of queries with distinct positives (in-batch negatives must not be positives).
-        rows, seen = [], set()
-        while len(rows) < B:
-            i = order[at % len(order)]
-            at += 1
-            if positive[i] not in seen:
-                seen.add(positive[i])
-                rows.append(i)
+        rows, at = distinct_batch(order, positive, at, B)
         ctx = ForwardContext(True, seed=s["seed"] * 7919 + step)
         qv = r.encode_queries(q_ids[rows], q_mask[rows], ctx)
         dv, off = r.encode_docs([docs[positive[i]] for i in rows], ctx)
@@ -167,13 +173,7 @@ def train_dense(work: str, t: dict, s: dict, log: dict) -> None:
     losses, t0, at = [], time.time(), 0
     for step in range(steps):
         opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
-        rows, seen = [], set()
-        while len(rows) < B:  # distinct positives: an in-batch negative is never a positive
-            i = order[at % len(order)]
-            at += 1
-            if positive[i] not in seen:
-                seen.add(positive[i])
-                rows.append(i)
+        rows, at = distinct_batch(order, positive, at, B)
         q = embed([queries[i] for i in rows])
         d = embed([docs[positive[i]] for i in rows])
         loss = F.cross_entropy(q @ d.T / tau, torch.arange(B))

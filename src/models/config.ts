@@ -618,29 +618,16 @@ function parseRopeScaling(s: Record<string, unknown> | null, modelType: string):
 function parseLlama(raw: Record<string, unknown>, type: string): DecoderConfig {
   const f = readFields(raw, LLAMA_FIELDS, '', type);
   checkRelations(f, LLAMA_RELATIONS);
-  const ropeScaling = parseRopeScaling(f.obj('rope_scaling'), type);
   const qwen = type === 'qwen2';
-  const numHeads = f.int('num_attention_heads');
   return {
-    kind: 'decoder',
+    ...decoderBase(f, type),
     family: qwen ? 'qwen2' : 'llama',
-    vocabSize: f.int('vocab_size'),
-    hiddenSize: f.int('hidden_size'),
-    intermediateSize: f.int('intermediate_size'),
-    numLayers: f.int('num_hidden_layers'),
-    numHeads,
-    numKvHeads: f.opt('num_key_value_heads') ?? numHeads,
+    numKvHeads: f.opt('num_key_value_heads') ?? f.int('num_attention_heads'),
     headDim: headDimOf(f),
-    maxPositions: f.int('max_position_embeddings'),
     normEps: f.num('rms_norm_eps'),
     ropeTheta: f.num('rope_theta'),
-    ropeScaling,
-    tieWordEmbeddings: f.bool('tie_word_embeddings'),
     attentionBias: qwen || f.bool('attention_bias'),
     mlpBias: f.bool('mlp_bias'),
-    bosTokenId: f.opt('bos_token_id'),
-    eosTokenIds: f.ids('eos_token_id'),
-    padTokenId: f.opt('pad_token_id'),
     // Qwen2 configs carry a window that is off unless use_sliding_window; Mistral's is on when set.
     // Within the window, windowed attention equals full attention, so only longer inputs differ.
     slidingWindow: (qwen ? f.bool('use_sliding_window') : true) ? f.opt('sliding_window') : null,
@@ -653,32 +640,55 @@ function parseLlama(raw: Record<string, unknown>, type: string): DecoderConfig {
   };
 }
 
+/** The fields every decoder family reads the same way (each table has their rules). */
+function decoderBase(
+  f: Fields,
+  type: string,
+): Pick<
+  DecoderConfig,
+  | 'kind'
+  | 'vocabSize'
+  | 'hiddenSize'
+  | 'intermediateSize'
+  | 'numLayers'
+  | 'numHeads'
+  | 'maxPositions'
+  | 'ropeScaling'
+  | 'tieWordEmbeddings'
+  | 'bosTokenId'
+  | 'eosTokenIds'
+  | 'padTokenId'
+> {
+  return {
+    kind: 'decoder',
+    vocabSize: f.int('vocab_size'),
+    hiddenSize: f.int('hidden_size'),
+    intermediateSize: f.int('intermediate_size'),
+    numLayers: f.int('num_hidden_layers'),
+    numHeads: f.int('num_attention_heads'),
+    maxPositions: f.int('max_position_embeddings'),
+    ropeScaling: parseRopeScaling(f.obj('rope_scaling'), type),
+    tieWordEmbeddings: f.bool('tie_word_embeddings'),
+    bosTokenId: f.opt('bos_token_id'),
+    eosTokenIds: f.ids('eos_token_id'),
+    padTokenId: f.opt('pad_token_id'),
+  };
+}
+
 function parseGptNeox(raw: Record<string, unknown>): DecoderConfig {
   const type = 'gpt_neox';
   const f = readFields(raw, GPT_NEOX_FIELDS, '', type);
   checkRelations(f, GPT_NEOX_RELATIONS);
   const numHeads = f.int('num_attention_heads');
-  const theta = f.num('rope_theta') > 0 ? f.num('rope_theta') : f.num('rotary_emb_base');
   return {
-    kind: 'decoder',
+    ...decoderBase(f, type),
     family: type,
-    vocabSize: f.int('vocab_size'),
-    hiddenSize: f.int('hidden_size'),
-    intermediateSize: f.int('intermediate_size'),
-    numLayers: f.int('num_hidden_layers'),
-    numHeads,
     numKvHeads: numHeads,
     headDim: f.int('hidden_size') / numHeads,
-    maxPositions: f.int('max_position_embeddings'),
     normEps: f.num('layer_norm_eps'),
-    ropeTheta: theta,
-    ropeScaling: parseRopeScaling(f.obj('rope_scaling'), type),
-    tieWordEmbeddings: f.bool('tie_word_embeddings'),
+    ropeTheta: f.num('rope_theta') > 0 ? f.num('rope_theta') : f.num('rotary_emb_base'),
     attentionBias: f.bool('attention_bias'),
     mlpBias: true,
-    bosTokenId: f.opt('bos_token_id'),
-    eosTokenIds: f.ids('eos_token_id'),
-    padTokenId: f.opt('pad_token_id'),
     slidingWindow: null,
     norm: 'layer',
     mlp: 'plain',
@@ -693,28 +703,15 @@ function parseGemma(raw: Record<string, unknown>): DecoderConfig {
   const type = 'gemma';
   const f = readFields(raw, GEMMA_FIELDS, '', type);
   checkRelations(f, GEMMA_RELATIONS);
-  const numHeads = f.int('num_attention_heads');
-  const D = f.int('hidden_size');
   return {
-    kind: 'decoder',
+    ...decoderBase(f, type),
     family: type,
-    vocabSize: f.int('vocab_size'),
-    hiddenSize: D,
-    intermediateSize: f.int('intermediate_size'),
-    numLayers: f.int('num_hidden_layers'),
-    numHeads,
-    numKvHeads: f.opt('num_key_value_heads') ?? numHeads,
+    numKvHeads: f.opt('num_key_value_heads') ?? f.int('num_attention_heads'),
     headDim: f.int('head_dim'),
-    maxPositions: f.int('max_position_embeddings'),
     normEps: f.num('rms_norm_eps'),
     ropeTheta: f.num('rope_theta'),
-    ropeScaling: parseRopeScaling(f.obj('rope_scaling'), type),
-    tieWordEmbeddings: f.bool('tie_word_embeddings'),
     attentionBias: f.bool('attention_bias'),
     mlpBias: false,
-    bosTokenId: f.opt('bos_token_id'),
-    eosTokenIds: f.ids('eos_token_id'),
-    padTokenId: f.opt('pad_token_id'),
     slidingWindow: null,
     norm: 'rms-plus-one',
     mlp: 'geglu',
@@ -722,7 +719,7 @@ function parseGemma(raw: Record<string, unknown>): DecoderConfig {
     parallelResidual: false,
     rotaryDims: f.int('head_dim'),
     // HF multiplies by sqrt(hidden_size) cast to the activations' dtype: f32 here.
-    embedScale: Math.fround(Math.sqrt(D)),
+    embedScale: Math.fround(Math.sqrt(f.int('hidden_size'))),
   };
 }
 

@@ -8,13 +8,22 @@ import { loadRetriever } from '../../src/models/load';
 import { ForwardContext } from '../../src/models/lora';
 import { mul, sumAll } from '../../src/tensor';
 import { destroyEngine, expectClose, getEngine } from './helpers';
-import { fixtureFiles, golden, type FixtureName } from './fixtures';
+import { fixtureFiles, golden, type FixtureName, type Golden } from './fixtures';
 
 afterAll(destroyEngine);
 
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 const DECODERS: FixtureName[] = ['tiny-llama', 'tiny-qwen2', 'tiny-gptneox', 'tiny-gemma'];
 const POOLED: Record<Pooling, string> = { last: 'pooled_last', mean: 'pooled_mean', first: 'pooled_first' };
+
+/** The golden's batch: ids [B, T], and each row's real tokens (before its right padding). */
+function goldenBatch(g: Golden): { B: number; T: number; ids: Int32Array; lengths: Int32Array; seqs: number[][] } {
+  const [B, T] = g.get('input_ids').shape as [number, number];
+  const ids = g.get('input_ids').data as Int32Array;
+  const lengths = g.get('lengths').data as Int32Array;
+  const seqs = Array.from({ length: B }, (_, b) => Array.from(ids.slice(b * T, b * T + lengths[b]!)));
+  return { B, T, ids, lengths, seqs };
+}
 
 async function dense(name: FixtureName, pooling: Pooling = 'last'): Promise<DenseRetriever> {
   const r = await loadRetriever(await getEngine(), await fixtureFiles(name), { dense: { pooling } });
@@ -27,10 +36,7 @@ for (const name of DECODERS)
     it('hidden states, every pooling and the dot-product scores match PyTorch; no LM head is loaded', async () => {
       const e = await getEngine();
       const g = await golden(name);
-      const [B, T] = g.get('input_ids').shape as [number, number];
-      const ids = g.get('input_ids').data as Int32Array;
-      const lengths = g.get('lengths').data as Int32Array;
-      const seqs = Array.from({ length: B }, (_, b) => Array.from(ids.slice(b * T, b * T + lengths[b]!)));
+      const { B, T, ids, lengths, seqs } = goldenBatch(g);
       const r = await dense(name);
       expect(r.weights.names().some((n) => n === 'lm_head.weight' || n === 'embed_out.weight')).toBe(false);
       const hidden = await e.noGrad(() => r.model.forward(ids, B, T)).read();
@@ -61,10 +67,7 @@ for (const name of DECODERS)
     it("LoRA gradients of a loss on the last-token vectors match PyTorch's", async () => {
       const e = await getEngine();
       const g = await golden(name);
-      const [B, T] = g.get('input_ids').shape as [number, number];
-      const ids = g.get('input_ids').data as Int32Array;
-      const lengths = g.get('lengths').data as Int32Array;
-      const seqs = Array.from({ length: B }, (_, b) => Array.from(ids.slice(b * T, b * T + lengths[b]!)));
+      const { B, seqs } = goldenBatch(g);
       const r = await dense(name);
       const targets = g.metadata.lora_targets!.split(',').map((t) => t.split('.').at(-1)!);
       const params = r.configureTraining('lora', { r: 4, alpha: 8, dropout: 0, targetModules: targets }, 1);

@@ -458,3 +458,90 @@ describe('BERT checkpoints with only vocab.txt', () => {
     expect(() => wordPieceTokenizerJson('a\nb\n')).toThrow(/no \[UNK\] token/);
   });
 });
+
+describe('GPT-NeoX and Gemma configs (BMRetriever backbones)', () => {
+  // Pythia-410m's config.json (BMRetriever-410M's backbone), and Gemma-2B's sizes.
+  const PYTHIA_410M = {
+    architectures: ['GPTNeoXForCausalLM'],
+    model_type: 'gpt_neox',
+    hidden_size: 1024,
+    intermediate_size: 4096,
+    num_attention_heads: 16,
+    num_hidden_layers: 24,
+    hidden_act: 'gelu',
+    rotary_pct: 0.25,
+    rotary_emb_base: 10000,
+    max_position_embeddings: 2048,
+    layer_norm_eps: 1e-5,
+    use_parallel_residual: true,
+    tie_word_embeddings: false,
+    bos_token_id: 0,
+    eos_token_id: 0,
+    vocab_size: 50304,
+  };
+  const GEMMA_2B = {
+    architectures: ['GemmaForCausalLM'],
+    model_type: 'gemma',
+    hidden_size: 2048,
+    intermediate_size: 16384,
+    num_attention_heads: 8,
+    num_key_value_heads: 1,
+    head_dim: 256,
+    num_hidden_layers: 18,
+    hidden_act: 'gelu',
+    max_position_embeddings: 8192,
+    vocab_size: 256000,
+  };
+
+  it('reads Pythia: LayerNorm, partial rotary (int(Dh * rotary_pct)), parallel residual, untied embed_out', () => {
+    const c = parseConfig(PYTHIA_410M) as DecoderConfig;
+    expect(c).toMatchObject({ family: 'gpt_neox', norm: 'layer', mlp: 'plain', gelu: 'exact', parallelResidual: true });
+    expect(c).toMatchObject({
+      headDim: 64,
+      rotaryDims: 16,
+      numKvHeads: 16,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      attentionBias: true,
+    });
+    expect(ropeInvFreq(c).length).toBe(8);
+    // The newer name of the base wins; sequential residual; odd rotary dims are refused by field.
+    expect((parseConfig({ ...PYTHIA_410M, rope_theta: 500000 }) as DecoderConfig).ropeTheta).toBe(500000);
+    expect((parseConfig({ ...PYTHIA_410M, use_parallel_residual: false }) as DecoderConfig).parallelResidual).toBe(false);
+    const odd = refusal({ ...PYTHIA_410M, rotary_pct: 0.3 }); // 64 * 0.3 = 19.2 -> 19
+    expect(odd.message).toMatch(/rotary dims int\(head dim 64 \* rotary_pct 0\.3\) = 19 must be even/);
+    expect(odd.field).toBe('rotary_pct');
+    expect(refusal({ ...PYTHIA_410M, hidden_act: 'relu' }).message).toMatch(
+      /hidden_act "relu" is not supported for model_type gpt_neox/,
+    );
+    // Specs: the fused per-head q/k/v, LayerNorm biases, and embed_out only when a head is wanted.
+    const names = decoderSpecs(c).map((x) => x.name);
+    expect(names).toContain('gpt_neox.layers.0.attention.query_key_value.weight');
+    expect(names).toContain('gpt_neox.final_layer_norm.bias');
+    expect(names.at(-1)).toBe('embed_out.weight');
+    expect(decoderSpecs(c, { head: false }).map((x) => x.name)).not.toContain('embed_out.weight');
+  });
+
+  it("reads Gemma: head_dim 256 from config, (1 + w) RMSNorm, GeGLU with HF's tanh default, sqrt(D) in f32, tied head", () => {
+    const c = parseConfig(GEMMA_2B) as DecoderConfig;
+    expect(c).toMatchObject({ family: 'gemma', norm: 'rms-plus-one', mlp: 'geglu', gelu: 'tanh', tieWordEmbeddings: true });
+    expect(c).toMatchObject({ headDim: 256, rotaryDims: 256, numKvHeads: 1, bosTokenId: 2, padTokenId: 0, normEps: 1e-6 });
+    expect(c.embedScale).toBe(Math.fround(Math.sqrt(2048)));
+    expect(c.embedScale).not.toBe(Math.sqrt(2048));
+    expect((parseConfig({ ...GEMMA_2B, hidden_activation: 'gelu' }) as DecoderConfig).gelu).toBe('exact');
+    const names = decoderSpecs(c).map((x) => x.name);
+    expect(names).not.toContain('lm_head.weight');
+    expect(names).toContain('model.layers.17.mlp.gate_proj.weight');
+    expect(decoderSpecs(c).find((x) => x.name === 'model.layers.0.self_attn.q_proj.weight')!.shape).toEqual([2048, 2048]);
+  });
+
+  it('refuses Gemma 2 and other kin by name, saying what differs and what is supported', () => {
+    expect(refusal({ ...GEMMA_2B, model_type: 'gemma2' }).message).toMatch(
+      /model_type "gemma2" \(GemmaForCausalLM\) is not supported: Gemma 2 adds logit soft-capping.*Gemma 1 \(model_type gemma\) is supported/,
+    );
+    expect(refusal({ ...PYTHIA_410M, model_type: 'gpt_neo' }).message).toMatch(/GPT-Neo is not GPT-NeoX/);
+    expect(refusal({ ...PYTHIA_410M, model_type: 'phi' }).message).toMatch(
+      /model_type "phi".*is not supported\. MedRank runs bert \(ColBERT\) and the decoders llama, qwen2, mistral, gpt_neox \(Pythia\) or gemma/,
+    );
+  });
+});
