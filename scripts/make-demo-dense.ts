@@ -2,8 +2,8 @@
 // from the demo generator, so one small LM serves both roles as BMRetriever's LLM backbones do.
 // 1. The demo generator's folder (public/demo/models/generator: config, tokenizer, weights) is the
 //    starting point.
-// 2. The pairs: the demo ColBERT's inverse-cloze pairs (each sentence of a passage against its
-//    passage, scripts/lib/demo-curriculum.ts ictTensors), tokenized by MedRank's DenseTokenizer as
+// 2. The pairs: the demo ColBERT's sentence-passage pairs (each sentence of a passage against its
+//    whole passage, the sentence kept in, as scripts/lib/demo-curriculum.ts ictTensors makes them), tokenized by MedRank's DenseTokenizer as
 //    the retriever will read them (BMRetriever's query instruction and passage template, EOS last).
 // 3. The PyTorch twin trains it (python -m medrank_torch.pretrain, settings.dense: in-batch InfoNCE
 //    over last-token dot products, every weight), and the folder goes to

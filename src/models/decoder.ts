@@ -365,14 +365,14 @@ export class DecoderModel {
     const rows = opts.rows;
     const keep = opts.keep;
     const start = cache?.length ?? 0;
-    if (ids.length !== B * T) throw new ShapeError(`llama forward: ${ids.length} ids do not fill [B, T] = [${B}, ${T}]`);
+    if (ids.length !== B * T) throw new ShapeError(`${c.family} forward: ${ids.length} ids do not fill [B, T] = [${B}, ${T}]`);
     if (keep?.some((r) => !Number.isInteger(r) || r < 0 || r >= B * T))
-      throw new ShapeError(`llama forward: kept rows must lie in [0, B * T) = [0, ${B * T})`);
+      throw new ShapeError(`${c.family} forward: kept rows must lie in [0, B * T) = [0, ${B * T})`);
     if (rows && (!cache || start === 0))
-      throw new ShapeError('llama forward: a row layout needs a KV cache that already holds the prompts');
+      throw new ShapeError(`${c.family} forward: a row layout needs a KV cache that already holds the prompts`);
     if (rows && (rows.positions.length !== B * T || rows.visible.length !== B * T * (start + T)))
       throw new ShapeError(
-        `llama forward: the row layout must give [B, T] = [${B}, ${T}] positions and [B, T, ${start + T}] visible slots, ` +
+        `${c.family} forward: the row layout must give [B, T] = [${B}, ${T}] positions and [B, T, ${start + T}] visible slots, ` +
           `got ${rows.positions.length} and ${rows.visible.length}`,
       );
     // The furthest position a token takes: the cache slot, unless the rows place tokens themselves.
@@ -380,7 +380,7 @@ export class DecoderModel {
     if (rows) {
       reach = 0;
       for (const p of rows.positions) {
-        if (!Number.isInteger(p) || p < 0) throw new ShapeError(`llama forward: row position ${p} is not a position`);
+        if (!Number.isInteger(p) || p < 0) throw new ShapeError(`${c.family} forward: row position ${p} is not a position`);
         reach = Math.max(reach, p + 1);
       }
     }

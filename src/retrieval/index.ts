@@ -11,7 +11,7 @@
 
 import { CancelledError, MedRankError } from '../core/errors';
 import type { Passage } from '../data/datasets';
-import type { EncodedDocs, Retriever } from '../models/retriever';
+import type { EncodedDocs, Retriever, RetrieverKind } from '../models/retriever';
 import { embedding, maxsimSearch, type CorpusRank, type Tensor } from '../tensor';
 import {
   COMPRESS_ABOVE_PASSAGES,
@@ -459,9 +459,18 @@ export interface OpenOptions extends BuildOptions, DbOptions {
 }
 
 /** Load or build (and save) the compressed twin of an index, as opts.compress asks. */
-async function withCompressed(index: ColbertIndex, opts: OpenOptions): Promise<ColbertIndex> {
+async function withCompressed(index: ColbertIndex, opts: OpenOptions, kind: RetrieverKind): Promise<ColbertIndex> {
   const mode = opts.compress ?? 'never';
   if (mode === 'never' || (mode === 'auto' && index.docIds.length < COMPRESS_ABOVE_PASSAGES)) return index;
+  // The codec's centroids and residuals assume unit-length token vectors (ColBERT's); a dense
+  // retriever's pooled states are not normalised, so 'auto' keeps them exact and 'always' refuses.
+  if (kind === 'dense') {
+    if (mode === 'auto') return index;
+    index.dispose();
+    throw new MedRankError(
+      "the compressed index is built for ColBERT's unit-length token vectors; a dense retriever's vectors are not normalised: open it with compress 'never' or 'auto'",
+    );
+  }
   const e = index.vectors.engine;
   let c = await loadCompressedIndex(e, index.key, opts);
   if (c && (c.dim !== index.dim || c.docIds.length !== index.docIds.length)) {
@@ -504,11 +513,11 @@ export async function openIndex(r: Retriever, passages: Passage[], opts: OpenOpt
   const cached = await loadIndex(r.engine, key, opts);
   if (cached) {
     // Built with or without encoder states: a caller that wants them gets a rebuild.
-    if (!opts.keepHidden || cached.hidden) return withCompressed(cached, opts);
+    if (!opts.keepHidden || cached.hidden) return withCompressed(cached, opts, r.kind);
     cached.dispose();
   }
   const index = await build(r, passages, key, hashes.encoder, opts, t0);
-  if (opts.save === false) return withCompressed(index, opts);
+  if (opts.save === false) return withCompressed(index, opts, r.kind);
   try {
     await saveIndex(index, opts);
   } catch (err) {
@@ -518,5 +527,5 @@ export async function openIndex(r: Retriever, passages: Passage[], opts: OpenOpt
     }
     index.stats.saveError = err;
   }
-  return withCompressed(index, opts);
+  return withCompressed(index, opts, r.kind);
 }

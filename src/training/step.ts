@@ -9,7 +9,7 @@
 import { aggregate, kendall, questionMetrics, spearman } from '../data/metrics';
 import type { Passage, Question } from '../data/datasets';
 import { MedRankError } from '../core/errors';
-import type { EncodedDocs, Retriever } from '../models/retriever';
+import type { EncodedDocs, Retriever, RetrieverKind } from '../models/retriever';
 import type { AnswerExample, Generator } from '../models/generator';
 import { ForwardContext } from '../models/lora';
 import { buildIndex, docText, indexedDocs, searchIndex, type ColbertIndex, type IndexRank } from '../retrieval/index';
@@ -60,9 +60,11 @@ export interface TrainerParts {
  */
 export function trainerProblem(
   c: TrainConfig,
-  data: { trainQuestions: number; passages: readonly Passage[] },
+  data: { trainQuestions: number; passages: readonly Passage[]; retrieverKind?: RetrieverKind },
   maxPositions: number,
 ): string {
+  if (data.retrieverKind === 'dense' && c.schedule !== 'frozen-retriever' && c.retrieverTraining === 'projection')
+    return "a dense retriever has no projection head to train alone: set retriever training to 'lora' or 'full'";
   if (c.pretrainPairs !== 'none') {
     const n = pairablePassages(data.passages, c.pretrainPairs).length;
     const what = c.pretrainPairs === 'title' ? 'have a title' : 'have two sentences or more';
@@ -106,8 +108,6 @@ export class Trainer {
   index: ColbertIndex;
   /** Passages that make pretraining pairs (made on first use). */
   private pretrainPool: Passage[] | null = null;
-  /** The current step's positives' texts under pretrainPairs (scoreCandidates encodes them). */
-  private positives: Map<string, string> | null = null;
 
   constructor(
     readonly parts: TrainerParts,
@@ -196,7 +196,7 @@ export class Trainer {
     const rand = mulberry32(stepSeed(c.seed, t, 1));
     const batch = this.stepBatch(t);
     const qs = batch.qs;
-    this.positives = batch.positives;
+    const positives = batch.positives;
     const B = qs.length,
       K = c.candidates;
 
@@ -216,7 +216,7 @@ export class Trainer {
       let scores: Float64Array[] = found.scores.map((s) => Float64Array.from(s));
       let grid: Float32Array | null = null; // [B, B*K]: every question against every candidate of the batch
       if (trains.retriever) {
-        scoreTensor = this.scoreCandidates(qs, found.ids, new ForwardContext(c.dropout, stepSeed(c.seed, t, 2)));
+        scoreTensor = this.scoreCandidates(qs, found.ids, new ForwardContext(c.dropout, stepSeed(c.seed, t, 2)), positives);
         grid = await scoreTensor.read();
         scores = qs.map((_, b) => Float64Array.from(grid!.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
       }
@@ -309,7 +309,7 @@ export class Trainer {
       // retriever without gradient, under the same dropout masks as step 2 (the same seeded
       // context), so score -> scoreAfter is the update alone, not dropout noise. It draws nothing
       // from the step's random stream.
-      const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids, t) : null;
+      const after = trains.retriever && c.recordScoresAfter ? await this.scoresAfter(qs, found.ids, t, positives) : null;
       if (after) this.onLap?.('scoresAfter');
 
       return this.makeRecord(t, trains, qs, found.ids, scores, after, samples, utility, retrieverLoss, generatorLoss, ms, {
@@ -411,9 +411,10 @@ export class Trainer {
   /**
    * Scores [B, B*K] of each question against every candidate in the batch, differentiable with
    * respect to the query encoder (and the document encoder when retrieverSide is 'both'); only the
-   * diagonal blocks (question b against its own K candidates) are used. (Also the probe's scoring, probe.ts.)
+   * diagonal blocks (question b against its own K candidates) are used. `positives` (pretraining
+   * pairs, stepBatch) replaces the text a passage is encoded as. (Also the probe's scoring, probe.ts.)
    */
-  scoreCandidates(qs: Question[], ids: string[][], ctx: ForwardContext): Tensor {
+  scoreCandidates(qs: Question[], ids: string[][], ctx: ForwardContext, positives: Map<string, string> | null = null): Tensor {
     const r = this.parts.retriever;
     const q = r.encodeQueries(
       qs.map((x) => x.question),
@@ -423,7 +424,7 @@ export class Trainer {
     let docs: EncodedDocs;
     if (this.config.retrieverSide === 'both')
       docs = r.encodeDocs(
-        flat.map((id) => this.positives?.get(id) ?? docText(this.passageById.get(id)!)),
+        flat.map((id) => positives?.get(id) ?? docText(this.passageById.get(id)!)),
         ctx,
       );
     // Document vectors from the index (fixed): each candidate's rows gathered.
@@ -432,12 +433,17 @@ export class Trainer {
   }
 
   /** Each question's scores of its own candidates by the retriever as it is now (step `step`'s dropout masks, no gradient). */
-  private async scoresAfter(qs: Question[], ids: string[][], step: number): Promise<Float64Array[]> {
+  private async scoresAfter(
+    qs: Question[],
+    ids: string[][],
+    step: number,
+    positives: Map<string, string> | null,
+  ): Promise<Float64Array[]> {
     const e = this.e,
       B = qs.length,
       K = ids[0]?.length ?? 0;
     const ctx = new ForwardContext(this.config.dropout, stepSeed(this.config.seed, step, 2));
-    const t = e.scope(() => e.noGrad(() => this.scoreCandidates(qs, ids, ctx)));
+    const t = e.scope(() => e.noGrad(() => this.scoreCandidates(qs, ids, ctx, positives)));
     try {
       const all = await t.read(); // [B, B*K]
       return qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));

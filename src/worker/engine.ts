@@ -405,6 +405,7 @@ export class GpuEngine implements EngineApi {
       {
         trainQuestions: dataset.questions.filter((q) => splitOf(q, config.seed) === 'train').length,
         passages: dataset.passages,
+        retrieverKind: retriever.kind,
       },
       generator.model.config.maxPositions,
     );

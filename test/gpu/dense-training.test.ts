@@ -6,7 +6,7 @@ import { parseJsonlQA } from '../../src/data/datasets';
 import type { DenseRetriever } from '../../src/models/dense';
 import { loadGenerator, loadRetriever } from '../../src/models/load';
 import { ForwardContext } from '../../src/models/lora';
-import { buildIndex } from '../../src/retrieval/index';
+import { buildIndex, docText, openIndex } from '../../src/retrieval/index';
 import { add, crossEntropy, scale } from '../../src/tensor';
 import { resolveConfig, type TrainConfig } from '../../src/training/config';
 import { infoNceLoss } from '../../src/training/losses';
@@ -184,6 +184,34 @@ describe('training with the dense retriever', () => {
       expect(encoded).toContain(passage.text); // encoded as its text alone: the title is the query
     }
     expect(Number.isFinite(rec.loss.retriever)).toBe(true);
+    // The positives' texts are that step's alone: scoring outside the step (the probe's) encodes the passages.
+    encoded.length = 0;
+    const qs = rec.questions.map((q) => ({ ...TRAIN[0]!, id: q.id, question: 'x', goldDocIds: [q.candidates[0]!.docId] }));
+    p.e.scope(() =>
+      p.e.noGrad(() =>
+        trainer.scoreCandidates(
+          qs,
+          rec.questions.map((q) => q.candidates.map((c) => c.docId)),
+          new ForwardContext(false),
+        ),
+      ),
+    );
+    const first = PASSAGES.find((x) => x.id === rec.questions[0]!.candidates[0]!.docId)!;
+    expect(encoded).toContain(docText(first));
+    expect(encoded).not.toContain(first.text);
     dispose(p, trainer);
+  });
+
+  it("a dense index is searched exact: 'auto' compression leaves it so, 'always' refuses (the codec wants unit-length vectors)", async () => {
+    const p = await parts();
+    const auto = await openIndex(p.retriever, PASSAGES, { save: false, compress: 'auto' });
+    expect(auto.compressed ?? null).toBeNull();
+    auto.dispose();
+    await expect(openIndex(p.retriever, PASSAGES, { save: false, compress: 'always' })).rejects.toThrow(
+      /a dense retriever's vectors are not normalised: open it with compress 'never' or 'auto'/,
+    );
+    p.index.dispose();
+    p.retriever.dispose();
+    p.generator.model.dispose();
   });
 });

@@ -70,6 +70,12 @@ describe('pretraining pairs', () => {
     const c = resolveConfig({ ...stage, pretrainPairs: 'title', batchSize: 4, docMaxTokens: 8 });
     expect(trainerProblem(c, { trainQuestions: 0, passages: CORPUS }, 512)).toMatch(/only 3 passages have a title .* batch of 4/);
     expect(trainerProblem({ ...c, batchSize: 3 }, { trainQuestions: 0, passages: CORPUS }, 512)).toBe('');
+    // A dense retriever has no projection head: refused before the models move.
+    const proj = resolveConfig({ ...stage, retrieverTraining: 'projection', batchSize: 2, docMaxTokens: 8 });
+    expect(trainerProblem(proj, { trainQuestions: 4, passages: CORPUS, retrieverKind: 'dense' }, 512)).toMatch(
+      /no projection head/,
+    );
+    expect(trainerProblem(proj, { trainQuestions: 4, passages: CORPUS, retrieverKind: 'colbert' }, 512)).toBe('');
     // Without pairs, the training questions fill the batch.
     expect(trainerProblem({ ...c, pretrainPairs: 'none' }, { trainQuestions: 2, passages: CORPUS }, 512)).toMatch(
       /2 training questions cannot fill a batch of 4/,
