@@ -1,6 +1,6 @@
 // Loading models in the app: the generator from a local folder (the directory input), the
 // retriever from a URL; each shows what was loaded and works (generation, MaxSim scores); the
-// generator again with half-size frozen weights.
+// generator again with half-size frozen weights; a decoder as a dense retriever, and the demo's.
 
 import { expect, test } from '@playwright/test';
 
@@ -48,12 +48,24 @@ test('loads a generator from a folder and a retriever from a URL, then uses both
   await page.screenshot({ path: 'test-results/app-models.png', fullPage: true });
 });
 
-test('a model that does not match its config is refused with the reason', async ({ page }) => {
+test('a decoder in the retriever slot is a dense retriever (the demo one too); a BERT generator is refused with the reason', async ({
+  page,
+}) => {
   await page.goto('/');
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
-  // The tokenizer folder of one model with the config of another: shapes disagree.
+  // A decoder folder as the retriever: BMRetriever-style, one pooled vector per text.
   await page.getByTestId('folder-input-retriever').setInputFiles('test/fixtures/models/tiny-llama');
-  await expect(page.getByTestId('model-error-retriever')).toContainText('needs a BERT checkpoint', { timeout: 60_000 });
-  await expect(page.getByTestId('model-error-retriever')).toHaveAttribute('data-error-class', 'UnsupportedArchitectureError');
-  await expect(page.getByTestId('model-retriever')).toHaveAttribute('data-status', 'error');
+  await expect(page.getByTestId('model-retriever')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+  await expect(page.getByTestId('model-arch-retriever')).toHaveText('llama dense (last pooling)');
+  // The demo's dense retriever, made from the demo generator (mean pooling, from its 1_Pooling/config.json).
+  await page.getByRole('button', { name: 'Demo dense retriever' }).click();
+  await expect(page.getByTestId('model-arch-retriever')).toHaveText('llama dense (mean pooling)', { timeout: 60_000 });
+  await expect(page.getByTestId('models-source')).toContainText('Retriever: the demo dense retriever');
+  await page.getByRole('button', { name: 'Score' }).click();
+  await expect(page.getByTestId('retrieved').locator('li')).toHaveCount(2, { timeout: 60_000 });
+  // An encoder where a decoder must be: refused with the reason, by class.
+  await page.getByTestId('folder-input-generator').setInputFiles('test/fixtures/models/tiny-colbert');
+  await expect(page.getByTestId('model-error-generator')).toContainText('the generator needs a decoder', { timeout: 60_000 });
+  await expect(page.getByTestId('model-error-generator')).toHaveAttribute('data-error-class', 'UnsupportedArchitectureError');
+  await expect(page.getByTestId('model-generator')).toHaveAttribute('data-status', 'error');
 });
