@@ -526,11 +526,11 @@ describe('results file: imported into the notebook', () => {
     expect(await db.getRecords(b)).toEqual(JSON.parse(twinText()).steps);
   });
 
-  it('travels in a notebook file (version 4) with its origin; a version 1 file still opens', async () => {
+  it('travels in a notebook file (version 5) with its origin; a version 1 file still opens', async () => {
     const id = (await st().importResults('c5', blob(text()), 'results.json'))!;
     const exported = await (await st().exportNotebook()).text();
     const back = parseNotebookFile(exported);
-    expect(back.version).toBe(4);
+    expect(back.version).toBe(5);
     expect(back.runs[0]!.meta.imported).toEqual(st().runs.list[0]!.imported);
     expect(back.runs[0]!.records).toEqual(st().runs.records[id]);
     const v1 = toNotebookFile(st().notebook.doc, [{ meta: runMeta('r1', st().notebook.doc.id), records: [stepRecord(0)] }]);
