@@ -109,16 +109,14 @@ def train_generator(work: str, t: dict, s: dict, log: dict, phase: str = "genera
     log[phase] = {"seconds": round(time.time() - t0, 1), "answerNll": [round(x, 4) for x in losses]}
 
 
-def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
-    folder = os.path.join(work, "init", "retriever")
-    r = ColbertRetriever.load(folder, seed=s["seed"])
-    params = r.configure_training("full")
+def in_batch_infonce(model, params: list, work: str, role: str, positive: list, s: dict, log: dict, scores_of) -> None:
+    """`params` of `model` trained with B-way in-batch InfoNCE: each step takes the next B pairs
+    with distinct positives (distinct_batch, over a seeded order), scores_of(step, rows) gives the
+    [B, B] scores of their queries against their positives, and the loss is the cross-entropy of
+    scores / tau with the diagonal as the target. Writes WORK/out/ROLE/model.safetensors and log[role]."""
     opt = AdamW(params, lr=s["lr"], max_grad_norm=1.0)
-    q_ids, q_mask = t["ict.query_ids"].long(), t["ict.query_mask"].float()
-    positive = t["ict.positive"].tolist()
-    docs = list(zip(ragged(t, "ict.doc"), split(t["ict.doc_keep"], t["ict.doc_offsets"])))
-    g = torch.Generator().manual_seed(s["seed"])
-    order = torch.randperm(len(positive), generator=g).tolist()
+    gen = torch.Generator().manual_seed(s["seed"])
+    order = torch.randperm(len(positive), generator=gen).tolist()
     B, steps, tau = s["batch"], s["steps"], s["tau"]
     if B > len(set(positive)):
         raise ValueError(f"a batch of {B} queries needs {B} distinct positives; the pairs have {len(set(positive))}: lower the batch")
@@ -126,38 +124,43 @@ def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
     for step in range(steps):
         opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
         rows, at = distinct_batch(order, positive, at, B)
-        ctx = ForwardContext(True, seed=s["seed"] * 7919 + step)
-        qv = r.encode_queries(q_ids[rows], q_mask[rows], ctx)
-        dv, off = r.encode_docs([docs[positive[i]] for i in rows], ctx)
-        scores = r.score(qv, dv, off) / tau
-        loss = F.cross_entropy(scores, torch.arange(B))
+        loss = F.cross_entropy(scores_of(step, rows) / tau, torch.arange(B))
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss))
         if step % 100 == 0 or step == steps - 1:
-            print(f"retriever step {step}: InfoNCE {sum(losses[-20:]) / len(losses[-20:]):.4f} ({time.time() - t0:.0f} s)",
+            print(f"{role} step {step}: InfoNCE {sum(losses[-20:]) / len(losses[-20:]):.4f} ({time.time() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
-    save_trained(r, work, "retriever")
-    log["retriever"] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
+    save_trained(model, work, role)
+    log[role] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
+
+
+def train_retriever(work: str, t: dict, s: dict, log: dict) -> None:
+    """The demo ColBERT on the ict.* pairs (MaxSim scores, dropout as the browser draws it)."""
+    r = ColbertRetriever.load(os.path.join(work, "init", "retriever"), seed=s["seed"])
+    q_ids, q_mask = t["ict.query_ids"].long(), t["ict.query_mask"].float()
+    docs = list(zip(ragged(t, "ict.doc"), split(t["ict.doc_keep"], t["ict.doc_offsets"])))
+    positive = t["ict.positive"].tolist()
+
+    def scores_of(step: int, rows: list) -> torch.Tensor:
+        ctx = ForwardContext(True, seed=s["seed"] * 7919 + step)
+        qv = r.encode_queries(q_ids[rows], q_mask[rows], ctx)
+        dv, off = r.encode_docs([docs[positive[i]] for i in rows], ctx)
+        return r.score(qv, dv, off)
+
+    in_batch_infonce(r, r.configure_training("full"), work, "retriever", positive, s, log, scores_of)
 
 
 def train_dense(work: str, t: dict, s: dict, log: dict) -> None:
     """The demo dense retriever (BMRetriever style): the decoder in WORK/init/dense (the demo
     generator, so one small LM serves both roles) trained with in-batch InfoNCE over dot products of
-    pooled states (settings pooling: "last" token, BMRetriever's, or "mean"), on the dense.* pairs (query and document ids as DenseTokenizer writes them:
-    templates, EOS last). Every weight trains; no dropout (the decoder has none). Writes
-    WORK/out/dense/model.safetensors and log["dense"]."""
+    pooled states (settings pooling: "last" token, BMRetriever's, or "mean"), on the dense.* pairs
+    (query and document ids as DenseTokenizer writes them: templates, EOS last). Every weight
+    trains; no dropout (the decoder has none)."""
     g = Generator.load(os.path.join(work, "init", "dense"))
-    params = g.configure_training(full=True)
-    opt = AdamW(params, lr=s["lr"], max_grad_norm=1.0)
     queries, docs = ragged(t, "dense.query"), ragged(t, "dense.doc")
     positive = t["dense.positive"].tolist()
-    gen = torch.Generator().manual_seed(s["seed"])
-    order = torch.randperm(len(positive), generator=gen).tolist()
-    B, steps, tau = s["batch"], s["steps"], s["tau"]
-    if B > len(set(positive)):
-        raise ValueError(f"a batch of {B} queries needs {B} distinct positives; the pairs have {len(set(positive))}: lower the batch")
 
     def embed(seqs: list) -> torch.Tensor:
         ids = torch.full((len(seqs), max(len(x) for x in seqs)), g.pad_id, dtype=torch.long)
@@ -170,22 +173,10 @@ def train_dense(work: str, t: dict, s: dict, log: dict) -> None:
             return (h * valid[..., None]).sum(1) / lengths[:, None].to(h.dtype)
         return h[torch.arange(len(seqs)), lengths - 1]
 
-    losses, t0, at = [], time.time(), 0
-    for step in range(steps):
-        opt.lr = lr_at(step, steps, s["lr"], s.get("warmup", 20))
-        rows, at = distinct_batch(order, positive, at, B)
-        q = embed([queries[i] for i in rows])
-        d = embed([docs[positive[i]] for i in rows])
-        loss = F.cross_entropy(q @ d.T / tau, torch.arange(B))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
-        if step % 100 == 0 or step == steps - 1:
-            print(f"dense step {step}: InfoNCE {sum(losses[-20:]) / len(losses[-20:]):.4f} ({time.time() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
-    save_trained(g, work, "dense")
-    log["dense"] = {"seconds": round(time.time() - t0, 1), "infoNce": [round(x, 4) for x in losses]}
+    def scores_of(step: int, rows: list) -> torch.Tensor:
+        return embed([queries[i] for i in rows]) @ embed([docs[positive[i]] for i in rows]).T
+
+    in_batch_infonce(g, g.configure_training(full=True), work, "dense", positive, s, log, scores_of)
 
 
 def main(argv=None) -> int:

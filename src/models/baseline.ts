@@ -7,7 +7,7 @@
 
 import { packedAs, type Tensor } from '../tensor';
 import { ModelConfigError } from './errors';
-import { mergedWeight, type Linear } from './lora';
+import { detachLora, mergedWeight, type Linear } from './lora';
 import type { Weights } from './weights';
 
 export class Baseline {
@@ -61,10 +61,7 @@ export class Baseline {
 
   /** The model as loaded: every kept tensor's values back, every adapter dropped, nothing trainable. */
   async restore(): Promise<void> {
-    for (const l of this.linears()) {
-      l.lora?.dispose();
-      l.lora = null;
-    }
+    detachLora(this.linears());
     // Saved values are f32; a packed tensor takes them back packed (exactly: they came from it).
     for (const [t, v] of this.saved)
       this.weights.engine.gpu.write(t.buffer, t.dtype === 'f32' ? v : packedAs(t.dtype, v, t.shape));

@@ -9,7 +9,7 @@ import { BertEncoder, type BertInput } from './bert';
 import type { Checkpoint } from './checkpoint';
 import type { BertConfig } from './config';
 import { ModelConfigError } from './errors';
-import { ForwardContext, seededRandom, type Linear, type LoraConfig } from './lora';
+import { configureTrainable, ForwardContext, seededRandom, type Linear, type LoraConfig } from './lora';
 import type { EncodedDocs, Retriever, RetrieverTraining } from './retriever';
 import type { Tokenizer } from './tokenizer';
 import type { WeightsOptions } from './weights';
@@ -185,14 +185,13 @@ export class ColbertRetriever implements Retriever {
   configureTraining(mode: RetrieverTraining, lora?: LoraConfig, seed = 0): Tensor[] {
     if (mode === 'lora' && !lora)
       throw new ModelConfigError("retriever training mode 'lora' needs a LoRA config (r, alpha, dropout, targetModules)");
-    // A new configuration replaces the old one: no adapter from before stays in the forward pass.
-    for (const l of this.encoder.linears()) {
-      l.lora?.dispose();
-      l.lora = null;
-    }
-    const params = this.encoder.weights.setTrainable((n) => mode === 'full' || n === 'linear.weight');
-    if (mode !== 'lora' || !lora) return params;
-    return [...params, ...this.encoder.addLora(lora, seed).flatMap((a) => [a.A, a.B])];
+    return configureTrainable(
+      this.encoder.weights,
+      this.encoder.linears(),
+      (n) => mode === 'full' || n === 'linear.weight',
+      mode === 'lora' ? lora : undefined,
+      seed,
+    );
   }
 
   freeze(): void {

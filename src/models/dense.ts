@@ -10,7 +10,7 @@ import { matmul, maxsim, ShapeError, type Engine, type Tensor } from '../tensor'
 import type { DecoderConfig } from './config';
 import { defaultLoraTargets, FULL_ATTENTION, padBatch, padIdOf, type DecoderModel } from './decoder';
 import { ModelConfigError } from './errors';
-import { attachLora, ForwardContext, type Linear, type LoraConfig } from './lora';
+import { configureTrainable, ForwardContext, type Linear, type LoraConfig } from './lora';
 import type { EncodedDocs, Retriever, RetrieverTraining } from './retriever';
 import type { Tokenizer } from './tokenizer';
 import type { Weights } from './weights';
@@ -237,13 +237,7 @@ export class DenseRetriever implements Retriever {
       );
     if (mode === 'lora' && !lora)
       throw new ModelConfigError("retriever training mode 'lora' needs a LoRA config (r, alpha, dropout, targetModules)");
-    for (const l of this.linears()) {
-      l.lora?.dispose();
-      l.lora = null;
-    }
-    const params = this.weights.setTrainable(() => mode === 'full');
-    if (mode !== 'lora' || !lora) return params;
-    return attachLora(this.engine, this.linears(), lora, seed).flatMap((a) => [a.A, a.B]);
+    return configureTrainable(this.weights, this.linears(), () => mode === 'full', mode === 'lora' ? lora : undefined, seed);
   }
 
   freeze(): void {

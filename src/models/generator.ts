@@ -9,7 +9,7 @@ import { ShapeError } from '../tensor';
 import { ModelConfigError } from './errors';
 import { exportPeftAdapter, type PeftExport } from './export';
 import { FULL_ATTENTION, KvCache, DecoderModel, padBatch, padIdOf, type AttentionMode } from './decoder';
-import { ForwardContext, seededRandom, type LoraConfig } from './lora';
+import { configureTrainable, ForwardContext, seededRandom, type LoraConfig } from './lora';
 import type { Tokenizer } from './tokenizer';
 
 export interface AnswerExample {
@@ -94,20 +94,17 @@ export class Generator {
   configureTraining(opts: { lora?: LoraConfig; embeddings?: boolean; norms?: boolean; full?: boolean; seed?: number }): Tensor[] {
     if (opts.full && opts.lora)
       throw new ModelConfigError('full training and LoRA together: LoRA on layers that train in full adds nothing; choose one');
-    // A new configuration replaces the old one: no adapter from before stays in the forward pass.
-    for (const l of this.model.linears()) {
-      l.lora?.dispose();
-      l.lora = null;
-    }
-    const params = this.model.weights.setTrainable(
+    const all = configureTrainable(
+      this.model.weights,
+      this.model.linears(),
       (n) =>
         opts.full === true ||
         (opts.embeddings === true && (n === this.model.layout.embed || n === this.model.layout.head)) ||
         (opts.norms === true && (n.endsWith('norm.weight') || n.endsWith('norm.bias'))),
+      opts.lora,
+      opts.seed ?? 0,
     );
-    const adapters = opts.lora ? this.model.addLora(opts.lora, opts.seed ?? 0) : [];
     this.lora = opts.lora ?? null;
-    const all = [...params, ...adapters.flatMap((a) => [a.A, a.B])];
     if (all.length === 0) throw new ModelConfigError('nothing would train: give LoRA, embeddings, norms or full');
     return all;
   }

@@ -6,6 +6,7 @@
 import { add, dropout, linear, scale, type Engine, type Tensor } from '../tensor';
 import { mulberry32 } from '../tensor';
 import { ModelConfigError } from './errors';
+import type { Weights } from './weights';
 
 export interface LoraConfig {
   r: number;
@@ -66,6 +67,32 @@ export function attachLora(e: Engine, linears: Linear[], c: LoraConfig, seed: nu
       out.push(l.lora);
     }
   return out;
+}
+
+/** Drop every adapter of these linears (disposed; none stays in the forward pass). */
+export function detachLora(linears: readonly Linear[]): void {
+  for (const l of linears) {
+    l.lora?.dispose();
+    l.lora = null;
+  }
+}
+
+/**
+ * A new training configuration of a model: the adapters from before dropped, the weights `trains`
+ * names trainable and the rest frozen, then fresh adapters (seeded) when `lora` is given. Returns
+ * the trainable weights, then each adapter's A and B (the optimizer's order).
+ */
+export function configureTrainable(
+  weights: Weights,
+  linears: Linear[],
+  trains: (name: string) => boolean,
+  lora: LoraConfig | undefined,
+  seed: number,
+): Tensor[] {
+  detachLora(linears);
+  const params = weights.setTrainable(trains);
+  if (!lora) return params;
+  return [...params, ...attachLora(weights.engine, linears, lora, seed).flatMap((a) => [a.A, a.B])];
 }
 
 /** W + scaling * B A of a linear with an adapter (its weight's values when it has none), on the CPU. */

@@ -42,6 +42,10 @@ export type { CandidateRecord, Phase, QuestionRecord, StepRecord } from './recor
 export const stepSeed = (seed: number, step: number, salt = 0): number =>
   (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(step + 1, 0xc2b2ae35) + salt * 0x27d4eb2f) >>> 0;
 
+/** Each question's scores of its own K candidates: the diagonal blocks of a [B, B*K] score grid. */
+const ownBlocks = (grid: Float32Array, B: number, K: number): Float64Array[] =>
+  Array.from({ length: B }, (_, b) => Float64Array.from(grid.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
+
 const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 
 export interface TrainerParts {
@@ -218,7 +222,7 @@ export class Trainer {
       if (trains.retriever) {
         scoreTensor = this.scoreCandidates(qs, found.ids, new ForwardContext(c.dropout, stepSeed(c.seed, t, 2)), positives);
         grid = await scoreTensor.read();
-        scores = qs.map((_, b) => Float64Array.from(grid!.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
+        scores = ownBlocks(grid, B, K);
       }
       await lap('retrieverForward');
 
@@ -446,7 +450,7 @@ export class Trainer {
     const t = e.scope(() => e.noGrad(() => this.scoreCandidates(qs, ids, ctx, positives)));
     try {
       const all = await t.read(); // [B, B*K]
-      return qs.map((_, b) => Float64Array.from(all.subarray(b * B * K + b * K, b * B * K + (b + 1) * K)));
+      return ownBlocks(all, B, K);
     } finally {
       t.dispose();
     }
